@@ -1,0 +1,420 @@
+//! The HTTP client for Alpaca's bars endpoints.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{StatusCode, Url};
+
+use super::models::{BarsPage, ErrorBody};
+use super::{Error, Pacer, RetryPolicy};
+use crate::events::{Event, Observer};
+use crate::market::{AssetClass, Bar, Feed, Symbol, Timeframe};
+
+/// Alpaca's page size maximum; the limit counts bars across all symbols of a request.
+pub(super) const PAGE_LIMIT: u32 = 10_000;
+/// Free plans may not query SIP data newer than this.
+pub const RECENT_SIP_DELAY: TimeDelta = TimeDelta::minutes(15);
+const RECENT_SIP_MESSAGE: &str = "subscription does not permit querying recent SIP data";
+
+/// An Alpaca API key pair. `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct Credentials {
+    pub key_id: String,
+    pub secret_key: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credentials { <redacted> }")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// e.g. `https://data.alpaca.markets` (`APCA_API_DATA_URL`).
+    pub base_url: String,
+    pub credentials: Option<Credentials>,
+    pub retry: RetryPolicy,
+    pub requests_per_minute: u32,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    /// The current time, for clamping recent SIP requests.
+    pub now: DateTime<Utc>,
+}
+
+/// One logical request: bars of some symbols of one asset class, feed and timeframe over
+/// `[start, end)`. All pages are followed.
+#[derive(Debug, Clone)]
+pub struct BarsRequest {
+    pub feed: Feed,
+    pub timeframe: Timeframe,
+    pub symbols: Vec<Symbol>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// The bars of a request, per symbol (symbols with no bars are absent), and how far the
+/// answer reaches: `answered_until` is `end` unless the plan forced an earlier end.
+#[derive(Debug, Clone)]
+pub struct BarsAnswer {
+    pub bars: BTreeMap<Symbol, Vec<Bar>>,
+    pub answered_until: DateTime<Utc>,
+    pub pages: u32,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    config: Arc<ClientConfig>,
+    pacer: Arc<Pacer>,
+    observer: Arc<dyn Observer>,
+}
+
+fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+impl Client {
+    pub fn new(config: ClientConfig, observer: Arc<dyn Observer>) -> Result<Self, Error> {
+        // reqwest is built without a default crypto provider; install ring's once.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("barkeep/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .gzip(true)
+            .build()
+            .map_err(Error::Transport)?;
+        let pacer = Arc::new(Pacer::new(config.requests_per_minute));
+        Ok(Self {
+            http,
+            config: Arc::new(config),
+            pacer,
+            observer,
+        })
+    }
+
+    fn endpoint(&self, class: AssetClass) -> Result<Url, Error> {
+        let path = match class {
+            AssetClass::Stocks => "v2/stocks/bars",
+            AssetClass::Crypto => "v1beta3/crypto/us/bars",
+        };
+        let base = self.config.base_url.trim_end_matches('/');
+        Url::parse(&format!("{base}/{path}"))
+            .map_err(|e| Error::Decode(format!("invalid API URL `{base}`: {e}")))
+    }
+
+    /// Fetches every page of `request`. On the free plan's recent-SIP refusal, moves the end
+    /// back to 15 minutes before now and asks again (reported in `answered_until`).
+    pub async fn get_bars(&self, request: &BarsRequest) -> Result<BarsAnswer, Error> {
+        let class = request.feed.asset_class();
+        if class == AssetClass::Stocks && self.config.credentials.is_none() {
+            return Err(Error::MissingCredentials);
+        }
+        let mut end = request.end;
+        let mut clamped = false;
+        'restart: loop {
+            let mut answer = BarsAnswer {
+                bars: BTreeMap::new(),
+                answered_until: end,
+                pages: 0,
+            };
+            let mut token: Option<String> = None;
+            loop {
+                let url = self.page_url(request, end, token.as_deref())?;
+                let page = match self.send_with_retries(&url).await {
+                    Ok(page) => page,
+                    Err(Error::Forbidden { message })
+                        if !clamped && message.contains(RECENT_SIP_MESSAGE) =>
+                    {
+                        clamped = true;
+                        let limit = self.config.now - RECENT_SIP_DELAY;
+                        end = end.min(limit);
+                        self.observer.event(Event::EndClamped {
+                            url: url.as_str(),
+                            new_end: &format_time(end),
+                        });
+                        if end <= request.start {
+                            return Ok(BarsAnswer {
+                                bars: BTreeMap::new(),
+                                answered_until: request.start,
+                                pages: 0,
+                            });
+                        }
+                        continue 'restart;
+                    }
+                    Err(e) => return Err(e),
+                };
+                answer.pages += 1;
+                for (symbol, bars) in page.bars.unwrap_or_default() {
+                    let Ok(symbol) = symbol.parse::<Symbol>() else {
+                        continue;
+                    };
+                    if !request.symbols.contains(&symbol) {
+                        continue;
+                    }
+                    let list = answer.bars.entry(symbol).or_default();
+                    for raw in bars.unwrap_or_default() {
+                        let bar = raw.into_bar(class).map_err(Error::Decode)?;
+                        if bar.timestamp >= request.start && bar.timestamp < end {
+                            list.push(bar);
+                        }
+                    }
+                }
+                match page.next_page_token.filter(|t| !t.is_empty()) {
+                    Some(next) => token = Some(next),
+                    None => break,
+                }
+            }
+            for bars in answer.bars.values_mut() {
+                bars.sort_by_key(|b| b.timestamp);
+                bars.dedup_by_key(|b| b.timestamp);
+            }
+            answer.bars.retain(|_, bars| !bars.is_empty());
+            return Ok(answer);
+        }
+    }
+
+    fn page_url(
+        &self,
+        request: &BarsRequest,
+        end: DateTime<Utc>,
+        token: Option<&str>,
+    ) -> Result<Url, Error> {
+        let mut url = self.endpoint(request.feed.asset_class())?;
+        {
+            let symbols = request
+                .symbols
+                .iter()
+                .map(Symbol::as_str)
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("symbols", &symbols)
+                .append_pair("timeframe", &request.timeframe.to_string())
+                .append_pair("start", &format_time(request.start))
+                // Alpaca's end is inclusive; ours is exclusive.
+                .append_pair("end", &format_time(end - TimeDelta::nanoseconds(1)))
+                .append_pair("limit", &PAGE_LIMIT.to_string());
+            if request.feed.asset_class() == AssetClass::Stocks {
+                query
+                    .append_pair("adjustment", "raw")
+                    .append_pair("feed", request.feed.as_str());
+            }
+            query.append_pair("sort", "asc");
+            if let Some(token) = token {
+                query.append_pair("page_token", token);
+            }
+        }
+        Ok(url)
+    }
+
+    async fn send_with_retries(&self, url: &Url) -> Result<BarsPage, Error> {
+        let policy = self.config.retry;
+        let mut attempt = 1;
+        loop {
+            match self.send_once(url).await {
+                Ok(page) => return Ok(page),
+                Err(e) if e.is_transient() && attempt < policy.max_attempts => {
+                    let delay = policy.delay(attempt);
+                    let reason = match &e {
+                        Error::Status { status, .. } => format!("HTTP {status}"),
+                        other => other.to_string(),
+                    };
+                    self.observer.event(Event::Retrying {
+                        url: url.as_str(),
+                        reason: &reason,
+                        attempt,
+                        delay,
+                    });
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(e) if e.is_transient() => {
+                    return Err(Error::GaveUp {
+                        url: url.to_string(),
+                        attempts: attempt,
+                        last: Box::new(e),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn send_once(&self, url: &Url) -> Result<BarsPage, Error> {
+        let waited = self.pacer.acquire().await;
+        if !waited.is_zero() {
+            self.observer.event(Event::RateLimited { delay: waited });
+        }
+        let mut builder = self.http.get(url.clone());
+        if let Some(c) = &self.config.credentials {
+            let mut headers = HeaderMap::new();
+            let mut key =
+                HeaderValue::from_str(&c.key_id).map_err(|_| Error::Unauthorized { status: 0 })?;
+            let mut secret = HeaderValue::from_str(&c.secret_key)
+                .map_err(|_| Error::Unauthorized { status: 0 })?;
+            key.set_sensitive(true);
+            secret.set_sensitive(true);
+            headers.insert("APCA-API-KEY-ID", key);
+            headers.insert("APCA-API-SECRET-KEY", secret);
+            builder = builder.headers(headers);
+        }
+        let started = Instant::now();
+        let result = async {
+            let response = builder.send().await.map_err(Error::Transport)?;
+            let status = response.status();
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+            };
+            let (remaining, reset) = (header("x-ratelimit-remaining"), header("x-ratelimit-reset"));
+            let body = response.bytes().await.map_err(Error::Transport)?;
+            Ok::<_, Error>((status, remaining, reset, body))
+        }
+        .await;
+        let (status, remaining, reset, body) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.observer.event(Event::Request {
+                    url: url.as_str(),
+                    status: 0,
+                    elapsed: started.elapsed(),
+                    bars: 0,
+                });
+                return Err(e);
+            }
+        };
+        self.pacer.observe(remaining, reset).await;
+        let outcome = if status.is_success() {
+            serde_json::from_slice::<BarsPage>(&body).map_err(|e| Error::Decode(e.to_string()))
+        } else {
+            Err(error_for(status, &body))
+        };
+        let bars = match &outcome {
+            Ok(page) => page.bars.as_ref().map_or(0, |m| {
+                m.values().map(|b| b.as_ref().map_or(0, Vec::len)).sum()
+            }),
+            Err(_) => 0,
+        };
+        self.observer.event(Event::Request {
+            url: url.as_str(),
+            status: status.as_u16(),
+            elapsed: started.elapsed(),
+            bars,
+        });
+        outcome
+    }
+}
+
+/// The message of an error body: Alpaca's `{"message": ...}` when it is JSON, otherwise the
+/// start of the text with markup removed (401/403 come as nginx HTML pages).
+fn error_message(body: &[u8]) -> String {
+    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
+        return parsed.message;
+    }
+    let text = String::from_utf8_lossy(body);
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for ch in text.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                plain.push(' ');
+            }
+            c if !in_tag => plain.push(if c.is_control() { ' ' } else { c }),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = plain.split_whitespace().collect();
+    let mut message = words.join(" ");
+    if message.len() > 200 {
+        let cut = (0..=200)
+            .rev()
+            .find(|&i| message.is_char_boundary(i))
+            .unwrap_or(0);
+        message.truncate(cut);
+        message.push('…');
+    }
+    if message.is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        message
+    }
+}
+
+fn error_for(status: StatusCode, body: &[u8]) -> Error {
+    let message = error_message(body);
+    match status.as_u16() {
+        401 => Error::Unauthorized { status: 401 },
+        403 if serde_json::from_slice::<ErrorBody>(body).is_ok() => Error::Forbidden { message },
+        403 => Error::Unauthorized { status: 403 },
+        400 | 404 | 422 => Error::BadRequest { message },
+        code => Error::Status {
+            status: code,
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_become_typed_errors() {
+        let html = b"<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        assert!(matches!(
+            error_for(StatusCode::UNAUTHORIZED, html),
+            Error::Unauthorized { status: 401 }
+        ));
+        assert!(matches!(
+            error_for(
+                StatusCode::FORBIDDEN,
+                b"<html><head><title>403 Forbidden</title></head></html>"
+            ),
+            Error::Unauthorized { status: 403 }
+        ));
+        match error_for(
+            StatusCode::FORBIDDEN,
+            br#"{"message":"subscription does not permit querying recent SIP data"}"#,
+        ) {
+            Error::Forbidden { message } => assert_eq!(message, RECENT_SIP_MESSAGE),
+            other => panic!("{other:?}"),
+        }
+        match error_for(
+            StatusCode::BAD_REQUEST,
+            br#"{"message":"invalid timeframe: 3Fortnight"}"#,
+        ) {
+            Error::BadRequest { message } => assert_eq!(message, "invalid timeframe: 3Fortnight"),
+            other => panic!("{other:?}"),
+        }
+        let e = error_for(
+            StatusCode::TOO_MANY_REQUESTS,
+            br#"{"message": "too many requests."}"#,
+        );
+        assert!(e.is_transient());
+        assert_eq!(
+            error_message(b"<html><body>Bad gateway</body></html>"),
+            "Bad gateway"
+        );
+    }
+
+    #[test]
+    fn credentials_never_show_in_debug_output() {
+        let c = Credentials {
+            key_id: "AKID123".into(),
+            secret_key: "s3cr3t".into(),
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("AKID123") && !shown.contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,14 @@
+//! Talking to Alpaca's market-data API: the bars endpoints for stocks and crypto, pagination,
+//! retries with backoff and jitter, pacing within the rate limit, and turning Alpaca's error
+//! responses into typed errors. Knows nothing about the cache.
+
+mod client;
+mod error;
+mod models;
+mod pacing;
+mod retry;
+
+pub use client::{BarsAnswer, BarsRequest, Client, ClientConfig, Credentials, RECENT_SIP_DELAY};
+pub use error::Error;
+pub use pacing::Pacer;
+pub use retry::RetryPolicy;

@@ -1,0 +1,30 @@
+//! Errors of the cache layer.
+
+use std::path::PathBuf;
+
+use crate::market::Timeframe;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cache i/o error")]
+    Io(#[from] std::io::Error),
+    /// A file in the cache is not a readable barkeep series: it is never served.
+    #[error("the cache file `{}` is damaged or not a barkeep file", path.display())]
+    Damaged {
+        path: PathBuf,
+        symbol: String,
+        timeframe: Timeframe,
+        #[source]
+        source: crate::parquet_files::Error,
+    },
+    #[error("could not write `{}`", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: crate::parquet_files::Error,
+    },
+    #[error("another barkeep process holds the lock on `{}`", path.display())]
+    Locked { path: PathBuf },
+    #[error("could not determine the user cache directory")]
+    NoCacheDir,
+}

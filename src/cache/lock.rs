@@ -1,0 +1,86 @@
+//! Per-series write locks across processes: an exclusive OS file lock on a hidden
+//! `.<file>.lock` beside the series file. Held from planning a series' gaps until its commit
+//! is on disk, so two runs never fetch or write the same series at once. Readers take no lock:
+//! files are only ever replaced by rename, so a reader sees the old or the new file whole.
+
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+
+use super::Error;
+
+/// An exclusive lock, released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct SeriesLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl SeriesLock {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The lock file that guards `series_path`.
+pub fn lock_path(series_path: &Path) -> PathBuf {
+    let name = series_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    series_path.with_file_name(format!(".{name}.lock"))
+}
+
+/// Locks `series_path`, creating its directory and lock file as needed. With `wait` false,
+/// fails with [`Error::Locked`] instead of waiting for another process.
+pub fn acquire(series_path: &Path, wait: bool) -> Result<SeriesLock, Error> {
+    let path = lock_path(series_path);
+    if let Some(dir) = path.parent() {
+        fs_err::create_dir_all(dir)?;
+    }
+    let file = fs_err::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?
+        .into_file();
+    if wait {
+        file.lock().map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("failed to lock `{}`: {e}", path.display()),
+            )
+        })?;
+    } else {
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(Error::Locked { path }),
+            Err(TryLockError::Error(e)) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("failed to lock `{}`: {e}", path.display()),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(SeriesLock { _file: file, path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_without_wait_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let series = dir.path().join("stocks/sip/1Day/AAPL.parquet");
+        let first = acquire(&series, false).unwrap();
+        assert_eq!(
+            first.path(),
+            dir.path().join("stocks/sip/1Day/.AAPL.parquet.lock")
+        );
+        assert!(matches!(acquire(&series, false), Err(Error::Locked { .. })));
+        drop(first);
+        acquire(&series, false).unwrap();
+    }
+}

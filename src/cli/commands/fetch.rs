@@ -1,0 +1,190 @@
+//! `barkeep fetch`: arguments, then fill gaps and print bars.
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum, ValueHint};
+
+use crate::cli::bar_output::{BarFormat, write_bars};
+use crate::cli::progress::Progress;
+use crate::cli::{Context, UsageError};
+use crate::market::{Feed, Symbol, Timeframe, When};
+use crate::ops::fetch::{self as op, FetchOptions};
+
+const EXAMPLES: &str = "\
+Examples:
+  barkeep fetch AAPL MSFT -t 1Day --start 2020-01-01 --end 2024-12-31 > bars.csv
+  barkeep fetch AAPL -t 1Day --start 2021-03-01 --end 2021-06-30      # from the cache: no request
+  barkeep fetch BTC/USD -t 1Hour --start 30d --format ndjson           # crypto needs no API key
+  barkeep fetch SPY -t 5Min --start 2024-06-03 --offline -o spy.csv    # never touch the network
+";
+
+/// Fill the cache's gaps for some symbols, then print their bars.
+///
+/// Asks Alpaca only for the parts of the range the cache has not seen, commits them, and
+/// writes the bars of the whole range to stdout (or --output), ordered by symbol then time.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct FetchArgs {
+    /// Symbols: stocks such as AAPL or BRK.B, crypto pairs such as BTC/USD
+    #[arg(value_name = "SYMBOL", required = true)]
+    pub symbols: Vec<Symbol>,
+
+    /// Bar timeframe: [1-59]Min, [1-23]Hour, 1Day, 1Week, 1/2/3/4/6/12Month (or T, H, D, W, M)
+    #[arg(short, long, value_name = "TIMEFRAME", default_value = "1Day")]
+    pub timeframe: Timeframe,
+
+    /// First bar to include [default: 5d for Min/Hour bars, 1y otherwise]
+    ///
+    /// WHEN is a calendar day (YYYY-MM-DD: a New York day for stocks, a UTC day for crypto),
+    /// an RFC 3339 time (2024-06-03T13:30:00Z), a span back from now (90d, 12w, 6mo, 1y, 12h,
+    /// 30min) or `now`.
+    #[arg(long, value_name = "WHEN")]
+    pub start: Option<When>,
+
+    /// Last bar to include [default: now]; a calendar day includes the whole day
+    ///
+    /// Same forms as --start. An --end in the future is treated as now.
+    #[arg(long, value_name = "WHEN")]
+    pub end: Option<When>,
+
+    /// Stock data feed (crypto always comes from Alpaca's `us` location)
+    #[arg(long, value_enum, value_name = "FEED", default_value_t = FeedArg::Sip)]
+    pub feed: FeedArg,
+
+    /// Output format [default: table on a terminal, csv otherwise]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<BarFormat>,
+
+    /// Write the bars to FILE (replaced atomically) instead of stdout
+    #[arg(short, long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub output: Option<PathBuf>,
+
+    /// Do not use the network: serve from the cache or fail naming the missing ranges
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FeedArg {
+    /// All US exchanges (the consolidated tape)
+    Sip,
+    /// Investors Exchange only
+    Iex,
+    /// Over-the-counter
+    Otc,
+    /// Blue Ocean ATS (overnight)
+    Boats,
+}
+
+impl From<FeedArg> for Feed {
+    fn from(f: FeedArg) -> Self {
+        match f {
+            FeedArg::Sip => Feed::Sip,
+            FeedArg::Iex => Feed::Iex,
+            FeedArg::Otc => Feed::Otc,
+            FeedArg::Boats => Feed::Boats,
+        }
+    }
+}
+
+/// Checks that `path` can be written before any work is done.
+fn check_output_path(path: &Path) -> Result<(), UsageError> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if path.is_dir() {
+        return Err(UsageError(format!(
+            "--output `{}` is a directory; give a file name",
+            path.display()
+        )));
+    }
+    if !parent.is_dir() {
+        return Err(UsageError(format!(
+            "the directory of --output `{}` does not exist; create it first",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
+    let options = FetchOptions {
+        symbols: args.symbols,
+        timeframe: args.timeframe,
+        stock_feed: args.feed.into(),
+        start: args.start,
+        end: args.end,
+        now: ctx.now,
+    };
+    let targets = op::targets(&options).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(path) = &args.output {
+        check_output_path(path)?;
+    }
+    let progress = Arc::new(Progress::new(ctx.printer.clone()));
+    let client = if args.offline {
+        None
+    } else {
+        Some(ctx.client(progress.clone())?)
+    };
+    let series = op::fetch(
+        &ctx.store,
+        client.as_ref(),
+        targets,
+        ctx.now,
+        progress.clone(),
+    )
+    .await;
+    progress.finish();
+    ctx.printer
+        .log(&format!("{} requests to Alpaca", progress.requests()));
+    let series = series?;
+
+    match &args.output {
+        Some(path) => {
+            let format = args.format.unwrap_or(BarFormat::Csv);
+            write_file_atomically(path, |out| write_bars(out, format, &series))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let format = args.format.unwrap_or(if stdout.is_terminal() {
+                BarFormat::Table
+            } else {
+                BarFormat::Csv
+            });
+            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+            write_bars(&mut out, format, &series)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes through a temp file beside `path` and renames it into place, so an interrupted
+/// run never leaves a half-written output file.
+fn write_file_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.barkeep-{}.tmp", std::process::id()));
+    let result = (|| {
+        let file = fs_err::File::create(&temp)?;
+        let mut out = BufWriter::new(file);
+        write(&mut out)?;
+        let file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        fs_err::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = fs_err::remove_file(&temp);
+    }
+    Ok(result?)
+}

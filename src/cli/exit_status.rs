@@ -1,0 +1,49 @@
+//! Exit statuses, and how an error chain maps to one: 0 success (also when stdout is a
+//! closed pipe), 1 the operation failed, 2 bad usage or input, 130 interrupted.
+
+use std::process::ExitCode;
+
+use super::{Interrupted, UsageError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success,
+    Failure,
+    Usage,
+    Interrupted,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Usage => 2,
+            ExitStatus::Interrupted => 130,
+        }
+    }
+
+    /// The status an error ends the process with, and whether the error should be shown.
+    pub fn of(error: &anyhow::Error) -> (ExitStatus, bool) {
+        for cause in error.chain() {
+            if let Some(io) = cause.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return (ExitStatus::Success, false);
+            }
+            if cause.is::<UsageError>() {
+                return (ExitStatus::Usage, true);
+            }
+            if cause.is::<Interrupted>() {
+                return (ExitStatus::Interrupted, false);
+            }
+        }
+        (ExitStatus::Failure, true)
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        ExitCode::from(status.code())
+    }
+}

@@ -1,0 +1,221 @@
+//! The command-line edge: parse argv, set up output, build the runtime, dispatch to a
+//! subcommand, and render any error with its causes and a hint before choosing the exit
+//! status. The only code that knows about argv, terminals and exit codes.
+
+pub mod args;
+mod bar_output;
+pub mod commands;
+mod environment;
+mod exit_status;
+mod printer;
+mod progress;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use clap::Parser;
+
+use crate::api::{self, Client, ClientConfig, RetryPolicy};
+use crate::cache::{self, Store};
+use crate::events::Observer;
+use crate::ops;
+use args::{Cli, Command};
+use exit_status::ExitStatus;
+use printer::Printer;
+
+/// Bad usage or input: exit status 2, shown as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The user pressed Ctrl-C: exit status 130.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+pub struct Interrupted;
+
+/// What every subcommand needs.
+pub struct Context {
+    pub printer: Printer,
+    pub store: Store,
+    pub now: DateTime<Utc>,
+    api_url: String,
+    rate_limit: u32,
+}
+
+impl Context {
+    /// An Alpaca client reporting to `observer`.
+    pub fn client(&self, observer: Arc<dyn Observer>) -> anyhow::Result<Client> {
+        let mut retry = RetryPolicy::default();
+        if let Some(base) = environment::retry_base_delay()? {
+            retry.base_delay = base;
+            retry.max_delay = retry.max_delay.min(base * 64);
+        }
+        let config = ClientConfig {
+            base_url: self.api_url.clone(),
+            credentials: environment::credentials(),
+            retry,
+            requests_per_minute: self.rate_limit,
+            connect_timeout: std::time::Duration::from_secs(10),
+            read_timeout: std::time::Duration::from_secs(60),
+            now: self.now,
+        };
+        Ok(Client::new(config, observer)?)
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(&e),
+    };
+    let printer = Printer::new(&cli.global);
+    match run(cli, &printer) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let (status, show) = ExitStatus::of(&e);
+            if show {
+                render_error(&printer, &e, status);
+            }
+            status.into()
+        }
+    }
+}
+
+/// Help and version go to stdout with status 0; a bad value is one line naming the problem
+/// and the fix; other usage errors keep clap's usage text. All usage errors exit 2.
+fn clap_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::from(
+                if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    2
+                } else {
+                    0
+                },
+            )
+        }
+        ErrorKind::ValueValidation => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("error: invalid value");
+            let message = first.strip_prefix("error: ").unwrap_or(first);
+            Printer::fallback().error(message);
+            ExitCode::from(ExitStatus::Usage.code())
+        }
+        _ => {
+            let _ = e.print();
+            ExitCode::from(ExitStatus::Usage.code())
+        }
+    }
+}
+
+fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
+    let now = environment::now()?;
+    let root = cache::location::resolve(cli.global.cache_dir.clone())?;
+    let ctx = Context {
+        printer: printer.clone(),
+        store: Store::new(root),
+        now,
+        api_url: cli.global.api_url.clone(),
+        rate_limit: cli.global.rate_limit,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = dispatch(&ctx, cli.command) => result,
+            _ = tokio::signal::ctrl_c() => Err(Interrupted.into()),
+        }
+    });
+    // Dropping the runtime waits for blocking tasks, so a commit in progress when Ctrl-C
+    // arrived finishes (under its lock) before the process exits.
+    drop(runtime);
+    result
+}
+
+async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Fetch(args) => commands::fetch::run(ctx, args).await,
+    }
+}
+
+fn render_error(printer: &Printer, error: &anyhow::Error, status: ExitStatus) {
+    printer.error(&error.to_string());
+    if status != ExitStatus::Usage {
+        let mut previous = error.to_string();
+        for cause in error.chain().skip(1) {
+            let text = cause.to_string();
+            if !previous.contains(&text) {
+                printer.caused_by(&text);
+            }
+            previous = text;
+        }
+    }
+    if let Some(hint) = hint_for(error) {
+        printer.hint(&hint);
+    }
+}
+
+/// The first hint any error in the chain calls for.
+fn hint_for(error: &anyhow::Error) -> Option<String> {
+    error.chain().find_map(|cause| {
+        if let Some(e) = cause.downcast_ref::<ops::Error>() {
+            if let ops::Error::Offline(_) = e {
+                return Some(
+                    "run the same command without --offline to download the missing ranges"
+                        .to_owned(),
+                );
+            }
+            return e
+                .api_error()
+                .and_then(api_hint)
+                .or_else(|| e.cache_error().and_then(cache_hint));
+        }
+        cause
+            .downcast_ref::<api::Error>()
+            .and_then(api_hint)
+            .or_else(|| cause.downcast_ref::<cache::Error>().and_then(cache_hint))
+    })
+}
+
+fn api_hint(error: &api::Error) -> Option<String> {
+    match error {
+        api::Error::MissingCredentials => Some(format!(
+            "set {} and {} to your Alpaca API key pair (crypto symbols such as BTC/USD need no key)",
+            environment::KEY_ID,
+            environment::SECRET_KEY
+        )),
+        api::Error::Unauthorized { .. } => Some(format!(
+            "check {} and {}: they must be a market-data key pair from your Alpaca dashboard (OAuth and broker keys do not work here)",
+            environment::KEY_ID,
+            environment::SECRET_KEY
+        )),
+        api::Error::GaveUp { last, .. } if last.status() == Some(429) => {
+            Some("Alpaca's rate limit kept refusing requests; try again later or lower --rate-limit".to_owned())
+        }
+        api::Error::GaveUp { .. } | api::Error::Transport(_) => {
+            Some("check the network connection and APCA_API_DATA_URL, then run the command again; what was fetched is kept".to_owned())
+        }
+        _ => None,
+    }
+}
+
+fn cache_hint(error: &cache::Error) -> Option<String> {
+    match error {
+        cache::Error::Damaged { path, .. } => Some(format!(
+            "delete `{}` and fetch again to download the series anew; other series are not affected",
+            path.display()
+        )),
+        cache::Error::NoCacheDir => Some("pass --cache-dir or set BARKEEP_CACHE_DIR".to_owned()),
+        cache::Error::Locked { .. } => {
+            Some("wait for the other barkeep run to finish, or run without --no-wait".to_owned())
+        }
+        _ => None,
+    }
+}

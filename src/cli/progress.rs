@@ -1,0 +1,132 @@
+//! Turns the core's events into what a person sees on stderr: a progress bar over the
+//! planned requests (only on a terminal), the `-v` request log, and retry notes. Also counts
+//! the HTTP requests made, for summaries.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::printer::Printer;
+use crate::events::{Event, Observer};
+
+pub(super) struct Progress {
+    printer: Printer,
+    bar: ProgressBar,
+    requests: AtomicU64,
+    clamp_noted: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    pub(super) fn new(printer: Printer) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(0), printer.progress_target());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {pos}/{len} requests, {elapsed}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message("fetching");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self {
+            printer,
+            bar,
+            requests: AtomicU64::new(0),
+            clamp_noted: false.into(),
+        }
+    }
+
+    /// HTTP requests sent so far, retries included.
+    pub(super) fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    fn say(&self, f: impl FnOnce()) {
+        self.bar.suspend(f);
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Observer for Progress {
+    fn event(&self, event: Event<'_>) {
+        match event {
+            Event::Planned { requests, .. } => {
+                self.bar.set_length(requests as u64);
+            }
+            Event::Request {
+                url,
+                status,
+                elapsed,
+                bars,
+            } => {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                if status == 200 {
+                    self.bar.inc(1);
+                }
+                if self.printer.is_verbose() {
+                    let status = if status == 0 {
+                        "failed".to_owned()
+                    } else {
+                        status.to_string()
+                    };
+                    self.say(|| {
+                        self.printer.log(&format!(
+                            "GET {url} -> {status} in {} ms, {bars} bars",
+                            elapsed.as_millis()
+                        ))
+                    });
+                }
+            }
+            Event::Retrying {
+                url,
+                reason,
+                attempt,
+                delay,
+            } => {
+                let message = format!(
+                    "{reason} from Alpaca, retrying in {:.1} s (attempt {} failed)",
+                    delay.as_secs_f64(),
+                    attempt
+                );
+                self.say(|| {
+                    self.printer.warning(&message);
+                    self.printer.log(&format!("  for {url}"));
+                });
+            }
+            Event::RateLimited { delay } => {
+                self.say(|| {
+                    self.printer.log(&format!(
+                        "waited {:.1} s for Alpaca's rate limit",
+                        delay.as_secs_f64()
+                    ))
+                });
+            }
+            Event::EndClamped { new_end, .. } => {
+                if !self.clamp_noted.swap(true, Ordering::Relaxed) {
+                    self.say(|| {
+                        self.printer.note(&format!(
+                            "note: this Alpaca plan cannot query the last 15 minutes of SIP data; fetching up to {new_end}"
+                        ));
+                    });
+                }
+            }
+            Event::Committed { key, bars_added } => {
+                self.say(|| {
+                    self.printer
+                        .log(&format!("committed {key}: {bars_added} new bars"))
+                });
+            }
+            Event::SeriesFailed { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! barkeep keeps historical market-data bars from Alpaca in a local Parquet cache and serves
+//! them to terminals, cron jobs and pipelines.
+//!
+//! Data flows one way: the CLI turns argv into options → an operation (`ops`) plans what the
+//! cache is missing (`cache::planner`) → the API client (`api`) fetches only that from Alpaca →
+//! the store (`cache::store`) merges it into one Parquet file per series (`parquet_files`) →
+//! the operation reads the requested bars back for the CLI to print.
+//!
+//! Module map:
+//! - [`cli`]: argv, terminal, output formats, exit statuses; the only code that prints.
+//! - [`ops`]: one operation per subcommand, and the gap-filling engine they share.
+//! - [`api`]: Alpaca's market-data HTTP API.
+//! - [`cache`]: cache location, file layout, locks, the gap planner and the store.
+//! - [`parquet_files`]: the on-disk format of one series.
+//! - [`market`]: symbols, timeframes, bars, intervals and the `WHEN` syntax.
+//! - [`events`]: what the core reports while it works.
+
+pub mod api;
+pub mod cache;
+pub mod cli;
+pub mod events;
+pub mod market;
+pub mod ops;
+pub mod parquet_files;

@@ -1,0 +1,19 @@
+//! The vocabulary of market data that every other module speaks: symbols and their asset
+//! class, timeframes, bars, half-open time intervals and the `WHEN` syntax of `--start`/`--end`.
+//!
+//! Everything here is pure: no I/O, no clock reads (the current time is always passed in).
+
+pub mod bar;
+pub mod interval;
+pub mod symbol;
+pub mod time_spec;
+pub mod timeframe;
+
+pub use bar::{Bar, Volume};
+pub use interval::{Interval, IntervalSet};
+pub use symbol::{AssetClass, Feed, Symbol};
+pub use time_spec::When;
+pub use timeframe::Timeframe;
+
+/// The time zone US equity sessions, daily bar stamps and date-only arguments are expressed in.
+pub const NEW_YORK: chrono_tz::Tz = chrono_tz::America::New_York;

@@ -1,0 +1,57 @@
+//! Errors of the operations.
+
+use std::sync::Arc;
+
+use crate::cache::SeriesKey;
+use crate::{api, cache};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Cache(#[from] cache::Error),
+    /// Shared: one failed request fails every series it carried.
+    #[error(transparent)]
+    Api(#[from] Arc<api::Error>),
+    #[error("--offline, and the cache does not cover {0}")]
+    Offline(String),
+    #[error("could not bring {key} up to date")]
+    Series {
+        key: SeriesKey,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("a background task failed: {0}")]
+    Task(String),
+}
+
+impl Error {
+    /// The API error behind this one, if any (for hints and exit statuses).
+    pub fn api_error(&self) -> Option<&api::Error> {
+        match self {
+            Error::Api(e) => Some(e),
+            Error::Series { source, .. } => source.api_error(),
+            _ => None,
+        }
+    }
+
+    /// The cache error behind this one, if any.
+    pub fn cache_error(&self) -> Option<&cache::Error> {
+        match self {
+            Error::Cache(e) => Some(e),
+            Error::Series { source, .. } => source.cache_error(),
+            _ => None,
+        }
+    }
+}
+
+impl From<api::Error> for Error {
+    fn from(e: api::Error) -> Self {
+        Error::Api(Arc::new(e))
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Error::Task(e.to_string())
+    }
+}

@@ -1,0 +1,14 @@
+//! How a series is encoded as one standard Parquet file: the Arrow schema of the bar
+//! columns, the self-describing key-value metadata (series identity and coverage), and
+//! reading and writing whole files. This module decides how the bytes look; `cache` decides
+//! where files live, when they are written and how writes stay atomic.
+
+mod error;
+pub mod metadata;
+pub mod read;
+mod record_batch;
+pub mod schema;
+pub mod write;
+
+pub use error::Error;
+pub use metadata::SeriesMetadata;

@@ -1,0 +1,304 @@
+//! A local emulator of Alpaca's historical-bars API for barkeep's integration tests.
+//!
+//! Owns: the `Emulator` handle that tests hold (start on 127.0.0.1, stop on drop), its mutable
+//! state (clock, known symbols, plan, rate limit, injected faults, recorded requests), and the
+//! public types tests assert on (`RecordedRequest`, `Fault`, `EmuBar`). It follows
+//! `shared/ALPACA_API.md`: the stock and crypto bar endpoints, their parameters, verbatim error
+//! bodies, pagination across symbols, gzip and rate-limit headers.
+//! Must not: talk to anything but loopback, or depend on barkeep's own code.
+//!
+//! `calendar` has the NYSE calendar, `market_data` generates the bars, `server` speaks HTTP.
+
+// Each integration-test binary uses only part of this API.
+#![allow(dead_code)]
+
+pub(crate) mod calendar;
+mod market_data;
+mod server;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+
+use market_data::{Feed, Market, Series, Timeframe};
+
+const KEY_ID: &str = "test-key-id";
+const SECRET_KEY: &str = "test-secret";
+
+/// A running emulator. Cheap to start (one background thread with its own tokio runtime);
+/// usable from plain synchronous tests. Dropping it stops the server.
+pub(crate) struct Emulator {
+    state: Arc<Mutex<EmulatorState>>,
+    server: server::Running,
+}
+
+/// One HTTP request as the emulator saw it, with the status it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecordedRequest {
+    pub(crate) method: String,
+    /// The path as sent (still percent-encoded).
+    pub(crate) path: String,
+    /// Query parameters, percent-decoded (`+` is a space), in the order sent.
+    pub(crate) query: Vec<(String, String)>,
+    /// 0 while the answer is still being prepared (e.g. during a `Fault::Delay`).
+    pub(crate) status: u16,
+    /// Whether both credential headers carried the valid key and secret.
+    pub(crate) authenticated: bool,
+    /// Whether `Accept-Encoding` mentioned gzip.
+    pub(crate) accept_gzip: bool,
+    pub(crate) user_agent: Option<String>,
+}
+
+impl RecordedRequest {
+    /// The first value of a query parameter.
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `symbols` parameter split on commas (empty when absent).
+    pub(crate) fn symbols(&self) -> Vec<String> {
+        self.param("symbols")
+            .map(|s| s.split(',').map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether this is a request to one of the bar endpoints.
+    pub(crate) fn is_bar_request(&self) -> bool {
+        server::is_bar_path(&self.path)
+    }
+}
+
+/// A failure the next bar requests get instead of (or before) their normal answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// This status with a JSON `{"message": ...}` body (`internal server error` for 5xx).
+    Status(u16),
+    /// 429 `{"message": "too many requests."}`, no `Retry-After`, no `x-ratelimit-*`.
+    TooManyRequests,
+    /// 401 with nginx's HTML page.
+    Unauthorized,
+    /// 403 with nginx's HTML page.
+    ForbiddenHtml,
+    /// 200 whose JSON body stops half-way.
+    TruncatedJson,
+    /// The normal answer, after this delay.
+    Delay(Duration),
+}
+
+/// One bar as the emulator serves it. `t` is the start of the bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EmuBar {
+    pub(crate) t: DateTime<Utc>,
+    pub(crate) o: f64,
+    pub(crate) h: f64,
+    pub(crate) l: f64,
+    pub(crate) c: f64,
+    /// Whole numbers for stocks, fractional for crypto.
+    pub(crate) v: f64,
+    pub(crate) n: u64,
+    pub(crate) vw: f64,
+}
+
+/// Everything the test can change, shared with the server thread.
+struct EmulatorState {
+    clock: DateTime<Utc>,
+    requests: Vec<RecordedRequest>,
+    /// Stock symbol → first trading date (New York).
+    stocks: BTreeMap<String, NaiveDate>,
+    /// Crypto pair → first trading date (UTC).
+    crypto: BTreeMap<String, NaiveDate>,
+    free_plan: bool,
+    rate_limit: Option<server::TokenBucket>,
+    faults: VecDeque<Fault>,
+    failing: BTreeMap<String, u16>,
+}
+
+impl EmulatorState {
+    fn new() -> EmulatorState {
+        let since = NaiveDate::from_ymd_opt(2015, 1, 1).expect("date");
+        let stocks = ["AAPL", "MSFT", "NVDA", "SPY", "TSLA"]
+            .into_iter()
+            .map(|s| (s.to_owned(), since))
+            .chain([(
+                "NEWCO".to_owned(),
+                NaiveDate::from_ymd_opt(2024, 3, 15).expect("date"),
+            )])
+            .collect();
+        let crypto = ["BTC/USD", "ETH/USD"]
+            .into_iter()
+            .map(|s| (s.to_owned(), since))
+            .collect();
+        EmulatorState {
+            clock: Utc
+                .with_ymd_and_hms(2024, 6, 14, 20, 30, 0)
+                .single()
+                .expect("default clock"),
+            requests: Vec::new(),
+            stocks,
+            crypto,
+            free_plan: false,
+            rate_limit: None,
+            faults: VecDeque::new(),
+            failing: BTreeMap::new(),
+        }
+    }
+
+    /// When `symbol` started trading, if the emulator knows it in that market.
+    fn listed(&self, market: Market, symbol: &str) -> Option<NaiveDate> {
+        match market {
+            Market::Stock => self.stocks.get(symbol).copied(),
+            Market::Crypto => self.crypto.get(symbol).copied(),
+        }
+    }
+}
+
+impl Emulator {
+    /// Binds 127.0.0.1:0 and serves on a background thread with its own tokio runtime.
+    pub(crate) fn start() -> Emulator {
+        let state = Arc::new(Mutex::new(EmulatorState::new()));
+        let server = server::Running::start(Arc::clone(&state));
+        Emulator { state, server }
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.server.addr())
+    }
+
+    pub(crate) fn key_id(&self) -> &str {
+        KEY_ID
+    }
+
+    pub(crate) fn secret_key(&self) -> &str {
+        SECRET_KEY
+    }
+
+    /// The emulator clock (2024-06-14T20:30:00Z, a Friday after the close, unless set).
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.lock().clock
+    }
+
+    pub(crate) fn set_now(&self, t: DateTime<Utc>) {
+        self.lock().clock = t;
+    }
+
+    /// Every request so far, in arrival order.
+    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().requests.clone()
+    }
+
+    /// Only the requests to bar endpoints, in arrival order.
+    pub(crate) fn bar_requests(&self) -> Vec<RecordedRequest> {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.is_bar_request())
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn clear_requests(&self) {
+        self.lock().requests.clear();
+    }
+
+    /// Makes `symbol` known, trading from `listed` on (no bars before it). A symbol with a `/`
+    /// is a crypto pair.
+    pub(crate) fn add_symbol(&self, symbol: &str, listed: NaiveDate) {
+        let mut state = self.lock();
+        let map = if symbol.contains('/') {
+            &mut state.crypto
+        } else {
+            &mut state.stocks
+        };
+        map.insert(symbol.to_owned(), listed);
+    }
+
+    /// Free-plan mode: SIP requests whose end is later than clock − 15 min get a 403.
+    pub(crate) fn set_free_plan(&self, on: bool) {
+        self.lock().free_plan = on;
+    }
+
+    /// A token bucket (`capacity` requests, refilled at `refill_per_sec` in real time) over all
+    /// requests; an empty bucket answers 429. Off by default.
+    pub(crate) fn set_rate_limit(&self, capacity: u32, refill_per_sec: f64) {
+        self.lock().rate_limit = Some(server::TokenBucket::new(capacity, refill_per_sec));
+    }
+
+    /// The next `times` bar requests get `fault`.
+    pub(crate) fn inject(&self, fault: Fault, times: usize) {
+        let mut state = self.lock();
+        state.faults.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// Every bar request naming `symbol` answers `status` (`{"message":"internal server
+    /// error"}` for 5xx).
+    pub(crate) fn fail_symbol(&self, symbol: &str, status: u16) {
+        self.lock().failing.insert(symbol.to_owned(), status);
+    }
+
+    /// The emulator's truth at the current clock (raw adjustment): the bars of `symbol` with
+    /// `start <= t <= end`, ascending. Empty for an unknown symbol. Crypto pairs (with a `/`)
+    /// ignore `feed`.
+    ///
+    /// # Panics
+    /// On a timeframe Alpaca would reject, or a stock feed other than sip/iex/otc/boats.
+    pub(crate) fn bars(
+        &self,
+        symbol: &str,
+        timeframe: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        feed: &str,
+    ) -> Vec<EmuBar> {
+        let timeframe =
+            Timeframe::parse(timeframe).unwrap_or_else(|| panic!("invalid timeframe: {timeframe}"));
+        let market = if symbol.contains('/') {
+            Market::Crypto
+        } else {
+            Market::Stock
+        };
+        let feed = match market {
+            Market::Crypto => Feed::Sip,
+            Market::Stock => Feed::parse(feed).unwrap_or_else(|| panic!("invalid feed: {feed}")),
+        };
+        let (clock, listed) = {
+            let state = self.lock();
+            (state.clock, state.listed(market, symbol))
+        };
+        let Some(listed) = listed else {
+            return Vec::new();
+        };
+        Series {
+            symbol,
+            market,
+            listed,
+            feed,
+            timeframe,
+            clock,
+        }
+        .collect(start, end)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, EmulatorState> {
+        lock(&self.state)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.server.stop();
+    }
+}
+
+/// Locks the shared state, ignoring poisoning (a panicking test must not hide its own cause
+/// behind a second panic here).
+fn lock(state: &Mutex<EmulatorState>) -> MutexGuard<'_, EmulatorState> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
