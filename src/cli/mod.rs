@@ -99,10 +99,16 @@ fn clap_error(e: &clap::Error) -> ExitCode {
                 },
             )
         }
-        ErrorKind::ValueValidation => {
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            // One line: the problem, then what would be accepted.
             let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("error: invalid value");
-            let message = first.strip_prefix("error: ").unwrap_or(first);
+            let message = rendered
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let message = message.strip_prefix("error: ").unwrap_or(&message);
             Printer::fallback().error(message);
             ExitCode::from(ExitStatus::Usage.code())
         }

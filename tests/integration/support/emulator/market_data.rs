@@ -647,6 +647,8 @@ fn uniform(seed: u64, tag: u64, t: i64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Timelike as _;
+
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
@@ -784,6 +786,4 @@ mod tests {
         desc.reverse();
         assert_eq!(asc, desc);
     }
-
-    use chrono::Timelike;
 }

@@ -1589,10 +1589,10 @@ mod tests {
                 .iter()
                 .all(|(k, _)| !k.starts_with("x-ratelimit") && k != "retry-after")
         );
-        emu.set_rate_limit(1, 20.0);
+        emu.set_rate_limit(1, 5.0);
         assert_eq!(get(&emu, target).status, 200);
         assert_eq!(get(&emu, target).status, 429);
-        std::thread::sleep(StdDuration::from_millis(100));
+        std::thread::sleep(StdDuration::from_millis(300));
         assert_eq!(get(&emu, target).status, 200);
     }
 
@@ -1741,7 +1741,8 @@ mod tests {
             .count();
         assert_eq!(json["bars"]["TSLA"].as_array().unwrap().len(), trading_days);
         assert!(json["next_page_token"].is_null());
-        assert!(elapsed < StdDuration::from_millis(500), "{elapsed:?}");
+        // Typically ~10 ms in a debug build; the bound leaves room for a busy machine.
+        assert!(elapsed < StdDuration::from_secs(1), "{elapsed:?}");
     }
 
     #[test]

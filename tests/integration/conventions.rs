@@ -1,0 +1,70 @@
+//! Conventions every subcommand keeps: help and version on stdout with status 0, usage
+//! errors with status 2, no colour or progress output when stderr is not a terminal.
+
+use crate::support::TestEnv;
+
+#[test]
+fn help_lists_only_working_subcommands_and_examples() {
+    let env = TestEnv::new();
+    let help = env.run(&["--help"]).success();
+    assert!(help.stdout.contains("fetch"));
+    assert!(help.stdout.contains("Examples:"));
+    assert!(help.stderr.is_empty());
+    let fetch = env.run(&["fetch", "--help"]).success();
+    for flag in [
+        "--timeframe",
+        "--start",
+        "--end",
+        "--feed",
+        "--format",
+        "--output",
+        "--offline",
+        "--cache-dir",
+        "--quiet",
+        "--verbose",
+        "--color",
+    ] {
+        assert!(fetch.stdout.contains(flag), "fetch --help lacks {flag}");
+    }
+    let version = env.run(&["--version"]).success();
+    assert_eq!(
+        version.stdout.trim(),
+        format!("barkeep {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = TestEnv::new();
+    env.run(&["fetch"]).failure(2);
+    env.run(&["no-such-command"]).failure(2);
+    env.run(&["fetch", "AAPL", "--no-such-flag"]).failure(2);
+    env.run(&["-q", "-v", "fetch", "AAPL"]).failure(2);
+}
+
+#[test]
+fn piped_stderr_gets_no_escape_codes_or_progress() {
+    let env = TestEnv::new();
+    let out = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "MSFT",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-02-01",
+        ])
+        .success();
+    assert!(
+        out.stderr.is_empty(),
+        "nothing to say on success: {}",
+        out.stderr
+    );
+    let err = env.run(&["fetch", "AAPL", "-t", "2Day"]).failure(2);
+    assert!(!err.stderr.contains('\x1b'));
+    let forced = env
+        .run(&["--color", "always", "fetch", "AAPL", "-t", "2Day"])
+        .failure(2);
+    assert!(forced.stderr.contains("error"));
+}

@@ -1,0 +1,988 @@
+//! `barkeep fetch`: gap filling measured by the requests the emulator receives, output
+//! formats, settling of forming bars, and every failure mode a user can cause or meet.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::emulator::Fault;
+use crate::support::{TestEnv, bars_of, parse_csv, rfc3339, run, utc};
+
+const END_OF_DAY: chrono::TimeDelta = chrono::TimeDelta::nanoseconds(1);
+
+fn fetch_csv(env: &TestEnv, args: &[&str]) -> String {
+    let mut full = vec!["fetch", "--format", "csv"];
+    full.extend_from_slice(args);
+    env.run(&full).success().stdout
+}
+
+#[test]
+fn first_fetch_batches_symbols_and_repeats_cost_nothing() {
+    let env = TestEnv::new();
+    let out = fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "MSFT",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-03-31",
+        ],
+    );
+    let requests = env.take_bar_requests();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert_eq!(requests[0].symbols(), vec!["AAPL", "MSFT"]);
+    assert_eq!(requests[0].param("feed"), Some("sip"));
+    assert_eq!(requests[0].param("adjustment"), Some("raw"));
+    assert_eq!(requests[0].param("limit"), Some("10000"));
+    assert!(requests[0].accept_gzip);
+    assert!(
+        requests[0]
+            .user_agent
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("barkeep/")
+    );
+
+    let rows = parse_csv(&out);
+    let (start, end) = (
+        utc("2024-01-01T05:00:00Z"),
+        utc("2024-04-01T04:00:00Z") - END_OF_DAY,
+    );
+    for symbol in ["AAPL", "MSFT"] {
+        let expected = env.emu.bars(symbol, "1Day", start, end, "sip");
+        assert!(expected.len() > 55, "a quarter of trading days");
+        assert_eq!(bars_of(&rows, symbol), expected, "{symbol}");
+    }
+    assert_eq!(
+        rows.first().unwrap().symbol,
+        "AAPL",
+        "ordered by symbol then time"
+    );
+    assert!(env.series_path("stocks/sip/1Day/AAPL.parquet").is_file());
+    assert!(env.series_path("stocks/sip/1Day/MSFT.parquet").is_file());
+
+    // The same fetch again, and a range inside it: served from the cache.
+    let again = fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "MSFT",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-03-31",
+        ],
+    );
+    assert_eq!(again, out);
+    let inside = fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-02-01",
+            "--end",
+            "2024-02-29",
+        ],
+    );
+    assert!(env.take_bar_requests().is_empty());
+    let expected = env.emu.bars(
+        "AAPL",
+        "1Day",
+        utc("2024-02-01T05:00:00Z"),
+        utc("2024-03-01T05:00:00Z") - END_OF_DAY,
+        "sip",
+    );
+    assert_eq!(bars_of(&parse_csv(&inside), "AAPL"), expected);
+}
+
+#[test]
+fn extending_the_range_asks_only_for_the_new_edges() {
+    let env = TestEnv::new();
+    fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-03-31",
+        ],
+    );
+    env.take_bar_requests();
+
+    let out = fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-05-31",
+        ],
+    );
+    let tail = env.take_bar_requests();
+    assert_eq!(tail.len(), 1);
+    assert_eq!(tail[0].param("start"), Some("2024-04-01T04:00:00Z"));
+    assert_eq!(tail[0].param("end"), Some("2024-06-01T03:59:59.999999999Z"));
+    let expected = env.emu.bars(
+        "AAPL",
+        "1Day",
+        utc("2024-01-01T05:00:00Z"),
+        utc("2024-06-01T04:00:00Z") - END_OF_DAY,
+        "sip",
+    );
+    assert_eq!(bars_of(&parse_csv(&out), "AAPL"), expected);
+
+    fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "-t",
+            "1Day",
+            "--start",
+            "2023-10-01",
+            "--end",
+            "2024-05-31",
+        ],
+    );
+    let head = env.take_bar_requests();
+    assert_eq!(head.len(), 1);
+    assert_eq!(head[0].param("start"), Some("2023-10-01T04:00:00Z"));
+    assert_eq!(head[0].param("end"), Some("2024-01-01T04:59:59.999999999Z"));
+}
+
+#[test]
+fn a_hole_between_two_fetched_ranges_costs_one_request() {
+    let env = TestEnv::new();
+    fetch_csv(
+        &env,
+        &[
+            "MSFT",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+        ],
+    );
+    fetch_csv(
+        &env,
+        &[
+            "MSFT",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-03-01",
+            "--end",
+            "2024-03-31",
+        ],
+    );
+    env.take_bar_requests();
+    let out = fetch_csv(
+        &env,
+        &[
+            "MSFT",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-03-31",
+        ],
+    );
+    let hole = env.take_bar_requests();
+    assert_eq!(hole.len(), 1);
+    assert_eq!(hole[0].param("start"), Some("2024-02-01T05:00:00Z"));
+    assert_eq!(hole[0].param("end"), Some("2024-03-01T04:59:59.999999999Z"));
+    let expected = env.emu.bars(
+        "MSFT",
+        "1Day",
+        utc("2024-01-01T05:00:00Z"),
+        utc("2024-04-01T04:00:00Z") - END_OF_DAY,
+        "sip",
+    );
+    assert_eq!(bars_of(&parse_csv(&out), "MSFT"), expected);
+}
+
+#[test]
+fn empty_ranges_are_asked_once() {
+    let env = TestEnv::new();
+    // A weekend holds no daily bars; once asked, it is covered.
+    let weekend = fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-06-08",
+            "--end",
+            "2024-06-09",
+        ],
+    );
+    assert_eq!(weekend.lines().count(), 1, "header only: {weekend}");
+    assert_eq!(env.take_bar_requests().len(), 1);
+    fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-06-08",
+            "--end",
+            "2024-06-09",
+        ],
+    );
+    assert!(env.take_bar_requests().is_empty());
+
+    // NEWCO listed on 2024-03-15: the months before its listing are not asked again.
+    let out = fetch_csv(
+        &env,
+        &[
+            "NEWCO",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-05-31",
+        ],
+    );
+    assert_eq!(env.take_bar_requests().len(), 1);
+    let rows = parse_csv(&out);
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r.t >= utc("2024-03-15T04:00:00Z")));
+    let before = fetch_csv(
+        &env,
+        &[
+            "NEWCO",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-02-15",
+        ],
+    );
+    assert_eq!(before.lines().count(), 1);
+    assert!(env.take_bar_requests().is_empty());
+}
+
+#[test]
+fn twenty_symbols_missing_the_same_range_cost_one_request_per_page() {
+    let env = TestEnv::new();
+    let symbols: Vec<String> = (b'A'..b'A' + 20)
+        .map(|c| format!("SYM{}", char::from(c)))
+        .collect();
+    for s in &symbols {
+        env.emu
+            .add_symbol(s, chrono::NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
+    }
+    let mut args: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    args.extend([
+        "-t",
+        "15Min",
+        "--start",
+        "2024-05-01",
+        "--end",
+        "2024-05-31",
+    ]);
+    let out = fetch_csv(&env, &args);
+    let rows = parse_csv(&out);
+    let requests = env.take_bar_requests();
+    let pages = rows.len().div_ceil(10_000);
+    assert!(
+        pages >= 2,
+        "the test needs a multi-page answer ({} bars)",
+        rows.len()
+    );
+    assert_eq!(requests.len(), pages, "one request per page");
+    for r in &requests {
+        assert_eq!(r.symbols(), symbols, "every page carries all symbols");
+    }
+    assert!(requests[1].param("page_token").is_some());
+    for s in &symbols {
+        let expected = env.emu.bars(
+            s,
+            "15Min",
+            utc("2024-05-01T04:00:00Z"),
+            utc("2024-06-01T04:00:00Z") - END_OF_DAY,
+            "sip",
+        );
+        assert_eq!(bars_of(&rows, s), expected, "{s}");
+    }
+}
+
+#[test]
+fn a_bar_fetched_while_forming_is_replaced_by_its_final_value() {
+    let env = TestEnv::new();
+    env.emu.set_now(utc("2024-06-14T15:00:30Z"));
+    let early = parse_csv(&fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "-t",
+            "1Min",
+            "--start",
+            "2024-06-14",
+            "--end",
+            "2024-06-14",
+        ],
+    ));
+    let forming = early.last().unwrap().clone();
+    assert_eq!(forming.t, utc("2024-06-14T15:00:00Z"));
+    env.take_bar_requests();
+
+    env.emu.set_now(utc("2024-06-14T21:00:00Z"));
+    let late = parse_csv(&fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "-t",
+            "1Min",
+            "--start",
+            "2024-06-14",
+            "--end",
+            "2024-06-14",
+        ],
+    ));
+    let requests = env.take_bar_requests();
+    assert_eq!(requests.len(), 1);
+    let asked_from = utc(requests[0].param("start").unwrap());
+    assert!(
+        asked_from <= utc("2024-06-14T14:45:30Z") && asked_from >= utc("2024-06-14T14:30:00Z"),
+        "asks again from the last settled point: {asked_from}"
+    );
+    let expected = env.emu.bars(
+        "AAPL",
+        "1Min",
+        utc("2024-06-14T04:00:00Z"),
+        utc("2024-06-15T04:00:00Z") - END_OF_DAY,
+        "sip",
+    );
+    assert_eq!(bars_of(&late, "AAPL"), expected);
+    let final_bar = late.iter().find(|r| r.t == forming.t).unwrap();
+    assert_ne!(
+        final_bar.bar, forming.bar,
+        "the emulator's forming bar differs from its final value"
+    );
+
+    // Daily bars: today's bar is provisional until the day has settled.
+    env.emu.set_now(utc("2024-06-14T15:00:00Z"));
+    let during = parse_csv(&fetch_csv(
+        &env,
+        &[
+            "SPY",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-06-10",
+            "--end",
+            "2024-06-14",
+        ],
+    ));
+    env.emu.set_now(utc("2024-06-15T12:00:00Z"));
+    env.take_bar_requests();
+    let after = parse_csv(&fetch_csv(
+        &env,
+        &[
+            "SPY",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-06-10",
+            "--end",
+            "2024-06-14",
+        ],
+    ));
+    assert_eq!(env.take_bar_requests().len(), 1);
+    assert_ne!(during.last().unwrap().bar, after.last().unwrap().bar);
+    let expected = env.emu.bars(
+        "SPY",
+        "1Day",
+        utc("2024-06-10T04:00:00Z"),
+        utc("2024-06-15T04:00:00Z") - END_OF_DAY,
+        "sip",
+    );
+    assert_eq!(bars_of(&after, "SPY"), expected);
+    // Now settled: no further request.
+    fetch_csv(
+        &env,
+        &[
+            "SPY",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-06-10",
+            "--end",
+            "2024-06-14",
+        ],
+    );
+    assert!(env.take_bar_requests().is_empty());
+}
+
+#[test]
+fn output_formats_agree_and_csv_is_byte_exact() {
+    let env = TestEnv::new();
+    let csv = fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-01-02",
+            "--end",
+            "2024-01-04",
+        ],
+    );
+    let expected = env.emu.bars(
+        "AAPL",
+        "1Day",
+        utc("2024-01-02T05:00:00Z"),
+        utc("2024-01-05T05:00:00Z") - END_OF_DAY,
+        "sip",
+    );
+    let mut golden = String::from("symbol,timestamp,open,high,low,close,volume,trade_count,vwap\n");
+    for b in &expected {
+        golden += &format!(
+            "AAPL,{},{},{},{},{},{},{},{}\n",
+            rfc3339(b.t),
+            b.o,
+            b.h,
+            b.l,
+            b.c,
+            b.v,
+            b.n,
+            b.vw
+        );
+    }
+    assert_eq!(expected.len(), 3);
+    assert_eq!(csv, golden);
+
+    let ndjson = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-01-02",
+            "--end",
+            "2024-01-04",
+            "--format",
+            "ndjson",
+        ])
+        .success()
+        .stdout;
+    let objects: Vec<serde_json::Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 3);
+    assert_eq!(objects[0]["timestamp"], "2024-01-02T05:00:00Z");
+    assert_eq!(objects[0]["close"].as_f64().unwrap(), expected[0].c);
+    assert_eq!(objects[0]["volume"].as_u64().unwrap() as f64, expected[0].v);
+    let json = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-01-02",
+            "--end",
+            "2024-01-04",
+            "--format",
+            "json",
+        ])
+        .success()
+        .stdout;
+    let array: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(array, objects);
+    let table = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-01-02",
+            "--end",
+            "2024-01-04",
+            "--format",
+            "table",
+        ])
+        .success()
+        .stdout;
+    assert_eq!(table.lines().count(), 4);
+    assert!(table.starts_with("symbol  timestamp"));
+
+    let file = env.dir.path().join("out.csv");
+    env.run(&[
+        "fetch",
+        "AAPL",
+        "--start",
+        "2024-01-02",
+        "--end",
+        "2024-01-04",
+        "-o",
+        file.to_str().unwrap(),
+    ])
+    .success();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), csv);
+    assert!(
+        env.take_bar_requests().len() == 1,
+        "only the first fetch asked Alpaca"
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let env = TestEnv::new();
+    let mut child = env
+        .command(&[
+            "fetch",
+            "AAPL",
+            "MSFT",
+            "NVDA",
+            "-t",
+            "1Min",
+            "--start",
+            "2024-06-03",
+            "--end",
+            "2024-06-07",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("symbol,timestamp"));
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_touches_nothing() {
+    let env = TestEnv::new();
+    let cases: &[&[&str]] = &[
+        &["fetch", "AAPL", "-t", "3Fortnight"],
+        &["fetch", "AAPL", "-t", "1m"],
+        &["fetch", "AAPL", "--start", "2024-13-01"],
+        &["fetch", "AAPL", "--start", "yesterday"],
+        &[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-05-01",
+            "--end",
+            "2024-04-01",
+        ],
+        &["fetch", "../x"],
+        &["fetch", "CSP1"],
+        &["fetch", ""],
+        &["fetch", "AAPL", "--feed", "delayed_sip"],
+        &["fetch", "AAPL", "-o", "/nonexistent/dir/out.csv"],
+    ];
+    for args in cases {
+        let out = env.run(args).failure(2);
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(
+            !env.cache().exists(),
+            "{args:?} created the cache directory"
+        );
+    }
+    assert!(env.emu.requests().is_empty());
+
+    // With a populated cache, bad input changes nothing either.
+    fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+        ],
+    );
+    let before = env.snapshot();
+    for args in cases {
+        env.run(args).failure(2);
+    }
+    assert_eq!(env.snapshot(), before);
+    let end_before_start = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-05-01",
+            "--end",
+            "2024-04-01",
+        ])
+        .stderr;
+    assert!(
+        end_before_start.contains("--end"),
+        "names the fix: {end_before_start}"
+    );
+    let bad_tf = env.run(&["fetch", "AAPL", "-t", "3Fortnight"]).stderr;
+    assert!(
+        bad_tf.contains("1Day") && bad_tf.contains("3Fortnight"),
+        "{bad_tf}"
+    );
+}
+
+#[test]
+fn offline_serves_the_cache_or_names_what_is_missing() {
+    let env = TestEnv::new();
+    let missing = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+            "--offline",
+        ])
+        .failure(1);
+    assert!(
+        missing.stderr.contains("AAPL 1Day") && missing.stderr.contains("2024-01-01T05:00:00Z"),
+        "{}",
+        missing.stderr
+    );
+    assert!(missing.stdout.is_empty());
+    assert!(!env.cache().exists());
+    let online = fetch_csv(
+        &env,
+        &["AAPL", "--start", "2024-01-01", "--end", "2024-01-31"],
+    );
+    env.take_bar_requests();
+    let offline = fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+            "--offline",
+        ],
+    );
+    assert_eq!(offline, online);
+    assert!(env.emu.requests().is_empty());
+}
+
+#[test]
+fn rejected_credentials_are_explained_and_never_printed() {
+    let env = TestEnv::new();
+    let out = run(env
+        .command(&[
+            "fetch",
+            "-v",
+            "AAPL",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+        ])
+        .env("APCA_API_KEY_ID", "AKVERYSECRETID")
+        .env("APCA_API_SECRET_KEY", "sEcReT-value-123"))
+    .failure(1);
+    assert!(
+        out.stderr.contains("rejected the credentials"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("APCA_API_KEY_ID") && out.stderr.contains("APCA_API_SECRET_KEY"));
+    assert!(
+        out.stderr.contains("GET http://127.0.0.1"),
+        "-v logs requests: {}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("sEcReT-value-123") && !out.stderr.contains("AKVERYSECRETID"));
+    assert!(!out.stderr.contains("panicked"));
+    assert_eq!(env.take_bar_requests().len(), 1, "a 401 is not retried");
+
+    let none = run(env
+        .command(&["fetch", "AAPL"])
+        .env_remove("APCA_API_KEY_ID")
+        .env_remove("APCA_API_SECRET_KEY"))
+    .failure(1);
+    assert!(none.stderr.contains("APCA_API_KEY_ID"), "{}", none.stderr);
+    assert!(
+        env.emu.requests().is_empty(),
+        "no request without credentials"
+    );
+
+    env.emu.inject(Fault::ForbiddenHtml, 1);
+    let html = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+        ])
+        .failure(1);
+    assert!(
+        html.stderr.contains("rejected the credentials (HTTP 403)"),
+        "{}",
+        html.stderr
+    );
+}
+
+#[test]
+fn crypto_needs_no_credentials() {
+    let env = TestEnv::new();
+    let out = run(env
+        .command(&[
+            "fetch", "BTC/USD", "-t", "1Hour", "--start", "2d", "--format", "ndjson",
+        ])
+        .env_remove("APCA_API_KEY_ID")
+        .env_remove("APCA_API_SECRET_KEY"))
+    .success();
+    let rows: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows.len() >= 30, "about 48 hourly bars: {}", rows.len());
+    assert!(rows.iter().all(|r| r["symbol"] == "BTC/USD"));
+    let requests = env.take_bar_requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, "/v1beta3/crypto/us/bars");
+    assert!(!requests[0].authenticated);
+    assert_eq!(requests[0].param("feed"), None);
+    assert!(
+        env.series_path("crypto/us/1Hour/BTC%2FUSD.parquet")
+            .is_file()
+    );
+    let start = utc(rows[0]["timestamp"].as_str().unwrap());
+    let now = env.emu.now();
+    let expected = env.emu.bars("BTC/USD", "1Hour", start, now, "us");
+    assert_eq!(rows.len(), expected.len());
+    assert_eq!(
+        rows.last().unwrap()["volume"].as_f64().unwrap(),
+        expected.last().unwrap().v
+    );
+}
+
+#[test]
+fn transient_failures_are_retried_and_persistent_ones_reported() {
+    let env = TestEnv::new();
+    env.emu.inject(Fault::TooManyRequests, 2);
+    let out = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+        ])
+        .success();
+    assert_eq!(env.take_bar_requests().len(), 3);
+    assert!(
+        out.stderr.contains("429"),
+        "retries are noted: {}",
+        out.stderr
+    );
+
+    env.emu.inject(Fault::TruncatedJson, 1);
+    env.run(&[
+        "fetch",
+        "AAPL",
+        "--start",
+        "2024-02-01",
+        "--end",
+        "2024-02-28",
+    ])
+    .success();
+    assert_eq!(env.take_bar_requests().len(), 2);
+
+    let before = env.snapshot();
+    env.emu.inject(Fault::Status(503), 50);
+    let failed = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2023-01-01",
+            "--end",
+            "2023-01-31",
+        ])
+        .failure(1);
+    assert!(
+        failed.stderr.contains("gave up") && failed.stderr.contains("503"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(env.take_bar_requests().len(), 6, "bounded attempts");
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn free_plans_get_sip_up_to_15_minutes_ago() {
+    let env = TestEnv::new();
+    env.emu.set_free_plan(true);
+    env.emu.set_now(utc("2024-06-14T15:00:30Z"));
+    let out = parse_csv(&fetch_csv(
+        &env,
+        &["SPY", "-t", "1Min", "--start", "2024-06-14"],
+    ));
+    let requests = env.take_bar_requests();
+    assert_eq!(
+        requests.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![403, 200]
+    );
+    assert!(utc(requests[1].param("end").unwrap()) <= utc("2024-06-14T14:45:30Z"));
+    assert!(out.last().unwrap().t <= utc("2024-06-14T14:45:30Z"));
+    let expected = env.emu.bars(
+        "SPY",
+        "1Min",
+        utc("2024-06-14T04:00:00Z"),
+        utc("2024-06-14T14:45:30Z"),
+        "sip",
+    );
+    assert_eq!(bars_of(&out, "SPY"), expected);
+    // The last 15 minutes were not marked covered: the next run asks again.
+    env.emu.set_now(utc("2024-06-14T16:00:00Z"));
+    fetch_csv(
+        &env,
+        &[
+            "SPY",
+            "-t",
+            "1Min",
+            "--start",
+            "2024-06-14",
+            "--end",
+            "2024-06-14T15:00:00Z",
+        ],
+    );
+    assert!(!env.take_bar_requests().is_empty());
+}
+
+#[test]
+fn ctrl_c_exits_130_and_leaves_nothing_half_written() {
+    let env = TestEnv::new();
+    env.emu.inject(Fault::Delay(Duration::from_secs(5)), 1);
+    let child = env
+        .command(&["fetch", "AAPL", "--start", "2024-01-01"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while env.emu.requests().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    assert!(output.stdout.is_empty());
+    let files: Vec<_> = env
+        .snapshot()
+        .into_keys()
+        .filter(|p| p.to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(files.is_empty(), "{files:?}");
+    assert!(!env.series_path("stocks/sip/1Day/AAPL.parquet").exists());
+}
+
+#[test]
+fn pyarrow_reads_the_cache_file_with_utc_timestamps_and_coverage() {
+    let Some(python) = std::env::var_os("BARKEEP_TEST_PYTHON") else {
+        eprintln!("BARKEEP_TEST_PYTHON is not set (CI sets it): skipping the pyarrow check");
+        return;
+    };
+    let env = TestEnv::new();
+    let csv = fetch_csv(
+        &env,
+        &[
+            "AAPL",
+            "-t",
+            "1Day",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-03-31",
+        ],
+    );
+    let rows = parse_csv(&csv);
+    let script = r#"
+import json, sys
+import pyarrow.parquet as pq
+f = pq.ParquetFile(sys.argv[1])
+t = f.read()
+meta = json.loads(f.metadata.metadata[b"barkeep"])
+print(json.dumps({
+    "timestamp": str(t.schema.field("timestamp").type),
+    "volume": str(t.schema.field("volume").type),
+    "columns": t.column_names,
+    "rows": t.num_rows,
+    "first": t.column("timestamp")[0].as_py().isoformat(),
+    "first_close": t.column("close")[0].as_py(),
+    "coverage": meta["coverage"],
+    "symbol": meta["symbol"],
+}))
+"#;
+    let path = env.series_path("stocks/sip/1Day/AAPL.parquet");
+    let out = std::process::Command::new(python)
+        .args(["-c", script])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["timestamp"], "timestamp[ns, tz=UTC]");
+    assert_eq!(v["volume"], "uint64");
+    assert_eq!(
+        v["columns"],
+        serde_json::json!([
+            "timestamp",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "trade_count",
+            "vwap"
+        ])
+    );
+    assert_eq!(v["rows"].as_u64().unwrap() as usize, rows.len());
+    assert_eq!(v["first"], "2024-01-02T05:00:00+00:00");
+    assert_eq!(v["first_close"].as_f64().unwrap(), rows[0].bar.c);
+    assert_eq!(
+        v["coverage"],
+        serde_json::json!([["2024-01-01T05:00:00Z", "2024-04-01T04:00:00Z"]])
+    );
+    assert_eq!(v["symbol"], "AAPL");
+}

@@ -1,0 +1,7 @@
+//! barkeep's integration tests: one test binary that runs the real `barkeep` executable in a
+//! temporary cache against the Alpaca emulator on 127.0.0.1, and asserts on exit statuses,
+//! stdout, stderr, the files in the cache and the requests the emulator received.
+
+mod conventions;
+mod fetch;
+mod support;

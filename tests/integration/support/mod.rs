@@ -1,0 +1,183 @@
+//! Test support: `TestEnv` (a temporary cache, a running emulator and a hermetic
+//! environment for the binary) and helpers to read its output and the cache.
+
+#![allow(dead_code)]
+
+pub(crate) mod emulator;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use emulator::{EmuBar, Emulator};
+
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_barkeep");
+
+/// One test's world: an emulator, an empty cache directory, and the binary pointed at both.
+pub(crate) struct TestEnv {
+    pub(crate) emu: Emulator,
+    pub(crate) dir: tempfile::TempDir,
+}
+
+/// What a run of the binary produced.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub(crate) fn success(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub(crate) fn failure(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+pub(crate) fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+impl TestEnv {
+    pub(crate) fn new() -> Self {
+        Self {
+            emu: Emulator::start(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub(crate) fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// The binary with a hermetic environment: only the variables a test sets.
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("BARKEEP_CACHE_DIR", self.cache())
+            .env("APCA_API_DATA_URL", self.emu.url())
+            .env("APCA_API_KEY_ID", self.emu.key_id())
+            .env("APCA_API_SECRET_KEY", self.emu.secret_key())
+            .env("BARKEEP_NOW", rfc3339(self.emu.now()))
+            .env("BARKEEP_RETRY_BASE_MS", "5")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
+        run(&mut self.command(args))
+    }
+
+    /// Bar requests the emulator received since the last call.
+    pub(crate) fn take_bar_requests(&self) -> Vec<emulator::RecordedRequest> {
+        let requests = self.emu.bar_requests();
+        self.emu.clear_requests();
+        requests
+    }
+
+    /// Every file under the cache with its bytes, for "nothing changed" assertions.
+    pub(crate) fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut files = BTreeMap::new();
+        collect(&self.cache(), &self.cache(), &mut files);
+        files
+    }
+
+    pub(crate) fn series_path(&self, relative: &str) -> PathBuf {
+        self.cache().join(relative)
+    }
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let relative = path.strip_prefix(root).unwrap().to_path_buf();
+        if entry.file_type().unwrap().is_dir() {
+            out.insert(relative.join(""), Vec::new());
+            collect(root, &path, out);
+        } else {
+            out.insert(relative, std::fs::read(&path).unwrap());
+        }
+    }
+}
+
+pub(crate) fn run(cmd: &mut Command) -> Run {
+    let output = cmd.output().expect("barkeep runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// One CSV row of `barkeep fetch` parsed back.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CsvBar {
+    pub(crate) symbol: String,
+    pub(crate) t: DateTime<Utc>,
+    pub(crate) bar: EmuBar,
+}
+
+pub(crate) fn parse_csv(text: &str) -> Vec<CsvBar> {
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("symbol,timestamp,open,high,low,close,volume,trade_count,vwap")
+    );
+    lines
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            assert_eq!(f.len(), 9, "{line}");
+            let t = utc(f[1]);
+            CsvBar {
+                symbol: f[0].to_owned(),
+                t,
+                bar: EmuBar {
+                    t,
+                    o: f[2].parse().unwrap(),
+                    h: f[3].parse().unwrap(),
+                    l: f[4].parse().unwrap(),
+                    c: f[5].parse().unwrap(),
+                    v: f[6].parse().unwrap(),
+                    n: f[7].parse().unwrap(),
+                    vw: f[8].parse().unwrap(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// The bars of `symbol` in a CSV output.
+pub(crate) fn bars_of(rows: &[CsvBar], symbol: &str) -> Vec<EmuBar> {
+    rows.iter()
+        .filter(|r| r.symbol == symbol)
+        .map(|r| r.bar.clone())
+        .collect()
+}
