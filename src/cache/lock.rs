@@ -32,7 +32,45 @@ pub fn lock_path(series_path: &Path) -> PathBuf {
 
 /// Locks `series_path`, creating its directory and lock file as needed. With `wait` false,
 /// fails with [`Error::Locked`] instead of waiting for another process.
+///
+/// `prune` deletes lock files (while holding them). A process that was waiting on a deleted
+/// lock file would then hold a lock nobody else can see, so after locking we check that the
+/// path still names the file we locked, and start over if not.
 pub fn acquire(series_path: &Path, wait: bool) -> Result<SeriesLock, Error> {
+    loop {
+        let lock = acquire_once(series_path, wait)?;
+        if still_linked(&lock)? {
+            return Ok(lock);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn still_linked(lock: &SeriesLock) -> Result<bool, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let held = lock._file.metadata()?;
+    Ok(match fs_err::metadata(&lock.path) {
+        Ok(now) => now.ino() == held.ino() && now.dev() == held.dev(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e.into()),
+    })
+}
+
+#[cfg(not(unix))]
+fn still_linked(_lock: &SeriesLock) -> Result<bool, Error> {
+    Ok(true)
+}
+
+/// Deletes the lock file while still holding the lock (used when a series is removed).
+pub fn remove(lock: SeriesLock) -> Result<(), Error> {
+    match fs_err::remove_file(&lock.path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn acquire_once(series_path: &Path, wait: bool) -> Result<SeriesLock, Error> {
     let path = lock_path(series_path);
     if let Some(dir) = path.parent() {
         fs_err::create_dir_all(dir)?;
@@ -81,6 +119,9 @@ mod tests {
         );
         assert!(matches!(acquire(&series, false), Err(Error::Locked { .. })));
         drop(first);
+        let second = acquire(&series, false).unwrap();
+        remove(second).unwrap();
+        assert!(!lock_path(&series).exists());
         acquire(&series, false).unwrap();
     }
 }

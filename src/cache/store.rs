@@ -140,9 +140,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<CommitSummary, Error> {
         let stored = self.read_bars(key, None)?;
-        let (old_coverage, old_bars) = match stored {
-            Some(s) => (s.metadata.coverage, s.bars),
-            None => (IntervalSet::new(), Vec::new()),
+        let (old_coverage, old_provisional, old_bars) = match stored {
+            Some(s) => (s.metadata.coverage, s.metadata.provisional, s.bars),
+            None => (IntervalSet::new(), IntervalSet::new(), Vec::new()),
         };
         let answered = IntervalSet::from_intervals(update.answered.iter().copied());
         let (bars, mut summary) = merge(&old_bars, update.bars, &answered);
@@ -150,12 +150,17 @@ impl Store {
         for interval in update.covered {
             coverage.insert(interval);
         }
+        // Answered but unsettled ranges stay provisional until a later answer settles them.
+        let mut provisional = old_provisional.clone();
+        provisional.insert_all(&answered);
+        let provisional = provisional.difference(&coverage);
         summary.rows = bars.len() as u64;
         let removed = old_bars.len() as u64 + summary.bars_added != summary.rows;
         if summary.bars_added == 0
             && summary.bars_replaced == 0
             && !removed
             && coverage == old_coverage
+            && provisional == old_provisional
         {
             return Ok(summary);
         }
@@ -164,6 +169,7 @@ impl Store {
             feed: key.feed,
             timeframe: key.timeframe,
             coverage,
+            provisional,
             updated_at: now,
         };
         self.replace(key, &metadata, &bars)?;

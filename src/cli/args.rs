@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 use super::commands::fetch::FetchArgs;
+use super::commands::inspect::InspectArgs;
+use super::commands::prune::PruneArgs;
+use super::commands::update::UpdateArgs;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -35,6 +38,12 @@ pub struct Cli {
 pub enum Command {
     /// Fill the cache's gaps for some symbols, then print their bars.
     Fetch(FetchArgs),
+    /// Bring cached series (or a watchlist) up to now; for cron.
+    Update(UpdateArgs),
+    /// Show what the cache holds; --verify checks every file.
+    Inspect(InspectArgs),
+    /// Remove series or old bars from the cache.
+    Prune(PruneArgs),
 }
 
 /// Options every subcommand accepts.

@@ -35,6 +35,7 @@ pub struct UsageError(pub String);
 pub struct Interrupted;
 
 /// What every subcommand needs.
+#[derive(Clone)]
 pub struct Context {
     pub printer: Printer,
     pub store: Store,
@@ -139,15 +140,26 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => Err(Interrupted.into()),
         }
     });
-    // Dropping the runtime waits for blocking tasks, so a commit in progress when Ctrl-C
-    // arrived finishes (under its lock) before the process exits.
-    drop(runtime);
+    // Give blocking tasks a moment, so a commit in progress when Ctrl-C arrived finishes
+    // (under its lock) before the process exits. A task still waiting for another process's
+    // lock is abandoned; commits are atomic, so even an abandoned one leaves no torn file.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     result
 }
 
 async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Fetch(args) => commands::fetch::run(ctx, args).await,
+        Command::Update(args) => commands::update::run(ctx, args).await,
+        // File work that may wait for locks runs off the async threads, so Ctrl-C still works.
+        Command::Inspect(args) => {
+            let ctx = ctx.clone();
+            tokio::task::spawn_blocking(move || commands::inspect::run(&ctx, args)).await?
+        }
+        Command::Prune(args) => {
+            let ctx = ctx.clone();
+            tokio::task::spawn_blocking(move || commands::prune::run(&ctx, args)).await?
+        }
     }
 }
 
@@ -214,8 +226,13 @@ fn api_hint(error: &api::Error) -> Option<String> {
 
 fn cache_hint(error: &cache::Error) -> Option<String> {
     match error {
-        cache::Error::Damaged { path, .. } => Some(format!(
-            "delete `{}` and fetch again to download the series anew; other series are not affected",
+        cache::Error::Damaged {
+            path,
+            symbol,
+            timeframe,
+            ..
+        } => Some(format!(
+            "run `barkeep prune {symbol} -t {timeframe}` to remove `{}`, then fetch again; other series are not affected",
             path.display()
         )),
         cache::Error::NoCacheDir => Some("pass --cache-dir or set BARKEEP_CACHE_DIR".to_owned()),

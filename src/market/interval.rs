@@ -105,6 +105,11 @@ impl IntervalSet {
         gaps
     }
 
+    /// This set without anything in `other`.
+    pub fn difference(&self, other: &IntervalSet) -> IntervalSet {
+        IntervalSet::from_intervals(self.intervals.iter().flat_map(|i| other.missing_from(*i)))
+    }
+
     /// Removes everything before `cutoff` (used by retention).
     pub fn remove_before(&mut self, cutoff: DateTime<Utc>) {
         self.intervals.retain(|i| i.end > cutoff);
@@ -144,6 +149,17 @@ mod tests {
         );
         assert_eq!(set.missing_from(iv(2, 4)), vec![]);
         assert_eq!(set.missing_from(iv(3, 7)), vec![iv(4, 6)]);
+    }
+
+    #[test]
+    fn difference_cuts_out_the_other_set() {
+        let a = IntervalSet::from_intervals([iv(0, 10)]);
+        let b = IntervalSet::from_intervals([iv(2, 3), iv(5, 12)]);
+        assert_eq!(a.difference(&b).intervals(), &[iv(0, 2), iv(3, 5)]);
+        assert!(
+            b.difference(&IntervalSet::from_intervals([iv(0, 20)]))
+                .is_empty()
+        );
     }
 
     #[test]

@@ -18,8 +18,9 @@ pub enum TimeUnit {
 /// (`1Min`, `15Min`, `1Hour`, `1Day`, `1Week`, `3Month`), which Alpaca also accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timeframe {
-    amount: u32,
+    // Field order matters: the derived `Ord` sorts by unit, then amount (shortest first).
     unit: TimeUnit,
+    amount: u32,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

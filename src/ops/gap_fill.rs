@@ -5,13 +5,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::Error;
-use crate::api::{BarsRequest, Client};
+use crate::api::{self, BarsRequest, Client};
 use crate::cache::lock::SeriesLock;
 use crate::cache::planner::{plan_gaps, settled_until};
 use crate::cache::store::{CommitSummary, SeriesUpdate};
@@ -287,22 +288,38 @@ pub async fn fill(
     let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut requests = JoinSet::new();
     for b in batches {
-        let (client, semaphore) = (client.clone(), semaphore.clone());
-        requests.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            let request = BarsRequest {
-                feed: b.feed,
-                timeframe: b.timeframe,
-                symbols: b.symbols.clone(),
-                start: b.gap.start,
-                end: b.gap.end,
-            };
-            let answer = client.get_bars(&request).await;
-            (b, answer)
-        });
+        spawn_request(&mut requests, client, &semaphore, b, None);
     }
     while let Some(joined) = requests.join_next().await {
-        let (b, answer) = joined?;
+        let (b, siblings, answer) = joined?;
+        // A batch that fails for a reason one symbol can cause (a 400 for a symbol Alpaca
+        // rejects, a server error tied to one symbol) is split in halves and asked again, so
+        // the failure ends up naming only the symbols it belongs to. When both halves of a
+        // split fail, the failure is not about symbols: stop splitting that line.
+        let both_halves_failed = answer.is_err()
+            && siblings.is_some_and(|failed| failed.fetch_add(1, Ordering::SeqCst) >= 1);
+        if let Err(e) = &answer
+            && b.symbols.len() > 1
+            && !both_halves_failed
+            && !affects_every_request(e)
+        {
+            let (left, right) = b.symbols.split_at(b.symbols.len() / 2);
+            let failed_halves = Arc::new(AtomicUsize::new(0));
+            for half in [left, right] {
+                let half = Batch {
+                    symbols: half.to_vec(),
+                    ..b.clone()
+                };
+                spawn_request(
+                    &mut requests,
+                    client,
+                    &semaphore,
+                    half,
+                    Some(failed_halves.clone()),
+                );
+            }
+            continue;
+        }
         let answer = answer.map_err(Arc::new);
         let settled = settled_until(now, b.timeframe, b.feed.asset_class());
         let mut answer_ok = answer.as_ref().ok().cloned();
@@ -346,6 +363,48 @@ pub async fn fill(
         }
     }
     Ok(ordered)
+}
+
+/// A batch, the failure count shared with its sibling when it comes from a split, and the answer.
+type RequestResult = (
+    Batch,
+    Option<Arc<AtomicUsize>>,
+    Result<crate::api::BarsAnswer, api::Error>,
+);
+
+fn spawn_request(
+    requests: &mut JoinSet<RequestResult>,
+    client: &Client,
+    semaphore: &Arc<Semaphore>,
+    b: Batch,
+    siblings: Option<Arc<AtomicUsize>>,
+) {
+    let (client, semaphore) = (client.clone(), semaphore.clone());
+    requests.spawn(async move {
+        let _permit = semaphore.acquire_owned().await;
+        let request = BarsRequest {
+            feed: b.feed,
+            timeframe: b.timeframe,
+            symbols: b.symbols.clone(),
+            start: b.gap.start,
+            end: b.gap.end,
+        };
+        let answer = client.get_bars(&request).await;
+        (b, siblings, answer)
+    });
+}
+
+/// Errors that no split of the symbols can avoid: credentials, and the network itself.
+fn affects_every_request(e: &api::Error) -> bool {
+    match e {
+        api::Error::MissingCredentials
+        | api::Error::Unauthorized { .. }
+        | api::Error::Transport(_) => true,
+        api::Error::GaveUp { last, .. } => {
+            affects_every_request(last) || last.status() == Some(429)
+        }
+        _ => false,
+    }
 }
 
 /// Commits what a series received (even when part of it failed: what was answered is kept).

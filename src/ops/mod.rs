@@ -4,5 +4,9 @@
 mod error;
 pub mod fetch;
 pub mod gap_fill;
+pub mod inspect;
+pub mod prune;
+pub mod selection;
+pub mod update;
 
 pub use error::Error;

@@ -5,12 +5,15 @@
 //! ```json
 //! {"format_version":1,"symbol":"AAPL","asset_class":"stocks","feed":"sip","timeframe":"1Day",
 //!  "coverage":[["2020-01-02T05:00:00Z","2024-12-31T05:00:00Z"]],
+//!  "provisional":[["2024-12-31T05:00:00Z","2025-01-02T05:00:00Z"]],
 //!  "updated_at":"2025-01-02T06:00:00Z"}
 //! ```
 //!
 //! `coverage` lists the half-open intervals `[start, end)` (RFC 3339, UTC) that Alpaca has
 //! already been asked for and answered, sorted and disjoint. A bar with timestamp `t` is known
 //! for every covered `t`; a covered instant without a row means Alpaca had no bar there.
+//! `provisional` lists intervals that were answered but had not settled yet: their bars are
+//! stored, but they are asked for again. Every row lies inside `coverage` or `provisional`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,6 +32,8 @@ pub struct SeriesMetadata {
     pub feed: Feed,
     pub timeframe: Timeframe,
     pub coverage: IntervalSet,
+    /// Answered but not settled: stored, asked again next time. Disjoint from `coverage`.
+    pub provisional: IntervalSet,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -40,6 +45,8 @@ struct Json {
     feed: String,
     timeframe: String,
     coverage: Vec<[String; 2]>,
+    #[serde(default)]
+    provisional: Vec<[String; 2]>,
     updated_at: String,
 }
 
@@ -54,6 +61,23 @@ fn parse_instant(s: &str) -> Result<DateTime<Utc>, Error> {
         .map_err(|_| Error::Metadata(format!("bad time `{s}`")))
 }
 
+fn to_pairs(set: &IntervalSet) -> Vec<[String; 2]> {
+    set.intervals()
+        .iter()
+        .map(|i| [format_instant(i.start), format_instant(i.end)])
+        .collect()
+}
+
+fn from_pairs(pairs: &[[String; 2]]) -> Result<IntervalSet, Error> {
+    let mut set = IntervalSet::new();
+    for [start, end] in pairs {
+        let interval = Interval::new(parse_instant(start)?, parse_instant(end)?)
+            .ok_or_else(|| Error::Metadata(format!("empty interval [{start}, {end})")))?;
+        set.insert(interval);
+    }
+    Ok(set)
+}
+
 impl SeriesMetadata {
     pub fn to_json(&self) -> String {
         let json = Json {
@@ -62,12 +86,8 @@ impl SeriesMetadata {
             asset_class: self.feed.asset_class().as_str().to_owned(),
             feed: self.feed.as_str().to_owned(),
             timeframe: self.timeframe.to_string(),
-            coverage: self
-                .coverage
-                .intervals()
-                .iter()
-                .map(|i| [format_instant(i.start), format_instant(i.end)])
-                .collect(),
+            coverage: to_pairs(&self.coverage),
+            provisional: to_pairs(&self.provisional),
             updated_at: format_instant(self.updated_at),
         };
         serde_json::to_string(&json).expect("metadata serialises")
@@ -96,19 +116,14 @@ impl SeriesMetadata {
                 .map_err(|e: crate::market::timeframe::TimeframeError| {
                     Error::Metadata(e.to_string())
                 })?;
-        let mut coverage = IntervalSet::new();
-        for [start, end] in &json.coverage {
-            let interval =
-                Interval::new(parse_instant(start)?, parse_instant(end)?).ok_or_else(|| {
-                    Error::Metadata(format!("empty coverage interval [{start}, {end})"))
-                })?;
-            coverage.insert(interval);
-        }
+        let coverage = from_pairs(&json.coverage)?;
+        let provisional = from_pairs(&json.provisional)?;
         Ok(SeriesMetadata {
             symbol,
             feed,
             timeframe,
             coverage,
+            provisional,
             updated_at: parse_instant(&json.updated_at)?,
         })
     }
@@ -129,6 +144,11 @@ mod tests {
                 Interval::new(t("2024-01-01T00:00:00Z"), t("2024-02-01T00:00:00Z")).unwrap(),
                 Interval::new(t("2024-03-01T00:00:00Z"), t("2024-03-01T00:00:00.5Z")).unwrap(),
             ]),
+            provisional: IntervalSet::from_intervals([Interval::new(
+                t("2024-03-01T00:00:00.5Z"),
+                t("2024-03-02T00:00:00Z"),
+            )
+            .unwrap()]),
             updated_at: t("2024-03-02T00:00:00Z"),
         };
         let json = meta.to_json();

@@ -4,4 +4,7 @@
 
 mod conventions;
 mod fetch;
+mod inspect;
+mod prune;
 mod support;
+mod update;

@@ -2,3 +2,6 @@
 //! operation's options, calls the operation and presents the result.
 
 pub mod fetch;
+pub mod inspect;
+pub mod prune;
+pub mod update;

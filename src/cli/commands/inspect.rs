@@ -1,0 +1,306 @@
+//! `barkeep inspect`: list what the cache holds as a table, CSV or JSON, and `--verify`.
+
+use std::io::{BufWriter, IsTerminal, Write};
+
+use clap::{Args, ValueEnum};
+use indicatif::HumanBytes;
+use serde_json::json;
+
+use super::fetch::FeedArg;
+use crate::cli::Context;
+use crate::market::{Symbol, Timeframe};
+use crate::ops::inspect::{self as op, Problem, SeriesInfo, error_chain};
+use crate::ops::selection::SeriesFilter;
+use crate::parquet_files::metadata::format_instant;
+
+const EXAMPLES: &str = "\
+Examples:
+  barkeep inspect                                  # every cached series
+  barkeep inspect AAPL -t 1Day                     # one series, with its covered ranges
+  barkeep inspect --format json | jq '.[] | select(.rows > 100000) | .path'
+  barkeep inspect --verify                         # read every file whole; exit 1 on problems
+";
+
+/// Show what the cache holds: one row per cached series.
+///
+/// Reads only the file footers, so it is fast on large caches. A damaged file is listed with
+/// its error and never stops the listing. With --verify, every file is read whole and checked.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct InspectArgs {
+    /// Only these symbols
+    #[arg(value_name = "SYMBOL")]
+    pub symbols: Vec<Symbol>,
+
+    /// Only these timeframes; repeat for several
+    #[arg(short, long = "timeframe", value_name = "TIMEFRAME")]
+    pub timeframes: Vec<Timeframe>,
+
+    /// Only this stock feed
+    #[arg(long, value_enum, value_name = "FEED")]
+    pub feed: Option<FeedArg>,
+
+    /// Output format [default: table on a terminal, csv otherwise]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<InspectFormat>,
+
+    /// Read every file whole and check it: readable Parquet with the expected schema, sorted,
+    /// one row per timestamp, rows inside the recorded coverage; exit 1 if anything is wrong
+    #[arg(long)]
+    pub verify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InspectFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Some files are damaged: exit status 1 (each was named on stderr).
+#[derive(Debug, thiserror::Error)]
+#[error("{0} problems found in the cache")]
+pub struct ProblemsFound(pub usize);
+
+fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(format_instant).unwrap_or_default()
+}
+
+fn json_row(info: &SeriesInfo, problems: Option<Vec<&Problem>>) -> serde_json::Value {
+    let mut row = json!({
+        "symbol": info.key.symbol.as_str(),
+        "asset_class": info.key.asset_class().as_str(),
+        "feed": info.key.feed.as_str(),
+        "timeframe": info.key.timeframe.to_string(),
+        "path": info.path.display().to_string(),
+        "bytes": info.bytes,
+    });
+    let fields = match &info.summary {
+        Ok(s) => json!({
+            "rows": s.rows,
+            "first": s.first.map(format_instant),
+            "last": s.last.map(format_instant),
+            "coverage": s.metadata.coverage.intervals().iter().map(|i| [format_instant(i.start), format_instant(i.end)]).collect::<Vec<_>>(),
+            "provisional": s.metadata.provisional.intervals().iter().map(|i| [format_instant(i.start), format_instant(i.end)]).collect::<Vec<_>>(),
+            "updated": format_instant(s.metadata.updated_at),
+            "error": null,
+        }),
+        Err(e) => json!({
+            "rows": null, "first": null, "last": null, "coverage": null, "provisional": null,
+            "updated": null, "error": error_chain(e),
+        }),
+    };
+    let object = row.as_object_mut().expect("object");
+    object.extend(fields.as_object().expect("object").clone());
+    if let Some(problems) = problems {
+        object.insert(
+            "problems".into(),
+            json!(
+                problems
+                    .iter()
+                    .map(|p| p.message.clone())
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    row
+}
+
+pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
+    let filter = SeriesFilter {
+        symbols: args.symbols,
+        timeframes: args.timeframes,
+        feed: args.feed.map(Into::into),
+    };
+    let infos = op::inspect(&ctx.store, &filter)?;
+    let problems = if args.verify {
+        op::verify(&ctx.store, &infos)
+    } else {
+        Vec::new()
+    };
+    let problems_of = |info: &SeriesInfo| -> Option<Vec<&Problem>> {
+        args.verify
+            .then(|| problems.iter().filter(|p| p.path == info.path).collect())
+    };
+    let stdout = std::io::stdout();
+    let format = args.format.unwrap_or(if stdout.is_terminal() {
+        InspectFormat::Table
+    } else {
+        InspectFormat::Csv
+    });
+    let mut out = BufWriter::new(stdout.lock());
+    let single = infos.len() == 1;
+    match format {
+        InspectFormat::Json => {
+            let rows: Vec<_> = infos.iter().map(|i| json_row(i, problems_of(i))).collect();
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        InspectFormat::Csv => {
+            writeln!(
+                out,
+                "symbol,asset_class,feed,timeframe,first,last,rows,coverage_ranges,bytes,updated,path"
+            )?;
+            for info in &infos {
+                let (first, last, rows, ranges, updated) = match &info.summary {
+                    Ok(s) => (
+                        time(s.first),
+                        time(s.last),
+                        s.rows.to_string(),
+                        s.metadata.coverage.intervals().len().to_string(),
+                        format_instant(s.metadata.updated_at),
+                    ),
+                    Err(_) => (
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ),
+                };
+                writeln!(
+                    out,
+                    "{},{},{},{},{first},{last},{rows},{ranges},{},{updated},{}",
+                    info.key.symbol,
+                    info.key.asset_class(),
+                    info.key.feed,
+                    info.key.timeframe,
+                    info.bytes,
+                    csv_field(&info.path.display().to_string())
+                )?;
+            }
+        }
+        InspectFormat::Table => {
+            let header = [
+                "symbol",
+                "class",
+                "feed",
+                "timeframe",
+                "first",
+                "last",
+                "rows",
+                "ranges",
+                "size",
+                "updated",
+            ];
+            let mut table: Vec<Vec<String>> = Vec::new();
+            for info in &infos {
+                let mut row = vec![
+                    info.key.symbol.to_string(),
+                    info.key.asset_class().to_string(),
+                    info.key.feed.to_string(),
+                    info.key.timeframe.to_string(),
+                ];
+                match &info.summary {
+                    Ok(s) => row.extend([
+                        time(s.first),
+                        time(s.last),
+                        s.rows.to_string(),
+                        s.metadata.coverage.intervals().len().to_string(),
+                        HumanBytes(info.bytes).to_string(),
+                        format_instant(s.metadata.updated_at),
+                    ]),
+                    Err(_) => row.extend([
+                        "(damaged)".to_owned(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        HumanBytes(info.bytes).to_string(),
+                        String::new(),
+                    ]),
+                }
+                table.push(row);
+            }
+            let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+            for row in &table {
+                for (w, cell) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(cell.len());
+                }
+            }
+            let line = |cells: Vec<&str>| -> String {
+                cells
+                    .iter()
+                    .zip(&widths)
+                    .enumerate()
+                    .map(|(i, (c, w))| {
+                        if (6..=8).contains(&i) {
+                            format!("{c:>w$}")
+                        } else {
+                            format!("{c:<w$}")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_owned()
+            };
+            writeln!(out, "{}", line(header.to_vec()))?;
+            for row in &table {
+                writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+            }
+            if single && let Some(coverage) = op::coverage(&infos[0]) {
+                writeln!(out)?;
+                writeln!(out, "covered ranges of {}:", infos[0].key)?;
+                for i in coverage.intervals() {
+                    writeln!(
+                        out,
+                        "  {} to {}",
+                        format_instant(i.start),
+                        format_instant(i.end)
+                    )?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    drop(out);
+
+    if infos.is_empty() {
+        ctx.printer.note(&format!(
+            "no cached series match (cache: `{}`)",
+            ctx.store.root().display()
+        ));
+    }
+    for info in &infos {
+        if let Err(e) = &info.summary
+            && !args.verify
+        {
+            ctx.printer.warning(&format!(
+                "`{}` is damaged: {}; `barkeep prune {} -t {}` removes it",
+                info.path.display(),
+                error_chain(e),
+                info.key.symbol,
+                info.key.timeframe
+            ));
+        }
+    }
+    for problem in &problems {
+        ctx.printer.error(&format!(
+            "`{}`: {}",
+            problem.path.display(),
+            problem.message
+        ));
+    }
+    if args.verify {
+        for temp in op::leftovers(&ctx.store)? {
+            ctx.printer.warning(&format!(
+                "`{}` is left over from an interrupted write; `barkeep prune` removes it",
+                temp.path.display()
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(ProblemsFound(problems.len()).into());
+        }
+        ctx.printer
+            .note(&format!("verified {} series: no problems", infos.len()));
+    }
+    Ok(())
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}

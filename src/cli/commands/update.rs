@@ -1,0 +1,282 @@
+//! `barkeep update`: arguments, the dry-run plan, the summary line and the JSON report.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum, ValueHint};
+use indicatif::HumanCount;
+use serde_json::json;
+
+use super::fetch::FeedArg;
+use crate::cli::progress::Progress;
+use crate::cli::{Context, UsageError};
+use crate::market::{Symbol, Timeframe, When};
+use crate::ops::gap_fill::SeriesStatus;
+use crate::ops::inspect::error_chain;
+use crate::ops::update::{self as op, UpdateOptions};
+use crate::parquet_files::metadata::format_instant;
+
+const EXAMPLES: &str = "\
+Examples:
+  barkeep update                                   # every cached series, up to now
+  barkeep update AAPL MSFT -t 1Day -t 1Min         # these series (created from --start if new)
+  barkeep update --symbols-file watchlist.txt --start 2020-01-01
+  barkeep update --dry-run                         # the plan, no request
+  # crontab: weekdays at 22:30, log to a file, exit status tells cron when something failed
+  30 22 * * 1-5  barkeep update --symbols-file ~/watchlist.txt >> ~/barkeep.log 2>&1
+  barkeep update --report json | jq '.series[] | select(.status == \"failed\")'
+";
+
+/// Bring cached series (or a watchlist) up to now, in as few requests as Alpaca allows.
+///
+/// With no symbols, updates every series already in the cache. With symbols (or
+/// --symbols-file), updates those series for each -t given (default: the timeframes already
+/// cached for the symbol, else 1Day), creating missing ones from --start. Series that miss the
+/// same range share one request. Each series is committed as soon as its data is complete; a
+/// failing series does not stop the others. Ends with one summary line on stderr. Exit status:
+/// 0 when every series succeeded, 1 when any failed (each failure is named), 2 for bad usage.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct UpdateArgs {
+    /// Symbols to update (default: every cached series)
+    #[arg(value_name = "SYMBOL")]
+    pub symbols: Vec<Symbol>,
+
+    /// Timeframes to update; repeat for several [default: those cached, else 1Day]
+    #[arg(short, long = "timeframe", value_name = "TIMEFRAME")]
+    pub timeframes: Vec<Timeframe>,
+
+    /// Read symbols from FILE, one per line (`#` comments and blank lines ignored; `-` is stdin)
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub symbols_file: Option<PathBuf>,
+
+    /// Where series that are not cached yet start [default: 1y]
+    ///
+    /// Same forms as `fetch --start`: YYYY-MM-DD, an RFC 3339 time, or a span such as 90d.
+    #[arg(long, value_name = "WHEN")]
+    pub start: Option<When>,
+
+    /// Stock feed [default: every cached feed; sip for new series]
+    #[arg(long, value_enum, value_name = "FEED")]
+    pub feed: Option<FeedArg>,
+
+    /// Print the plan (series, ranges, estimated requests) and make no request
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print a machine-readable report on stdout
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub report: Option<ReportFormat>,
+
+    /// Exit 1 at once if another barkeep run holds a series' lock, instead of waiting
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Json,
+}
+
+/// Symbols from a watchlist file (or stdin for `-`).
+fn read_symbols_file(path: &PathBuf) -> Result<Vec<Symbol>, UsageError> {
+    let unreadable = |e: std::io::Error| {
+        UsageError(format!(
+            "cannot read --symbols-file `{}`: {e}; give a readable file with one symbol per line",
+            path.display()
+        ))
+    };
+    let lines: Vec<String> = if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(unreadable)?
+    } else {
+        let file = std::fs::File::open(path).map_err(unreadable)?;
+        std::io::BufReader::new(file)
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(unreadable)?
+    };
+    let mut symbols = Vec::new();
+    for (number, line) in lines.iter().enumerate() {
+        let text = line.split('#').next().unwrap_or("").trim();
+        if text.is_empty() {
+            continue;
+        }
+        let symbol = text
+            .parse::<Symbol>()
+            .map_err(|e| UsageError(format!("{}:{}: {e}", path.display(), number + 1)))?;
+        symbols.push(symbol);
+    }
+    Ok(symbols)
+}
+
+pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
+    let mut symbols = args.symbols;
+    if let Some(path) = &args.symbols_file {
+        symbols.extend(read_symbols_file(path)?);
+        if symbols.is_empty() {
+            return Err(UsageError(format!(
+                "--symbols-file `{}` lists no symbols; put one symbol per line",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    symbols.sort();
+    symbols.dedup();
+    let options = UpdateOptions {
+        symbols,
+        timeframes: args.timeframes,
+        stock_feed: args.feed.map(Into::into),
+        start: args.start.unwrap_or(op::DEFAULT_START),
+        now: ctx.now,
+        wait_for_locks: !args.no_wait,
+    };
+    let started = Instant::now();
+    let plan = {
+        let (store, options) = (ctx.store.clone(), options.clone());
+        tokio::task::spawn_blocking(move || op::plan(&store, &options)).await??
+    };
+
+    if args.dry_run {
+        let (store, targets, now) = (ctx.store.clone(), plan.targets.clone(), ctx.now);
+        let (series, requests) =
+            tokio::task::spawn_blocking(move || op::dry_run(&store, &targets, now)).await?;
+        let pages: u64 = requests.iter().map(|r| r.estimated_pages).sum();
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        if args.report.is_some() {
+            let entries: Vec<_> = series
+                .iter()
+                .map(|(key, gaps)| {
+                    json!({
+                        "symbol": key.symbol.as_str(),
+                        "asset_class": key.asset_class().as_str(),
+                        "feed": key.feed.as_str(),
+                        "timeframe": key.timeframe.to_string(),
+                        "ranges": gaps.iter().map(|g| [format_instant(g.start), format_instant(g.end)]).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let report = json!({ "dry_run": true, "requests_estimated": pages, "series": entries });
+            writeln!(out, "{report}")?;
+        } else {
+            let row = |cells: [&str; 5]| {
+                format!(
+                    "{:<10} {:<9} {:<6} {:<22} {}",
+                    cells[0], cells[1], cells[2], cells[3], cells[4]
+                )
+            };
+            writeln!(
+                out,
+                "{}",
+                row(["symbol", "timeframe", "feed", "from", "to"])
+            )?;
+            for (key, gaps) in &series {
+                for gap in gaps {
+                    let (tf, start, end) = (
+                        key.timeframe.to_string(),
+                        format_instant(gap.start),
+                        format_instant(gap.end),
+                    );
+                    writeln!(
+                        out,
+                        "{}",
+                        row([key.symbol.as_str(), &tf, key.feed.as_str(), &start, &end])
+                    )?;
+                }
+            }
+            let needing = series.iter().filter(|(_, g)| !g.is_empty()).count();
+            writeln!(
+                out,
+                "{needing} of {} series need data; {} requests planned, about {pages} with pages",
+                series.len(),
+                requests.len()
+            )?;
+        }
+        for (key, error) in &plan.unplannable {
+            ctx.printer.error(&format!("{key}: {}", error_chain(error)));
+        }
+        out.flush()?;
+        return if plan.unplannable.is_empty() {
+            Ok(())
+        } else {
+            Err(SeriesFailed(plan.unplannable.len()).into())
+        };
+    }
+
+    let progress = Arc::new(Progress::new(ctx.printer.clone()));
+    let client = ctx.client(progress.clone())?;
+    let outcomes = op::update(&ctx.store, &client, plan, &options, progress.clone()).await;
+    progress.finish();
+    let outcomes = outcomes?;
+
+    let (mut updated, mut unchanged, mut failed, mut bars_added) = (0, 0, 0, 0u64);
+    for outcome in &outcomes {
+        match &outcome.status {
+            SeriesStatus::Updated(summary) => {
+                updated += 1;
+                bars_added += summary.bars_added;
+            }
+            SeriesStatus::Unchanged => unchanged += 1,
+            SeriesStatus::Failed(error) => {
+                failed += 1;
+                ctx.printer
+                    .error(&format!("{}: {}", outcome.key, error_chain(error)));
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    let requests = progress.requests();
+    if args.report.is_some() {
+        let entries: Vec<_> = outcomes
+            .iter()
+            .map(|o| {
+                let (status, added, error) = match &o.status {
+                    SeriesStatus::Updated(s) => ("updated", s.bars_added, None),
+                    SeriesStatus::Unchanged => ("unchanged", 0, None),
+                    SeriesStatus::Failed(e) => ("failed", 0, Some(error_chain(e))),
+                };
+                json!({
+                    "symbol": o.key.symbol.as_str(),
+                    "asset_class": o.key.asset_class().as_str(),
+                    "feed": o.key.feed.as_str(),
+                    "timeframe": o.key.timeframe.to_string(),
+                    "status": status,
+                    "bars_added": added,
+                    "error": error,
+                })
+            })
+            .collect();
+        let report = json!({
+            "series_updated": updated,
+            "series_unchanged": unchanged,
+            "series_failed": failed,
+            "bars_added": bars_added,
+            "requests": requests,
+            "elapsed_seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            "series": entries,
+        });
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{report}")?;
+        out.flush()?;
+    }
+    ctx.printer.note(&format!(
+        "{updated} series updated, {unchanged} unchanged, {failed} failed; {} bars added; {requests} requests in {:.1} s",
+        HumanCount(bars_added),
+        elapsed.as_secs_f64()
+    ));
+    if failed > 0 {
+        return Err(SeriesFailed(failed).into());
+    }
+    Ok(())
+}
+
+/// Some series failed (each was already named on stderr): exit status 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} series could not be updated")]
+pub struct SeriesFailed(pub usize);

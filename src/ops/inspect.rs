@@ -1,0 +1,119 @@
+//! `inspect`: what the cache holds, series by series, from the file footers alone; and
+//! `--verify`, which reads every file whole and checks it against the format's promises.
+//! A damaged file is listed with its error and never stops the listing of the others.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use super::Error;
+use super::selection::SeriesFilter;
+use crate::cache::cleanup::{self, LeftoverTemp};
+use crate::cache::{self, SeriesKey, Store};
+use crate::market::IntervalSet;
+use crate::parquet_files::read::FileSummary;
+
+/// One cached series as its footer describes it.
+#[derive(Debug)]
+pub struct SeriesInfo {
+    pub key: SeriesKey,
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// `Err` for a file that cannot be read as a barkeep series.
+    pub summary: Result<FileSummary, cache::Error>,
+}
+
+/// Something wrong with a file in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Lists the selected series, sorted by key.
+pub fn inspect(store: &Store, filter: &SeriesFilter) -> Result<Vec<SeriesInfo>, Error> {
+    let keys = filter.select(store)?;
+    let mut infos = Vec::with_capacity(keys.len());
+    for key in keys {
+        let bytes = cleanup::file_size(store, &key)?.unwrap_or(0);
+        let summary = store.read_summary(&key).and_then(|s| {
+            s.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound).into())
+        });
+        infos.push(SeriesInfo {
+            path: store.path(&key),
+            key,
+            bytes,
+            summary,
+        });
+    }
+    Ok(infos)
+}
+
+/// Reads every listed file whole: readable Parquet with the expected schema and metadata,
+/// sorted with one row per timestamp, and every row inside the recorded coverage (or the
+/// provisional ranges).
+pub fn verify(store: &Store, infos: &[SeriesInfo]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for info in infos {
+        let problem = |message: String| Problem {
+            path: info.path.clone(),
+            message,
+        };
+        match store.read_bars(&info.key, None) {
+            Err(e) => problems.push(problem(error_chain(&e))),
+            Ok(None) => problems.push(problem("the file disappeared while checking".to_owned())),
+            Ok(Some(stored)) => {
+                let mut known = stored.metadata.coverage.clone();
+                known.insert_all(&stored.metadata.provisional);
+                let outside: Vec<DateTime<Utc>> = stored
+                    .bars
+                    .iter()
+                    .map(|b| b.timestamp)
+                    .filter(|t| !known.contains(*t))
+                    .collect();
+                if let Some(first) = outside.first() {
+                    problems.push(problem(format!(
+                        "{} rows lie outside the recorded coverage, the first at {}",
+                        outside.len(),
+                        crate::parquet_files::metadata::format_instant(*first)
+                    )));
+                }
+                if let Ok(summary) = &info.summary
+                    && summary.rows != stored.bars.len() as u64
+                {
+                    problems.push(problem(format!(
+                        "the footer counts {} rows but {} were read",
+                        summary.rows,
+                        stored.bars.len()
+                    )));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Temp files left by interrupted writes (harmless; `prune` removes them).
+pub fn leftovers(store: &Store) -> Result<Vec<LeftoverTemp>, Error> {
+    Ok(cleanup::leftover_temp_files(store)?)
+}
+
+/// An error and its causes on one line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The covered ranges of a summary, or none for a damaged file.
+pub fn coverage(info: &SeriesInfo) -> Option<&IntervalSet> {
+    info.summary.as_ref().ok().map(|s| &s.metadata.coverage)
+}

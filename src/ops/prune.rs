@@ -1,0 +1,182 @@
+//! `prune`: retention. Removes whole series, or drops the bars (and the matching coverage,
+//! so a later fetch asks Alpaca again) before a cutoff, or empties the cache. Every change
+//! goes through the series lock and an atomic replace; temp files left by interrupted writes
+//! are removed on the way. With `dry_run`, only reports what it would do.
+
+use chrono::{DateTime, Utc};
+
+use super::Error;
+use super::selection::SeriesFilter;
+use crate::cache::cleanup;
+use crate::cache::{SeriesKey, Store};
+use crate::market::{AssetClass, NEW_YORK, When};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PruneAction {
+    /// Remove the selected series entirely.
+    Remove,
+    /// Drop bars and coverage before this point from the selected series (a calendar day
+    /// is a New York day for stocks, a UTC day for crypto).
+    Before(When),
+}
+
+#[derive(Debug, Clone)]
+pub struct PruneOptions {
+    pub filter: SeriesFilter,
+    pub action: PruneAction,
+    pub dry_run: bool,
+    pub wait_for_locks: bool,
+    /// Recorded as the time a trimmed series was last updated.
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PruneEffect {
+    /// The series file is (or would be) gone.
+    Removed,
+    /// Older bars are (or would be) dropped; the series stays.
+    Trimmed,
+}
+
+/// What happened (or would happen) to one series.
+#[derive(Debug)]
+pub struct PrunedSeries {
+    pub key: SeriesKey,
+    pub effect: PruneEffect,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct PruneReport {
+    pub series: Vec<PrunedSeries>,
+    /// Series that matched but could not be pruned (e.g. a damaged file with `Before`).
+    pub failed: Vec<(SeriesKey, Error)>,
+    pub temp_files: usize,
+    pub temp_bytes: u64,
+    /// Series selected (changed or not).
+    pub matched: usize,
+}
+
+/// Prunes the series `options.filter` selects.
+pub fn prune(store: &Store, options: &PruneOptions) -> Result<PruneReport, Error> {
+    let keys = options.filter.select(store)?;
+    let mut report = PruneReport {
+        matched: keys.len(),
+        ..PruneReport::default()
+    };
+    // Leftovers first: sweeping them takes series locks, which removing a series then deletes.
+    for temp in cleanup::leftover_temp_files(store)? {
+        // A temp file of a series being written right now belongs to that writer: take the
+        // series lock first, so only leftovers of finished (crashed) writes go.
+        let lock = match &temp.key {
+            Some(key) if !options.dry_run => match store.lock(key, options.wait_for_locks) {
+                Ok(lock) => Some(lock),
+                Err(_) => continue,
+            },
+            _ => None,
+        };
+        if !options.dry_run {
+            match fs_err::remove_file(&temp.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(crate::cache::Error::from(e).into()),
+            }
+        }
+        // A leftover of a series that no longer exists: its lock file goes too.
+        if let (Some(lock), Some(key)) = (lock, &temp.key)
+            && !store.path(key).exists()
+        {
+            cleanup::remove_lock(lock)?;
+        }
+        report.temp_files += 1;
+        report.temp_bytes += temp.bytes;
+    }
+    for key in keys {
+        match prune_series(store, &key, options) {
+            Ok(Some(pruned)) => report.series.push(pruned),
+            Ok(None) => {}
+            Err(e) => report.failed.push((key, e)),
+        }
+    }
+    if !options.dry_run {
+        cleanup::remove_empty_dirs(store);
+    }
+    Ok(report)
+}
+
+fn prune_series(
+    store: &Store,
+    key: &SeriesKey,
+    options: &PruneOptions,
+) -> Result<Option<PrunedSeries>, Error> {
+    let lock = if options.dry_run {
+        None
+    } else {
+        Some(store.lock(key, options.wait_for_locks)?)
+    };
+    let bytes = cleanup::file_size(store, key)?.unwrap_or(0);
+    match options.action {
+        PruneAction::Remove => {
+            // A damaged file can still be removed; its row count is then unknown (0).
+            let rows = store.read_summary(key).ok().flatten().map_or(0, |s| s.rows);
+            if let Some(lock) = lock {
+                cleanup::remove_series(store, key, lock)?;
+            }
+            Ok(Some(PrunedSeries {
+                key: key.clone(),
+                effect: PruneEffect::Removed,
+                rows,
+                bytes,
+            }))
+        }
+        PruneAction::Before(when) => {
+            let cutoff = match key.asset_class() {
+                AssetClass::Stocks => when.resolve_start(options.now, &NEW_YORK),
+                AssetClass::Crypto => when.resolve_start(options.now, &Utc),
+            };
+            let Some(stored) = store.read_bars(key, None)? else {
+                return Ok(None);
+            };
+            let kept: Vec<_> = stored
+                .bars
+                .iter()
+                .filter(|b| b.timestamp >= cutoff)
+                .copied()
+                .collect();
+            let rows = (stored.bars.len() - kept.len()) as u64;
+            let mut metadata = stored.metadata.clone();
+            metadata.coverage.remove_before(cutoff);
+            metadata.provisional.remove_before(cutoff);
+            metadata.updated_at = options.now;
+            if rows == 0 && metadata.coverage == stored.metadata.coverage {
+                return Ok(None);
+            }
+            if kept.is_empty() && metadata.coverage.is_empty() && metadata.provisional.is_empty() {
+                if let Some(lock) = lock {
+                    cleanup::remove_series(store, key, lock)?;
+                }
+                return Ok(Some(PrunedSeries {
+                    key: key.clone(),
+                    effect: PruneEffect::Removed,
+                    rows,
+                    bytes,
+                }));
+            }
+            let freed = if let Some(_lock) = &lock {
+                store.replace(key, &metadata, &kept)?;
+                bytes.saturating_sub(cleanup::file_size(store, key)?.unwrap_or(0))
+            } else {
+                // Dry run: estimate the bytes freed from the share of rows dropped.
+                let total = stored.bars.len().max(1) as u64;
+                bytes * rows / total
+            };
+            Ok(Some(PrunedSeries {
+                key: key.clone(),
+                effect: PruneEffect::Trimmed,
+                rows,
+                bytes: freed,
+            }))
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! `update`: bring cached series (or the series of a watchlist) up to now, sharing requests
+//! between series that miss the same range, committing each series as soon as its data is
+//! complete. A failing series does not stop the others.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::Error;
+use super::fetch::resolve_range;
+use super::gap_fill::{self, Batch, FillOptions, FillTarget, SeriesOutcome};
+use super::selection::SeriesFilter;
+use crate::api::Client;
+use crate::cache::{SeriesKey, Store};
+use crate::events::Observer;
+use crate::market::time_spec::Span;
+use crate::market::{AssetClass, Feed, Interval, Symbol, Timeframe, When};
+
+/// `--start` for series that are not cached yet, when not given.
+pub const DEFAULT_START: When = When::Ago(Span::Years(1));
+
+#[derive(Debug, Clone)]
+pub struct UpdateOptions {
+    /// Empty: every cached series (narrowed by `timeframes` and `stock_feed`).
+    pub symbols: Vec<Symbol>,
+    /// Empty: the timeframes already cached for a symbol, else 1Day.
+    pub timeframes: Vec<Timeframe>,
+    /// The stock feed; `None` means every cached feed, and SIP for new series.
+    pub stock_feed: Option<Feed>,
+    /// Where a series that is not cached yet starts.
+    pub start: When,
+    pub now: DateTime<Utc>,
+    pub wait_for_locks: bool,
+}
+
+/// The series to update and the range each must cover, plus the series that cannot even
+/// be planned (a damaged file), which count as failed.
+#[derive(Debug, Default)]
+pub struct UpdatePlan {
+    pub targets: Vec<FillTarget>,
+    pub unplannable: Vec<(SeriesKey, Error)>,
+    pub up_to_date: Vec<SeriesKey>,
+}
+
+/// Decides which series to update and from when: a cached series from the end of its
+/// coverage, a new one from `start`.
+pub fn plan(store: &Store, options: &UpdateOptions) -> Result<UpdatePlan, Error> {
+    let cached = store.list()?;
+    let keys: Vec<SeriesKey> = if options.symbols.is_empty() {
+        let filter = SeriesFilter {
+            symbols: Vec::new(),
+            timeframes: options.timeframes.clone(),
+            feed: options.stock_feed,
+        };
+        cached.into_iter().filter(|k| filter.matches(k)).collect()
+    } else {
+        let mut keys = Vec::new();
+        for symbol in &options.symbols {
+            let feed = match symbol.asset_class() {
+                AssetClass::Crypto => Feed::CryptoUs,
+                AssetClass::Stocks => options.stock_feed.unwrap_or(Feed::Sip),
+            };
+            let timeframes: Vec<Timeframe> = if options.timeframes.is_empty() {
+                let held: Vec<Timeframe> = cached
+                    .iter()
+                    .filter(|k| &k.symbol == symbol && k.feed == feed)
+                    .map(|k| k.timeframe)
+                    .collect();
+                if held.is_empty() {
+                    vec![Timeframe::ONE_DAY]
+                } else {
+                    held
+                }
+            } else {
+                options.timeframes.clone()
+            };
+            keys.extend(
+                timeframes
+                    .into_iter()
+                    .map(|tf| SeriesKey::new(symbol.clone(), feed, tf)),
+            );
+        }
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+
+    let mut plan = UpdatePlan::default();
+    for key in keys {
+        let summary = match store.read_summary(&key) {
+            Ok(summary) => summary,
+            Err(e) => {
+                plan.unplannable.push((key, e.into()));
+                continue;
+            }
+        };
+        let from = summary
+            .and_then(|s| s.metadata.coverage.intervals().last().map(|i| i.end))
+            .unwrap_or_else(|| {
+                resolve_range(options.start, When::Now, options.now, key.asset_class())
+                    .map_or(options.now, |r| r.start)
+            });
+        match Interval::new(from, options.now) {
+            Some(range) => plan.targets.push(FillTarget { key, range }),
+            // A start in the future: nothing to ask yet.
+            None => plan.up_to_date.push(key),
+        }
+    }
+    Ok(plan)
+}
+
+/// One planned request, for `--dry-run`.
+#[derive(Debug, Clone)]
+pub struct PlannedRequest {
+    pub batch: Batch,
+    /// A rough upper bound of the pages Alpaca will need for this request.
+    pub estimated_pages: u64,
+}
+
+/// The requests an update would make, without making them.
+pub fn dry_run(
+    store: &Store,
+    targets: &[FillTarget],
+    now: DateTime<Utc>,
+) -> (Vec<(SeriesKey, Vec<Interval>)>, Vec<PlannedRequest>) {
+    let planned: Vec<(SeriesKey, Vec<Interval>)> = gap_fill::plan(store, targets, now)
+        .into_iter()
+        .filter_map(|(key, gaps)| gaps.ok().map(|g| (key, g)))
+        .collect();
+    let batches = gap_fill::batch(planned.iter().map(|(k, g)| (k, g.as_slice())));
+    let requests = batches
+        .into_iter()
+        .map(|batch| {
+            let estimated_pages = estimate_bars(&batch).div_ceil(10_000).max(1);
+            PlannedRequest {
+                batch,
+                estimated_pages,
+            }
+        })
+        .collect();
+    (planned, requests)
+}
+
+/// Bars a request may return at most: symbols × bar slots in the gap, scaled by the share
+/// of the week the market trades (stocks: 16 extended hours on 5 days; crypto: always).
+fn estimate_bars(batch: &Batch) -> u64 {
+    let seconds = (batch.gap.end - batch.gap.start).num_seconds().max(0) as f64;
+    let bar = batch.timeframe.max_bar_length().num_seconds().max(60) as f64;
+    let share = match (batch.feed.asset_class(), batch.timeframe.is_intraday()) {
+        (AssetClass::Crypto, _) => 1.0,
+        (AssetClass::Stocks, true) => 16.0 / 24.0 * 5.0 / 7.0,
+        (AssetClass::Stocks, false) => 5.0 / 7.0,
+    };
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let per_symbol = (seconds / bar * share).ceil() as u64;
+    per_symbol * batch.symbols.len() as u64
+}
+
+/// Runs the update. Returns one outcome per planned series (unplannable ones included, as
+/// failures), in key order.
+pub async fn update(
+    store: &Store,
+    client: &Client,
+    plan: UpdatePlan,
+    options: &UpdateOptions,
+    observer: Arc<dyn Observer>,
+) -> Result<Vec<SeriesOutcome>, Error> {
+    let fill = FillOptions {
+        now: options.now,
+        wait_for_locks: options.wait_for_locks,
+        concurrency: 4,
+    };
+    let mut outcomes = gap_fill::fill(store, client, plan.targets, fill, observer).await?;
+    outcomes.extend(plan.unplannable.into_iter().map(|(key, e)| SeriesOutcome {
+        key,
+        gaps: Vec::new(),
+        status: gap_fill::SeriesStatus::Failed(e),
+    }));
+    outcomes.extend(plan.up_to_date.into_iter().map(|key| SeriesOutcome {
+        key,
+        gaps: Vec::new(),
+        status: gap_fill::SeriesStatus::Unchanged,
+    }));
+    outcomes.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(outcomes)
+}

@@ -1,0 +1,221 @@
+//! `barkeep inspect`: the listing and its JSON fields, and `--verify` on damaged files.
+
+use arrow::array::{ArrayRef, RecordBatch, UInt64Array};
+use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::support::{TestEnv, parse_csv};
+
+fn inspect_json(env: &TestEnv, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut full = vec!["inspect", "--format", "json"];
+    full.extend_from_slice(args);
+    serde_json::from_str(&env.run(&full).success().stdout).unwrap()
+}
+
+#[test]
+fn json_describes_every_series() {
+    let env = TestEnv::new();
+    let csv = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-03-31",
+        ])
+        .success()
+        .stdout;
+    env.run(&[
+        "fetch",
+        "-q",
+        "BTC/USD",
+        "-t",
+        "1Hour",
+        "--start",
+        "2024-06-10",
+        "--end",
+        "2024-06-11",
+    ])
+    .success();
+    let rows = inspect_json(&env, &[]);
+    assert_eq!(rows.len(), 2);
+    let aapl = &rows[0];
+    let path = env.series_path("stocks/sip/1Day/AAPL.parquet");
+    assert_eq!(aapl["symbol"], "AAPL");
+    assert_eq!(aapl["asset_class"], "stocks");
+    assert_eq!(aapl["feed"], "sip");
+    assert_eq!(aapl["timeframe"], "1Day");
+    assert_eq!(aapl["path"], path.display().to_string());
+    assert_eq!(
+        aapl["rows"].as_u64().unwrap() as usize,
+        parse_csv(&csv).len()
+    );
+    assert_eq!(aapl["first"], "2024-01-02T05:00:00Z");
+    assert_eq!(
+        aapl["last"],
+        parse_csv(&csv)
+            .last()
+            .unwrap()
+            .t
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+    assert_eq!(
+        aapl["coverage"],
+        serde_json::json!([["2024-01-01T05:00:00Z", "2024-04-01T04:00:00Z"]])
+    );
+    assert_eq!(
+        aapl["bytes"].as_u64().unwrap(),
+        std::fs::metadata(&path).unwrap().len()
+    );
+    assert_eq!(aapl["updated"], "2024-06-14T20:30:00Z");
+    assert!(aapl["error"].is_null());
+    let btc = &rows[1];
+    assert_eq!(btc["symbol"], "BTC/USD");
+    assert_eq!(btc["asset_class"], "crypto");
+    assert_eq!(btc["feed"], "us");
+    assert_eq!(btc["timeframe"], "1Hour");
+    assert_eq!(
+        btc["coverage"],
+        serde_json::json!([["2024-06-10T00:00:00Z", "2024-06-12T00:00:00Z"]])
+    );
+
+    assert_eq!(inspect_json(&env, &["BTC/USD"]).len(), 1);
+    assert_eq!(inspect_json(&env, &["-t", "1Day"]).len(), 1);
+    let table = env
+        .run(&["inspect", "AAPL", "--format", "table"])
+        .success()
+        .stdout;
+    assert!(
+        table.contains("covered ranges of AAPL 1Day")
+            && table.contains("2024-01-01T05:00:00Z to 2024-04-01T04:00:00Z"),
+        "{table}"
+    );
+    let csv_listing = env.run(&["inspect"]).success().stdout;
+    assert!(csv_listing.starts_with(
+        "symbol,asset_class,feed,timeframe,first,last,rows,coverage_ranges,bytes,updated,path\n"
+    ));
+    assert_eq!(csv_listing.lines().count(), 3);
+    env.run(&["inspect", "--verify"]).success();
+}
+
+/// Rewrites a series file with one row duplicated, keeping barkeep's metadata.
+fn duplicate_a_row(path: &std::path::Path) {
+    let file = std::fs::File::open(path).unwrap();
+    let builder =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let kv = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .unwrap()
+        .iter()
+        .find(|kv| kv.key == "barkeep")
+        .unwrap()
+        .clone();
+    let schema = builder.schema().clone();
+    let batches: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
+    let batch = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    let take = |i: usize| -> ArrayRef {
+        let idx = UInt64Array::from(
+            (0..batch.num_rows() as u64)
+                .flat_map(|r| if r == 3 { vec![r, r] } else { vec![r] })
+                .collect::<Vec<_>>(),
+        );
+        arrow::compute::take(batch.column(i), &idx, None).unwrap()
+    };
+    let columns: Vec<ArrayRef> = (0..batch.num_columns()).map(take).collect();
+    let doubled = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(vec![KeyValue::new(kv.key, kv.value)]))
+        .build();
+    let out = std::fs::File::create(path).unwrap();
+    let mut writer = ArrowWriter::try_new(out, schema, Some(props)).unwrap();
+    writer.write(&doubled).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn verify_finds_damaged_files_and_fetch_refuses_them() {
+    let env = TestEnv::new();
+    env.run(&[
+        "fetch",
+        "-q",
+        "AAPL",
+        "MSFT",
+        "NVDA",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-03-31",
+    ])
+    .success();
+    let aapl = env.series_path("stocks/sip/1Day/AAPL.parquet");
+    let msft = env.series_path("stocks/sip/1Day/MSFT.parquet");
+    let len = std::fs::metadata(&aapl).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&aapl)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    duplicate_a_row(&msft);
+
+    // The plain listing still lists all three and flags the truncated file.
+    let rows = inspect_json(&env, &[]);
+    assert_eq!(rows.len(), 3);
+    assert!(rows[0]["error"].as_str().is_some(), "{:?}", rows[0]);
+    assert!(rows[2]["error"].is_null());
+
+    let verify = env.run(&["inspect", "--verify"]).failure(1);
+    assert!(
+        verify.stderr.contains(&aapl.display().to_string()),
+        "{}",
+        verify.stderr
+    );
+    assert!(
+        verify.stderr.contains(&msft.display().to_string()),
+        "{}",
+        verify.stderr
+    );
+    assert!(verify.stderr.contains("duplicated"), "{}", verify.stderr);
+    assert!(!verify.stderr.contains("NVDA.parquet"));
+
+    for (symbol, path) in [("AAPL", &aapl), ("MSFT", &msft)] {
+        let out = env
+            .run(&[
+                "fetch",
+                symbol,
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2024-03-31",
+            ])
+            .failure(1);
+        assert!(out.stdout.is_empty());
+        assert!(
+            out.stderr.contains("damaged") && out.stderr.contains(&path.display().to_string()),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr
+                .contains(&format!("barkeep prune {symbol} -t 1Day")),
+            "{}",
+            out.stderr
+        );
+    }
+    // The recovery the hint gives works.
+    env.run(&["prune", "AAPL", "-t", "1Day"]).success();
+    env.run(&[
+        "fetch",
+        "-q",
+        "AAPL",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-03-31",
+    ])
+    .success();
+}

@@ -1,0 +1,402 @@
+//! `barkeep update`: request counts for nightly runs, failure isolation, concurrent runs,
+//! watchlists, dry runs and the JSON report.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+
+use crate::support::emulator::Fault;
+use crate::support::{TestEnv, bars_of, parse_csv, rfc3339, run, utc};
+
+fn symbols(n: u8) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "W{}{}",
+                char::from(b'A' + i / 26),
+                char::from(b'A' + i % 26)
+            )
+        })
+        .collect()
+}
+
+fn add_all(env: &TestEnv, symbols: &[String]) {
+    for s in symbols {
+        env.emu
+            .add_symbol(s, NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
+    }
+}
+
+fn report(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn a_nightly_update_of_50_stale_series_costs_only_the_pages_needed() {
+    let env = TestEnv::new();
+    let list = symbols(50);
+    add_all(&env, &list);
+    env.emu.set_now(utc("2024-06-07T21:00:00Z"));
+    let mut args = vec!["fetch", "-q", "--start", "2024-05-01"];
+    args.extend(list.iter().map(String::as_str));
+    env.run(&args).success();
+    assert_eq!(env.take_bar_requests().len(), 1);
+
+    // A week later.
+    env.emu.set_now(utc("2024-06-14T21:00:00Z"));
+    let out = env.run(&["update", "--report", "json"]).success();
+    let requests = env.take_bar_requests();
+    assert_eq!(requests.len(), 1, "one request carries all 50 series");
+    assert_eq!(requests[0].symbols(), list);
+    assert_eq!(
+        requests[0].param("start"),
+        Some("2024-06-07T04:00:00Z"),
+        "new bars only"
+    );
+    let r = report(&out.stdout);
+    assert_eq!(r["series_updated"], 50);
+    assert_eq!(r["series_failed"], 0);
+    assert_eq!(r["requests"], 1);
+    assert_eq!(r["bars_added"], 50 * 5, "Monday to Friday of the new week");
+    assert_eq!(r["series"].as_array().unwrap().len(), 50);
+    let first = &r["series"][0];
+    assert_eq!(first["symbol"], list[0].as_str());
+    assert_eq!(first["asset_class"], "stocks");
+    assert_eq!(first["feed"], "sip");
+    assert_eq!(first["timeframe"], "1Day");
+    assert_eq!(first["status"], "updated");
+    assert_eq!(first["bars_added"], 5);
+    assert!(first["error"].is_null());
+    assert!(
+        out.stderr
+            .contains("50 series updated, 0 unchanged, 0 failed; 250 bars added; 1 requests"),
+        "{}",
+        out.stderr
+    );
+
+    // What the cache now serves is exactly the emulator's bars.
+    let csv = env
+        .run(&[
+            "fetch",
+            "--offline",
+            &list[7],
+            "--start",
+            "2024-05-01",
+            "--end",
+            "2024-06-13",
+        ])
+        .success()
+        .stdout;
+    let expected = env.emu.bars(
+        &list[7],
+        "1Day",
+        utc("2024-05-01T04:00:00Z"),
+        utc("2024-06-14T03:59:59Z"),
+        "sip",
+    );
+    assert_eq!(bars_of(&parse_csv(&csv), &list[7]), expected);
+
+    // Running again at once asks only for the unsettled tail, in one request.
+    env.run(&["update", "-q"]).success();
+    assert_eq!(env.take_bar_requests().len(), 1);
+}
+
+#[test]
+fn one_failing_symbol_does_not_stop_the_others() {
+    let env = TestEnv::new();
+    let list = symbols(6);
+    add_all(&env, &list);
+    env.emu.fail_symbol(&list[2], 500);
+    let mut args = vec!["update", "--report", "json", "--start", "2024-06-01"];
+    args.extend(list.iter().map(String::as_str));
+    let out = env.run(&args).failure(1);
+    let r = report(&out.stdout);
+    assert_eq!(r["series_updated"], 5);
+    assert_eq!(r["series_failed"], 1);
+    let failed: Vec<_> = r["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["symbol"], list[2].as_str());
+    assert!(failed[0]["error"].as_str().unwrap().contains("500"));
+    assert!(
+        out.stderr.contains(&format!("{} 1Day", list[2])),
+        "the failure is named: {}",
+        out.stderr
+    );
+    for (i, s) in list.iter().enumerate() {
+        assert_eq!(
+            env.series_path(&format!("stocks/sip/1Day/{s}.parquet"))
+                .exists(),
+            i != 2,
+            "{s}"
+        );
+    }
+}
+
+#[test]
+fn two_updates_at_once_neither_corrupt_nor_duplicate() {
+    let env = TestEnv::new();
+    let list = symbols(8);
+    add_all(&env, &list);
+    let mut args = vec![
+        "update",
+        "-q",
+        "-t",
+        "1Day",
+        "-t",
+        "1Hour",
+        "--start",
+        "2024-05-01",
+    ];
+    args.extend(list.iter().map(String::as_str));
+    env.emu.inject(Fault::Delay(Duration::from_millis(300)), 4);
+    let a = env
+        .command(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let b = env
+        .command(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stderr)
+    );
+    assert_eq!(
+        b.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
+    env.run(&["inspect", "--verify"]).success();
+    for s in &list {
+        let csv = env
+            .run(&[
+                "fetch",
+                "--offline",
+                s,
+                "-t",
+                "1Hour",
+                "--start",
+                "2024-05-01",
+                "--end",
+                "2024-06-13",
+            ])
+            .success()
+            .stdout;
+        let expected = env.emu.bars(
+            s,
+            "1Hour",
+            utc("2024-05-01T04:00:00Z"),
+            utc("2024-06-14T03:59:59Z"),
+            "sip",
+        );
+        assert_eq!(bars_of(&parse_csv(&csv), s), expected, "{s}");
+    }
+}
+
+#[test]
+fn no_wait_fails_fast_when_another_run_holds_the_locks() {
+    let env = TestEnv::new();
+    env.emu.inject(Fault::Delay(Duration::from_secs(2)), 1);
+    let slow = env
+        .command(&["update", "-q", "AAPL"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while env.emu.requests().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = env.run(&["update", "--no-wait", "AAPL"]).failure(1);
+    assert!(
+        out.stderr
+            .contains("another barkeep process holds the lock"),
+        "{}",
+        out.stderr
+    );
+    assert!(slow.wait_with_output().unwrap().status.success());
+}
+
+#[test]
+fn watchlists_come_from_files_or_stdin() {
+    let env = TestEnv::new();
+    let list = env.dir.path().join("watchlist.txt");
+    std::fs::write(
+        &list,
+        "# my watchlist\nAAPL\n\n  msft   # lowercase is fine\nBTC/USD\n",
+    )
+    .unwrap();
+    let out = env
+        .run(&[
+            "update",
+            "--symbols-file",
+            list.to_str().unwrap(),
+            "--start",
+            "2024-06-01",
+            "--report",
+            "json",
+        ])
+        .success();
+    let r = report(&out.stdout);
+    let names: Vec<_> = r["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["symbol"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["AAPL", "BTC/USD", "MSFT"]);
+    assert!(
+        env.series_path("crypto/us/1Day/BTC%2FUSD.parquet")
+            .is_file()
+    );
+    assert!(env.series_path("stocks/sip/1Day/MSFT.parquet").is_file());
+
+    let mut cmd = env.command(&[
+        "update",
+        "--symbols-file",
+        "-",
+        "-t",
+        "1Hour",
+        "--start",
+        "2024-06-10",
+    ]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"NVDA\n").unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert!(env.series_path("stocks/sip/1Hour/NVDA.parquet").is_file());
+
+    let before = env.snapshot();
+    let missing = env
+        .run(&["update", "--symbols-file", "/no/such/list"])
+        .failure(2);
+    assert!(
+        missing.stderr.contains("/no/such/list") && missing.stderr.lines().count() == 1,
+        "{}",
+        missing.stderr
+    );
+    std::fs::write(&list, "AAPL\nCSP1\n").unwrap();
+    let bad = env
+        .run(&["update", "--symbols-file", list.to_str().unwrap()])
+        .failure(2);
+    assert!(bad.stderr.contains("watchlist.txt:2"), "{}", bad.stderr);
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn new_series_start_at_start_and_cached_timeframes_are_the_default() {
+    let env = TestEnv::new();
+    env.run(&[
+        "fetch",
+        "-q",
+        "AAPL",
+        "-t",
+        "1Hour",
+        "--start",
+        "2024-06-10",
+    ])
+    .success();
+    env.run(&["fetch", "-q", "AAPL", "-t", "1Day", "--start", "2024-06-01"])
+        .success();
+    env.take_bar_requests();
+    env.emu.set_now(utc("2024-06-18T21:00:00Z"));
+    let out = env
+        .run(&[
+            "update",
+            "AAPL",
+            "NVDA",
+            "--start",
+            "2024-06-03",
+            "--report",
+            "json",
+        ])
+        .success();
+    let r = report(&out.stdout);
+    let series: Vec<String> = r["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}",
+                s["symbol"].as_str().unwrap(),
+                s["timeframe"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(series, ["AAPL 1Hour", "AAPL 1Day", "NVDA 1Day"]);
+    let nvda = env
+        .run(&[
+            "fetch",
+            "--offline",
+            "NVDA",
+            "--start",
+            "2024-06-03",
+            "--end",
+            "2024-06-17",
+        ])
+        .success()
+        .stdout;
+    assert_eq!(
+        parse_csv(&nvda).first().unwrap().t,
+        utc("2024-06-03T04:00:00Z")
+    );
+}
+
+#[test]
+fn dry_run_plans_without_requests_or_changes() {
+    let env = TestEnv::new();
+    env.run(&["fetch", "-q", "AAPL", "MSFT", "--start", "2024-05-01"])
+        .success();
+    env.take_bar_requests();
+    env.emu.set_now(utc("2024-06-21T21:00:00Z"));
+    let before = env.snapshot();
+    let out = env.run(&["update", "--dry-run"]).success();
+    assert!(env.emu.requests().is_empty());
+    assert_eq!(env.snapshot(), before);
+    assert!(
+        out.stdout.contains("AAPL") && out.stdout.contains("MSFT"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&rfc3339(utc("2024-06-14T04:00:00Z"))),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("1 requests planned"), "{}", out.stdout);
+    let json = env
+        .run(&["update", "--dry-run", "--report", "json"])
+        .success();
+    let r = report(&json.stdout);
+    assert_eq!(r["dry_run"], true);
+    assert_eq!(r["series"].as_array().unwrap().len(), 2);
+    assert_eq!(r["series"][0]["ranges"][0][0], "2024-06-14T04:00:00Z");
+}
+
+#[test]
+fn an_empty_cache_has_nothing_to_update() {
+    let env = TestEnv::new();
+    let out = env.run(&["update"]).success();
+    assert!(out.stderr.contains("0 series updated"), "{}", out.stderr);
+    assert!(env.emu.requests().is_empty());
+    let piped = run(&mut env.command(&["update", "--report", "json"]));
+    assert_eq!(report(&piped.stdout)["series"], serde_json::json!([]));
+}
