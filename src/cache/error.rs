@@ -25,6 +25,8 @@ pub enum Error {
     },
     #[error("another barkeep process holds the lock on `{}`", path.display())]
     Locked { path: PathBuf },
+    #[error("object storage error at `{location}`: {message}")]
+    Storage { location: String, message: String },
     #[error("could not determine the user cache directory")]
     NoCacheDir,
 }

@@ -2,6 +2,7 @@
 //! what is still missing from it (`planner`), and the one place that reads and commits a
 //! series (`store`). Encoding the bytes of a file is `parquet_files`' job.
 
+pub mod bucket;
 pub mod cleanup;
 mod error;
 pub mod layout;

@@ -1,0 +1,279 @@
+//! A cache in object storage: `s3://BUCKET/PREFIX` (also `gs://` and `az://`), through the
+//! `object_store` crate. Same layout and file format as on disk, so DuckDB, polars and pyarrow
+//! read the bucket directly.
+//!
+//! Objects cannot be appended to or locked, so every commit is a whole-object conditional put:
+//! `If-Match` on the ETag that was read (or create-if-absent for a new series). A writer that
+//! loses the race gets [`PutOutcome::Conflict`], re-reads, merges and tries again. Each put is
+//! atomic, so a worker killed mid-commit leaves the previous object in place.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+
+use super::Error;
+
+/// The version of an object as read: what a conditional put must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    e_tag: Option<String>,
+    version: Option<String>,
+}
+
+/// The result of a conditional put.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    Written,
+    /// Someone else wrote (or created) the object since it was read.
+    Conflict,
+}
+
+/// An object-storage location holding a cache.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    url: String,
+}
+
+/// True for cache locations that name object storage rather than a directory.
+pub fn is_object_url(location: &str) -> bool {
+    ["s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://"]
+        .iter()
+        .any(|scheme| location.starts_with(scheme))
+}
+
+fn storage_error(url: &str, e: object_store::Error) -> Error {
+    Error::Storage {
+        location: url.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+impl Bucket {
+    /// Opens `url` with credentials, region and endpoint from the standard environment
+    /// variables of each cloud (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+    /// `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, ...), as `object_store` reads them.
+    pub fn open(url: &str) -> Result<Self, Error> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let parsed = reqwest::Url::parse(url).map_err(|e| Error::Storage {
+            location: url.to_owned(),
+            message: e.to_string(),
+        })?;
+        let store: Arc<dyn ObjectStore> = match parsed.scheme() {
+            "s3" | "s3a" => Arc::new(
+                object_store::aws::AmazonS3Builder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| storage_error(url, e))?,
+            ),
+            "gs" => Arc::new(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| storage_error(url, e))?,
+            ),
+            "az" | "abfs" | "abfss" => Arc::new(
+                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| storage_error(url, e))?,
+            ),
+            other => {
+                return Err(Error::Storage {
+                    location: url.to_owned(),
+                    message: format!("unsupported scheme `{other}`; use s3://, gs:// or az://"),
+                });
+            }
+        };
+        let prefix = ObjectPath::from(parsed.path().trim_matches('/'));
+        Ok(Self {
+            store,
+            prefix,
+            url: url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    fn object(&self, relative: &str) -> ObjectPath {
+        relative
+            .split('/')
+            .fold(self.prefix.clone(), |path, part| path.join(part))
+    }
+
+    /// The URL of an object, for messages and `inspect`.
+    pub fn display(&self, relative: &str) -> String {
+        format!("{}/{relative}", self.url)
+    }
+
+    /// The object's bytes and version; `None` when absent.
+    pub async fn get(&self, relative: &str) -> Result<Option<(Bytes, ObjectVersion)>, Error> {
+        match self.store.get(&self.object(relative)).await {
+            Ok(result) => {
+                let version = ObjectVersion {
+                    e_tag: result.meta.e_tag.clone(),
+                    version: result.meta.version.clone(),
+                };
+                let bytes = result
+                    .bytes()
+                    .await
+                    .map_err(|e| storage_error(&self.display(relative), e))?;
+                Ok(Some((bytes, version)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(storage_error(&self.display(relative), e)),
+        }
+    }
+
+    /// Writes the object if it is still at `expected` (`None`: only if it does not exist).
+    pub async fn put(
+        &self,
+        relative: &str,
+        bytes: Bytes,
+        expected: Option<&ObjectVersion>,
+    ) -> Result<PutOutcome, Error> {
+        let mode = match expected {
+            None => PutMode::Create,
+            Some(v) => PutMode::Update(UpdateVersion {
+                e_tag: v.e_tag.clone(),
+                version: v.version.clone(),
+            }),
+        };
+        let options = PutOptions {
+            mode,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(&self.object(relative), PutPayload::from(bytes), options)
+            .await
+        {
+            Ok(_) => Ok(PutOutcome::Written),
+            Err(
+                object_store::Error::Precondition { .. }
+                | object_store::Error::AlreadyExists { .. },
+            ) => Ok(PutOutcome::Conflict),
+            Err(e) => Err(storage_error(&self.display(relative), e)),
+        }
+    }
+
+    pub async fn delete(&self, relative: &str) -> Result<(), Error> {
+        match self.store.delete(&self.object(relative)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(storage_error(&self.display(relative), e)),
+        }
+    }
+
+    /// Every object under the prefix: its path relative to the prefix and its size.
+    pub async fn list(&self) -> Result<Vec<(String, u64)>, Error> {
+        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        let metas: Vec<_> = self
+            .store
+            .list(prefix)
+            .try_collect()
+            .await
+            .map_err(|e| storage_error(&self.url, e))?;
+        let skip = if self.prefix.as_ref().is_empty() {
+            0
+        } else {
+            self.prefix.as_ref().len() + 1
+        };
+        Ok(metas
+            .into_iter()
+            .filter_map(|m| {
+                let full = m.location.as_ref();
+                full.get(skip..).map(|rel| (rel.to_owned(), m.size))
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs against the S3 server named by `BARKEEP_TEST_S3_ENDPOINT` (CI starts moto_server).
+    fn test_bucket() -> Option<Bucket> {
+        let endpoint = std::env::var("BARKEEP_TEST_S3_ENDPOINT").ok()?;
+        // CI also exports AWS_ENDPOINT_URL (= the endpoint), AWS_ALLOW_HTTP and test keys.
+        assert!(!endpoint.is_empty());
+        let bucket =
+            std::env::var("BARKEEP_TEST_S3_BUCKET").unwrap_or_else(|_| "barkeep-test".to_owned());
+        Some(
+            Bucket::open(&format!(
+                "s3://{bucket}/unit-{}-{}",
+                std::process::id(),
+                fastrand::u64(..)
+            ))
+            .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn conditional_puts_detect_conflicts() {
+        let Some(bucket) = test_bucket() else { return };
+        assert!(
+            bucket
+                .get("stocks/sip/1Day/AAPL.parquet")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            bucket
+                .put(
+                    "stocks/sip/1Day/AAPL.parquet",
+                    Bytes::from_static(b"one"),
+                    None
+                )
+                .await
+                .unwrap(),
+            PutOutcome::Written
+        );
+        assert_eq!(
+            bucket
+                .put(
+                    "stocks/sip/1Day/AAPL.parquet",
+                    Bytes::from_static(b"two"),
+                    None
+                )
+                .await
+                .unwrap(),
+            PutOutcome::Conflict
+        );
+        let (bytes, v1) = bucket
+            .get("stocks/sip/1Day/AAPL.parquet")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&bytes[..], b"one");
+        assert_eq!(
+            bucket
+                .put(
+                    "stocks/sip/1Day/AAPL.parquet",
+                    Bytes::from_static(b"three"),
+                    Some(&v1)
+                )
+                .await
+                .unwrap(),
+            PutOutcome::Written
+        );
+        assert_eq!(
+            bucket
+                .put(
+                    "stocks/sip/1Day/AAPL.parquet",
+                    Bytes::from_static(b"four"),
+                    Some(&v1)
+                )
+                .await
+                .unwrap(),
+            PutOutcome::Conflict
+        );
+        let listed = bucket.list().await.unwrap();
+        assert_eq!(listed, vec![("stocks/sip/1Day/AAPL.parquet".to_owned(), 5)]);
+        bucket.delete("stocks/sip/1Day/AAPL.parquet").await.unwrap();
+        assert!(bucket.list().await.unwrap().is_empty());
+    }
+}
