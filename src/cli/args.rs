@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::FalseyValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 use super::commands::fetch::FetchArgs;
@@ -57,7 +58,8 @@ pub struct GlobalArgs {
     pub color: ColorChoice,
 
     /// Never draw progress bars (they only ever appear when stderr is a terminal)
-    #[arg(long, global = true, env = "BARKEEP_NO_PROGRESS")]
+    // Falsey, not clap's default bool parser, so the variable may be 1/0 as well as true/false.
+    #[arg(long, global = true, env = "BARKEEP_NO_PROGRESS", value_parser = FalseyValueParser::new())]
     pub no_progress: bool,
 
     /// Alpaca's market-data base URL

@@ -1,7 +1,7 @@
 //! Conventions every subcommand keeps: help and version on stdout with status 0, usage
 //! errors with status 2, no colour or progress output when stderr is not a terminal.
 
-use crate::support::TestEnv;
+use crate::support::{TestEnv, run};
 
 #[test]
 fn help_lists_only_working_subcommands_and_examples() {
@@ -67,4 +67,24 @@ fn piped_stderr_gets_no_escape_codes_or_progress() {
         .run(&["--color", "always", "fetch", "AAPL", "-t", "2Day"])
         .failure(2);
     assert!(forced.stderr.contains("error"));
+}
+
+/// `BARKEEP_NO_PROGRESS` is on unless it is 0, false, no, off or empty; clap's default
+/// parser for flags takes only true and false.
+#[test]
+fn flag_variables_take_1_and_0_as_well_as_true_and_false() {
+    let env = TestEnv::new();
+    for value in ["1", "0", "true", "no", ""] {
+        let mut command = env.command(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-05",
+        ]);
+        command.env("BARKEEP_NO_PROGRESS", value);
+        let out = run(&mut command);
+        assert_eq!(out.code, 0, "BARKEEP_NO_PROGRESS={value:?}: {}", out.stderr);
+    }
 }
