@@ -8,6 +8,7 @@ use clap::builder::FalseyValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 use super::commands::fetch::FetchArgs;
+use super::generate::GenerateArgs;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -36,6 +37,8 @@ pub struct Cli {
 pub enum Command {
     /// Fill the cache's gaps for some symbols, then print their bars.
     Fetch(FetchArgs),
+    #[command(hide = true)]
+    Generate(GenerateArgs),
 }
 
 /// Options every subcommand accepts.

@@ -4,4 +4,5 @@
 
 mod conventions;
 mod fetch;
+mod generated_files;
 mod support;
