@@ -18,7 +18,7 @@ set edit:completion:arg-completer[barkeep] = {|@words|
     }
     var completions = [
         &'barkeep'= {
-            cand --cache-dir 'The cache directory [default: the user cache directory, e.g. ~/.cache/barkeep]'
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
             cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
             cand --api-url 'Alpaca''s market-data base URL'
             cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
@@ -44,7 +44,7 @@ set edit:completion:arg-completer[barkeep] = {|@words|
             cand --format 'Output format [default: table on a terminal, csv otherwise]'
             cand -o 'Write the bars to FILE (replaced atomically) instead of stdout'
             cand --output 'Write the bars to FILE (replaced atomically) instead of stdout'
-            cand --cache-dir 'The cache directory [default: the user cache directory, e.g. ~/.cache/barkeep]'
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
             cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
             cand --api-url 'Alpaca''s market-data base URL'
             cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
@@ -58,7 +58,7 @@ set edit:completion:arg-completer[barkeep] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'barkeep;generate'= {
-            cand --cache-dir 'The cache directory [default: the user cache directory, e.g. ~/.cache/barkeep]'
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
             cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
             cand --api-url 'Alpaca''s market-data base URL'
             cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
@@ -67,15 +67,15 @@ set edit:completion:arg-completer[barkeep] = {|@words|
             cand -v 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
             cand --verbose 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
             cand --no-progress 'Never draw progress bars (they only ever appear when stderr is a terminal)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand completions 'Print SHELL''s completion script, or write the scripts into --dir'
             cand man 'Write barkeep.1 and one page per subcommand (barkeep-fetch.1, ...) into DIR'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'barkeep;generate;completions'= {
             cand --dir 'Write into DIR under each shell''s usual file name (barkeep.bash, _barkeep, ...)'
-            cand --cache-dir 'The cache directory [default: the user cache directory, e.g. ~/.cache/barkeep]'
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
             cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
             cand --api-url 'Alpaca''s market-data base URL'
             cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
@@ -84,11 +84,11 @@ set edit:completion:arg-completer[barkeep] = {|@words|
             cand -v 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
             cand --verbose 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
             cand --no-progress 'Never draw progress bars (they only ever appear when stderr is a terminal)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'barkeep;generate;man'= {
-            cand --cache-dir 'The cache directory [default: the user cache directory, e.g. ~/.cache/barkeep]'
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
             cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
             cand --api-url 'Alpaca''s market-data base URL'
             cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
@@ -97,8 +97,8 @@ set edit:completion:arg-completer[barkeep] = {|@words|
             cand -v 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
             cand --verbose 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
             cand --no-progress 'Never draw progress bars (they only ever appear when stderr is a terminal)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'barkeep;generate;help'= {
             cand completions 'Print SHELL''s completion script, or write the scripts into --dir'

@@ -24,10 +24,10 @@ function __fish_barkeep_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c barkeep -n "__fish_barkeep_needs_command" -l cache-dir -d 'The cache directory [default: the user cache directory, e.g. ~/.cache/barkeep]' -r -f -a "(__fish_complete_directories)"
-complete -c barkeep -n "__fish_barkeep_needs_command" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t''
-always\t''
-never\t''"
+complete -c barkeep -n "__fish_barkeep_needs_command" -l cache-dir -d 'The cache directory [default: the user cache directory]' -r -f -a "(__fish_complete_directories)"
+complete -c barkeep -n "__fish_barkeep_needs_command" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is not set'
+always\t'Always colour stderr, even into a pipe or file'
+never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_needs_command" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_needs_command" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
 complete -c barkeep -n "__fish_barkeep_needs_command" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
@@ -45,15 +45,15 @@ complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l feed -d 'Stock
 iex\t'Investors Exchange only'
 otc\t'Over-the-counter'
 boats\t'Blue Ocean ATS (overnight)'"
-complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l format -d 'Output format [default: table on a terminal, csv otherwise]' -r -f -a "csv\t''
-ndjson\t''
-json\t''
-table\t''"
+complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l format -d 'Output format [default: table on a terminal, csv otherwise]' -r -f -a "csv\t'Comma-separated values with a header line'
+ndjson\t'One JSON object per bar, one per line'
+json\t'One JSON array of objects'
+table\t'Aligned columns for people'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s o -l output -d 'Write the bars to FILE (replaced atomically) instead of stdout' -r -F
-complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l cache-dir -d 'The cache directory [default: the user cache directory, e.g. ~/.cache/barkeep]' -r -f -a "(__fish_complete_directories)"
-complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t''
-always\t''
-never\t''"
+complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l cache-dir -d 'The cache directory [default: the user cache directory]' -r -f -a "(__fish_complete_directories)"
+complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is not set'
+always\t'Always colour stderr, even into a pipe or file'
+never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l offline -d 'Do not use the network: serve from the cache or fail naming the missing ranges'
@@ -61,40 +61,40 @@ complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s q -l quiet -d 
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l cache-dir -d 'The cache directory [default: the user cache directory, e.g. ~/.cache/barkeep]' -r -f -a "(__fish_complete_directories)"
-complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t''
-always\t''
-never\t''"
+complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l cache-dir -d 'The cache directory [default: the user cache directory]' -r -f -a "(__fish_complete_directories)"
+complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is not set'
+always\t'Always colour stderr, even into a pipe or file'
+never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'
-complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s h -l help -d 'Print help'
+complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "completions" -d 'Print SHELL\'s completion script, or write the scripts into --dir'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "man" -d 'Write barkeep.1 and one page per subcommand (barkeep-fetch.1, ...) into DIR'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -l dir -d 'Write into DIR under each shell\'s usual file name (barkeep.bash, _barkeep, ...)' -r -f -a "(__fish_complete_directories)"
-complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -l cache-dir -d 'The cache directory [default: the user cache directory, e.g. ~/.cache/barkeep]' -r -f -a "(__fish_complete_directories)"
-complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t''
-always\t''
-never\t''"
+complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -l cache-dir -d 'The cache directory [default: the user cache directory]' -r -f -a "(__fish_complete_directories)"
+complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is not set'
+always\t'Always colour stderr, even into a pipe or file'
+never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'
-complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help'
-complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -l cache-dir -d 'The cache directory [default: the user cache directory, e.g. ~/.cache/barkeep]' -r -f -a "(__fish_complete_directories)"
-complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t''
-always\t''
-never\t''"
+complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -l cache-dir -d 'The cache directory [default: the user cache directory]' -r -f -a "(__fish_complete_directories)"
+complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is not set'
+always\t'Always colour stderr, even into a pipe or file'
+never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'
-complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help'
+complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Print SHELL\'s completion script, or write the scripts into --dir'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write barkeep.1 and one page per subcommand (barkeep-fetch.1, ...) into DIR'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
