@@ -1,23 +1,32 @@
 //! The command line: global options and the subcommand list. Each subcommand's own options
-//! live in its file under `commands/`. These doc comments are the one source of `--help`,
-//! the man pages and the shell completions.
+//! live in its file under `commands/`. These doc comments are the one source of `-h`,
+//! `--help`, the man pages and the shell completions: the first line of a doc comment is the
+//! `-h` help, the whole comment the `--help` and man page text.
 
 use std::path::PathBuf;
 
+use clap::builder::FalseyValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 use super::commands::fetch::FetchArgs;
 use super::commands::inspect::InspectArgs;
 use super::commands::prune::PruneArgs;
 use super::commands::update::UpdateArgs;
+use super::generate::GenerateArgs;
+use crate::cache::location::DEFAULT_ROOTS;
 
+/// `barkeep --help` ends with these. The man pages turn them into an EXAMPLES section, so
+/// every command's `after_help` starts with `Examples:`.
 const EXAMPLES: &str = "\
 Examples:
-  Ad hoc, daily bars as a table or CSV (no account needed for crypto):
+  Ad hoc (crypto needs no API key):
     barkeep fetch BTC/USD -t 1Hour --start 7d
     barkeep fetch AAPL MSFT -t 1Day --start 2020-01-01 --end 2024-12-31 > bars.csv
+  Cron (quiet unless something fails, so cron mails only errors):
+    30 22 * * 1-5  barkeep -q fetch AAPL MSFT SPY -t 1Day --start 30d -o \"$HOME/data/daily.csv\"
   Pipelines (stdout carries only data):
     barkeep fetch SPY -t 1Min --start 2024-06-03 --end 2024-06-03 --format ndjson | jq .close
+    barkeep fetch AAPL --start 5y | duckdb -c \"SELECT max(high) FROM read_csv('/dev/stdin')\"
 ";
 
 /// Keeps historical market-data bars from Alpaca in a local Parquet cache and serves them.
@@ -25,6 +34,7 @@ Examples:
 /// barkeep stores one Parquet file per symbol, timeframe and feed in the cache directory,
 /// remembers which time ranges Alpaca has already answered, and asks Alpaca only for what is
 /// missing. Stock data needs APCA_API_KEY_ID and APCA_API_SECRET_KEY; crypto needs no key.
+/// stdout carries only data; progress, notes and errors go to stderr.
 #[derive(Debug, Parser)]
 #[command(name = "barkeep", version, after_help = EXAMPLES, max_term_width = 100)]
 pub struct Cli {
@@ -36,51 +46,105 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Fill the cache's gaps for some symbols, then print their bars.
+    // Each subcommand's about text is the doc comment on its `*Args` struct.
     Fetch(FetchArgs),
-    /// Bring cached series (or a watchlist) up to now; for cron.
     Update(UpdateArgs),
-    /// Show what the cache holds; --verify checks every file.
     Inspect(InspectArgs),
-    /// Remove series or old bars from the cache.
     Prune(PruneArgs),
+    #[command(hide = true)]
+    Generate(GenerateArgs),
 }
 
 /// Options every subcommand accepts.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The cache directory [default: the user cache directory, e.g. ~/.cache/barkeep]
-    #[arg(long, global = true, env = "BARKEEP_CACHE_DIR", value_name = "DIR", value_hint = ValueHint::DirPath)]
+    /// The cache directory [default: the user cache directory]
+    #[arg(
+        long,
+        global = true,
+        env = "BARKEEP_CACHE_DIR",
+        value_name = "DIR",
+        value_hint = ValueHint::DirPath,
+        long_help = cache_dir_long_help()
+    )]
     pub cache_dir: Option<PathBuf>,
 
     /// Print less: no progress or notes (errors still show)
+    ///
+    /// Made for cron and scripts: stderr stays empty unless something fails, so cron mails
+    /// you only then.
+    ///
+    /// Example: barkeep -q fetch AAPL -t 1Day --start 30d -o daily.csv
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
     /// Print a log of every request to Alpaca on stderr (API keys are never shown)
+    ///
+    /// One line per request with its URL, HTTP status, time taken and number of bars, plus
+    /// retries and rate-limit waits. Progress bars are off in this mode.
+    ///
+    /// Example: barkeep -v fetch AAPL --start 1y 2>requests.log
     #[arg(short, long, global = true)]
     pub verbose: bool,
 
     /// When to use colour on stderr (NO_COLOR is honoured)
+    ///
+    /// `auto` colours stderr only when it is a terminal, NO_COLOR is unset or empty and TERM
+    /// is not `dumb`. stdout never carries colour.
+    ///
+    /// Example: barkeep --color always fetch AAPL 2>&1 | less -R
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
     /// Never draw progress bars (they only ever appear when stderr is a terminal)
-    #[arg(long, global = true, env = "BARKEEP_NO_PROGRESS")]
+    ///
+    /// Bars also stay off with -q or -v. Use this to keep a terminal recording or a
+    /// multiplexer log clean.
+    ///
+    /// Example: BARKEEP_NO_PROGRESS=1 barkeep fetch AAPL --start 10y
+    // Falsey, not clap's default bool parser, so the variable may be 1/0 as well as true/false.
+    #[arg(long, global = true, env = "BARKEEP_NO_PROGRESS", value_parser = FalseyValueParser::new())]
     pub no_progress: bool,
 
     /// Alpaca's market-data base URL
+    ///
+    /// Only needed to reach Alpaca through a proxy, or a stand-in for tests.
+    ///
+    /// Example: --api-url http://127.0.0.1:8080
     #[arg(long, global = true, env = "APCA_API_DATA_URL", value_name = "URL", default_value = "https://data.alpaca.markets", value_hint = ValueHint::Url)]
     pub api_url: String,
 
     /// Requests per minute at most (Alpaca's free plan allows 200)
+    ///
+    /// barkeep also slows down when Alpaca's x-ratelimit-* headers say so, and retries 429
+    /// answers with backoff. Raise it on a paid plan, or lower it when other programs share
+    /// the same key.
+    ///
+    /// Example: --rate-limit 1000
     #[arg(long, global = true, env = "BARKEEP_RATE_LIMIT", value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit: u32,
 }
 
+/// `--cache-dir`'s long help, with the per-platform defaults from `cache::location`.
+fn cache_dir_long_help() -> String {
+    let mut help = String::from(
+        "The cache directory, where barkeep keeps one Parquet file per series. It is created \
+         when missing. Without --cache-dir or BARKEEP_CACHE_DIR, barkeep uses the user cache \
+         directory:\n",
+    );
+    for (platform, root) in DEFAULT_ROOTS {
+        help.push_str(&format!("  {platform}: {root}\n"));
+    }
+    help.push_str("\nExample: --cache-dir /srv/market-data/barkeep");
+    help
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
+    /// Colour when stderr is a terminal and NO_COLOR is not set
     Auto,
+    /// Always colour stderr, even into a pipe or file
     Always,
+    /// Never colour
     Never,
 }

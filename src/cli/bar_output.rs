@@ -13,9 +13,13 @@ use crate::parquet_files::metadata::format_instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BarFormat {
+    /// Comma-separated values with a header line
     Csv,
+    /// One JSON object per bar, one per line
     Ndjson,
+    /// One JSON array of objects
     Json,
+    /// Aligned columns for people
     Table,
 }
 

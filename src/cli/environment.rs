@@ -1,5 +1,9 @@
 //! The environment variables barkeep reads outside clap: Alpaca credentials (named as
-//! Alpaca's own SDKs name them) and two hooks for tests and tuning. Every read is here.
+//! Alpaca's own SDKs name them), two hooks for tests and tuning, and the conventions of the
+//! terminal. Every read of these is here or in `printer` (colour), and every one of them is
+//! listed in [`VARIABLES`], which the man pages' ENVIRONMENT section is made from. Variables
+//! that stand for an option (`BARKEEP_CACHE_DIR`, ...) are clap `env` attributes in `args`
+//! instead, and the man pages take them from there.
 
 use std::time::Duration;
 
@@ -10,10 +14,52 @@ use crate::api::Credentials;
 
 pub(super) const KEY_ID: &str = "APCA_API_KEY_ID";
 pub(super) const SECRET_KEY: &str = "APCA_API_SECRET_KEY";
-/// Pretend the current time is this RFC 3339 instant (tests run against an emulator clock).
 pub(super) const NOW: &str = "BARKEEP_NOW";
-/// The first retry delay in milliseconds (default 500); later delays double.
 pub(super) const RETRY_BASE_MS: &str = "BARKEEP_RETRY_BASE_MS";
+pub(super) const NO_COLOR: &str = "NO_COLOR";
+pub(super) const TERM: &str = "TERM";
+
+/// A variable barkeep reads that no option stands for, and what it does.
+pub(super) struct Variable {
+    pub(super) name: &'static str,
+    /// One sentence without a final period; `backticks` mark literals (bold in the man pages).
+    pub(super) meaning: &'static str,
+}
+
+/// Every variable barkeep reads that no option stands for. A new one is added here and
+/// nowhere else for the man pages; README's configuration table lists them too (a unit
+/// test in `generate` checks that it does).
+pub(super) const VARIABLES: &[Variable] = &[
+    Variable {
+        name: KEY_ID,
+        meaning: "The key ID of your Alpaca API key pair (the name Alpaca's own SDKs read); needed for stocks, not for crypto, and never printed, not even with `-v`",
+    },
+    Variable {
+        name: SECRET_KEY,
+        meaning: "The secret key of your Alpaca API key pair; needed for stocks, not for crypto, and never printed",
+    },
+    Variable {
+        name: NOW,
+        meaning: "Pretend the current time is this RFC 3339 instant, e.g. `2024-06-14T20:30:00Z` (the tests run against an emulator clock)",
+    },
+    Variable {
+        name: RETRY_BASE_MS,
+        meaning: "The first retry delay in milliseconds (default 500); later delays double, with jitter",
+    },
+    Variable {
+        name: NO_COLOR,
+        meaning: "When set and not empty, no colour on stderr (like `--color never`; an explicit `--color always` still wins)",
+    },
+    Variable {
+        name: TERM,
+        meaning: "When `dumb`, no colour on stderr unless `--color always`",
+    },
+    Variable {
+        // Read by the `directories` crate, not by barkeep's own code.
+        name: "XDG_CACHE_HOME",
+        meaning: "On Linux, the parent of the default cache directory when set (see FILES)",
+    },
+];
 
 fn non_empty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())

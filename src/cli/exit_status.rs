@@ -14,12 +14,36 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// Every status, in the order the man pages' EXIT STATUS section lists them.
+    pub const ALL: [ExitStatus; 4] = [
+        ExitStatus::Success,
+        ExitStatus::Failure,
+        ExitStatus::Usage,
+        ExitStatus::Interrupted,
+    ];
+
     pub fn code(self) -> u8 {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
             ExitStatus::Usage => 2,
             ExitStatus::Interrupted => 130,
+        }
+    }
+
+    /// What the status tells a caller, as the man pages and README's exit-status table say it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitStatus::Success => {
+                "success, including when stdout is closed early (`barkeep fetch ... | head`)"
+            }
+            ExitStatus::Failure => {
+                "the operation failed: network, Alpaca API, cache I/O, a damaged cache file, `--offline` with ranges missing, `update` with any series failed, `inspect --verify` with problems, a lock held with `--no-wait`"
+            }
+            ExitStatus::Usage => {
+                "bad usage or input: unknown timeframe, malformed date, end before start, invalid symbol, unknown flag. Nothing in the cache is touched."
+            }
+            ExitStatus::Interrupted => "interrupted (Ctrl-C); nothing is left half-written",
         }
     }
 

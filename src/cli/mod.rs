@@ -1,12 +1,14 @@
-//! The command-line edge: parse argv, set up output, build the runtime, dispatch to a
-//! subcommand, and render any error with its causes and a hint before choosing the exit
-//! status. The only code that knows about argv, terminals and exit codes.
+//! The command-line edge: parse argv, set up output, handle `generate` (which needs neither
+//! the cache nor the network), build the runtime, dispatch to a subcommand, and render any
+//! error with its causes and a hint before choosing the exit status. The only code that
+//! knows about argv, terminals and exit codes.
 
 pub mod args;
 mod bar_output;
 pub mod commands;
 mod environment;
 mod exit_status;
+mod generate;
 mod printer;
 mod progress;
 
@@ -121,6 +123,11 @@ fn clap_error(e: &clap::Error) -> ExitCode {
 }
 
 fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
+    // Packagers run `generate` in build sandboxes with no home or cache directory.
+    let command = match cli.command {
+        Command::Generate(args) => return generate::run(args),
+        command => command,
+    };
     let now = environment::now()?;
     let root = cache::location::resolve(cli.global.cache_dir.clone())?;
     let ctx = Context {
@@ -136,7 +143,7 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         .build()?;
     let result = runtime.block_on(async {
         tokio::select! {
-            result = dispatch(&ctx, cli.command) => result,
+            result = dispatch(&ctx, command) => result,
             _ = tokio::signal::ctrl_c() => Err(Interrupted.into()),
         }
     });
@@ -160,6 +167,7 @@ async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
             let ctx = ctx.clone();
             tokio::task::spawn_blocking(move || commands::prune::run(&ctx, args)).await?
         }
+        Command::Generate(_) => unreachable!("`run` handles generate before the runtime exists"),
     }
 }
 

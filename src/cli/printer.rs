@@ -10,6 +10,7 @@ use std::io::{IsTerminal, Write};
 use indicatif::ProgressDrawTarget;
 
 use super::args::{ColorChoice, GlobalArgs};
+use super::environment;
 
 #[derive(Debug, Clone)]
 pub struct Printer {
@@ -22,8 +23,8 @@ pub struct Printer {
 impl Printer {
     pub fn new(args: &GlobalArgs) -> Self {
         let stderr_tty = std::io::stderr().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let no_color = std::env::var_os(environment::NO_COLOR).is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var(environment::TERM).is_ok_and(|t| t == "dumb");
         let color = match args.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,

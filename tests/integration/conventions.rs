@@ -1,7 +1,12 @@
 //! Conventions every subcommand keeps: help and version on stdout with status 0, usage
 //! errors with status 2, no colour or progress output when stderr is not a terminal.
 
-use crate::support::TestEnv;
+use std::process::Command;
+
+use barkeep::cli::args::Cli;
+use clap::CommandFactory;
+
+use crate::support::{BIN, TestEnv, run};
 
 #[test]
 fn help_lists_only_working_subcommands_and_examples() {
@@ -67,4 +72,28 @@ fn piped_stderr_gets_no_escape_codes_or_progress() {
         .run(&["--color", "always", "fetch", "AAPL", "-t", "2Day"])
         .failure(2);
     assert!(forced.stderr.contains("error"));
+}
+
+/// The man pages say an option's flag variable (`BARKEEP_NO_PROGRESS`) is on unless it is 0,
+/// false, no, off or empty; clap's default parser for flags takes only true and false.
+#[test]
+fn flag_variables_take_1_and_0_as_well_as_true_and_false() {
+    let mut cli = Cli::command();
+    cli.build();
+    let variables: Vec<String> = cli
+        .get_arguments()
+        .filter(|a| !a.get_num_args().is_some_and(|n| n.takes_values()))
+        .filter_map(|a| a.get_env())
+        .map(|v| v.to_string_lossy().into_owned())
+        .collect();
+    assert!(variables.contains(&"BARKEEP_NO_PROGRESS".to_owned()));
+    for variable in &variables {
+        for value in ["1", "0", "true", "no", ""] {
+            let out = run(Command::new(BIN)
+                .args(["generate", "completions", "bash"])
+                .env_clear()
+                .env(variable, value));
+            assert_eq!(out.code, 0, "{variable}={value:?}: {}", out.stderr);
+        }
+    }
 }

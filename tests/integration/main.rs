@@ -4,6 +4,7 @@
 
 mod conventions;
 mod fetch;
+mod generated_files;
 mod inspect;
 mod prune;
 mod support;

@@ -14,24 +14,40 @@ use crate::ops::fetch::{self as op, FetchOptions};
 
 const EXAMPLES: &str = "\
 Examples:
-  barkeep fetch AAPL MSFT -t 1Day --start 2020-01-01 --end 2024-12-31 > bars.csv
-  barkeep fetch AAPL -t 1Day --start 2021-03-01 --end 2021-06-30      # from the cache: no request
-  barkeep fetch BTC/USD -t 1Hour --start 30d --format ndjson           # crypto needs no API key
-  barkeep fetch SPY -t 5Min --start 2024-06-03 --offline -o spy.csv    # never touch the network
+  Ad hoc:
+    barkeep fetch AAPL MSFT -t 1Day --start 2020-01-01 --end 2024-12-31 > bars.csv
+    barkeep fetch AAPL -t 1Day --start 2021-03-01 --end 2021-06-30      # from the cache: no request
+    barkeep fetch BTC/USD -t 1Hour --start 30d                          # crypto needs no API key
+    barkeep fetch SPY -t 5Min --start 2024-06-03 --offline -o spy.csv    # never touch the network
+  Cron (a crontab line: quiet unless something fails, the file replaced atomically):
+    30 22 * * 1-5  barkeep -q fetch AAPL MSFT SPY -t 1Day --start 30d -o \"$HOME/data/daily.csv\"
+  Pipelines (stdout carries only data):
+    barkeep fetch SPY QQQ -t 1Day --start 1y --format ndjson | jq -c 'select(.close > .open)'
+    barkeep fetch SPY -t 1Min --start 2024-06-03 --end 2024-06-07 | head -3
 ";
 
 /// Fill the cache's gaps for some symbols, then print their bars.
 ///
 /// Asks Alpaca only for the parts of the range the cache has not seen, commits them, and
 /// writes the bars of the whole range to stdout (or --output), ordered by symbol then time.
+/// A second run over the same range makes no request at all.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct FetchArgs {
     /// Symbols: stocks such as AAPL or BRK.B, crypto pairs such as BTC/USD
+    ///
+    /// Case does not matter. Stocks and crypto can be mixed in one run.
+    ///
+    /// Example: barkeep fetch aapl BRK.B BTC/USD
     #[arg(value_name = "SYMBOL", required = true)]
     pub symbols: Vec<Symbol>,
 
     /// Bar timeframe: [1-59]Min, [1-23]Hour, 1Day, 1Week, 1/2/3/4/6/12Month (or T, H, D, W, M)
+    ///
+    /// Every form Alpaca accepts, including the short ones (15T is 15Min, 1D is 1Day). Output
+    /// and file names always use the long spelling.
+    ///
+    /// Example: -t 15Min
     #[arg(short, long, value_name = "TIMEFRAME", default_value = "1Day")]
     pub timeframe: Timeframe,
 
@@ -40,28 +56,54 @@ pub struct FetchArgs {
     /// WHEN is a calendar day (YYYY-MM-DD: a New York day for stocks, a UTC day for crypto),
     /// an RFC 3339 time (2024-06-03T13:30:00Z), a span back from now (90d, 12w, 6mo, 1y, 12h,
     /// 30min) or `now`.
+    ///
+    /// Example: --start 2020-01-01
     #[arg(long, value_name = "WHEN")]
     pub start: Option<When>,
 
     /// Last bar to include [default: now]; a calendar day includes the whole day
     ///
     /// Same forms as --start. An --end in the future is treated as now.
+    ///
+    /// Example: --end 2024-12-31
     #[arg(long, value_name = "WHEN")]
     pub end: Option<When>,
 
     /// Stock data feed (crypto always comes from Alpaca's `us` location)
+    ///
+    /// The feed is part of a series' identity: SIP and IEX bars are cached separately and
+    /// never mixed.
+    ///
+    /// Example: --feed iex
     #[arg(long, value_enum, value_name = "FEED", default_value_t = FeedArg::Sip)]
     pub feed: FeedArg,
 
     /// Output format [default: table on a terminal, csv otherwise]
+    ///
+    /// CSV has the header symbol,timestamp,open,high,low,close,volume,trade_count,vwap;
+    /// timestamps are RFC 3339 in UTC (the start of the bar) and numbers are printed exactly.
+    /// ndjson prints one object per bar with the same field names, json one array.
+    ///
+    /// Example: --format ndjson
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<BarFormat>,
 
     /// Write the bars to FILE (replaced atomically) instead of stdout
+    ///
+    /// The bars are written to a temporary file beside FILE and renamed over it, so a reader
+    /// never sees half a file and an interrupted run leaves the old one. The format is csv
+    /// unless --format says otherwise.
+    ///
+    /// Example: -o ~/data/aapl.csv
     #[arg(short, long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub output: Option<PathBuf>,
 
     /// Do not use the network: serve from the cache or fail naming the missing ranges
+    ///
+    /// Exits with status 1, and prints nothing on stdout, when part of the range is not
+    /// cached.
+    ///
+    /// Example: barkeep fetch AAPL --start 2021-01-01 --end 2021-12-31 --offline
     #[arg(long)]
     pub offline: bool,
 }

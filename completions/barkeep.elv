@@ -1,0 +1,207 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[barkeep] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'barkeep'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'barkeep'= {
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
+            cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
+            cand --api-url 'Alpaca''s market-data base URL'
+            cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
+            cand -q 'Print less: no progress or notes (errors still show)'
+            cand --quiet 'Print less: no progress or notes (errors still show)'
+            cand -v 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --verbose 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --no-progress 'Never draw progress bars (they only ever appear when stderr is a terminal)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand fetch 'Fill the cache''s gaps for some symbols, then print their bars'
+            cand update 'Bring cached series (or a watchlist) up to now, in as few requests as Alpaca allows'
+            cand inspect 'Show what the cache holds: one row per cached series'
+            cand prune 'Remove series, or drop old bars, from the cache'
+            cand generate 'Write shell completions or man pages (for packagers; the output is committed)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'barkeep;fetch'= {
+            cand -t 'Bar timeframe: [1-59]Min, [1-23]Hour, 1Day, 1Week, 1/2/3/4/6/12Month (or T, H, D, W, M)'
+            cand --timeframe 'Bar timeframe: [1-59]Min, [1-23]Hour, 1Day, 1Week, 1/2/3/4/6/12Month (or T, H, D, W, M)'
+            cand --start 'First bar to include [default: 5d for Min/Hour bars, 1y otherwise]'
+            cand --end 'Last bar to include [default: now]; a calendar day includes the whole day'
+            cand --feed 'Stock data feed (crypto always comes from Alpaca''s `us` location)'
+            cand --format 'Output format [default: table on a terminal, csv otherwise]'
+            cand -o 'Write the bars to FILE (replaced atomically) instead of stdout'
+            cand --output 'Write the bars to FILE (replaced atomically) instead of stdout'
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
+            cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
+            cand --api-url 'Alpaca''s market-data base URL'
+            cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
+            cand --offline 'Do not use the network: serve from the cache or fail naming the missing ranges'
+            cand -q 'Print less: no progress or notes (errors still show)'
+            cand --quiet 'Print less: no progress or notes (errors still show)'
+            cand -v 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --verbose 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --no-progress 'Never draw progress bars (they only ever appear when stderr is a terminal)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'barkeep;update'= {
+            cand -t 'Timeframes to update; repeat for several [default: those cached, else 1Day]'
+            cand --timeframe 'Timeframes to update; repeat for several [default: those cached, else 1Day]'
+            cand --symbols-file 'Read symbols from FILE, one per line (`#` comments and blank lines ignored; `-` is stdin)'
+            cand --start 'Where series that are not cached yet start [default: 1y]'
+            cand --feed 'Stock feed [default: every cached feed; sip for new series]'
+            cand --report 'Print a machine-readable report on stdout'
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
+            cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
+            cand --api-url 'Alpaca''s market-data base URL'
+            cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
+            cand --dry-run 'Print the plan (series, ranges, estimated requests) and make no request'
+            cand --no-wait 'Exit 1 at once if another barkeep run holds a series'' lock, instead of waiting'
+            cand -q 'Print less: no progress or notes (errors still show)'
+            cand --quiet 'Print less: no progress or notes (errors still show)'
+            cand -v 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --verbose 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --no-progress 'Never draw progress bars (they only ever appear when stderr is a terminal)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'barkeep;inspect'= {
+            cand -t 'Only these timeframes; repeat for several'
+            cand --timeframe 'Only these timeframes; repeat for several'
+            cand --feed 'Only this stock feed'
+            cand --format 'Output format [default: table on a terminal, csv otherwise]'
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
+            cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
+            cand --api-url 'Alpaca''s market-data base URL'
+            cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
+            cand --verify 'Read every file whole and check it: readable Parquet with the expected schema, sorted, one row per timestamp, rows inside the recorded coverage; exit 1 if anything is wrong'
+            cand -q 'Print less: no progress or notes (errors still show)'
+            cand --quiet 'Print less: no progress or notes (errors still show)'
+            cand -v 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --verbose 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --no-progress 'Never draw progress bars (they only ever appear when stderr is a terminal)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'barkeep;prune'= {
+            cand -t 'Only these timeframes; repeat for several'
+            cand --timeframe 'Only these timeframes; repeat for several'
+            cand --feed 'Only this stock feed'
+            cand --before 'Drop bars before WHEN (YYYY-MM-DD, RFC 3339, or a span back from now such as 2y)'
+            cand --keep 'Keep only the last SPAN of bars (e.g. 90d, 6mo, 2y); the same as --before SPAN'
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
+            cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
+            cand --api-url 'Alpaca''s market-data base URL'
+            cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
+            cand --all 'Remove every series in the cache (asks first on a terminal; needs --yes otherwise)'
+            cand --dry-run 'Show what would be removed and change nothing'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --no-wait 'Exit 1 at once if another barkeep run holds a series'' lock, instead of waiting'
+            cand -q 'Print less: no progress or notes (errors still show)'
+            cand --quiet 'Print less: no progress or notes (errors still show)'
+            cand -v 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --verbose 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --no-progress 'Never draw progress bars (they only ever appear when stderr is a terminal)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'barkeep;generate'= {
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
+            cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
+            cand --api-url 'Alpaca''s market-data base URL'
+            cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
+            cand -q 'Print less: no progress or notes (errors still show)'
+            cand --quiet 'Print less: no progress or notes (errors still show)'
+            cand -v 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --verbose 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --no-progress 'Never draw progress bars (they only ever appear when stderr is a terminal)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand completions 'Print SHELL''s completion script, or write the scripts into --dir'
+            cand man 'Write barkeep.1 and one page per subcommand (barkeep-fetch.1, ...) into DIR'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'barkeep;generate;completions'= {
+            cand --dir 'Write into DIR under each shell''s usual file name (barkeep.bash, _barkeep, ...)'
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
+            cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
+            cand --api-url 'Alpaca''s market-data base URL'
+            cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
+            cand -q 'Print less: no progress or notes (errors still show)'
+            cand --quiet 'Print less: no progress or notes (errors still show)'
+            cand -v 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --verbose 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --no-progress 'Never draw progress bars (they only ever appear when stderr is a terminal)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'barkeep;generate;man'= {
+            cand --cache-dir 'The cache directory [default: the user cache directory]'
+            cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
+            cand --api-url 'Alpaca''s market-data base URL'
+            cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
+            cand -q 'Print less: no progress or notes (errors still show)'
+            cand --quiet 'Print less: no progress or notes (errors still show)'
+            cand -v 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --verbose 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+            cand --no-progress 'Never draw progress bars (they only ever appear when stderr is a terminal)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'barkeep;generate;help'= {
+            cand completions 'Print SHELL''s completion script, or write the scripts into --dir'
+            cand man 'Write barkeep.1 and one page per subcommand (barkeep-fetch.1, ...) into DIR'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'barkeep;generate;help;completions'= {
+        }
+        &'barkeep;generate;help;man'= {
+        }
+        &'barkeep;generate;help;help'= {
+        }
+        &'barkeep;help'= {
+            cand fetch 'Fill the cache''s gaps for some symbols, then print their bars'
+            cand update 'Bring cached series (or a watchlist) up to now, in as few requests as Alpaca allows'
+            cand inspect 'Show what the cache holds: one row per cached series'
+            cand prune 'Remove series, or drop old bars, from the cache'
+            cand generate 'Write shell completions or man pages (for packagers; the output is committed)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'barkeep;help;fetch'= {
+        }
+        &'barkeep;help;update'= {
+        }
+        &'barkeep;help;inspect'= {
+        }
+        &'barkeep;help;prune'= {
+        }
+        &'barkeep;help;generate'= {
+            cand completions 'Print SHELL''s completion script, or write the scripts into --dir'
+            cand man 'Write barkeep.1 and one page per subcommand (barkeep-fetch.1, ...) into DIR'
+        }
+        &'barkeep;help;generate;completions'= {
+        }
+        &'barkeep;help;generate;man'= {
+        }
+        &'barkeep;help;help'= {
+        }
+    ]
+    $completions[$command]
+}
