@@ -26,7 +26,8 @@ pub struct ObjectVersion {
 /// The result of a conditional put.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutOutcome {
-    Written,
+    /// Written; the object's new version.
+    Written(ObjectVersion),
     /// Someone else wrote (or created) the object since it was read.
     Conflict,
 }
@@ -150,7 +151,10 @@ impl Bucket {
             .put_opts(&self.object(relative), PutPayload::from(bytes), options)
             .await
         {
-            Ok(_) => Ok(PutOutcome::Written),
+            Ok(put) => Ok(PutOutcome::Written(ObjectVersion {
+                e_tag: put.e_tag,
+                version: put.version,
+            })),
             Err(
                 object_store::Error::Precondition { .. }
                 | object_store::Error::AlreadyExists { .. },
@@ -214,66 +218,36 @@ mod tests {
     #[tokio::test]
     async fn conditional_puts_detect_conflicts() {
         let Some(bucket) = test_bucket() else { return };
-        assert!(
-            bucket
-                .get("stocks/sip/1Day/AAPL.parquet")
-                .await
-                .unwrap()
-                .is_none()
-        );
+        let key = "stocks/sip/1Day/AAPL.parquet";
+        let put = |bytes: &'static [u8], expected: Option<ObjectVersion>| {
+            let bucket = bucket.clone();
+            async move {
+                bucket
+                    .put(key, Bytes::from_static(bytes), expected.as_ref())
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(bucket.get(key).await.unwrap().is_none());
+        assert!(matches!(put(b"one", None).await, PutOutcome::Written(_)));
         assert_eq!(
-            bucket
-                .put(
-                    "stocks/sip/1Day/AAPL.parquet",
-                    Bytes::from_static(b"one"),
-                    None
-                )
-                .await
-                .unwrap(),
-            PutOutcome::Written
+            put(b"two", None).await,
+            PutOutcome::Conflict,
+            "create-if-absent"
         );
-        assert_eq!(
-            bucket
-                .put(
-                    "stocks/sip/1Day/AAPL.parquet",
-                    Bytes::from_static(b"two"),
-                    None
-                )
-                .await
-                .unwrap(),
-            PutOutcome::Conflict
-        );
-        let (bytes, v1) = bucket
-            .get("stocks/sip/1Day/AAPL.parquet")
-            .await
-            .unwrap()
-            .unwrap();
+        let (bytes, v1) = bucket.get(key).await.unwrap().unwrap();
         assert_eq!(&bytes[..], b"one");
+        assert!(matches!(
+            put(b"three", Some(v1.clone())).await,
+            PutOutcome::Written(_)
+        ));
         assert_eq!(
-            bucket
-                .put(
-                    "stocks/sip/1Day/AAPL.parquet",
-                    Bytes::from_static(b"three"),
-                    Some(&v1)
-                )
-                .await
-                .unwrap(),
-            PutOutcome::Written
+            put(b"four", Some(v1)).await,
+            PutOutcome::Conflict,
+            "if-match on a stale etag"
         );
-        assert_eq!(
-            bucket
-                .put(
-                    "stocks/sip/1Day/AAPL.parquet",
-                    Bytes::from_static(b"four"),
-                    Some(&v1)
-                )
-                .await
-                .unwrap(),
-            PutOutcome::Conflict
-        );
-        let listed = bucket.list().await.unwrap();
-        assert_eq!(listed, vec![("stocks/sip/1Day/AAPL.parquet".to_owned(), 5)]);
-        bucket.delete("stocks/sip/1Day/AAPL.parquet").await.unwrap();
+        assert_eq!(bucket.list().await.unwrap(), vec![(key.to_owned(), 5)]);
+        bucket.delete(key).await.unwrap();
         assert!(bucket.list().await.unwrap().is_empty());
     }
 }

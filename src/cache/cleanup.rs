@@ -18,6 +18,9 @@ pub struct LeftoverTemp {
 
 /// Size of the series file in bytes; `None` when not cached.
 pub fn file_size(store: &Store, key: &SeriesKey) -> Result<Option<u64>, Error> {
+    if let Some(bucket) = store.bucket() {
+        return bucket.size(key);
+    }
     match fs_err::metadata(store.path(key)) {
         Ok(m) => Ok(Some(m.len())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -28,6 +31,11 @@ pub fn file_size(store: &Store, key: &SeriesKey) -> Result<Option<u64>, Error> {
 /// Deletes a series file and then its lock file, returning the bytes freed. The lock is
 /// consumed: it is released when its file is gone.
 pub fn remove_series(store: &Store, key: &SeriesKey, lock: SeriesLock) -> Result<u64, Error> {
+    if let Some(bucket) = store.bucket() {
+        let bytes = bucket.size(key)?.unwrap_or(0);
+        bucket.delete(key)?;
+        return Ok(bytes);
+    }
     let path = store.path(key);
     let bytes = file_size(store, key)?.unwrap_or(0);
     match fs_err::remove_file(&path) {
@@ -49,6 +57,10 @@ pub fn remove_lock(lock: SeriesLock) -> Result<(), Error> {
 
 /// Every temp file in the series directories of the cache.
 pub fn leftover_temp_files(store: &Store) -> Result<Vec<LeftoverTemp>, Error> {
+    // Object puts are atomic: a bucket never holds half-written objects.
+    if store.bucket().is_some() {
+        return Ok(Vec::new());
+    }
     let mut found = Vec::new();
     for_each_series_dir(store.root(), &mut |dir, relative| {
         for entry in fs_err::read_dir(dir)? {
@@ -74,6 +86,9 @@ pub fn leftover_temp_files(store: &Store) -> Result<Vec<LeftoverTemp>, Error> {
 
 /// Deletes empty layout directories (timeframe, feed and asset-class levels), deepest first.
 pub fn remove_empty_dirs(store: &Store) {
+    if store.bucket().is_some() {
+        return;
+    }
     let mut dirs = Vec::new();
     let _ = for_each_series_dir(store.root(), &mut |dir, _| {
         dirs.push(dir.to_path_buf());

@@ -27,6 +27,8 @@ pub enum Error {
     Locked { path: PathBuf },
     #[error("object storage error at `{location}`: {message}")]
     Storage { location: String, message: String },
+    #[error("`{location}` kept changing under us: {attempts} conditional writes lost the race")]
+    Contended { location: String, attempts: u32 },
     #[error("could not determine the user cache directory")]
     NoCacheDir,
 }

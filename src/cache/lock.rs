@@ -11,11 +11,20 @@ use super::Error;
 /// An exclusive lock, released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct SeriesLock {
-    _file: File,
+    /// `None` for a detached lock (object storage, where commits are conditional instead).
+    _file: Option<File>,
     path: PathBuf,
 }
 
 impl SeriesLock {
+    /// A lock that guards nothing, for stores that need none.
+    pub fn detached() -> Self {
+        Self {
+            _file: None,
+            path: PathBuf::new(),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -48,7 +57,10 @@ pub fn acquire(series_path: &Path, wait: bool) -> Result<SeriesLock, Error> {
 #[cfg(unix)]
 fn still_linked(lock: &SeriesLock) -> Result<bool, Error> {
     use std::os::unix::fs::MetadataExt;
-    let held = lock._file.metadata()?;
+    let Some(file) = &lock._file else {
+        return Ok(true);
+    };
+    let held = file.metadata()?;
     Ok(match fs_err::metadata(&lock.path) {
         Ok(now) => now.ino() == held.ino() && now.dev() == held.dev(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
@@ -63,6 +75,9 @@ fn still_linked(_lock: &SeriesLock) -> Result<bool, Error> {
 
 /// Deletes the lock file while still holding the lock (used when a series is removed).
 pub fn remove(lock: SeriesLock) -> Result<(), Error> {
+    if lock._file.is_none() {
+        return Ok(());
+    }
     match fs_err::remove_file(&lock.path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -101,7 +116,10 @@ fn acquire_once(series_path: &Path, wait: bool) -> Result<SeriesLock, Error> {
             }
         }
     }
-    Ok(SeriesLock { _file: file, path })
+    Ok(SeriesLock {
+        _file: Some(file),
+        path,
+    })
 }
 
 #[cfg(test)]

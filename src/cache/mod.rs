@@ -3,6 +3,7 @@
 //! series (`store`). Encoding the bytes of a file is `parquet_files`' job.
 
 pub mod bucket;
+pub mod bucket_store;
 pub mod cleanup;
 mod error;
 pub mod layout;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use super::Error;
+use super::bucket_store::BucketStore;
 use super::layout::SeriesKey;
 use super::lock::{self, SeriesLock};
 use crate::market::{Bar, Interval, IntervalSet};
@@ -54,22 +55,41 @@ pub struct CommitSummary {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Set when the cache lives in object storage (see `bucket_store`).
+    bucket: Option<BucketStore>,
 }
 
 impl Store {
     pub fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self { root, bucket: None }
+    }
+
+    /// A cache in object storage at `url` (`s3://BUCKET/PREFIX`, `gs://...`, `az://...`).
+    pub fn open_bucket(url: &str) -> Result<Self, Error> {
+        Ok(Self {
+            root: PathBuf::from(url),
+            bucket: Some(BucketStore::open(url)?),
+        })
+    }
+
+    /// The bucket behind this store, if it lives in object storage.
+    pub fn bucket(&self) -> Option<&BucketStore> {
+        self.bucket.as_ref()
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// Where a series lives: a file path, or the object's URL for a bucket.
     pub fn path(&self, key: &SeriesKey) -> PathBuf {
-        self.root.join(key.relative_path())
+        match &self.bucket {
+            Some(bucket) => PathBuf::from(bucket.display(key)),
+            None => self.root.join(key.relative_path()),
+        }
     }
 
-    fn damaged(&self, key: &SeriesKey, source: parquet_files::Error) -> Error {
+    pub(crate) fn damaged(&self, key: &SeriesKey, source: parquet_files::Error) -> Error {
         Error::Damaged {
             path: self.path(key),
             symbol: key.symbol.to_string(),
@@ -88,6 +108,14 @@ impl Store {
 
     /// The footer of a series (metadata, rows, first and last bar); `None` when not cached.
     pub fn read_summary(&self, key: &SeriesKey) -> Result<Option<FileSummary>, Error> {
+        if let Some(bucket) = &self.bucket {
+            let Some((bytes, _)) = bucket.get(key, false)? else {
+                return Ok(None);
+            };
+            let summary = read::read_summary(bytes).map_err(|e| self.damaged(key, e))?;
+            self.check_identity(key, &summary.metadata)?;
+            return Ok(Some(summary));
+        }
         let Some(file) = self.open(key)? else {
             return Ok(None);
         };
@@ -102,6 +130,15 @@ impl Store {
         key: &SeriesKey,
         range: Option<Interval>,
     ) -> Result<Option<StoredSeries>, Error> {
+        if let Some(bucket) = &self.bucket {
+            let Some((bytes, _)) = bucket.get(key, false)? else {
+                return Ok(None);
+            };
+            let (metadata, bars) =
+                read::read_bars(bytes, range).map_err(|e| self.damaged(key, e))?;
+            self.check_identity(key, &metadata)?;
+            return Ok(Some(StoredSeries { metadata, bars }));
+        }
         let Some(file) = self.open(key)? else {
             return Ok(None);
         };
@@ -111,7 +148,11 @@ impl Store {
     }
 
     /// A file whose metadata names another series was copied or renamed by hand: never serve it.
-    fn check_identity(&self, key: &SeriesKey, metadata: &SeriesMetadata) -> Result<(), Error> {
+    pub(crate) fn check_identity(
+        &self,
+        key: &SeriesKey,
+        metadata: &SeriesMetadata,
+    ) -> Result<(), Error> {
         if metadata.symbol == key.symbol
             && metadata.feed == key.feed
             && metadata.timeframe == key.timeframe
@@ -127,7 +168,11 @@ impl Store {
     }
 
     /// Takes the write lock of a series (see [`lock`]). Blocking: call off the async runtime.
+    /// In object storage there is nothing to lock: commits are conditional puts instead.
     pub fn lock(&self, key: &SeriesKey, wait: bool) -> Result<SeriesLock, Error> {
+        if self.bucket.is_some() {
+            return Ok(SeriesLock::detached());
+        }
         lock::acquire(&self.path(key), wait)
     }
 
@@ -139,38 +184,12 @@ impl Store {
         update: SeriesUpdate,
         now: DateTime<Utc>,
     ) -> Result<CommitSummary, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.commit(self, key, update, now);
+        }
         let stored = self.read_bars(key, None)?;
-        let (old_coverage, old_provisional, old_bars) = match stored {
-            Some(s) => (s.metadata.coverage, s.metadata.provisional, s.bars),
-            None => (IntervalSet::new(), IntervalSet::new(), Vec::new()),
-        };
-        let answered = IntervalSet::from_intervals(update.answered.iter().copied());
-        let (bars, mut summary) = merge(&old_bars, update.bars, &answered);
-        let mut coverage = old_coverage.clone();
-        for interval in update.covered {
-            coverage.insert(interval);
-        }
-        // Answered but unsettled ranges stay provisional until a later answer settles them.
-        let mut provisional = old_provisional.clone();
-        provisional.insert_all(&answered);
-        let provisional = provisional.difference(&coverage);
-        summary.rows = bars.len() as u64;
-        let removed = old_bars.len() as u64 + summary.bars_added != summary.rows;
-        if summary.bars_added == 0
-            && summary.bars_replaced == 0
-            && !removed
-            && coverage == old_coverage
-            && provisional == old_provisional
-        {
-            return Ok(summary);
-        }
-        let metadata = SeriesMetadata {
-            symbol: key.symbol.clone(),
-            feed: key.feed,
-            timeframe: key.timeframe,
-            coverage,
-            provisional,
-            updated_at: now,
+        let Some((metadata, bars, mut summary)) = merge_update(key, stored, update, now) else {
+            return Ok(CommitSummary::default());
         };
         self.replace(key, &metadata, &bars)?;
         summary.written = true;
@@ -184,6 +203,9 @@ impl Store {
         metadata: &SeriesMetadata,
         bars: &[Bar],
     ) -> Result<(), Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.replace(key, metadata, bars);
+        }
         let path = self.path(key);
         let dir = path.parent().expect("series paths have a directory");
         fs_err::create_dir_all(dir)?;
@@ -215,6 +237,9 @@ impl Store {
 
     /// Every series file in the cache, sorted. Foreign files are ignored.
     pub fn list(&self) -> Result<Vec<SeriesKey>, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.list();
+        }
         let mut keys = Vec::new();
         walk(&self.root, &mut Vec::new(), &mut |relative| {
             if let Some(key) = SeriesKey::from_relative_path(relative) {
@@ -261,6 +286,50 @@ fn sync_dir(dir: &Path) -> Result<(), Error> {
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) -> Result<(), Error> {
     Ok(())
+}
+
+/// The series after `update`: stored bars outside the answered ranges plus the new bars,
+/// coverage extended by the settled ranges, the rest of the answered ranges provisional.
+/// `None` when nothing would change (no write needed).
+pub(crate) fn merge_update(
+    key: &SeriesKey,
+    stored: Option<StoredSeries>,
+    update: SeriesUpdate,
+    now: DateTime<Utc>,
+) -> Option<(SeriesMetadata, Vec<Bar>, CommitSummary)> {
+    let (old_coverage, old_provisional, old_bars) = match stored {
+        Some(s) => (s.metadata.coverage, s.metadata.provisional, s.bars),
+        None => (IntervalSet::new(), IntervalSet::new(), Vec::new()),
+    };
+    let answered = IntervalSet::from_intervals(update.answered.iter().copied());
+    let (bars, mut summary) = merge(&old_bars, update.bars, &answered);
+    let mut coverage = old_coverage.clone();
+    for interval in update.covered {
+        coverage.insert(interval);
+    }
+    // Answered but unsettled ranges stay provisional until a later answer settles them.
+    let mut provisional = old_provisional.clone();
+    provisional.insert_all(&answered);
+    let provisional = provisional.difference(&coverage);
+    summary.rows = bars.len() as u64;
+    let removed = old_bars.len() as u64 + summary.bars_added != summary.rows;
+    if summary.bars_added == 0
+        && summary.bars_replaced == 0
+        && !removed
+        && coverage == old_coverage
+        && provisional == old_provisional
+    {
+        return None;
+    }
+    let metadata = SeriesMetadata {
+        symbol: key.symbol.clone(),
+        feed: key.feed,
+        timeframe: key.timeframe,
+        coverage,
+        provisional,
+        updated_at: now,
+    };
+    Some((metadata, bars, summary))
 }
 
 /// Stored bars outside `answered`, plus the new bars; counts what changed.

@@ -1,11 +1,10 @@
 //! Decoding series files: the footer alone (metadata and row statistics), or the bars of a
 //! time range, skipping row groups whose timestamp statistics lie outside it.
 
-use std::fs::File;
-
 use chrono::{DateTime, Utc};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::ParquetMetaData;
+use parquet::file::reader::ChunkReader;
 use parquet::file::statistics::Statistics;
 
 use super::metadata::METADATA_KEY;
@@ -24,7 +23,9 @@ pub struct FileSummary {
     pub last: Option<DateTime<Utc>>,
 }
 
-fn open(file: File) -> Result<(ParquetRecordBatchReaderBuilder<File>, SeriesMetadata), Error> {
+fn open<R: ChunkReader + 'static>(
+    file: R,
+) -> Result<(ParquetRecordBatchReaderBuilder<R>, SeriesMetadata), Error> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
     let text = builder
         .metadata()
@@ -56,7 +57,7 @@ fn timestamp_range(meta: &ParquetMetaData, row_group: usize) -> Option<(i64, i64
 }
 
 /// Reads the footer: metadata, row count and first/last timestamps from statistics.
-pub fn read_summary(file: File) -> Result<FileSummary, Error> {
+pub fn read_summary<R: ChunkReader + 'static>(file: R) -> Result<FileSummary, Error> {
     let (builder, metadata) = open(file)?;
     let meta = builder.metadata();
     let row_groups = meta.num_row_groups();
@@ -85,7 +86,10 @@ pub fn read_summary(file: File) -> Result<FileSummary, Error> {
 
 /// Reads the bars with timestamps inside `range` (all bars when `None`), checking that they
 /// are strictly increasing.
-pub fn read_bars(file: File, range: Option<Interval>) -> Result<(SeriesMetadata, Vec<Bar>), Error> {
+pub fn read_bars<R: ChunkReader + 'static>(
+    file: R,
+    range: Option<Interval>,
+) -> Result<(SeriesMetadata, Vec<Bar>), Error> {
     let (builder, metadata) = open(file)?;
     let selected: Vec<usize> = (0..builder.metadata().num_row_groups())
         .filter(|&i| match (range, timestamp_range(builder.metadata(), i)) {

@@ -7,5 +7,6 @@ mod fetch;
 mod generated_files;
 mod inspect;
 mod prune;
+mod shared_cache;
 mod support;
 mod update;

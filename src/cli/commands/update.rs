@@ -232,6 +232,10 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     let requests = progress.requests();
+    let conflicts = ctx
+        .store
+        .bucket()
+        .map_or(0, crate::cache::bucket_store::BucketStore::conflicts);
     if args.report.is_some() {
         let entries: Vec<_> = outcomes
             .iter()
@@ -258,6 +262,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
             "series_failed": failed,
             "bars_added": bars_added,
             "requests": requests,
+            "conflicts": conflicts,
             "elapsed_seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             "series": entries,
         });
@@ -265,8 +270,13 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         writeln!(out, "{report}")?;
         out.flush()?;
     }
+    let raced = if ctx.store.bucket().is_some() {
+        format!("; {conflicts} conditional-put conflicts retried")
+    } else {
+        String::new()
+    };
     ctx.printer.note(&format!(
-        "{updated} series updated, {unchanged} unchanged, {failed} failed; {} bars added; {requests} requests in {:.1} s",
+        "{updated} series updated, {unchanged} unchanged, {failed} failed; {} bars added; {requests} requests in {:.1} s{raced}",
         HumanCount(bars_added),
         elapsed.as_secs_f64()
     ));

@@ -92,6 +92,23 @@ impl TestEnv {
         run(&mut self.command(args))
     }
 
+    /// The binary pointed at a cache in the test bucket (`url` from [`s3_cache_url`]).
+    pub(crate) fn s3_command(&self, url: &str, args: &[&str]) -> Command {
+        let endpoint = s3_endpoint().expect("S3 tests run only with BARKEEP_TEST_S3_ENDPOINT");
+        let mut cmd = self.command(args);
+        cmd.env("BARKEEP_CACHE_DIR", url)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ALLOW_HTTP", "true");
+        cmd
+    }
+
+    pub(crate) fn s3_run(&self, url: &str, args: &[&str]) -> Run {
+        run(&mut self.s3_command(url, args))
+    }
+
     /// Bar requests the emulator received since the last call.
     pub(crate) fn take_bar_requests(&self) -> Vec<emulator::RecordedRequest> {
         let requests = self.emu.bar_requests();
@@ -126,6 +143,25 @@ fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
             out.insert(relative, std::fs::read(&path).unwrap());
         }
     }
+}
+
+/// The S3-compatible server the S3 tests use (CI starts moto_server and sets this).
+pub(crate) fn s3_endpoint() -> Option<String> {
+    std::env::var("BARKEEP_TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+}
+
+/// A fresh, empty cache location in the test bucket (`BARKEEP_TEST_S3_BUCKET`, default
+/// `barkeep-test`, created by CI).
+pub(crate) fn s3_cache_url() -> String {
+    let bucket =
+        std::env::var("BARKEEP_TEST_S3_BUCKET").unwrap_or_else(|_| "barkeep-test".to_owned());
+    format!(
+        "s3://{bucket}/it-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    )
 }
 
 pub(crate) fn run(cmd: &mut Command) -> Run {
