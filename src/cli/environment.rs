@@ -55,6 +55,27 @@ pub(super) const VARIABLES: &[Variable] = &[
         meaning: "When `dumb`, no colour on stderr unless `--color always`",
     },
     Variable {
+        // The object-storage variables are read by the `object_store` crate.
+        name: "AWS_ACCESS_KEY_ID",
+        meaning: "With an `s3://` cache: the access key ID (also `AWS_SESSION_TOKEN` for temporary credentials)",
+    },
+    Variable {
+        name: "AWS_SECRET_ACCESS_KEY",
+        meaning: "With an `s3://` cache: the secret access key; never printed",
+    },
+    Variable {
+        name: "AWS_REGION",
+        meaning: "With an `s3://` cache: the bucket's region",
+    },
+    Variable {
+        name: "AWS_ENDPOINT_URL",
+        meaning: "With an `s3://` cache: the endpoint of an S3-compatible server (MinIO, R2, ...)",
+    },
+    Variable {
+        name: "AWS_ALLOW_HTTP",
+        meaning: "With an `s3://` cache: `true` permits a plain-HTTP endpoint",
+    },
+    Variable {
         // Read by the `directories` crate, not by barkeep's own code.
         name: "XDG_CACHE_HOME",
         meaning: "On Linux, the parent of the default cache directory when set (see FILES)",
