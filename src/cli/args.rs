@@ -135,7 +135,13 @@ fn cache_dir_long_help() -> String {
     for (platform, root) in DEFAULT_ROOTS {
         help.push_str(&format!("  {platform}: {root}\n"));
     }
-    help.push_str("\nExample: --cache-dir /srv/market-data/barkeep");
+    help.push_str(
+        "\nA URL puts the cache in object storage, shared by every machine that uses it: \
+         s3://BUCKET/PREFIX (also gs:// and az://), with credentials, region and endpoint from \
+         the standard variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, \
+         AWS_ENDPOINT_URL, AWS_ALLOW_HTTP).\n\nExamples: --cache-dir /srv/market-data/barkeep, \
+         --cache-dir s3://my-bucket/barkeep",
+    );
     help
 }
 
