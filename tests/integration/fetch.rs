@@ -986,3 +986,52 @@ print(json.dumps({
     );
     assert_eq!(v["symbol"], "AAPL");
 }
+
+#[test]
+fn requests_are_paced_by_the_rate_limit_headers_instead_of_hitting_429() {
+    let env = TestEnv::new();
+    let symbols: Vec<String> = (b'A'..b'A' + 20)
+        .map(|c| format!("PACE{}", char::from(c)))
+        .collect();
+    for s in &symbols {
+        env.emu
+            .add_symbol(s, chrono::NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
+    }
+    // Two requests in the bucket, refilled at five per second: the third page must wait.
+    env.emu.set_rate_limit(2, 5.0);
+    let mut args: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    args.extend([
+        "-t",
+        "15Min",
+        "--start",
+        "2024-05-01",
+        "--end",
+        "2024-05-31",
+    ]);
+    fetch_csv(&env, &args);
+    let statuses: Vec<u16> = env.take_bar_requests().iter().map(|r| r.status).collect();
+    assert!(statuses.len() >= 3, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200), "no 429: {statuses:?}");
+}
+
+#[test]
+fn alpaca_bad_request_messages_are_shown() {
+    let env = TestEnv::new();
+    env.emu.inject(Fault::Status(400), 1);
+    let out = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+        ])
+        .failure(1);
+    assert!(
+        out.stderr.contains("Alpaca rejected the request:"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.take_bar_requests().len(), 1, "a 400 is not retried");
+}
