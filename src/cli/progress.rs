@@ -41,7 +41,12 @@ impl Progress {
 
     /// HTTP requests sent so far, retries included.
     pub(super) fn requests(&self) -> u64 {
-        self.bar_requests.load(Ordering::Relaxed) + self.action_requests.load(Ordering::Relaxed)
+        self.bar_requests() + self.action_requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests to the bars endpoints so far, retries included.
+    pub(super) fn bar_requests(&self) -> u64 {
+        self.bar_requests.load(Ordering::Relaxed)
     }
 
     pub(super) fn finish(&self) {
