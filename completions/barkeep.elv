@@ -47,6 +47,7 @@ set edit:completion:arg-completer[barkeep] = {|@words|
             cand --format 'Output format [default: table on a terminal, csv otherwise]'
             cand -o 'Write the bars to FILE (replaced atomically) instead of stdout'
             cand --output 'Write the bars to FILE (replaced atomically) instead of stdout'
+            cand --adjustment 'Adjust stock prices for corporate actions: raw, split, dividend, spin-off, all, or a comma list such as split,dividend'
             cand --cache-dir 'The cache directory [default: the user cache directory]'
             cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
             cand --api-url 'Alpaca''s market-data base URL'

@@ -53,6 +53,7 @@ ndjson\t'One JSON object per bar, one per line'
 json\t'One JSON array of objects'
 table\t'Aligned columns for people'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s o -l output -d 'Write the bars to FILE (replaced atomically) instead of stdout' -r -F
+complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l adjustment -d 'Adjust stock prices for corporate actions: raw, split, dividend, spin-off, all, or a comma list such as split,dividend' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l cache-dir -d 'The cache directory [default: the user cache directory]' -r -f -a "(__fish_complete_directories)"
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is not set'
 always\t'Always colour stderr, even into a pipe or file'

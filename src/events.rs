@@ -10,12 +10,14 @@ use crate::cache::SeriesKey;
 pub enum Event<'a> {
     /// The plan is known: this many requests (at least; pages may add more) for these series.
     Planned { requests: usize, series: usize },
-    /// One HTTP request finished (any status). `url` never contains credentials.
+    /// One HTTP request finished (any status). `url` never contains credentials; `items` counts
+    /// the bars or corporate actions in the answer.
     Request {
         url: &'a str,
+        kind: RequestKind,
         status: u16,
         elapsed: Duration,
-        bars: usize,
+        items: usize,
     },
     /// A request failed in a way worth retrying; the next attempt starts after `delay`.
     Retrying {
@@ -35,6 +37,23 @@ pub enum Event<'a> {
         key: &'a SeriesKey,
         error: &'a (dyn std::error::Error + 'static),
     },
+}
+
+/// Which endpoint a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    Bars,
+    CorporateActions,
+}
+
+impl RequestKind {
+    /// What the answer's items are called, for logs.
+    pub fn items(self) -> &'static str {
+        match self {
+            RequestKind::Bars => "bars",
+            RequestKind::CorporateActions => "corporate actions",
+        }
+    }
 }
 
 /// Receives [`Event`]s. Implementations must be cheap: events arrive on the async runtime.

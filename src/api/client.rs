@@ -1,4 +1,5 @@
-//! The HTTP client for Alpaca's bars endpoints.
+//! The HTTP client: configuration, credentials, pacing, retries and error decoding shared by
+//! every endpoint, and the bars endpoints themselves (`corporate_actions` adds its own).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,13 +10,39 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 
-use super::models::{BarsPage, ErrorBody};
+use super::models::{BarsPage, ErrorBody, Page};
 use super::{Error, Pacer, RetryPolicy};
-use crate::events::{Event, Observer};
+use crate::events::{Event, Observer, RequestKind};
 use crate::market::{AssetClass, Bar, Feed, Symbol, Timeframe};
 
 /// Alpaca's page size maximum; the limit counts bars across all symbols of a request.
 pub(super) const PAGE_LIMIT: u32 = 10_000;
+/// Symbols per request at most, and the longest `symbols=` list, to keep URLs short.
+const MAX_SYMBOLS_PER_REQUEST: usize = 200;
+const MAX_SYMBOLS_CHARS: usize = 2_000;
+
+/// Splits sorted symbols into lists short enough for one request's URL (at most 200 symbols
+/// and about 2,000 characters each), keeping their order.
+pub fn symbol_batches(symbols: Vec<Symbol>) -> Vec<Vec<Symbol>> {
+    let mut batches = Vec::new();
+    let mut current: Vec<Symbol> = Vec::new();
+    let mut chars = 0;
+    for symbol in symbols {
+        let len = symbol.as_str().len() + 1;
+        if !current.is_empty()
+            && (current.len() == MAX_SYMBOLS_PER_REQUEST || chars + len > MAX_SYMBOLS_CHARS)
+        {
+            batches.push(std::mem::take(&mut current));
+            chars = 0;
+        }
+        chars += len;
+        current.push(symbol);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
 /// Free plans may not query SIP data newer than this.
 pub const RECENT_SIP_DELAY: TimeDelta = TimeDelta::minutes(15);
 const RECENT_SIP_MESSAGE: &str = "subscription does not permit querying recent SIP data";
@@ -98,22 +125,34 @@ impl Client {
         })
     }
 
-    fn endpoint(&self, class: AssetClass) -> Result<Url, Error> {
-        let path = match class {
-            AssetClass::Stocks => "v2/stocks/bars",
-            AssetClass::Crypto => "v1beta3/crypto/us/bars",
-        };
+    /// The URL of an endpoint: `path` (no leading slash) under the base URL.
+    pub(super) fn url(&self, path: &str) -> Result<Url, Error> {
         let base = self.config.base_url.trim_end_matches('/');
         Url::parse(&format!("{base}/{path}"))
             .map_err(|e| Error::Decode(format!("invalid API URL `{base}`: {e}")))
+    }
+
+    /// Stock data (bars and corporate actions) needs a key pair; crypto bars do not.
+    pub(super) fn require_credentials(&self) -> Result<(), Error> {
+        match self.config.credentials {
+            Some(_) => Ok(()),
+            None => Err(Error::MissingCredentials),
+        }
+    }
+
+    fn endpoint(&self, class: AssetClass) -> Result<Url, Error> {
+        self.url(match class {
+            AssetClass::Stocks => "v2/stocks/bars",
+            AssetClass::Crypto => "v1beta3/crypto/us/bars",
+        })
     }
 
     /// Fetches every page of `request`. On the free plan's recent-SIP refusal, moves the end
     /// back to 15 minutes before now and asks again (reported in `answered_until`).
     pub async fn get_bars(&self, request: &BarsRequest) -> Result<BarsAnswer, Error> {
         let class = request.feed.asset_class();
-        if class == AssetClass::Stocks && self.config.credentials.is_none() {
-            return Err(Error::MissingCredentials);
+        if class == AssetClass::Stocks {
+            self.require_credentials()?;
         }
         let mut end = request.end;
         let mut clamped = false;
@@ -126,7 +165,10 @@ impl Client {
             let mut token: Option<String> = None;
             loop {
                 let url = self.page_url(request, end, token.as_deref())?;
-                let page = match self.send_with_retries(&url).await {
+                let page = match self
+                    .send_with_retries::<BarsPage>(&url, RequestKind::Bars)
+                    .await
+                {
                     Ok(page) => page,
                     Err(Error::Forbidden { message })
                         if !clamped && message.contains(RECENT_SIP_MESSAGE) =>
@@ -214,11 +256,17 @@ impl Client {
         Ok(url)
     }
 
-    async fn send_with_retries(&self, url: &Url) -> Result<BarsPage, Error> {
+    /// Sends a GET, retrying transient failures with backoff (see [`RetryPolicy`]), and
+    /// decodes the JSON answer. Shared by every endpoint.
+    pub(super) async fn send_with_retries<P: Page>(
+        &self,
+        url: &Url,
+        kind: RequestKind,
+    ) -> Result<P, Error> {
         let policy = self.config.retry;
         let mut attempt = 1;
         loop {
-            match self.send_once(url).await {
+            match self.send_once::<P>(url, kind).await {
                 Ok(page) => return Ok(page),
                 Err(e) if e.is_transient() && attempt < policy.max_attempts => {
                     let delay = policy.delay(attempt);
@@ -247,7 +295,7 @@ impl Client {
         }
     }
 
-    async fn send_once(&self, url: &Url) -> Result<BarsPage, Error> {
+    async fn send_once<P: Page>(&self, url: &Url, kind: RequestKind) -> Result<P, Error> {
         let waited = self.pacer.acquire().await;
         if !waited.is_zero() {
             self.observer.event(Event::RateLimited { delay: waited });
@@ -285,30 +333,26 @@ impl Client {
             Err(e) => {
                 self.observer.event(Event::Request {
                     url: url.as_str(),
+                    kind,
                     status: 0,
                     elapsed: started.elapsed(),
-                    bars: 0,
+                    items: 0,
                 });
                 return Err(e);
             }
         };
         self.pacer.observe(remaining, reset).await;
         let outcome = if status.is_success() {
-            serde_json::from_slice::<BarsPage>(&body).map_err(|e| Error::Decode(e.to_string()))
+            serde_json::from_slice::<P>(&body).map_err(|e| Error::Decode(e.to_string()))
         } else {
             Err(error_for(status, &body))
         };
-        let bars = match &outcome {
-            Ok(page) => page.bars.as_ref().map_or(0, |m| {
-                m.values().map(|b| b.as_ref().map_or(0, Vec::len)).sum()
-            }),
-            Err(_) => 0,
-        };
         self.observer.event(Event::Request {
             url: url.as_str(),
+            kind,
             status: status.as_u16(),
             elapsed: started.elapsed(),
-            bars,
+            items: outcome.as_ref().map_or(0, Page::items),
         });
         outcome
     }

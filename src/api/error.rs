@@ -2,7 +2,7 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("stock bars need Alpaca credentials, and none are set")]
+    #[error("stock bars and corporate actions need Alpaca credentials, and none are set")]
     MissingCredentials,
     #[error("Alpaca rejected the credentials (HTTP {status})")]
     Unauthorized { status: u16 },

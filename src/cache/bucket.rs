@@ -163,6 +163,15 @@ impl Bucket {
         }
     }
 
+    /// Writes the object whatever is there (for small files merged by their readers).
+    pub async fn put_overwrite(&self, relative: &str, bytes: Bytes) -> Result<(), Error> {
+        self.store
+            .put(&self.object(relative), PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|e| storage_error(&self.display(relative), e))
+    }
+
     pub async fn delete(&self, relative: &str) -> Result<(), Error> {
         match self.store.delete(&self.object(relative)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

@@ -38,9 +38,12 @@ struct Inner {
 }
 
 fn relative(key: &SeriesKey) -> String {
-    // Layout paths are built from ASCII components; object keys always use `/`.
-    key.relative_path()
-        .iter()
+    object_key(&key.relative_path())
+}
+
+/// A relative layout path as an object key: components joined with `/` on every platform.
+pub fn object_key(path: &Path) -> String {
+    path.iter()
         .map(|c| c.to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/")
@@ -198,6 +201,35 @@ impl BucketStore {
     /// The object's size; `None` when absent.
     pub fn size(&self, key: &SeriesKey) -> Result<Option<u64>, Error> {
         Ok(self.get(key, false)?.map(|(bytes, _)| bytes.len() as u64))
+    }
+
+    /// A small object that is not a series (a corporate-actions ledger), by relative path.
+    pub fn read_object(&self, relative: &str) -> Result<Option<Bytes>, Error> {
+        Ok(block_on(self.inner.bucket.get(relative))?.map(|(bytes, _)| bytes))
+    }
+
+    /// Replaces a small object that is not a series. Its writers merge what they read, and
+    /// concurrent writers write the same answer from Alpaca, so the last write may win.
+    pub fn write_object(&self, relative: &str, bytes: Bytes) -> Result<(), Error> {
+        block_on(self.inner.bucket.put_overwrite(relative, bytes))
+    }
+
+    pub fn delete_object(&self, relative: &str) -> Result<(), Error> {
+        block_on(self.inner.bucket.delete(relative))
+    }
+
+    /// Relative paths of every object whose path starts with `prefix`.
+    pub fn list_objects(&self, prefix: &str) -> Result<Vec<String>, Error> {
+        Ok(block_on(self.inner.bucket.list())?
+            .into_iter()
+            .map(|(rel, _)| rel)
+            .filter(|rel| rel.starts_with(prefix))
+            .collect())
+    }
+
+    /// The object URL of a relative path, for messages.
+    pub fn display_relative(&self, relative: &str) -> String {
+        self.inner.bucket.display(relative)
     }
 
     /// Every series object under the prefix, sorted. Other objects are ignored.

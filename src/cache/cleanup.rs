@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::atomic_file::TEMP_PREFIX;
 use super::layout::SeriesKey;
 use super::lock::{self, SeriesLock};
-use super::store::TEMP_PREFIX;
 use super::{Error, Store};
 
 /// A temp file left behind by an interrupted write, and the series it was written for.

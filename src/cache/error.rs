@@ -23,6 +23,9 @@ pub enum Error {
         #[source]
         source: crate::parquet_files::Error,
     },
+    /// A corporate-actions ledger that cannot be read: never used for adjusting.
+    #[error("the corporate-actions ledger `{}` is damaged: {message}", path.display())]
+    DamagedLedger { path: PathBuf, message: String },
     #[error("another barkeep process holds the lock on `{}`", path.display())]
     Locked { path: PathBuf },
     #[error("object storage error at `{location}`: {message}")]

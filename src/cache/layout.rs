@@ -1,5 +1,8 @@
 //! The file layout of the cache: `<root>/<asset class>/<feed>/<timeframe>/<symbol>.parquet`,
-//! e.g. `stocks/sip/1Day/AAPL.parquet` and `crypto/us/1Hour/BTC%2FUSD.parquet`.
+//! e.g. `stocks/sip/1Day/AAPL.parquet` and `crypto/us/1Hour/BTC%2FUSD.parquet`, plus one
+//! corporate-actions ledger per stock symbol, `stocks/actions/<symbol>.json`. A ledger sits
+//! three levels deep, where no series file can, so listing series never mistakes one for a
+//! series.
 //!
 //! Symbols are percent-encoded into file names: every byte other than ASCII letters, digits,
 //! `-` and `.` becomes `%XX`, so the encoding is reversible and a file name can never contain
@@ -14,6 +17,23 @@ use crate::market::{AssetClass, Feed, Symbol, Timeframe};
 
 const FILE_NAME_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.');
 pub const EXTENSION: &str = "parquet";
+/// The directory of the corporate-actions ledgers, under `stocks/`.
+pub const LEDGER_DIR: &str = "actions";
+
+/// The encoded symbol, as it appears in file names.
+fn encoded(symbol: &Symbol) -> String {
+    utf8_percent_encode(symbol.as_str(), FILE_NAME_ESCAPES).to_string()
+}
+
+/// The directory of the ledgers relative to the cache root: `stocks/actions`.
+pub fn ledger_relative_dir() -> PathBuf {
+    Path::new(AssetClass::Stocks.as_str()).join(LEDGER_DIR)
+}
+
+/// The ledger of a stock symbol relative to the cache root: `stocks/actions/<symbol>.json`.
+pub fn ledger_relative_path(symbol: &Symbol) -> PathBuf {
+    ledger_relative_dir().join(format!("{}.json", encoded(symbol)))
+}
 
 /// The identity of one series: one file in the cache.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -46,10 +66,7 @@ impl SeriesKey {
 
     /// The file name: the encoded symbol plus `.parquet`.
     pub fn file_name(&self) -> String {
-        format!(
-            "{}.{EXTENSION}",
-            utf8_percent_encode(self.symbol.as_str(), FILE_NAME_ESCAPES)
-        )
+        format!("{}.{EXTENSION}", encoded(&self.symbol))
     }
 
     pub fn relative_path(&self) -> PathBuf {
@@ -124,6 +141,10 @@ mod tests {
             key("BRK.B", Feed::Iex, "15Min").relative_path(),
             Path::new("stocks/iex/15Min/BRK.B.parquet")
         );
+        assert_eq!(
+            ledger_relative_path(&"BRK.B".parse().unwrap()),
+            Path::new("stocks/actions/BRK.B.json")
+        );
     }
 
     #[test]
@@ -136,6 +157,8 @@ mod tests {
             "crypto/us/1Day/AAPL.parquet",
             "stocks/sip/1Day/aapl.parquet",
             "x/stocks/sip/1Day/AAPL.parquet",
+            "stocks/actions/AAPL.json",
+            "stocks/actions/x/AAPL.parquet",
         ] {
             assert_eq!(SeriesKey::from_relative_path(Path::new(p)), None, "{p}");
         }

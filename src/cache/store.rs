@@ -1,25 +1,21 @@
 //! The store: the one place that reads a series from the cache and commits changes to it.
 //!
 //! Every write goes through [`Store::commit`]: merge the new bars into what is stored, extend
-//! the coverage, and replace the file atomically (write a temp file in the same directory,
-//! fsync it, rename it over the old file, fsync the directory). A crash at any moment leaves
-//! either the old file or the new one, both complete. Writers must hold the series lock.
+//! the coverage, and replace the file atomically (see [`atomic_file`]). Writers must hold the
+//! series lock.
 
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::Error;
 use super::bucket_store::BucketStore;
 use super::layout::SeriesKey;
 use super::lock::{self, SeriesLock};
+use super::{Error, atomic_file};
 use crate::market::{Bar, Interval, IntervalSet};
 use crate::parquet_files::read::{self, FileSummary};
 use crate::parquet_files::{self, SeriesMetadata};
-
-/// Prefix of temp files; anything starting with it is left over from an interrupted write.
-pub const TEMP_PREFIX: &str = ".tmp-";
 
 /// A series as stored: its metadata and (some of) its bars.
 #[derive(Debug, Clone)]
@@ -207,32 +203,16 @@ impl Store {
             return bucket.replace(key, metadata, bars);
         }
         let path = self.path(key);
-        let dir = path.parent().expect("series paths have a directory");
-        fs_err::create_dir_all(dir)?;
-        let temp = dir.join(format!(
-            "{TEMP_PREFIX}{}-{}-{}",
-            std::process::id(),
-            fastrand::u64(..),
-            key.file_name()
-        ));
-        let result = (|| {
-            let file = fs_err::File::create(&temp)?;
+        atomic_file::replace(&path, |file| {
             let writer = parquet_files::write::write_series(BufWriter::new(file), metadata, bars)
                 .map_err(|source| Error::Write {
                 path: path.clone(),
                 source,
             })?;
-            let file = writer
+            Ok(writer
                 .into_inner()
-                .map_err(std::io::IntoInnerError::into_error)?;
-            file.sync_all()?;
-            fs_err::rename(&temp, &path)?;
-            sync_dir(dir)
-        })();
-        if result.is_err() {
-            let _ = fs_err::remove_file(&temp);
-        }
-        result
+                .map_err(std::io::IntoInnerError::into_error)?)
+        })
     }
 
     /// Every series file in the cache, sorted. Foreign files are ignored.
@@ -274,17 +254,6 @@ fn walk(
         }
         relative.pop();
     }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<(), Error> {
-    fs_err::File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 

@@ -38,10 +38,10 @@ impl ExitStatus {
                 "success, including when stdout is closed early (`barkeep fetch ... | head`)"
             }
             ExitStatus::Failure => {
-                "the operation failed: network, Alpaca API, cache I/O, a damaged cache file, `--offline` with ranges missing, `update` with any series failed, `inspect --verify` with problems, a lock held with `--no-wait`"
+                "the operation failed: network, Alpaca API, cache I/O, a damaged cache file, `--offline` with ranges or a ledger missing, an adjustment across a spin-off, `update` with any series failed, `inspect --verify` with problems, a lock held with `--no-wait`"
             }
             ExitStatus::Usage => {
-                "bad usage or input: unknown timeframe, malformed date, end before start, invalid symbol, unknown flag. Nothing in the cache is touched."
+                "bad usage or input: unknown timeframe, malformed date, end before start, invalid symbol, unknown adjustment or one other than `raw` for crypto, unknown flag. Nothing in the cache is touched."
             }
             ExitStatus::Interrupted => "interrupted (Ctrl-C); nothing is left half-written",
         }

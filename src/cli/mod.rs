@@ -21,6 +21,7 @@ use clap::Parser;
 use crate::api::{self, Client, ClientConfig, RetryPolicy};
 use crate::cache::{self, Store};
 use crate::events::Observer;
+use crate::market::adjustment::AdjustmentError;
 use crate::ops;
 use args::{Cli, Command};
 use exit_status::ExitStatus;
@@ -196,11 +197,22 @@ fn render_error(printer: &Printer, error: &anyhow::Error, status: ExitStatus) {
 fn hint_for(error: &anyhow::Error) -> Option<String> {
     error.chain().find_map(|cause| {
         if let Some(e) = cause.downcast_ref::<ops::Error>() {
-            if let ops::Error::Offline(_) = e {
-                return Some(
-                    "run the same command without --offline to download the missing ranges"
-                        .to_owned(),
-                );
+            match e {
+                ops::Error::Offline(_) => {
+                    return Some(
+                        "run the same command without --offline to download what is missing"
+                            .to_owned(),
+                    );
+                }
+                ops::Error::Adjustment {
+                    source: AdjustmentError::SpinOff { .. },
+                    ..
+                } => {
+                    return Some(
+                        "ask for --adjustment split,dividend to leave spin-offs out, or fetch the bars from the spin-off on".to_owned(),
+                    );
+                }
+                _ => {}
             }
             return e
                 .api_error()
@@ -248,6 +260,10 @@ fn cache_hint(error: &cache::Error) -> Option<String> {
             path.display()
         )),
         cache::Error::NoCacheDir => Some("pass --cache-dir or set BARKEEP_CACHE_DIR".to_owned()),
+        cache::Error::DamagedLedger { path, .. } => Some(format!(
+            "delete `{}`; the next `barkeep fetch --adjustment` or `barkeep update` records the actions again",
+            path.display()
+        )),
         cache::Error::Locked { .. } => {
             Some("wait for the other barkeep run to finish, or run without --no-wait".to_owned())
         }

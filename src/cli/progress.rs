@@ -1,6 +1,6 @@
 //! Turns the core's events into what a person sees on stderr: a progress bar over the
-//! planned requests (only on a terminal), the `-v` request log, and retry notes. Also counts
-//! the HTTP requests made, for summaries.
+//! planned bar requests (only on a terminal), the `-v` request log, and retry notes. Also
+//! counts the HTTP requests made, bars and corporate actions apart, for summaries.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -8,12 +8,13 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::printer::Printer;
-use crate::events::{Event, Observer};
+use crate::events::{Event, Observer, RequestKind};
 
 pub(super) struct Progress {
     printer: Printer,
     bar: ProgressBar,
-    requests: AtomicU64,
+    bar_requests: AtomicU64,
+    action_requests: AtomicU64,
     clamp_noted: std::sync::atomic::AtomicBool,
 }
 
@@ -32,14 +33,20 @@ impl Progress {
         Self {
             printer,
             bar,
-            requests: AtomicU64::new(0),
+            bar_requests: AtomicU64::new(0),
+            action_requests: AtomicU64::new(0),
             clamp_noted: false.into(),
         }
     }
 
     /// HTTP requests sent so far, retries included.
     pub(super) fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.bar_requests() + self.action_requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests to the bars endpoints so far, retries included.
+    pub(super) fn bar_requests(&self) -> u64 {
+        self.bar_requests.load(Ordering::Relaxed)
     }
 
     pub(super) fn finish(&self) {
@@ -65,12 +72,18 @@ impl Observer for Progress {
             }
             Event::Request {
                 url,
+                kind,
                 status,
                 elapsed,
-                bars,
+                items,
             } => {
-                self.requests.fetch_add(1, Ordering::Relaxed);
-                if status == 200 {
+                let counter = match kind {
+                    RequestKind::Bars => &self.bar_requests,
+                    RequestKind::CorporateActions => &self.action_requests,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                // The bar counts the planned bar requests only.
+                if status == 200 && kind == RequestKind::Bars {
                     self.bar.inc(1);
                 }
                 if self.printer.is_verbose() {
@@ -81,8 +94,9 @@ impl Observer for Progress {
                     };
                     self.say(|| {
                         self.printer.log(&format!(
-                            "GET {url} -> {status} in {} ms, {bars} bars",
-                            elapsed.as_millis()
+                            "GET {url} -> {status} in {} ms, {items} {}",
+                            elapsed.as_millis(),
+                            kind.items()
                         ))
                     });
                 }

@@ -25,6 +25,14 @@ impl Interval {
     pub fn intersect(&self, other: &Interval) -> Option<Interval> {
         Interval::new(self.start.max(other.start), self.end.min(other.end))
     }
+
+    /// The smallest interval containing both.
+    pub fn hull(&self, other: &Interval) -> Interval {
+        Interval {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
 }
 
 /// A normalised set of intervals: sorted, disjoint and with no two touching (touching

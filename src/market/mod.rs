@@ -1,15 +1,20 @@
 //! The vocabulary of market data that every other module speaks: symbols and their asset
-//! class, timeframes, bars, half-open time intervals and the `WHEN` syntax of `--start`/`--end`.
+//! class, timeframes, bars, half-open time intervals, the `WHEN` syntax of `--start`/`--end`,
+//! corporate actions, and the adjustment of bars for them.
 //!
 //! Everything here is pure: no I/O, no clock reads (the current time is always passed in).
 
+pub mod adjustment;
 pub mod bar;
+pub mod corporate_action;
 pub mod interval;
 pub mod symbol;
 pub mod time_spec;
 pub mod timeframe;
 
+pub use adjustment::Adjustments;
 pub use bar::{Bar, Volume};
+pub use corporate_action::{ActionKind, CorporateAction};
 pub use interval::{Interval, IntervalSet};
 pub use symbol::{AssetClass, Feed, Symbol};
 pub use time_spec::When;

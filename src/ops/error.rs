@@ -20,6 +20,12 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    #[error("cannot adjust the bars of {symbol} as asked")]
+    Adjustment {
+        symbol: crate::market::Symbol,
+        #[source]
+        source: crate::market::adjustment::AdjustmentError,
+    },
     #[error("a background task failed: {0}")]
     Task(String),
 }

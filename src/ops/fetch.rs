@@ -1,18 +1,29 @@
 //! `fetch`: fill the gaps of the requested series, commit them, and return the bars of the
 //! requested range, ordered by symbol then time. With no client (`--offline`) it serves
 //! from the cache or fails naming what is missing.
+//!
+//! With an adjustment other than raw it first brings the stock symbols' corporate-actions
+//! ledgers up to date (when more than a day old), makes sure the cache holds the raw daily
+//! closes the dividends need (SIP daily bars before each ex-date), and adjusts the stored raw
+//! bars on the way out. The cache never holds adjusted bars.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use super::Error;
+use super::corporate_actions::{self, MAX_AGE};
 use super::gap_fill::{self, FillOptions, FillTarget, SeriesStatus};
 use crate::api::Client;
 use crate::cache::{SeriesKey, Store};
 use crate::events::Observer;
+use crate::market::adjustment::{self, Adjuster, ex_boundary};
 use crate::market::time_spec::Span;
-use crate::market::{AssetClass, Bar, Feed, Interval, NEW_YORK, Symbol, Timeframe, When};
+use crate::market::{
+    Adjustments, AssetClass, Bar, CorporateAction, Feed, Interval, NEW_YORK, Symbol, Timeframe,
+    When,
+};
 use crate::parquet_files::metadata::format_instant;
 
 /// What to fetch, as the user said it.
@@ -26,6 +37,10 @@ pub struct FetchOptions {
     pub end: Option<When>,
     pub now: DateTime<Utc>,
 }
+
+/// How far before a dividend's ex-date its reference close may lie (a long weekend plus a
+/// few halted days).
+const CLOSE_WINDOW_DAYS: u64 = 14;
 
 /// The bars of one series inside the requested range.
 #[derive(Debug, Clone)]
@@ -99,14 +114,176 @@ pub fn targets(options: &FetchOptions) -> Result<Vec<FillTarget>, RangeError> {
         .collect()
 }
 
-/// Fills gaps (unless `client` is `None`: offline), then reads the requested bars.
+/// The corporate-actions ledger an adjusted fetch used.
+#[derive(Debug, Clone)]
+pub struct LedgerUse {
+    pub symbol: Symbol,
+    pub checked_at: DateTime<Utc>,
+    /// Whether this fetch asked Alpaca for it (else it was recent enough, or offline).
+    pub refreshed: bool,
+}
+
+/// What a fetch returns: the bars, and the ledgers they were adjusted with (none for raw).
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    pub series: Vec<FetchedSeries>,
+    pub ledgers: Vec<LedgerUse>,
+}
+
+/// Fills gaps (unless `client` is `None`: offline), then reads the requested bars, adjusted
+/// as asked. Crypto targets must come with [`Adjustments::RAW`].
 pub async fn fetch(
+    store: &Store,
+    client: Option<&Client>,
+    targets: Vec<FillTarget>,
+    adjustment: Adjustments,
+    now: DateTime<Utc>,
+    observer: Arc<dyn Observer>,
+) -> Result<Fetched, Error> {
+    if adjustment.is_raw() {
+        ensure_cached(store, client, targets.clone(), now, observer).await?;
+        return Ok(Fetched {
+            series: read(store, targets).await?,
+            ledgers: Vec::new(),
+        });
+    }
+    let mut stocks: Vec<Symbol> = targets
+        .iter()
+        .filter(|t| t.key.asset_class() == AssetClass::Stocks)
+        .map(|t| t.key.symbol.clone())
+        .collect();
+    stocks.sort();
+    stocks.dedup();
+    let refreshed = match client {
+        Some(client) => {
+            corporate_actions::refresh(store, client, &stocks, now, Some(MAX_AGE), true)
+                .await?
+                .checked
+        }
+        None => Vec::new(),
+    };
+    let ledgers = {
+        let (store, stocks) = (store.clone(), stocks.clone());
+        tokio::task::spawn_blocking(move || corporate_actions::load(&store, &stocks)).await??
+    };
+    let mut actions: BTreeMap<Symbol, Vec<CorporateAction>> = BTreeMap::new();
+    let mut uses = Vec::new();
+    let mut unrecorded = Vec::new();
+    for (symbol, ledger) in ledgers {
+        match ledger {
+            Some(ledger) => {
+                uses.push(LedgerUse {
+                    refreshed: refreshed.contains(&symbol),
+                    checked_at: ledger.checked_at,
+                    symbol: symbol.clone(),
+                });
+                actions.insert(symbol, ledger.actions);
+            }
+            None => unrecorded.push(format!("the corporate actions of {symbol}")),
+        }
+    }
+    if !unrecorded.is_empty() {
+        return Err(Error::Offline(unrecorded.join("; ")));
+    }
+
+    let today = corporate_actions::today(now);
+    let closes = close_targets(&targets, &actions, adjustment, today);
+    let mut fill = targets.clone();
+    for close in closes.values() {
+        match fill.iter_mut().find(|t| t.key == close.key) {
+            // One target per series, so the same range is never asked twice.
+            Some(t) => t.range = t.range.hull(&close.range),
+            None => fill.push(close.clone()),
+        }
+    }
+    ensure_cached(store, client, fill, now, observer).await?;
+    let mut series = read(store, targets).await?;
+    let close_series: BTreeMap<Symbol, Vec<Bar>> = read(store, closes.into_values().collect())
+        .await?
+        .into_iter()
+        .map(|s| (s.key.symbol, s.bars))
+        .collect();
+    for s in &mut series {
+        let Some(actions) = actions.get(&s.key.symbol) else {
+            continue;
+        };
+        let closes: BTreeMap<NaiveDate, f64> = close_series
+            .get(&s.key.symbol)
+            .into_iter()
+            .flatten()
+            .map(|b| (b.timestamp.with_timezone(&NEW_YORK).date_naive(), b.close))
+            .collect();
+        let close_before = |ex: NaiveDate| {
+            let window = ex - Days::new(CLOSE_WINDOW_DAYS)..ex;
+            closes.range(window).next_back().map(|(_, close)| *close)
+        };
+        let adjuster = Adjuster::new(
+            actions,
+            s.key.symbol.as_str(),
+            adjustment,
+            today,
+            close_before,
+        );
+        s.bars = adjuster
+            .apply(&s.bars)
+            .map_err(|source| Error::Adjustment {
+                symbol: s.key.symbol.clone(),
+                source,
+            })?;
+    }
+    Ok(Fetched {
+        series,
+        ledgers: uses,
+    })
+}
+
+/// Per stock symbol, the SIP daily series and the range of it that holds the raw closes the
+/// selected dividends need: from two weeks before the first ex-date to the last.
+fn close_targets(
+    targets: &[FillTarget],
+    actions: &BTreeMap<Symbol, Vec<CorporateAction>>,
+    adjustment: Adjustments,
+    today: NaiveDate,
+) -> BTreeMap<Symbol, FillTarget> {
+    let mut out = BTreeMap::new();
+    if !adjustment.dividend() {
+        return out;
+    }
+    for target in targets {
+        let symbol = &target.key.symbol;
+        let Some(actions) = actions.get(symbol) else {
+            continue;
+        };
+        let dates = adjustment::dividend_ex_dates(
+            actions,
+            symbol.as_str(),
+            adjustment,
+            target.range.start,
+            today,
+        );
+        let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
+            continue;
+        };
+        let start = ex_boundary(*first - Days::new(CLOSE_WINDOW_DAYS));
+        let end = ex_boundary(*last);
+        let key = SeriesKey::new(symbol.clone(), Feed::Sip, Timeframe::ONE_DAY);
+        let range = Interval::new(start, end).expect("two weeks before an ex-date is earlier");
+        out.entry(symbol.clone())
+            .and_modify(|t: &mut FillTarget| t.range = t.range.hull(&range))
+            .or_insert(FillTarget { key, range });
+    }
+    out
+}
+
+/// Makes sure the cache covers every target: fills the gaps, or with no client (offline)
+/// fails naming what is missing.
+async fn ensure_cached(
     store: &Store,
     client: Option<&Client>,
     targets: Vec<FillTarget>,
     now: DateTime<Utc>,
     observer: Arc<dyn Observer>,
-) -> Result<Vec<FetchedSeries>, Error> {
+) -> Result<(), Error> {
     match client {
         Some(client) => {
             let options = FillOptions {
@@ -114,8 +291,7 @@ pub async fn fetch(
                 wait_for_locks: true,
                 concurrency: 4,
             };
-            let outcomes =
-                gap_fill::fill(store, client, targets.clone(), options, observer).await?;
+            let outcomes = gap_fill::fill(store, client, targets, options, observer).await?;
             if let Some(failed) = outcomes
                 .into_iter()
                 .find(|o| matches!(o.status, SeriesStatus::Failed(_)))
@@ -160,6 +336,11 @@ pub async fn fetch(
             }
         }
     }
+    Ok(())
+}
+
+/// The stored bars of each target's range.
+async fn read(store: &Store, targets: Vec<FillTarget>) -> Result<Vec<FetchedSeries>, Error> {
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
         targets

@@ -20,10 +20,6 @@ use crate::cache::{SeriesKey, Store};
 use crate::events::{Event, Observer};
 use crate::market::{Feed, Interval, Symbol, Timeframe};
 
-/// Symbols per request at most, and the longest `symbols=` list, to keep URLs short.
-const MAX_SYMBOLS_PER_REQUEST: usize = 200;
-const MAX_SYMBOLS_CHARS: usize = 2_000;
-
 /// One series and the range the caller needs it to cover.
 #[derive(Debug, Clone)]
 pub struct FillTarget {
@@ -110,32 +106,16 @@ pub fn batch<'a>(gaps: impl IntoIterator<Item = (&'a SeriesKey, &'a [Interval])>
     for ((feed, timeframe, gap), mut symbols) in groups {
         symbols.sort();
         symbols.dedup();
-        let mut current: Vec<Symbol> = Vec::new();
-        let mut chars = 0;
-        for symbol in symbols {
-            let len = symbol.as_str().len() + 1;
-            if !current.is_empty()
-                && (current.len() == MAX_SYMBOLS_PER_REQUEST || chars + len > MAX_SYMBOLS_CHARS)
-            {
-                batches.push(Batch {
+        batches.extend(
+            api::symbol_batches(symbols)
+                .into_iter()
+                .map(|symbols| Batch {
                     feed,
                     timeframe,
                     gap,
-                    symbols: std::mem::take(&mut current),
-                });
-                chars = 0;
-            }
-            chars += len;
-            current.push(symbol);
-        }
-        if !current.is_empty() {
-            batches.push(Batch {
-                feed,
-                timeframe,
-                gap,
-                symbols: current,
-            });
-        }
+                    symbols,
+                }),
+        );
     }
     batches
 }
@@ -497,11 +477,7 @@ mod tests {
                 .sum::<usize>(),
             450
         );
-        assert!(
-            batches
-                .iter()
-                .all(|b| b.symbols.len() <= MAX_SYMBOLS_PER_REQUEST)
-        );
+        assert!(batches.iter().all(|b| b.symbols.len() <= 200));
     }
 
     fn to_letters(mut i: usize) -> String {

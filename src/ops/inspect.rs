@@ -1,6 +1,7 @@
-//! `inspect`: what the cache holds, series by series, from the file footers alone; and
-//! `--verify`, which reads every file whole and checks it against the format's promises.
-//! A damaged file is listed with its error and never stops the listing of the others.
+//! `inspect`: what the cache holds, series by series, from the file footers alone, and the
+//! corporate-actions ledgers of stock symbols; and `--verify`, which reads every file whole and
+//! checks it against the format's promises. A damaged file is listed with its error and never
+//! stops the listing of the others.
 
 use std::path::PathBuf;
 
@@ -9,8 +10,9 @@ use chrono::{DateTime, Utc};
 use super::Error;
 use super::selection::SeriesFilter;
 use crate::cache::cleanup::{self, LeftoverTemp};
+use crate::cache::ledger::{self, Ledger};
 use crate::cache::{self, SeriesKey, Store};
-use crate::market::IntervalSet;
+use crate::market::{AssetClass, IntervalSet, Symbol};
 use crate::parquet_files::read::FileSummary;
 
 /// One cached series as its footer describes it.
@@ -91,6 +93,19 @@ pub fn verify(store: &Store, infos: &[SeriesInfo]) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// The ledgers of the stock symbols among `symbols`: `Ok(None)` where none is recorded,
+/// `Err` for a damaged one.
+pub fn ledgers(
+    store: &Store,
+    symbols: &[Symbol],
+) -> Vec<(Symbol, Result<Option<Ledger>, cache::Error>)> {
+    symbols
+        .iter()
+        .filter(|s| s.asset_class() == AssetClass::Stocks)
+        .map(|s| (s.clone(), ledger::read(store, s)))
+        .collect()
 }
 
 /// Temp files left by interrupted writes (harmless; `prune` removes them).

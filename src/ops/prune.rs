@@ -1,15 +1,16 @@
 //! `prune`: retention. Removes whole series, or drops the bars (and the matching coverage,
-//! so a later fetch asks Alpaca again) before a cutoff, or empties the cache. Every change
-//! goes through the series lock and an atomic replace; temp files left by interrupted writes
-//! are removed on the way. With `dry_run`, only reports what it would do.
+//! so a later fetch asks Alpaca again) before a cutoff, or empties the cache. Removing the
+//! last series of a stock symbol removes its corporate-actions ledger too. Every change goes
+//! through the file's lock and an atomic replace; temp files left by interrupted writes are
+//! removed on the way. With `dry_run`, only reports what it would do.
 
 use chrono::{DateTime, Utc};
 
 use super::Error;
 use super::selection::SeriesFilter;
-use crate::cache::cleanup;
 use crate::cache::{SeriesKey, Store};
-use crate::market::{AssetClass, NEW_YORK, When};
+use crate::cache::{cleanup, ledger};
+use crate::market::{AssetClass, NEW_YORK, Symbol, When};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PruneAction {
@@ -54,6 +55,9 @@ pub struct PruneReport {
     pub failed: Vec<(SeriesKey, Error)>,
     pub temp_files: usize,
     pub temp_bytes: u64,
+    /// Stock symbols whose corporate-actions ledger is (or would be) removed, because no
+    /// series of theirs remains.
+    pub ledgers: Vec<Symbol>,
     /// Series selected (changed or not).
     pub matched: usize,
 }
@@ -99,10 +103,47 @@ pub fn prune(store: &Store, options: &PruneOptions) -> Result<PruneReport, Error
             Err(e) => report.failed.push((key, e)),
         }
     }
+    if options.action == PruneAction::Remove {
+        report.ledgers = prune_ledgers(store, options, &report)?;
+    }
     if !options.dry_run {
         cleanup::remove_empty_dirs(store);
     }
     Ok(report)
+}
+
+/// Removes the ledgers of the selected stock symbols that have no series left (in a dry run:
+/// would have none left after the removals reported).
+fn prune_ledgers(
+    store: &Store,
+    options: &PruneOptions,
+    report: &PruneReport,
+) -> Result<Vec<Symbol>, Error> {
+    let removed: Vec<&SeriesKey> = report
+        .series
+        .iter()
+        .filter(|s| s.effect == PruneEffect::Removed)
+        .map(|s| &s.key)
+        .collect();
+    let remaining: Vec<SeriesKey> = store
+        .list()?
+        .into_iter()
+        .filter(|k| !(options.dry_run && removed.contains(&k)))
+        .collect();
+    let mut gone = Vec::new();
+    for symbol in ledger::list(store)? {
+        let selected =
+            options.filter.symbols.is_empty() || options.filter.symbols.contains(&symbol);
+        if !selected || remaining.iter().any(|k| k.symbol == symbol) {
+            continue;
+        }
+        if !options.dry_run {
+            let lock = ledger::lock(store, &symbol, options.wait_for_locks)?;
+            ledger::remove(store, &symbol, lock)?;
+        }
+        gone.push(symbol);
+    }
+    Ok(gone)
 }
 
 fn prune_series(

@@ -1,12 +1,15 @@
 //! `update`: bring cached series (or the series of a watchlist) up to now, sharing requests
 //! between series that miss the same range, committing each series as soon as its data is
-//! complete. A failing series does not stop the others.
+//! complete, and refresh the corporate-actions ledgers of all their stock symbols in one
+//! batched pass. A failing series does not stop the others, nor a failing ledger refresh the
+//! series.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::Error;
+use super::corporate_actions::{self, RefreshReport};
 use super::fetch::resolve_range;
 use super::gap_fill::{self, Batch, FillOptions, FillTarget, SeriesOutcome};
 use super::selection::SeriesFilter;
@@ -156,21 +159,58 @@ fn estimate_bars(batch: &Batch) -> u64 {
     per_symbol * batch.symbols.len() as u64
 }
 
-/// Runs the update. Returns one outcome per planned series (unplannable ones included, as
-/// failures), in key order.
+/// What an update did.
+#[derive(Debug)]
+pub struct UpdateOutcome {
+    /// One per planned series (unplannable ones included, as failures), in key order.
+    pub series: Vec<SeriesOutcome>,
+    /// The refresh of the ledgers of every stock symbol among the series.
+    pub ledgers: Result<RefreshReport, Error>,
+}
+
+/// Runs the update: bars and ledgers at the same time.
 pub async fn update(
     store: &Store,
     client: &Client,
     plan: UpdatePlan,
     options: &UpdateOptions,
     observer: Arc<dyn Observer>,
-) -> Result<Vec<SeriesOutcome>, Error> {
+) -> Result<UpdateOutcome, Error> {
     let fill = FillOptions {
         now: options.now,
         wait_for_locks: options.wait_for_locks,
         concurrency: 4,
     };
-    let mut outcomes = gap_fill::fill(store, client, plan.targets, fill, observer).await?;
+    let mut stocks: Vec<Symbol> = plan
+        .targets
+        .iter()
+        .map(|t| &t.key)
+        .chain(plan.unplannable.iter().map(|(k, _)| k))
+        .chain(&plan.up_to_date)
+        .filter(|k| k.asset_class() == AssetClass::Stocks)
+        .map(|k| k.symbol.clone())
+        .collect();
+    stocks.sort();
+    stocks.dedup();
+    let refresh = async {
+        if stocks.is_empty() {
+            return Ok(RefreshReport::default());
+        }
+        corporate_actions::refresh(
+            store,
+            client,
+            &stocks,
+            options.now,
+            None,
+            options.wait_for_locks,
+        )
+        .await
+    };
+    let (filled, ledgers) = tokio::join!(
+        gap_fill::fill(store, client, plan.targets, fill, observer),
+        refresh
+    );
+    let mut outcomes = filled?;
     outcomes.extend(plan.unplannable.into_iter().map(|(key, e)| SeriesOutcome {
         key,
         gaps: Vec::new(),
@@ -182,5 +222,8 @@ pub async fn update(
         status: gap_fill::SeriesStatus::Unchanged,
     }));
     outcomes.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(outcomes)
+    Ok(UpdateOutcome {
+        series: outcomes,
+        ledgers,
+    })
 }

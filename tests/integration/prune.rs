@@ -124,11 +124,7 @@ fn removing_series_and_emptying_the_cache() {
     assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
     assert!(env.series_path("stocks/sip/1Day/MSFT.parquet").exists());
     env.run(&["prune", "--all", "--yes"]).success();
-    let left: Vec<_> = env
-        .snapshot()
-        .into_keys()
-        .filter(|p| !p.to_string_lossy().ends_with('/'))
-        .collect();
+    let left = env.files();
     assert!(left.is_empty(), "{left:?}");
 }
 

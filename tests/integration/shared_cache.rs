@@ -352,3 +352,65 @@ fn a_worker_killed_mid_commit_leaves_the_previous_state() {
         );
     }
 }
+
+#[test]
+fn adjusted_fetches_keep_their_ledger_in_the_bucket_too() {
+    require_s3!();
+    let env = TestEnv::new();
+    let url = s3_cache_url();
+    let args = [
+        "fetch",
+        "ACME",
+        "--start",
+        "2022-01-01",
+        "--end",
+        "2024-06-13",
+        "--adjustment",
+        "all",
+    ];
+    let local = env.run(&args).success().stdout;
+    let bucket = env.s3_run(&url, &args).success().stdout;
+    assert_eq!(
+        bucket, local,
+        "the same adjusted bars from a bucket as from disk"
+    );
+    let listing: Vec<serde_json::Value> = serde_json::from_str(
+        &env.s3_run(&url, &["inspect", "ACME", "--format", "json"])
+            .success()
+            .stdout,
+    )
+    .unwrap();
+    assert!(
+        listing[0]["corporate_actions"]
+            .to_string()
+            .contains("split"),
+        "{}",
+        listing[0]
+    );
+    // The ledger is read back from the bucket: offline adjusted fetches work.
+    let offline = env
+        .s3_run(
+            &url,
+            &[
+                "fetch",
+                "--offline",
+                "ACME",
+                "--start",
+                "2022-01-01",
+                "--end",
+                "2024-06-13",
+                "--adjustment",
+                "all",
+            ],
+        )
+        .success();
+    assert_eq!(offline.stdout, local);
+    env.s3_run(&url, &["prune", "--all", "--yes"]).success();
+    let other = TestEnv::new();
+    other
+        .s3_run(
+            &url,
+            &["fetch", "--offline", "ACME", "--adjustment", "split"],
+        )
+        .failure(1);
+}

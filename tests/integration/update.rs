@@ -7,18 +7,10 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use crate::support::emulator::Fault;
-use crate::support::{TestEnv, bars_of, parse_csv, rfc3339, run, utc};
+use crate::support::{self, TestEnv, bars_of, parse_csv, rfc3339, run, utc};
 
 fn symbols(n: u8) -> Vec<String> {
-    (0..n)
-        .map(|i| {
-            format!(
-                "W{}{}",
-                char::from(b'A' + i / 26),
-                char::from(b'A' + i % 26)
-            )
-        })
-        .collect()
+    support::symbols("W", n)
 }
 
 fn add_all(env: &TestEnv, symbols: &[String]) {

@@ -1,4 +1,5 @@
-//! `barkeep fetch`: arguments, then fill gaps and print bars.
+//! `barkeep fetch`: arguments, then fill gaps and print bars (adjusted on the way out when
+//! `--adjustment` asks for it).
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,8 +10,9 @@ use clap::{Args, ValueEnum, ValueHint};
 use crate::cli::bar_output::{BarFormat, write_bars};
 use crate::cli::progress::Progress;
 use crate::cli::{Context, UsageError};
-use crate::market::{Feed, Symbol, Timeframe, When};
-use crate::ops::fetch::{self as op, FetchOptions};
+use crate::market::{Adjustments, AssetClass, Feed, Symbol, Timeframe, When};
+use crate::ops::fetch::{self as op, FetchOptions, LedgerUse};
+use crate::parquet_files::metadata::format_instant;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -19,6 +21,7 @@ Examples:
     barkeep fetch AAPL -t 1Day --start 2021-03-01 --end 2021-06-30      # from the cache: no request
     barkeep fetch BTC/USD -t 1Hour --start 30d                          # crypto needs no API key
     barkeep fetch SPY -t 5Min --start 2024-06-03 --offline -o spy.csv    # never touch the network
+    barkeep fetch SPY --start 2016-01-01 --adjustment all                # total-return-style closes
   Cron (a crontab line: quiet unless something fails, the file replaced atomically):
     30 22 * * 1-5  barkeep -q fetch AAPL MSFT SPY -t 1Day --start 30d -o \"$HOME/data/daily.csv\"
   Pipelines (stdout carries only data):
@@ -106,6 +109,18 @@ pub struct FetchArgs {
     /// Example: barkeep fetch AAPL --start 2021-01-01 --end 2021-12-31 --offline
     #[arg(long)]
     pub offline: bool,
+
+    /// Adjust stock prices for corporate actions: raw, split, dividend, spin-off, all, or a
+    /// comma list such as split,dividend
+    ///
+    /// The cache keeps raw bars only; adjusting happens on output, from the corporate actions
+    /// barkeep records per symbol (asked again when more than a day old). split: prices ×
+    /// old/new and volume × new/old before each split or stock dividend; dividend: prices ×
+    /// (1 − dividend / previous raw close) before each cash dividend; all: both, for
+    /// total-return-style series. Adjusted prices are rounded to 4 decimals. barkeep refuses to
+    /// adjust across a spin-off. Crypto takes only raw.
+    #[arg(long, value_name = "ADJ", default_value = "raw")]
+    pub adjustment: Adjustments,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,7 +167,58 @@ fn check_output_path(path: &Path) -> Result<(), UsageError> {
     Ok(())
 }
 
+/// Adjustments apply to stocks only: crypto has no corporate actions.
+fn check_adjustment(adjustment: Adjustments, symbols: &[Symbol]) -> Result<(), UsageError> {
+    match symbols
+        .iter()
+        .find(|s| s.asset_class() == AssetClass::Crypto)
+    {
+        Some(crypto) if !adjustment.is_raw() => Err(UsageError(format!(
+            "--adjustment {adjustment} applies to stocks only, and {crypto} is crypto; fetch crypto pairs with --adjustment raw (the default)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// How long ago `then` was, for people: `3 days`, `5 hours`, `12 minutes`.
+fn age(now: chrono::DateTime<chrono::Utc>, then: chrono::DateTime<chrono::Utc>) -> String {
+    let minutes = (now - then).num_minutes().max(0);
+    let (n, unit) = match minutes {
+        m if m >= 2 * 24 * 60 => (m / (24 * 60), "days"),
+        m if m >= 2 * 60 => (m / 60, "hours"),
+        m => (m, "minutes"),
+    };
+    format!("{n} {unit}")
+}
+
+fn note_ledgers(ctx: &Context, ledgers: &[LedgerUse], offline: bool) {
+    for ledger in ledgers {
+        let checked = format!(
+            "{} ago ({})",
+            age(ctx.now, ledger.checked_at),
+            format_instant(ledger.checked_at)
+        );
+        if offline {
+            ctx.printer.note(&format!(
+                "note: --offline: adjusting {} with its corporate actions as last checked {checked}",
+                ledger.symbol
+            ));
+        } else if ledger.refreshed {
+            ctx.printer.log(&format!(
+                "corporate actions of {} checked now",
+                ledger.symbol
+            ));
+        } else {
+            ctx.printer.log(&format!(
+                "corporate actions of {} last checked {checked}",
+                ledger.symbol
+            ));
+        }
+    }
+}
+
 pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
+    check_adjustment(args.adjustment, &args.symbols)?;
     let options = FetchOptions {
         symbols: args.symbols,
         timeframe: args.timeframe,
@@ -171,10 +237,11 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
     } else {
         Some(ctx.client(progress.clone())?)
     };
-    let series = op::fetch(
+    let fetched = op::fetch(
         &ctx.store,
         client.as_ref(),
         targets,
+        args.adjustment,
         ctx.now,
         progress.clone(),
     )
@@ -182,7 +249,9 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
     progress.finish();
     ctx.printer
         .log(&format!("{} requests to Alpaca", progress.requests()));
-    let series = series?;
+    let fetched = fetched?;
+    note_ledgers(ctx, &fetched.ledgers, args.offline);
+    let series = fetched.series;
 
     match &args.output {
         Some(path) => {

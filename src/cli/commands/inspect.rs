@@ -1,4 +1,5 @@
-//! `barkeep inspect`: list what the cache holds as a table, CSV or JSON, and `--verify`.
+//! `barkeep inspect`: list what the cache holds as a table, CSV or JSON, the recorded
+//! corporate actions of the symbols named, and `--verify`.
 
 use std::io::{BufWriter, IsTerminal, Write};
 
@@ -7,8 +8,9 @@ use indicatif::HumanBytes;
 use serde_json::json;
 
 use super::fetch::FeedArg;
+use crate::cache::{self, ledger, ledger::Ledger};
 use crate::cli::Context;
-use crate::market::{Symbol, Timeframe};
+use crate::market::{AssetClass, Symbol, Timeframe};
 use crate::ops::inspect::{self as op, Problem, SeriesInfo, error_chain};
 use crate::ops::selection::SeriesFilter;
 use crate::parquet_files::metadata::format_instant;
@@ -66,6 +68,53 @@ fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map(format_instant).unwrap_or_default()
 }
 
+type Ledgers = Vec<(Symbol, Result<Option<Ledger>, cache::Error>)>;
+
+/// A stock series' `corporate_actions` in JSON: the ledger's file object, `null` when none
+/// is recorded, `{"error": ...}` when it is damaged.
+fn json_ledger(ledgers: &Ledgers, symbol: &Symbol) -> serde_json::Value {
+    match ledgers.iter().find(|(s, _)| s == symbol).map(|(_, l)| l) {
+        Some(Ok(Some(ledger))) => ledger::to_json(ledger),
+        Some(Err(e)) => json!({ "error": error_chain(e) }),
+        Some(Ok(None)) | None => serde_json::Value::Null,
+    }
+}
+
+/// The recorded actions of each named stock symbol, for the table format.
+fn write_ledgers(out: &mut dyn Write, ledgers: &Ledgers) -> std::io::Result<()> {
+    for (symbol, ledger) in ledgers {
+        writeln!(out)?;
+        match ledger {
+            Ok(None) => writeln!(
+                out,
+                "corporate actions of {symbol}: none recorded yet (`fetch --adjustment` or `update` records them)"
+            )?,
+            Err(_) => writeln!(out, "corporate actions of {symbol}: the ledger is damaged")?,
+            Ok(Some(l)) => {
+                writeln!(
+                    out,
+                    "corporate actions of {symbol}: {} recorded, last checked {} (process dates {} to {})",
+                    l.actions.len(),
+                    format_instant(l.checked_at),
+                    l.process_dates.0,
+                    l.process_dates.1
+                )?;
+                for a in &l.actions {
+                    writeln!(
+                        out,
+                        "  ex {}  {:<14}  {:<24}  processed {}",
+                        a.ex_date,
+                        a.kind.type_name(),
+                        a.kind.to_string(),
+                        a.process_date
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn json_row(info: &SeriesInfo, problems: Option<Vec<&Problem>>) -> serde_json::Value {
     let mut row = json!({
         "symbol": info.key.symbol.as_str(),
@@ -113,6 +162,16 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
         feed: args.feed.map(Into::into),
     };
     let infos = op::inspect(&ctx.store, &filter)?;
+    // The ledgers of the symbols named, or (for JSON) of every stock symbol listed.
+    let mut ledger_symbols: Vec<Symbol> = if filter.symbols.is_empty() {
+        infos.iter().map(|i| i.key.symbol.clone()).collect()
+    } else {
+        filter.symbols.clone()
+    };
+    ledger_symbols.sort();
+    ledger_symbols.dedup();
+    ledger_symbols.retain(|s| s.asset_class() == AssetClass::Stocks);
+    let ledgers = op::ledgers(&ctx.store, &ledger_symbols);
     let problems = if args.verify {
         op::verify(&ctx.store, &infos)
     } else {
@@ -132,7 +191,19 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
     let single = infos.len() == 1;
     match format {
         InspectFormat::Json => {
-            let rows: Vec<_> = infos.iter().map(|i| json_row(i, problems_of(i))).collect();
+            let rows: Vec<_> = infos
+                .iter()
+                .map(|i| {
+                    let mut row = json_row(i, problems_of(i));
+                    if i.key.asset_class() == AssetClass::Stocks {
+                        row.as_object_mut().expect("object").insert(
+                            "corporate_actions".into(),
+                            json_ledger(&ledgers, &i.key.symbol),
+                        );
+                    }
+                    row
+                })
+                .collect();
             serde_json::to_writer_pretty(&mut out, &rows)?;
             writeln!(out)?;
         }
@@ -250,11 +321,22 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
                     )?;
                 }
             }
+            if !filter.symbols.is_empty() {
+                write_ledgers(&mut out, &ledgers)?;
+            }
         }
     }
     out.flush()?;
     drop(out);
 
+    for (symbol, ledger) in &ledgers {
+        if let Err(e) = ledger {
+            ctx.printer.warning(&format!(
+                "{}; delete it and `barkeep update {symbol}` records the actions again",
+                error_chain(e)
+            ));
+        }
+    }
     if infos.is_empty() {
         ctx.printer.note(&format!(
             "no cached series match (cache: `{}`)",

@@ -156,7 +156,18 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
             HumanBytes(series.bytes)
         )?;
     }
-    if report.series.is_empty() && report.temp_files == 0 {
+    for symbol in &report.ledgers {
+        let verb = if args.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        writeln!(
+            out,
+            "{verb:<12}  {symbol} corporate actions (no series of {symbol} left)"
+        )?;
+    }
+    if report.series.is_empty() && report.temp_files == 0 && report.ledgers.is_empty() {
         out.flush()?;
         drop(out);
         let why = if report.matched == 0 {

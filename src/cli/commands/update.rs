@@ -35,8 +35,11 @@ Examples:
 /// --symbols-file), updates those series for each -t given (default: the timeframes already
 /// cached for the symbol, else 1Day), creating missing ones from --start. Series that miss the
 /// same range share one request. Each series is committed as soon as its data is complete; a
-/// failing series does not stop the others. Ends with one summary line on stderr. Exit status:
-/// 0 when every series succeeded, 1 when any failed (each failure is named), 2 for bad usage.
+/// failing series does not stop the others. Also refreshes the corporate-actions ledger of
+/// every stock symbol it updates, all in one request per page, so `fetch --adjustment` (even
+/// --offline) adjusts with current actions. Ends with one summary line on stderr. Exit status:
+/// 0 when every series and the ledgers succeeded, 1 when any failed (each failure is named),
+/// 2 for bad usage.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct UpdateArgs {
@@ -211,9 +214,10 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
 
     let progress = Arc::new(Progress::new(ctx.printer.clone()));
     let client = ctx.client(progress.clone())?;
-    let outcomes = op::update(&ctx.store, &client, plan, &options, progress.clone()).await;
+    let outcome = op::update(&ctx.store, &client, plan, &options, progress.clone()).await;
     progress.finish();
-    let outcomes = outcomes?;
+    let outcome = outcome?;
+    let outcomes = outcome.series;
 
     let (mut updated, mut unchanged, mut failed, mut bars_added) = (0, 0, 0, 0u64);
     for outcome in &outcomes {
@@ -231,7 +235,16 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         }
     }
     let elapsed = started.elapsed();
-    let requests = progress.requests();
+    // Bar requests; the corporate-actions requests are reported apart.
+    let requests = progress.bar_requests();
+    let (ledgers, ledger_error) = match &outcome.ledgers {
+        Ok(report) => (report.clone(), None),
+        Err(e) => {
+            let message = error_chain(e);
+            ctx.printer.error(&format!("corporate actions: {message}"));
+            (Default::default(), Some(message))
+        }
+    };
     let conflicts = ctx
         .store
         .bucket()
@@ -265,6 +278,12 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
             "conflicts": conflicts,
             "elapsed_seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             "series": entries,
+            "corporate_actions": {
+                "symbols_checked": ledgers.checked.len(),
+                "requests": ledgers.requests,
+                "actions_added": ledgers.actions_added,
+                "error": ledger_error,
+            },
         });
         let mut out = std::io::stdout().lock();
         writeln!(out, "{report}")?;
@@ -275,16 +294,34 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
     } else {
         String::new()
     };
+    let checked = if ledger_error.is_some() {
+        "corporate actions failed".to_owned()
+    } else {
+        format!(
+            "corporate actions of {} symbols checked in {} requests, {} new",
+            ledgers.checked.len(),
+            ledgers.requests,
+            ledgers.actions_added
+        )
+    };
     ctx.printer.note(&format!(
-        "{updated} series updated, {unchanged} unchanged, {failed} failed; {} bars added; {requests} requests in {:.1} s{raced}",
+        "{updated} series updated, {unchanged} unchanged, {failed} failed; {} bars added; {requests} requests in {:.1} s; {checked}{raced}",
         HumanCount(bars_added),
         elapsed.as_secs_f64()
     ));
     if failed > 0 {
         return Err(SeriesFailed(failed).into());
     }
+    if ledger_error.is_some() {
+        return Err(LedgersFailed.into());
+    }
     Ok(())
 }
+
+/// The corporate-actions refresh failed (already shown on stderr): exit status 1.
+#[derive(Debug, thiserror::Error)]
+#[error("the corporate actions could not be brought up to date; the series were updated")]
+pub struct LedgersFailed;
 
 /// Some series failed (each was already named on stderr): exit status 1.
 #[derive(Debug, thiserror::Error)]

@@ -126,6 +126,27 @@ impl TestEnv {
     pub(crate) fn series_path(&self, relative: &str) -> PathBuf {
         self.cache().join(relative)
     }
+
+    /// The files (not directories) left in the cache, relative to it.
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
+        self.snapshot()
+            .into_keys()
+            .filter(|p| !p.to_string_lossy().ends_with('/'))
+            .collect()
+    }
+}
+
+/// `n` distinct stock symbols made of letters: `{prefix}AA`, `{prefix}AB`, …
+pub(crate) fn symbols(prefix: &str, n: u8) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{prefix}{}{}",
+                char::from(b'A' + i / 26),
+                char::from(b'A' + i % 26)
+            )
+        })
+        .collect()
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {

@@ -2,8 +2,9 @@
 //! and clock, and their values.
 //!
 //! Owns: timeframe and feed parsing, the price/volume model (a smooth function of symbol and
-//! time plus hash noise), quiet-minute dropping, bucketing of n-minute/n-hour/week/month bars,
-//! and the "forming bar" rule (a bar whose bucket is not over at the clock is partial).
+//! time plus hash noise, divided by the symbol's share-count changes so raw prices jump at a
+//! split), quiet-minute dropping, bucketing of n-minute/n-hour/week/month bars, and the
+//! "forming bar" rule (a bar whose bucket is not over at the clock is partial).
 //! Must not: know about HTTP, parameters, pagination or emulator state; the same inputs always
 //! give the same bars.
 
@@ -119,6 +120,16 @@ impl Feed {
     }
 }
 
+/// A change of a stock's share count on its ex-date (a split or a stock dividend): from that
+/// New York day on, each old share is `num / den` shares, so raw prices are divided and raw
+/// volume multiplied by that ratio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShareChange {
+    pub(crate) ex_date: NaiveDate,
+    pub(crate) num: u64,
+    pub(crate) den: u64,
+}
+
 /// Everything that decides the bars of one symbol: same `Series`, same bars.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Series<'a> {
@@ -130,6 +141,9 @@ pub(crate) struct Series<'a> {
     pub(crate) timeframe: Timeframe,
     /// Nothing starts after the clock; a bucket still open at the clock is partial.
     pub(crate) clock: DateTime<Utc>,
+    /// The symbol's share-count changes, whether or not announced yet at the clock (the market
+    /// trades them on their ex-date regardless). Empty for most symbols.
+    pub(crate) shares: &'a [ShareChange],
 }
 
 impl Series<'_> {
@@ -207,7 +221,8 @@ impl<'a> Model<'a> {
         self.series.market == Market::Crypto
     }
 
-    /// The smooth part of the price: slow cycles of ~3 years, ~45 days, a day and 37 minutes.
+    /// The smooth part of the price: slow cycles of ~3 years, ~45 days, a day and 37 minutes,
+    /// in the share count of the time.
     fn smooth_price(&self, t: i64) -> f64 {
         let x = t as f64;
         let p = &self.phases;
@@ -215,7 +230,25 @@ impl<'a> Model<'a> {
             + 0.08 * (TAU * x / (45.0 * 86_400.0) + p[1]).sin()
             + 0.01 * (TAU * x / 86_400.0 + p[2]).sin()
             + 0.003 * (TAU * x / (37.0 * 60.0) + p[3]).sin();
-        self.base * wave.exp()
+        self.base * wave.exp() / self.shares_per_original(t)
+    }
+
+    /// How many shares one share of before every share-count change has become by the New
+    /// York day of `t` (1 for symbols without changes).
+    fn shares_per_original(&self, t: i64) -> f64 {
+        if self.series.shares.is_empty() {
+            return 1.0;
+        }
+        let date = calendar::new_york_date(at(t));
+        let (num, den) = self
+            .series
+            .shares
+            .iter()
+            .filter(|c| c.ex_date <= date)
+            .fold((1u128, 1u128), |(n, d), c| {
+                (n * u128::from(c.num), d * u128::from(c.den))
+            });
+        num as f64 / den as f64
     }
 
     fn price_u(&self, tag: u64, t: i64) -> f64 {
@@ -279,7 +312,7 @@ impl<'a> Model<'a> {
                 (200.0 + 30_000.0 * self.volume_u(11, t).powi(2)) * self.volume_scale
             } else {
                 1.0 + 3_000.0 * self.volume_u(11, t).powi(3)
-            };
+            } * self.shares_per_original(t);
             let v = (raw / self.series.feed.volume_divisor()).round().max(1.0);
             let n = (v / (20.0 + 180.0 * self.volume_u(12, t)))
                 .round()
@@ -307,7 +340,10 @@ impl<'a> Model<'a> {
             let v = round_to(50.0 + 2_000.0 * self.volume_u(13, t), 6);
             (v, 1_000 + (50_000.0 * self.volume_u(14, t)) as u64)
         } else {
-            let raw = 3_000_000.0 * self.volume_scale * (0.4 + 1.2 * self.volume_u(13, t));
+            let raw = 3_000_000.0
+                * self.volume_scale
+                * (0.4 + 1.2 * self.volume_u(13, t))
+                * self.shares_per_original(t);
             let v = (raw / self.series.feed.volume_divisor()).round().max(1.0);
             let n = (v / (60.0 + 120.0 * self.volume_u(14, t)))
                 .round()
@@ -606,11 +642,11 @@ fn midnight_utc(date: NaiveDate) -> DateTime<Utc> {
     date.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
 }
 
-fn at(t: i64) -> DateTime<Utc> {
+pub(super) fn at(t: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(t, 0).expect("timestamp in range")
 }
 
-fn round_to(x: f64, decimals: i32) -> f64 {
+pub(super) fn round_to(x: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (x * scale).round() / scale
 }
@@ -626,14 +662,14 @@ fn floor_to(x: f64, decimals: i32) -> f64 {
 }
 
 /// splitmix64's finaliser: a cheap, well-mixed, platform-independent hash step.
-fn mix(mut z: u64) -> u64 {
+pub(super) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
 
-fn fnv1a(text: &str) -> u64 {
+pub(super) fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
@@ -668,6 +704,7 @@ mod tests {
             feed: Feed::Sip,
             timeframe: Timeframe::parse(tf).unwrap(),
             clock: utc(clock),
+            shares: &[],
         }
     }
 

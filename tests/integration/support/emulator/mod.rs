@@ -1,20 +1,25 @@
 //! A local emulator of Alpaca's historical-bars API for barkeep's integration tests.
 //!
 //! Owns: the `Emulator` handle that tests hold (start on 127.0.0.1, stop on drop), its mutable
-//! state (clock, known symbols, plan, rate limit, injected faults, recorded requests), and the
-//! public types tests assert on (`RecordedRequest`, `Fault`, `EmuBar`). It follows
-//! `shared/ALPACA_API.md`: the stock and crypto bar endpoints, their parameters, verbatim error
-//! bodies, pagination across symbols, gzip and rate-limit headers.
+//! state (clock, known symbols, corporate actions, plan, rate limit, injected faults, recorded
+//! requests), and the public types tests assert on (`RecordedRequest`, `Fault`, `EmuBar`,
+//! `EmuAction`). It follows `shared/ALPACA_API.md`: the stock and crypto bar endpoints, their
+//! parameters (`adjustment` included), verbatim error bodies, pagination across symbols, gzip
+//! and rate-limit headers, and `/v1/corporate-actions`.
 //! Must not: talk to anything but loopback, or depend on barkeep's own code.
 //!
-//! `calendar` has the NYSE calendar, `market_data` generates the bars, `server` speaks HTTP.
+//! `calendar` has the NYSE calendar, `market_data` generates the bars, `corporate_actions`
+//! models splits, dividends and spin-offs, `server` speaks HTTP.
 
 // Each integration-test binary uses only part of this API.
 #![allow(dead_code)]
 
 pub(crate) mod calendar;
+mod corporate_actions;
 mod market_data;
 mod server;
+
+pub(crate) use corporate_actions::EmuAction;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,6 +27,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
+use corporate_actions::{Adjustment, Listing};
 use market_data::{Feed, Market, Series, Timeframe};
 
 const KEY_ID: &str = "test-key-id";
@@ -71,6 +77,11 @@ impl RecordedRequest {
     pub(crate) fn is_bar_request(&self) -> bool {
         server::is_bar_path(&self.path)
     }
+
+    /// Whether this is a request to `/v1/corporate-actions`.
+    pub(crate) fn is_corporate_actions_request(&self) -> bool {
+        self.path == server::CORPORATE_ACTIONS_PATH
+    }
 }
 
 /// A failure the next bar requests get instead of (or before) their normal answer.
@@ -112,16 +123,20 @@ struct EmulatorState {
     stocks: BTreeMap<String, NaiveDate>,
     /// Crypto pair → first trading date (UTC).
     crypto: BTreeMap<String, NaiveDate>,
+    /// Every corporate action, announced or not (see `corporate_actions`).
+    actions: Vec<EmuAction>,
     free_plan: bool,
     rate_limit: Option<server::TokenBucket>,
     faults: VecDeque<Fault>,
+    /// Faults for `/v1/corporate-actions` requests, apart from the bar requests'.
+    action_faults: VecDeque<Fault>,
     failing: BTreeMap<String, u16>,
 }
 
 impl EmulatorState {
     fn new() -> EmulatorState {
         let since = NaiveDate::from_ymd_opt(2015, 1, 1).expect("date");
-        let stocks = ["AAPL", "MSFT", "NVDA", "SPY", "TSLA"]
+        let stocks = ["AAPL", "ACME", "MSFT", "NVDA", "SPY", "TSLA"]
             .into_iter()
             .map(|s| (s.to_owned(), since))
             .chain([(
@@ -141,9 +156,11 @@ impl EmulatorState {
             requests: Vec::new(),
             stocks,
             crypto,
+            actions: corporate_actions::default_actions(),
             free_plan: false,
             rate_limit: None,
             faults: VecDeque::new(),
+            action_faults: VecDeque::new(),
             failing: BTreeMap::new(),
         }
     }
@@ -154,6 +171,18 @@ impl EmulatorState {
             Market::Stock => self.stocks.get(symbol).copied(),
             Market::Crypto => self.crypto.get(symbol).copied(),
         }
+    }
+
+    /// How `symbol` is modelled: its listing date and share-count changes.
+    fn listing(&self, market: Market, symbol: &str) -> Option<Listing> {
+        Some(Listing {
+            symbol: symbol.to_owned(),
+            listed: self.listed(market, symbol)?,
+            shares: match market {
+                Market::Stock => corporate_actions::share_changes(&self.actions, symbol),
+                Market::Crypto => Vec::new(),
+            },
+        })
     }
 }
 
@@ -235,6 +264,14 @@ impl Emulator {
         state.faults.extend(std::iter::repeat_n(fault, times));
     }
 
+    /// The next `times` `/v1/corporate-actions` requests get `fault`.
+    pub(crate) fn inject_corporate_actions(&self, fault: Fault, times: usize) {
+        let mut state = self.lock();
+        state
+            .action_faults
+            .extend(std::iter::repeat_n(fault, times));
+    }
+
     /// Every bar request naming `symbol` answers `status` (`{"message":"internal server
     /// error"}` for 5xx).
     pub(crate) fn fail_symbol(&self, symbol: &str, status: u16) {
@@ -255,8 +292,27 @@ impl Emulator {
         end: DateTime<Utc>,
         feed: &str,
     ) -> Vec<EmuBar> {
+        self.bars_adjusted(symbol, timeframe, start, end, feed, "raw")
+    }
+
+    /// The emulator's truth at the current clock for `adjustment=` (`raw`, `split`,
+    /// `dividend`, `spin-off`, `all` or a comma list): what the bar endpoints serve.
+    ///
+    /// # Panics
+    /// As [`Emulator::bars`], and on an adjustment Alpaca would reject.
+    pub(crate) fn bars_adjusted(
+        &self,
+        symbol: &str,
+        timeframe: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        feed: &str,
+        adjustment: &str,
+    ) -> Vec<EmuBar> {
         let timeframe =
             Timeframe::parse(timeframe).unwrap_or_else(|| panic!("invalid timeframe: {timeframe}"));
+        let adjustment = Adjustment::parse(adjustment)
+            .unwrap_or_else(|| panic!("invalid adjustment: {adjustment}"));
         let market = if symbol.contains('/') {
             Market::Crypto
         } else {
@@ -266,22 +322,55 @@ impl Emulator {
             Market::Crypto => Feed::Sip,
             Market::Stock => Feed::parse(feed).unwrap_or_else(|| panic!("invalid feed: {feed}")),
         };
-        let (clock, listed) = {
-            let state = self.lock();
-            (state.clock, state.listed(market, symbol))
-        };
-        let Some(listed) = listed else {
+        let state = self.lock();
+        let clock = state.clock;
+        let Some(listing) = state.listing(market, symbol) else {
             return Vec::new();
         };
-        Series {
+        let raw = Series {
             symbol,
             market,
-            listed,
+            listed: listing.listed,
             feed,
             timeframe,
             clock,
+            shares: &listing.shares,
         }
-        .collect(start, end)
+        .collect(start, end);
+        if adjustment.is_raw() {
+            return raw;
+        }
+        let factors = corporate_actions::factors(&state.actions, symbol, adjustment, clock, &|s| {
+            state.listing(Market::Stock, s)
+        });
+        corporate_actions::adjust(raw, &factors)
+    }
+
+    /// Adds a corporate action. It appears in `/v1/corporate-actions` (and in adjusted bars)
+    /// once the clock reaches its process date; a split or stock dividend changes the raw bars
+    /// from its ex-date on whether announced or not.
+    pub(crate) fn add_action(&self, action: EmuAction) {
+        self.lock().actions.push(action);
+    }
+
+    /// Every corporate action of `symbol` (as the moved symbol), announced or not.
+    pub(crate) fn actions(&self, symbol: &str) -> Vec<EmuAction> {
+        self.lock()
+            .actions
+            .iter()
+            .filter(|a| a.symbol == symbol)
+            .cloned()
+            .collect()
+    }
+
+    /// Only the requests to `/v1/corporate-actions`, in arrival order.
+    pub(crate) fn corporate_action_requests(&self) -> Vec<RecordedRequest> {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.is_corporate_actions_request())
+            .cloned()
+            .collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, EmulatorState> {

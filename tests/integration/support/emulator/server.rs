@@ -1,7 +1,7 @@
 //! The emulator's HTTP side: the axum server on its own thread and runtime, routing of the
-//! three bar endpoints, parameter validation with Alpaca's error bodies, pagination across
-//! symbols, auth, free-plan 403s, the token-bucket rate limit, injected faults, gzip, and the
-//! recording of every request.
+//! three bar endpoints and `/v1/corporate-actions`, parameter validation with Alpaca's error
+//! bodies, pagination across symbols, adjusted bars, auth, free-plan 403s, the token-bucket
+//! rate limit, injected faults, gzip, and the recording of every request.
 //!
 //! Must not: decide bar values (that is `market_data`) or hold state of its own beyond the
 //! running server (everything mutable lives in the parent's `EmulatorState`).
@@ -22,8 +22,12 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use tokio::sync::oneshot;
 
+use super::corporate_actions::{self, Adjustment, Factor, Listing};
 use super::market_data::{Feed, Market, Series, Timeframe};
 use super::{EmuBar, EmulatorState, Fault, KEY_ID, RecordedRequest, SECRET_KEY, calendar, lock};
+
+/// The path of the corporate-actions endpoint.
+pub(super) const CORPORATE_ACTIONS_PATH: &str = "/v1/corporate-actions";
 
 type Shared = Arc<Mutex<EmulatorState>>;
 
@@ -306,6 +310,8 @@ enum Route {
     StockSingle(String),
     /// `/v1beta3/crypto/{loc}/bars`
     Crypto,
+    /// `/v1/corporate-actions`
+    CorporateActions,
     Other,
 }
 
@@ -320,14 +326,19 @@ impl Route {
             ["", "v1beta3", "crypto", loc, "bars"] if CRYPTO_LOCATIONS.contains(loc) => {
                 Route::Crypto
             }
+            ["", "v1", "corporate-actions"] => Route::CorporateActions,
             _ => Route::Other,
         }
+    }
+
+    fn is_bars(&self) -> bool {
+        !matches!(self, Route::CorporateActions | Route::Other)
     }
 }
 
 /// Whether a (raw) request path is one of the bar endpoints.
 pub(super) fn is_bar_path(path: &str) -> bool {
-    Route::of(path) != Route::Other
+    Route::of(path).is_bars()
 }
 
 async fn handle(State(state): State<Shared>, request: Request) -> Response {
@@ -359,10 +370,10 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             accept_gzip,
             user_agent,
         });
-        let fault = if route == Route::Other {
-            None
-        } else {
-            state.faults.pop_front()
+        let fault = match route {
+            Route::Other => None,
+            Route::CorporateActions => state.action_faults.pop_front(),
+            _ => state.faults.pop_front(),
         };
         (state.requests.len() - 1, fault)
     };
@@ -412,7 +423,7 @@ fn answer(
 ) -> Reply {
     let (market, single) = match route {
         Route::Other => return Reply::message(404, "not found"),
-        Route::StockMulti => (Market::Stock, None),
+        Route::StockMulti | Route::CorporateActions => (Market::Stock, None),
         Route::StockSingle(symbol) => (Market::Stock, Some(symbol.clone())),
         Route::Crypto => (Market::Crypto, None),
     };
@@ -431,6 +442,14 @@ fn answer(
         None => RateHeaders::unlimited(),
     };
     let clock = guard.clock;
+    if *route == Route::CorporateActions {
+        let mut reply = match corporate_actions::list(&guard.actions, query, clock) {
+            Ok(body) => Reply::json(200, body),
+            Err(message) => return Reply::bad_request(&message),
+        };
+        reply.rate = Some(rate);
+        return reply;
+    }
     let free_plan = guard.free_plan;
     let request = match BarRequest::parse(market, single, query, clock, free_plan) {
         Ok(request) => request,
@@ -446,10 +465,27 @@ fn answer(
     {
         return Reply::message(403, "subscription does not permit querying recent SIP data");
     }
-    let listed: Vec<(String, NaiveDate)> = request
+    let listings: Vec<Listing> = request
         .symbols
         .iter()
-        .filter_map(|s| guard.listed(market, s).map(|d| (s.clone(), d)))
+        .filter_map(|s| guard.listing(market, s))
+        .collect();
+    let actions = if request.adjustment.is_raw() {
+        Vec::new()
+    } else {
+        guard.actions.clone()
+    };
+    let stocks = |s: &str| guard.listing(Market::Stock, s);
+    let listed: Vec<(Listing, Vec<Factor>)> = listings
+        .into_iter()
+        .map(|l| {
+            let factors = if actions.is_empty() {
+                Vec::new()
+            } else {
+                corporate_actions::factors(&actions, &l.symbol, request.adjustment, clock, &stocks)
+            };
+            (l, factors)
+        })
         .collect();
     // Generate without holding the lock: other requests and the test thread go on meanwhile.
     drop(guard);
@@ -475,6 +511,7 @@ struct BarRequest {
     feed: Feed,
     currency: Option<String>,
     cursor: Option<Cursor>,
+    adjustment: Adjustment,
 }
 
 /// Where a page token resumes: this symbol, from this bar on.
@@ -503,26 +540,8 @@ impl BarRequest {
             (Market::Stock, None) => &STOCK_PARAMS,
             (Market::Stock, Some(_)) => &STOCK_PARAMS[1..],
         };
-        let mut unexpected: Vec<&str> = Vec::new();
-        for (name, _) in query {
-            if !allowed.contains(&name.as_str()) && !unexpected.contains(&name.as_str()) {
-                unexpected.push(name);
-            }
-        }
-        if !unexpected.is_empty() {
-            return Err(Reply::bad_request(&format!(
-                "unexpected query parameter(s): {}",
-                unexpected.join(", ")
-            )));
-        }
-        // Like Go's url.Values.Get: the first value; an empty value counts as absent.
-        let get = |name: &str| {
-            query
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-                .filter(|v| !v.is_empty())
-        };
+        reject_unexpected(query, allowed).map_err(|m| Reply::bad_request(&m))?;
+        let get = |name: &str| param(query, name);
 
         let mut symbols: Vec<String> = match &single {
             Some(symbol) => vec![symbol.clone()],
@@ -584,6 +603,10 @@ impl BarRequest {
         {
             return Err(Reply::bad_request(&format!("invalid adjustment: {text}")));
         }
+        let adjustment = match (market, get("adjustment")) {
+            (Market::Stock, Some(text)) => Adjustment::parse(text).unwrap_or_default(),
+            _ => Adjustment::default(),
+        };
         if let Some(text) = get("asof")
             && text != "-"
             && NaiveDate::parse_from_str(text, "%Y-%m-%d").is_err()
@@ -626,18 +649,20 @@ impl BarRequest {
             feed,
             currency,
             cursor,
+            adjustment,
         })
     }
 
-    /// The page this request asks for: symbols in order, `limit` bars across all of them, and
-    /// a token for the next bar if there is one.
-    fn page(&self, listed: &[(String, NaiveDate)], clock: DateTime<Utc>) -> Page {
+    /// The page this request asks for: symbols in order, `limit` bars across all of them
+    /// (adjusted by each symbol's factors), and a token for the next bar if there is one.
+    fn page(&self, listed: &[(Listing, Vec<Factor>)], clock: DateTime<Utc>) -> Page {
         let mut page = Page {
             bars: Vec::new(),
             next: None,
         };
         let mut count = 0;
-        for (symbol, since) in listed {
+        for (listing, factors) in listed {
+            let symbol = &listing.symbol;
             let (mut start, mut end) = (self.start, self.end);
             if let Some(cursor) = &self.cursor {
                 if *symbol < cursor.symbol {
@@ -654,10 +679,11 @@ impl BarRequest {
             let series = Series {
                 symbol,
                 market: self.market,
-                listed: *since,
+                listed: listing.listed,
                 feed: self.feed,
                 timeframe: self.timeframe,
                 clock,
+                shares: &listing.shares,
             };
             let mut bars = Vec::new();
             series.visit(start, end, self.descending, &mut |bar| {
@@ -671,7 +697,8 @@ impl BarRequest {
                 }
             });
             if !bars.is_empty() {
-                page.bars.push((symbol.clone(), bars));
+                page.bars
+                    .push((symbol.clone(), corporate_actions::adjust(bars, factors)));
             }
             if page.next.is_some() {
                 break;
@@ -784,6 +811,36 @@ fn decode_token(
         symbol: symbol.to_owned(),
         t: DateTime::from_timestamp_nanos(nanos),
     })
+}
+
+/// Alpaca's 400 message for query parameters an endpoint does not take, if any.
+pub(super) fn reject_unexpected(
+    query: &[(String, String)],
+    allowed: &[&str],
+) -> Result<(), String> {
+    let mut unexpected: Vec<&str> = Vec::new();
+    for (name, _) in query {
+        if !allowed.contains(&name.as_str()) && !unexpected.contains(&name.as_str()) {
+            unexpected.push(name);
+        }
+    }
+    if unexpected.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "unexpected query parameter(s): {}",
+            unexpected.join(", ")
+        ))
+    }
+}
+
+/// Like Go's `url.Values.Get`: the first value; an empty value counts as absent.
+pub(super) fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
 }
 
 /// `limit` as Go's `strconv.ParseInt` and Alpaca's range check see it.
@@ -1764,6 +1821,131 @@ mod tests {
         assert_eq!(emu.bar_requests().len(), 1);
         emu.clear_requests();
         assert!(emu.requests().is_empty());
+    }
+
+    #[test]
+    fn corporate_actions_page_by_process_date_and_validate_like_alpaca() {
+        let emu = Emulator::start();
+        emu.add_symbol("SPIN", NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
+        emu.add_action(super::super::EmuAction::spin_off(
+            "SPIN",
+            "2023-04-03",
+            1.0,
+            "SPUN",
+            0.5,
+        ));
+        let base = "/v1/corporate-actions?symbols=ACME,SPUN&start=2016-01-01&end=2024-06-14";
+        // Pages of 5: 2 splits + 10 dividends + 1 spin-off (found through its new symbol).
+        let mut token: Option<String> = None;
+        let mut seen: Vec<(String, String)> = Vec::new();
+        let mut pages = 0;
+        loop {
+            let url = match &token {
+                Some(t) => format!("{base}&limit=5&page_token={t}"),
+                None => format!("{base}&limit=5"),
+            };
+            let json = get(&emu, &url).json();
+            pages += 1;
+            for (group, items) in json["corporate_actions"].as_object().unwrap() {
+                for item in items.as_array().unwrap() {
+                    seen.push((
+                        item["process_date"].as_str().unwrap().to_owned(),
+                        group.clone(),
+                    ));
+                }
+            }
+            token = json["next_page_token"].as_str().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(seen.len(), 13);
+        assert!(seen.iter().any(|(_, g)| g == "spin_offs"));
+        let spin = get(
+            &emu,
+            "/v1/corporate-actions?symbols=SPIN&start=2023-01-01&types=spin_off",
+        )
+        .json();
+        let item = &spin["corporate_actions"]["spin_offs"][0];
+        assert_eq!(item["source_symbol"], "SPIN");
+        assert_eq!(item["new_rate"], 0.5);
+        assert_eq!(item["source_rate"], 1);
+        // Types filter, the default span (today only) and an empty answer.
+        let splits = get(&emu, &format!("{base}&types=forward_split,reverse_split")).json();
+        assert_eq!(splits["corporate_actions"].as_object().unwrap().len(), 2);
+        assert_eq!(
+            get(&emu, "/v1/corporate-actions?symbols=ACME").text(),
+            r#"{"corporate_actions":{},"next_page_token":null}"#
+        );
+        for (target, message) in [
+            (
+                "/v1/corporate-actions?symbols=ACME&limit=1001",
+                "invalid limit: larger than the allowed maximum of 1000",
+            ),
+            (
+                "/v1/corporate-actions?symbols=ACME&types=split",
+                "invalid types: split",
+            ),
+            (
+                "/v1/corporate-actions?symbols=ACME&since=2020-01-01",
+                "unexpected query parameter(s): since",
+            ),
+            (
+                "/v1/corporate-actions?symbols=ACME&ids=x",
+                "ids cannot be combined with other filters",
+            ),
+            (
+                "/v1/corporate-actions?symbols=ACME&page_token=nope",
+                "invalid page token",
+            ),
+        ] {
+            let resp = get(&emu, target);
+            assert_eq!(
+                (resp.status, resp.json()["message"].as_str().unwrap()),
+                (400, message),
+                "{target}"
+            );
+        }
+        assert_eq!(
+            raw_get(&emu, "/v1/corporate-actions?symbols=ACME", &[]).status,
+            401
+        );
+        assert_eq!(emu.corporate_action_requests().len(), 12);
+        assert!(emu.bar_requests().is_empty());
+    }
+
+    #[test]
+    fn adjusted_bars_are_served_across_pages() {
+        let emu = Emulator::start();
+        let (from, to) = ("2023-11-09T00:00:00Z", "2023-11-16T23:59:00Z");
+        for adjustment in ["split", "dividend", "all", "split,spin-off"] {
+            let target = format!(
+                "/v2/stocks/bars?symbols=ACME,AAPL&timeframe=1Min&start={from}&end={to}&limit=997&adjustment={adjustment}"
+            );
+            let (all, pages) = walk(&emu, &target);
+            assert!(pages.len() > 3);
+            let truth = emu.bars_adjusted("ACME", "1Min", utc(from), utc(to), "sip", adjustment);
+            assert_eq!(
+                Value::Array(all["ACME"].clone()),
+                as_json(&truth),
+                "{adjustment}"
+            );
+            let aapl = emu.bars("AAPL", "1Min", utc(from), utc(to), "sip");
+            assert_eq!(
+                Value::Array(all["AAPL"].clone()),
+                as_json(&aapl),
+                "no actions, raw"
+            );
+        }
+        let raw = emu.bars("ACME", "1Min", utc(from), utc(to), "sip");
+        let split = emu.bars_adjusted("ACME", "1Min", utc(from), utc(to), "sip", "split");
+        assert_ne!(raw[0], split[0]);
+        let first_after = raw
+            .iter()
+            .position(|b| b.t >= utc("2023-11-13T09:00:00Z"))
+            .unwrap();
+        assert_eq!(raw[first_after..], split[first_after..]);
     }
 
     #[test]
