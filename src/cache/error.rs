@@ -23,6 +23,15 @@ pub enum Error {
         #[source]
         source: crate::parquet_files::Error,
     },
+    /// A rollback journal that cannot be applied: it is never applied, and the series is
+    /// not served or written until it is removed.
+    #[error("the rollback journal `{}` of `{}` cannot be applied", journal.display(), path.display())]
+    Journal {
+        path: PathBuf,
+        journal: PathBuf,
+        #[source]
+        source: super::journal::JournalError,
+    },
     #[error("another barkeep process holds the lock on `{}`", path.display())]
     Locked { path: PathBuf },
     #[error("could not determine the user cache directory")]

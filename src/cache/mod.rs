@@ -2,7 +2,9 @@
 //! what is still missing from it (`planner`), and the one place that reads and commits a
 //! series (`store`). Encoding the bytes of a file is `parquet_files`' job.
 
+pub mod compaction;
 mod error;
+pub mod journal;
 pub mod layout;
 pub mod location;
 pub mod lock;
