@@ -124,7 +124,7 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     let root = cache::location::resolve(cli.global.cache_dir.clone())?;
     let ctx = Context {
         printer: printer.clone(),
-        store: Store::new(root),
+        store: Store::new(root).with_write_delay(environment::test_write_delay()),
         now,
         api_url: cli.global.api_url.clone(),
         rate_limit: cli.global.rate_limit,
@@ -217,6 +217,11 @@ fn cache_hint(error: &cache::Error) -> Option<String> {
         cache::Error::Damaged { path, .. } => Some(format!(
             "delete `{}` and fetch again to download the series anew; other series are not affected",
             path.display()
+        )),
+        cache::Error::Journal { journal, path, .. } => Some(format!(
+            "the file `{}` may hold a half-finished append: delete it and fetch again (or, if it reads fine elsewhere, delete only the journal `{}`)",
+            path.display(),
+            journal.display()
         )),
         cache::Error::NoCacheDir => Some("pass --cache-dir or set BARKEEP_CACHE_DIR".to_owned()),
         cache::Error::Locked { .. } => {

@@ -1,7 +1,9 @@
 //! `fetch`: fill the gaps of the requested series, commit them, and return the bars of the
-//! requested range, ordered by symbol then time. With no client (`--offline`) it serves
+//! requested range, ordered by symbol then time, streamed from the cache in chunks so memory
+//! stays bounded whatever the length of the series. With no client (`--offline`) it serves
 //! from the cache or fails naming what is missing.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -9,6 +11,7 @@ use chrono::{DateTime, Utc};
 use super::Error;
 use super::gap_fill::{self, FillOptions, FillTarget, SeriesStatus};
 use crate::api::Client;
+use crate::cache::store::SeriesScan;
 use crate::cache::{SeriesKey, Store};
 use crate::events::Observer;
 use crate::market::time_spec::Span;
@@ -27,7 +30,8 @@ pub struct FetchOptions {
     pub now: DateTime<Utc>,
 }
 
-/// The bars of one series inside the requested range.
+/// The bars of one series inside the requested range (when streamed by [`FetchedBars`], one
+/// chunk of them: consecutive chunks of a series continue each other).
 #[derive(Debug, Clone)]
 pub struct FetchedSeries {
     pub key: SeriesKey,
@@ -99,14 +103,74 @@ pub fn targets(options: &FetchOptions) -> Result<Vec<FillTarget>, RangeError> {
         .collect()
 }
 
-/// Fills gaps (unless `client` is `None`: offline), then reads the requested bars.
+/// The requested bars, read from the cache as they are consumed: series after series in
+/// the order of the targets, each in chunks of at most 65,536 bars. Every series' footer was
+/// checked before this was returned, so a damaged or foreign file fails before any bar is
+/// produced; a chunk fails only when a file's data pages are corrupt (nothing follows it).
+pub struct FetchedBars {
+    store: Store,
+    targets: VecDeque<FillTarget>,
+    current: Option<(FillTarget, SeriesScan)>,
+}
+
+impl Iterator for FetchedBars {
+    type Item = Result<FetchedSeries, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((target, scan)) = &mut self.current {
+                match scan.next() {
+                    Some(Ok(bars)) => {
+                        return Some(Ok(FetchedSeries {
+                            key: target.key.clone(),
+                            range: target.range,
+                            bars,
+                        }));
+                    }
+                    Some(Err(e)) => {
+                        let key = target.key.clone();
+                        self.stop();
+                        return Some(Err(series_error(key, e)));
+                    }
+                    None => self.current = None,
+                }
+            }
+            let target = self.targets.pop_front()?;
+            match self.store.scan_bars(&target.key, Some(target.range)) {
+                Ok(Some(scan)) => self.current = Some((target, scan)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.stop();
+                    return Some(Err(series_error(target.key, e)));
+                }
+            }
+        }
+    }
+}
+
+impl FetchedBars {
+    fn stop(&mut self) {
+        self.current = None;
+        self.targets.clear();
+    }
+}
+
+fn series_error(key: SeriesKey, e: crate::cache::Error) -> Error {
+    Error::Series {
+        key,
+        source: Box::new(e.into()),
+    }
+}
+
+/// Fills gaps (unless `client` is `None`: offline), then returns the requested bars as a
+/// stream read from the cache.
 pub async fn fetch(
     store: &Store,
     client: Option<&Client>,
     targets: Vec<FillTarget>,
     now: DateTime<Utc>,
     observer: Arc<dyn Observer>,
-) -> Result<Vec<FetchedSeries>, Error> {
+) -> Result<FetchedBars, Error> {
     match client {
         Some(client) => {
             let options = FillOptions {
@@ -162,22 +226,16 @@ pub async fn fetch(
     }
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
-        targets
-            .into_iter()
-            .map(|t| {
-                let bars = store
-                    .read_bars(&t.key, Some(t.range))
-                    .map_err(|e| Error::Series {
-                        key: t.key.clone(),
-                        source: Box::new(e.into()),
-                    })?;
-                Ok(FetchedSeries {
-                    bars: bars.map(|s| s.bars).unwrap_or_default(),
-                    key: t.key,
-                    range: t.range,
-                })
-            })
-            .collect()
+        for t in &targets {
+            store
+                .read_summary(&t.key)
+                .map_err(|e| series_error(t.key.clone(), e))?;
+        }
+        Ok(FetchedBars {
+            store,
+            targets: targets.into(),
+            current: None,
+        })
     })
     .await?
 }
