@@ -2,6 +2,7 @@
 //! temporary cache against the Alpaca emulator on 127.0.0.1, and asserts on exit statuses,
 //! stdout, stderr, the files in the cache and the requests the emulator received.
 
+mod append;
 mod conventions;
 mod fetch;
 mod support;
