@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::bucket::{Bucket, ObjectVersion, PutOutcome};
 use super::layout::SeriesKey;
-use super::store::{CommitSummary, SeriesUpdate, StoredSeries, merge_update};
+use super::store::{CommitSummary, SeriesUpdate, empty_metadata};
 use super::{Error, Store};
 use crate::market::Bar;
 use crate::parquet_files::{self, SeriesMetadata, read};
@@ -135,16 +135,17 @@ impl BucketStore {
             let (stored, version) = match current {
                 Some((bytes, version)) => {
                     let (metadata, bars) =
-                        read::read_bars(bytes, None).map_err(|e| store.damaged(key, e))?;
+                        read::read_bars_bytes(bytes).map_err(|e| store.damaged(key, e))?;
                     store.check_identity(key, &metadata)?;
-                    (Some(StoredSeries { metadata, bars }), Some(version))
+                    ((metadata, bars), Some(version))
                 }
-                None => (None, None),
+                None => ((empty_metadata(key, now), Vec::new()), None),
             };
-            let Some((metadata, bars, mut summary)) =
-                merge_update(key, stored, update.clone(), now)
+            let mut summary = CommitSummary::default();
+            let Some((metadata, bars)) =
+                store.merge_update(key, &stored.0, &stored.1, update.clone(), now, &mut summary)
             else {
-                return Ok(CommitSummary::default());
+                return Ok(summary);
             };
             let bytes = Self::encode(key, &metadata, &bars)?;
             match block_on(self.inner.bucket.put(&rel, bytes.clone(), version.as_ref()))? {

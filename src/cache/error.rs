@@ -26,6 +26,15 @@ pub enum Error {
     /// A corporate-actions ledger that cannot be read: never used for adjusting.
     #[error("the corporate-actions ledger `{}` is damaged: {message}", path.display())]
     DamagedLedger { path: PathBuf, message: String },
+    /// A rollback journal that cannot be applied: it is never applied, and the series is
+    /// not served or written until it is removed.
+    #[error("the rollback journal `{}` of `{}` cannot be applied", journal.display(), path.display())]
+    Journal {
+        path: PathBuf,
+        journal: PathBuf,
+        #[source]
+        source: super::journal::JournalError,
+    },
     #[error("another barkeep process holds the lock on `{}`", path.display())]
     Locked { path: PathBuf },
     #[error("object storage error at `{location}`: {message}")]

@@ -1,10 +1,14 @@
 //! Per-series write locks across processes: an exclusive OS file lock on a hidden
 //! `.<file>.lock` beside the series file. Held from planning a series' gaps until its commit
-//! is on disk, so two runs never fetch or write the same series at once. Readers take no lock:
-//! files are only ever replaced by rename, so a reader sees the old or the new file whole.
+//! is on disk, so two runs never fetch or write the same series at once. Readers take no lock
+//! (an append never changes the bytes an earlier footer points to, and rewrites go through
+//! rename), except to roll back a journal an interrupted append left behind: the store does
+//! that under this lock. The locks this process holds are also kept in a process-wide list,
+//! so that such a recovery inside a process that already holds the lock does not wait for it.
 
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::Error;
 
@@ -28,6 +32,28 @@ impl SeriesLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+impl Drop for SeriesLock {
+    fn drop(&mut self) {
+        let mut held = HELD
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(i) = held.iter().position(|p| *p == self.path) {
+            held.swap_remove(i);
+        }
+    }
+}
+
+/// Lock files this process holds a lock on.
+static HELD: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Whether this process holds the lock of `series_path`.
+pub fn held_by_this_process(series_path: &Path) -> bool {
+    let path = lock_path(series_path);
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .contains(&path)
 }
 
 /// The lock file that guards `series_path`.
@@ -116,6 +142,9 @@ fn acquire_once(series_path: &Path, wait: bool) -> Result<SeriesLock, Error> {
             }
         }
     }
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(path.clone());
     Ok(SeriesLock {
         _file: Some(file),
         path,
@@ -136,7 +165,9 @@ mod tests {
             dir.path().join("stocks/sip/1Day/.AAPL.parquet.lock")
         );
         assert!(matches!(acquire(&series, false), Err(Error::Locked { .. })));
+        assert!(held_by_this_process(&series));
         drop(first);
+        assert!(!held_by_this_process(&series));
         let second = acquire(&series, false).unwrap();
         remove(second).unwrap();
         assert!(!lock_path(&series).exists());

@@ -1,21 +1,45 @@
 //! The store: the one place that reads a series from the cache and commits changes to it.
 //!
-//! Every write goes through [`Store::commit`]: merge the new bars into what is stored, extend
-//! the coverage, and replace the file atomically (see [`atomic_file`]). Writers must hold the
-//! series lock.
+//! Every write goes through [`Store::commit`] (or [`Store::replace`] and [`Store::compact`]).
+//! Writers must hold the series lock. Two ways to write:
+//! - **In place**, when every new bar comes after the file's earlier row groups: the new rows
+//!   (and at most a few small trailing row groups they replace, e.g. a bar fetched while still
+//!   forming) are encoded as new row groups over the old footer, followed by a merged footer.
+//!   A rollback journal (`journal`) saved first makes this atomic: journal synced and renamed
+//!   into place, tail written and synced, journal removed (the commit point), directory synced.
+//! - **Rewrite**, for anything else (bars before or inside the stored range, long tails) and
+//!   for compaction: write a temp file in the same directory, fsync it, rename it over the
+//!   file, fsync the directory.
+//!
+//! A crash at any moment leaves the old series or the new one. A journal left by a crash is
+//! rolled back (under the series lock) before anything reads or writes the series: every read
+//! and commit here does it first, and [`Store::recover`] does it on demand.
 
-use std::io::BufWriter;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 
+use super::Error;
 use super::bucket_store::BucketStore;
+use super::compaction::FileShape;
+use super::journal::{Journal, journal_path};
 use super::layout::SeriesKey;
 use super::lock::{self, SeriesLock};
-use super::{Error, atomic_file};
 use crate::market::{Bar, Interval, IntervalSet};
-use crate::parquet_files::read::{self, FileSummary};
+use crate::parquet_files::append::{Tail, encode_tail};
+use crate::parquet_files::footer::Footer;
+use crate::parquet_files::read::{self, BarChunks, FileSummary};
+use crate::parquet_files::write::ROW_GROUP_ROWS;
 use crate::parquet_files::{self, SeriesMetadata};
+
+pub use super::atomic_file::TEMP_PREFIX;
+
+/// At most this many stored rows are re-encoded by an in-place commit (the trailing row groups
+/// that new bars replace); a change reaching further back rewrites the file.
+const MAX_TAIL_REWRITE_ROWS: u64 = ROW_GROUP_ROWS as u64 / 4;
 
 /// A series as stored: its metadata and (some of) its bars.
 #[derive(Debug, Clone)]
@@ -36,6 +60,18 @@ pub struct SeriesUpdate {
     pub covered: Vec<Interval>,
 }
 
+/// How a commit reached the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WriteKind {
+    /// Nothing changed: no file was written.
+    #[default]
+    None,
+    /// New row groups and footer written in place under a rollback journal.
+    InPlace,
+    /// The whole file rewritten through a temp file and rename.
+    Rewrite,
+}
+
 /// The effect of a commit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitSummary {
@@ -46,24 +82,95 @@ pub struct CommitSummary {
     pub rows: u64,
     /// False when the commit changed nothing, so no file was written.
     pub written: bool,
+    pub write: WriteKind,
+    /// Whether the commit then compacted the file (see [`Store::compact`]).
+    pub compacted: bool,
+}
+
+/// What [`Store::recover`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovered {
+    /// No journal: the file is as its last commit left it.
+    Clean,
+    /// An interrupted append was rolled back; the file is as it was before that append.
+    RolledBack { journal: PathBuf },
+    /// A journal was left but its series file is gone; the journal was removed.
+    Discarded { journal: PathBuf },
+}
+
+/// What [`Store::compact`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compaction {
+    /// The series is not cached.
+    Missing,
+    /// The file did not need it (and `force` was false).
+    NotNeeded,
+    /// Rewritten into large row groups, verified before the swap.
+    Compacted {
+        row_groups_before: usize,
+        row_groups_after: usize,
+        bytes_before: u64,
+        bytes_after: u64,
+    },
+}
+
+/// A streaming read of one series: its metadata, then its bars in chunks.
+pub struct SeriesScan {
+    pub metadata: SeriesMetadata,
+    chunks: BarChunks,
+    path: PathBuf,
+    key: SeriesKey,
+}
+
+impl Iterator for SeriesScan {
+    type Item = Result<Vec<Bar>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.chunks.next().map(|chunk| {
+            chunk.map_err(|source| Error::Damaged {
+                path: self.path.clone(),
+                symbol: self.key.symbol.to_string(),
+                timeframe: self.key.timeframe,
+                source,
+            })
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    write_delay: Option<Duration>,
     /// Set when the cache lives in object storage (see `bucket_store`).
     bucket: Option<BucketStore>,
 }
 
+/// The metadata of a series that holds nothing yet.
+pub(crate) fn empty_metadata(key: &SeriesKey, now: DateTime<Utc>) -> SeriesMetadata {
+    SeriesMetadata {
+        symbol: key.symbol.clone(),
+        feed: key.feed,
+        timeframe: key.timeframe,
+        coverage: IntervalSet::new(),
+        provisional: IntervalSet::new(),
+        updated_at: now,
+    }
+}
+
 impl Store {
     pub fn new(root: PathBuf) -> Self {
-        Self { root, bucket: None }
+        Self {
+            root,
+            write_delay: None,
+            bucket: None,
+        }
     }
 
     /// A cache in object storage at `url` (`s3://BUCKET/PREFIX`, `gs://...`, `az://...`).
     pub fn open_bucket(url: &str) -> Result<Self, Error> {
         Ok(Self {
             root: PathBuf::from(url),
+            write_delay: None,
             bucket: Some(BucketStore::open(url)?),
         })
     }
@@ -71,6 +178,14 @@ impl Store {
     /// The bucket behind this store, if it lives in object storage.
     pub fn bucket(&self) -> Option<&BucketStore> {
         self.bucket.as_ref()
+    }
+
+    /// Test-only hook: pause this long after every small piece a write puts on disk, so a
+    /// crash test can kill the writer in the middle of an append or a compaction. Never set
+    /// outside tests (the CLI sets it only from `BARKEEP_TEST_WRITE_DELAY_US`).
+    pub fn with_write_delay(mut self, delay: Option<Duration>) -> Self {
+        self.write_delay = delay.filter(|d| !d.is_zero());
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -94,7 +209,7 @@ impl Store {
         }
     }
 
-    fn open(&self, key: &SeriesKey) -> Result<Option<std::fs::File>, Error> {
+    fn open(&self, key: &SeriesKey) -> Result<Option<File>, Error> {
         match fs_err::File::open(self.path(key)) {
             Ok(file) => Ok(Some(file.into_file())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -102,53 +217,106 @@ impl Store {
         }
     }
 
+    /// Opens the series after recovering it, and runs `read` on it. A read that fails while
+    /// the file changed underneath it (it met an append writing the footer) waits for that
+    /// writer and tries again; other failures mean the file is damaged.
+    fn read_with<T>(
+        &self,
+        key: &SeriesKey,
+        read: impl Fn(File) -> Result<T, parquet_files::Error>,
+    ) -> Result<Option<T>, Error> {
+        let path = self.path(key);
+        let mut attempts = 0;
+        loop {
+            self.recover_before_read(key)?;
+            let Some(file) = self.open(key)? else {
+                return Ok(None);
+            };
+            let before = stamp(&file.metadata()?);
+            match read(file) {
+                Ok(value) => return Ok(Some(value)),
+                Err(e) => {
+                    attempts += 1;
+                    let now = fs_err::metadata(&path).ok().map(|m| stamp(&m));
+                    let changed = now != Some(before) || journal_path(&path).exists();
+                    if !changed || attempts >= 3 {
+                        return Err(self.damaged(key, e));
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+
     /// The footer of a series (metadata, rows, first and last bar); `None` when not cached.
+    /// Rolls back an interrupted append first (see [`Store::recover`]).
     pub fn read_summary(&self, key: &SeriesKey) -> Result<Option<FileSummary>, Error> {
         if let Some(bucket) = &self.bucket {
             let Some((bytes, _)) = bucket.get(key, false)? else {
                 return Ok(None);
             };
-            let summary = read::read_summary(bytes).map_err(|e| self.damaged(key, e))?;
+            let summary = read::read_summary_bytes(&bytes).map_err(|e| self.damaged(key, e))?;
             self.check_identity(key, &summary.metadata)?;
             return Ok(Some(summary));
         }
-        let Some(file) = self.open(key)? else {
-            return Ok(None);
-        };
-        let summary = read::read_summary(file).map_err(|e| self.damaged(key, e))?;
-        self.check_identity(key, &summary.metadata)?;
-        Ok(Some(summary))
+        let summary = self.read_with(key, |file| read::read_summary(&file))?;
+        if let Some(summary) = &summary {
+            self.check_identity(key, &summary.metadata)?;
+        }
+        Ok(summary)
     }
 
     /// The bars of a series inside `range` (all when `None`); `None` when not cached.
+    /// Rolls back an interrupted append first. Holds every bar in memory: prefer
+    /// [`Store::scan_bars`] for long series.
     pub fn read_bars(
         &self,
         key: &SeriesKey,
         range: Option<Interval>,
     ) -> Result<Option<StoredSeries>, Error> {
-        if let Some(bucket) = &self.bucket {
-            let Some((bytes, _)) = bucket.get(key, false)? else {
-                return Ok(None);
-            };
-            let (metadata, bars) =
-                read::read_bars(bytes, range).map_err(|e| self.damaged(key, e))?;
-            self.check_identity(key, &metadata)?;
-            return Ok(Some(StoredSeries { metadata, bars }));
-        }
-        let Some(file) = self.open(key)? else {
+        let Some(scan) = self.scan_bars(key, range)? else {
             return Ok(None);
         };
-        let (metadata, bars) = read::read_bars(file, range).map_err(|e| self.damaged(key, e))?;
-        self.check_identity(key, &metadata)?;
+        let metadata = scan.metadata.clone();
+        let mut bars = Vec::new();
+        for chunk in scan {
+            bars.extend(chunk?);
+        }
         Ok(Some(StoredSeries { metadata, bars }))
     }
 
-    /// A file whose metadata names another series was copied or renamed by hand: never serve it.
-    pub(crate) fn check_identity(
+    /// Starts a streaming read of the bars inside `range` (all when `None`), in chunks of at
+    /// most 65,536 bars; `None` when not cached. Rolls back an interrupted append first. The
+    /// footer is read and checked before this returns, so a damaged or foreign file fails
+    /// here; a chunk fails only if the file's data pages are corrupt.
+    pub fn scan_bars(
         &self,
         key: &SeriesKey,
-        metadata: &SeriesMetadata,
-    ) -> Result<(), Error> {
+        range: Option<Interval>,
+    ) -> Result<Option<SeriesScan>, Error> {
+        let scanned = match &self.bucket {
+            Some(bucket) => match bucket.get(key, false)? {
+                Some((bytes, _)) => {
+                    Some(read::scan_bytes(bytes, range).map_err(|e| self.damaged(key, e))?)
+                }
+                None => None,
+            },
+            None => self.read_with(key, |file| read::scan_bars(file, range))?,
+        };
+        let Some((metadata, chunks)) = scanned else {
+            return Ok(None);
+        };
+        self.check_identity(key, &metadata)?;
+        Ok(Some(SeriesScan {
+            metadata,
+            chunks,
+            path: self.path(key),
+            key: key.clone(),
+        }))
+    }
+
+    /// A file whose metadata names another series was copied or renamed by hand: never serve it.
+    pub(crate) fn check_identity(&self, key: &SeriesKey, metadata: &SeriesMetadata) -> Result<(), Error> {
         if metadata.symbol == key.symbol
             && metadata.feed == key.feed
             && metadata.timeframe == key.timeframe
@@ -172,24 +340,277 @@ impl Store {
         lock::acquire(&self.path(key), wait)
     }
 
-    /// Merges `update` into the stored series and replaces the file atomically.
+    /// Rolls back an append that was interrupted (a crash or a kill between writing its
+    /// journal and removing it), restoring the file exactly as it was before that append.
+    /// Takes the series lock, waiting for a writer in progress, unless this process holds it.
+    /// Cheap when there is nothing to do (one `stat`). Safe to repeat, also after a crash
+    /// during recovery. Fails with [`Error::Journal`] (naming the journal and the file) when
+    /// the journal is damaged or does not match the file: it is then never applied, and
+    /// every read and commit of the series fails the same way until someone removes it.
+    pub fn recover(&self, key: &SeriesKey) -> Result<Recovered, Error> {
+        let path = self.path(key);
+        if !journal_path(&path).exists() {
+            return Ok(Recovered::Clean);
+        }
+        if lock::held_by_this_process(&path) {
+            return self.roll_back(key);
+        }
+        let _lock = self.lock(key, true)?;
+        self.roll_back(key)
+    }
+
+    fn recover_before_read(&self, key: &SeriesKey) -> Result<(), Error> {
+        self.recover(key).map(drop)
+    }
+
+    /// Applies a leftover journal. The caller holds the series lock.
+    fn roll_back(&self, key: &SeriesKey) -> Result<Recovered, Error> {
+        let path = self.path(key);
+        let journal = journal_path(&path);
+        let journal_error = |source| Error::Journal {
+            path: path.clone(),
+            journal: journal.clone(),
+            source,
+        };
+        let Some(saved) = Journal::load(&journal).map_err(journal_error)? else {
+            return Ok(Recovered::Clean);
+        };
+        let dir = path.parent().expect("series paths have a directory");
+        let mut file = match fs_err::OpenOptions::new()
+            .write(true)
+            .read(true)
+            .open(&path)
+        {
+            Ok(file) => file.into_file(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs_err::remove_file(&journal)?;
+                sync_dir(dir)?;
+                return Ok(Recovered::Discarded { journal });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        saved.roll_back(&mut file).map_err(journal_error)?;
+        fs_err::remove_file(&journal)?;
+        sync_dir(dir)?;
+        Ok(Recovered::RolledBack { journal })
+    }
+
+    /// Merges `update` into the stored series and commits it: in place when the change lies
+    /// after the file's earlier row groups, else by rewriting the file; then compacts the file
+    /// if it has accumulated too many small row groups (see [`super::compaction`]). Rolls
+    /// back an interrupted append first. The caller holds the series lock.
     pub fn commit(
         &self,
         key: &SeriesKey,
-        _lock: &SeriesLock,
+        lock: &SeriesLock,
         update: SeriesUpdate,
         now: DateTime<Utc>,
     ) -> Result<CommitSummary, Error> {
         if let Some(bucket) = &self.bucket {
             return bucket.commit(self, key, update, now);
         }
-        let stored = self.read_bars(key, None)?;
-        let Some((metadata, bars, mut summary)) = merge_update(key, stored, update, now) else {
-            return Ok(CommitSummary::default());
+        self.roll_back(key)?;
+        let Some(file) = self.open(key)? else {
+            return self.commit_rewrite(key, None, update, now);
+        };
+        let footer = Footer::read(&file).map_err(|e| self.damaged(key, e))?;
+        footer.arrow_metadata().map_err(|e| self.damaged(key, e))?;
+        self.check_identity(key, &footer.series)?;
+
+        // The earliest instant the update can change: row groups wholly before it stay.
+        let cut = update
+            .answered
+            .iter()
+            .map(|a| a.start)
+            .chain(update.bars.first().map(|b| b.timestamp))
+            .min();
+        let keep = match cut.and_then(|c| c.timestamp_nanos_opt()) {
+            None if cut.is_some() => 0,
+            None => footer.row_groups(),
+            Some(cut) => (0..footer.row_groups())
+                .take_while(|&i| footer.timestamp_range(i).is_some_and(|(_, max)| max < cut))
+                .count(),
+        };
+        let tail_rows: u64 = footer.parquet.row_groups()[keep..]
+            .iter()
+            .map(|rg| u64::try_from(rg.num_rows()).unwrap_or(u64::MAX))
+            .sum();
+        if keep == 0 || tail_rows > MAX_TAIL_REWRITE_ROWS {
+            let stored = read::read_bars(file, None).map_err(|e| self.damaged(key, e))?;
+            return self.commit_rewrite(key, Some(stored), update, now);
+        }
+
+        let old_tail =
+            read::read_row_groups_from(file, &footer, keep).map_err(|e| self.damaged(key, e))?;
+        let kept_rows = footer.rows() - tail_rows;
+        let mut summary = CommitSummary::default();
+        let Some((metadata, tail)) =
+            self.merge_update(key, &footer.series, &old_tail, update, now, &mut summary)
+        else {
+            summary.rows += kept_rows;
+            return Ok(summary);
+        };
+        summary.rows += kept_rows;
+        let tail = encode_tail(&footer, keep, &metadata, &tail).map_err(|source| Error::Write {
+            path: self.path(key),
+            source,
+        })?;
+        self.write_in_place(key, &footer, &tail)?;
+        summary.written = true;
+        summary.write = WriteKind::InPlace;
+        summary.compacted = matches!(
+            self.compact(key, lock, false)?,
+            Compaction::Compacted { .. }
+        );
+        Ok(summary)
+    }
+
+    /// Merges `update` into `old` bars (all of them, or the tail the update can change) and
+    /// the coverage; `None` when nothing changes. Fills the counts of `summary` (its `rows`
+    /// counts the merged bars).
+    pub(crate) fn merge_update(
+        &self,
+        key: &SeriesKey,
+        old_metadata: &SeriesMetadata,
+        old: &[Bar],
+        update: SeriesUpdate,
+        now: DateTime<Utc>,
+        summary: &mut CommitSummary,
+    ) -> Option<(SeriesMetadata, Vec<Bar>)> {
+        let answered = IntervalSet::from_intervals(update.answered.iter().copied());
+        let (bars, counts) = merge(old, update.bars, &answered);
+        *summary = counts;
+        summary.rows = bars.len() as u64;
+        let mut coverage = old_metadata.coverage.clone();
+        for interval in update.covered {
+            coverage.insert(interval);
+        }
+        // Answered but unsettled ranges stay provisional until a later answer settles them.
+        let mut provisional = old_metadata.provisional.clone();
+        provisional.insert_all(&answered);
+        let provisional = provisional.difference(&coverage);
+        let removed = old.len() as u64 + summary.bars_added != summary.rows;
+        if summary.bars_added == 0
+            && summary.bars_replaced == 0
+            && !removed
+            && coverage == old_metadata.coverage
+            && provisional == old_metadata.provisional
+        {
+            return None;
+        }
+        let metadata = SeriesMetadata {
+            symbol: key.symbol.clone(),
+            feed: key.feed,
+            timeframe: key.timeframe,
+            coverage,
+            provisional,
+            updated_at: now,
+        };
+        Some((metadata, bars))
+    }
+
+    fn commit_rewrite(
+        &self,
+        key: &SeriesKey,
+        stored: Option<(SeriesMetadata, Vec<Bar>)>,
+        update: SeriesUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<CommitSummary, Error> {
+        let (old_metadata, old_bars) =
+            stored.unwrap_or_else(|| (empty_metadata(key, now), Vec::new()));
+        let mut summary = CommitSummary::default();
+        let Some((metadata, bars)) =
+            self.merge_update(key, &old_metadata, &old_bars, update, now, &mut summary)
+        else {
+            return Ok(summary);
         };
         self.replace(key, &metadata, &bars)?;
         summary.written = true;
+        summary.write = WriteKind::Rewrite;
         Ok(summary)
+    }
+
+    /// Writes `tail` at its offset under a rollback journal: journal to a temp file, synced,
+    /// renamed into place, directory synced; tail written, file synced; journal removed
+    /// (the commit point), directory synced. Four syncs, whatever the size of the append.
+    fn write_in_place(&self, key: &SeriesKey, footer: &Footer, tail: &Tail) -> Result<(), Error> {
+        use std::io::{Seek, SeekFrom};
+        let path = self.path(key);
+        let dir = path.parent().expect("series paths have a directory");
+        let journal = journal_path(&path);
+        let mut file = fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)?
+            .into_file();
+        if file.metadata()?.len() != footer.file_len {
+            return Err(std::io::Error::other(format!(
+                "`{}` changed while it was being appended to",
+                path.display()
+            ))
+            .into());
+        }
+        let saved = Journal::capture(&file, footer.file_len, tail.at)?.encode();
+        self.write_through_temp(&journal, |out| Ok(out.write_all(&saved)?), |_| Ok(()))?;
+        self.pause();
+
+        file.seek(SeekFrom::Start(tail.at))?;
+        Throttled::new(&mut file, self.write_delay).write_all(&tail.bytes)?;
+        file.set_len(tail.at + tail.bytes.len() as u64)?;
+        file.sync_data()?;
+        self.pause();
+
+        fs_err::remove_file(&journal)?;
+        sync_dir(dir)
+    }
+
+    /// Rewrites the series into large row groups when its layout calls for it (see
+    /// [`super::compaction`]), or always with `force`. Streams through a temp file in the
+    /// same directory, verified before the swap (same row count, first and last timestamp and
+    /// metadata as the file it replaces), then renamed over it and the directory synced.
+    /// Idempotent: a compacted file does not need compaction, and compacting it again (with
+    /// `force`) writes the same rows in the same row groups. Rolls back an interrupted append
+    /// first. The caller holds the series lock (the same one it commits under).
+    pub fn compact(
+        &self,
+        key: &SeriesKey,
+        _lock: &SeriesLock,
+        force: bool,
+    ) -> Result<Compaction, Error> {
+        self.roll_back(key)?;
+        let Some(file) = self.open(key)? else {
+            return Ok(Compaction::Missing);
+        };
+        let footer = Footer::read(&file).map_err(|e| self.damaged(key, e))?;
+        self.check_identity(key, &footer.series)?;
+        if !force && !shape(&footer).needs_compaction() {
+            return Ok(Compaction::NotNeeded);
+        }
+        let compacted = self.write_through_temp(
+            &self.path(key),
+            |out| parquet_files::write::rewrite_series(&file, out).map(drop),
+            |temp| {
+                let written = Footer::read(temp)?;
+                if written.rows() == footer.rows()
+                    && written.first_last() == footer.first_last()
+                    && written.series == footer.series
+                {
+                    return Ok(written);
+                }
+                let ((a, b), (c, d)) = (written.first_last(), footer.first_last());
+                Err(parquet_files::Error::Order(format!(
+                    "compaction check failed: {} rows from {a:?} to {b:?}, expected {} from {c:?} to {d:?}",
+                    written.rows(),
+                    footer.rows(),
+                )))
+            },
+        )?;
+        Ok(Compaction::Compacted {
+            row_groups_before: footer.row_groups(),
+            row_groups_after: compacted.row_groups(),
+            bytes_before: footer.file_len,
+            bytes_after: compacted.file_len,
+        })
     }
 
     /// Writes a whole series through temp file + fsync + rename + directory fsync.
@@ -203,16 +624,66 @@ impl Store {
             return bucket.replace(key, metadata, bars);
         }
         let path = self.path(key);
-        atomic_file::replace(&path, |file| {
-            let writer = parquet_files::write::write_series(BufWriter::new(file), metadata, bars)
-                .map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
-            Ok(writer
+        fs_err::create_dir_all(path.parent().expect("series paths have a directory"))?;
+        self.write_through_temp(
+            &path,
+            |out| parquet_files::write::write_series(out, metadata, bars).map(drop),
+            |_| Ok(()),
+        )
+    }
+
+    /// Creates or replaces `target` atomically: `write` fills a temp file in the same
+    /// directory, which is synced, checked by `check`, renamed over `target`, and the
+    /// directory synced. The temp file is removed on failure.
+    fn write_through_temp<T>(
+        &self,
+        target: &Path,
+        write: impl FnOnce(&mut BufWriter<Throttled<File>>) -> Result<(), parquet_files::Error>,
+        check: impl FnOnce(&File) -> Result<T, parquet_files::Error>,
+    ) -> Result<T, Error> {
+        let dir = target.parent().expect("cache files have a directory");
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned());
+        let temp = dir.join(format!(
+            "{TEMP_PREFIX}{}-{}-{}",
+            std::process::id(),
+            fastrand::u64(..),
+            name.unwrap_or_default()
+        ));
+        let failed = |source| Error::Write {
+            path: target.to_path_buf(),
+            source,
+        };
+        let result = (|| {
+            let file = fs_err::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&temp)?
+                .into_file();
+            let mut out = BufWriter::new(Throttled::new(file, self.write_delay));
+            write(&mut out).map_err(failed)?;
+            let file = out
                 .into_inner()
-                .map_err(std::io::IntoInnerError::into_error)?)
-        })
+                .map_err(std::io::IntoInnerError::into_error)?
+                .inner;
+            file.sync_all()?;
+            let checked = check(&file).map_err(failed)?;
+            self.pause();
+            fs_err::rename(&temp, target)?;
+            sync_dir(dir)?;
+            Ok(checked)
+        })();
+        if result.is_err() {
+            let _ = fs_err::remove_file(&temp);
+        }
+        result
+    }
+
+    /// The test-only pause between the steps of a write (see [`Store::with_write_delay`]).
+    fn pause(&self) {
+        if let Some(delay) = self.write_delay {
+            std::thread::sleep(delay * 8);
+        }
     }
 
     /// Every series file in the cache, sorted. Foreign files are ignored.
@@ -257,48 +728,67 @@ fn walk(
     Ok(())
 }
 
-/// The series after `update`: stored bars outside the answered ranges plus the new bars,
-/// coverage extended by the settled ranges, the rest of the answered ranges provisional.
-/// `None` when nothing would change (no write needed).
-pub(crate) fn merge_update(
-    key: &SeriesKey,
-    stored: Option<StoredSeries>,
-    update: SeriesUpdate,
-    now: DateTime<Utc>,
-) -> Option<(SeriesMetadata, Vec<Bar>, CommitSummary)> {
-    let (old_coverage, old_provisional, old_bars) = match stored {
-        Some(s) => (s.metadata.coverage, s.metadata.provisional, s.bars),
-        None => (IntervalSet::new(), IntervalSet::new(), Vec::new()),
-    };
-    let answered = IntervalSet::from_intervals(update.answered.iter().copied());
-    let (bars, mut summary) = merge(&old_bars, update.bars, &answered);
-    let mut coverage = old_coverage.clone();
-    for interval in update.covered {
-        coverage.insert(interval);
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    fs_err::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<(), Error> {
+    Ok(())
+}
+
+/// What identifies a version of a file for a reader: a write changes its length or mtime.
+fn stamp(metadata: &std::fs::Metadata) -> (u64, Option<SystemTime>) {
+    (metadata.len(), metadata.modified().ok())
+}
+
+/// The layout of a file, for the compaction policy.
+fn shape(footer: &Footer) -> FileShape {
+    FileShape {
+        rows: footer.rows(),
+        row_groups: footer.row_groups(),
+        small_group_rows: footer
+            .parquet
+            .row_groups()
+            .iter()
+            .map(|rg| u64::try_from(rg.num_rows()).unwrap_or(0))
+            .filter(|&rows| rows < ROW_GROUP_ROWS as u64)
+            .sum(),
+        file_len: footer.file_len,
+        live_bytes: footer.live_bytes(),
     }
-    // Answered but unsettled ranges stay provisional until a later answer settles them.
-    let mut provisional = old_provisional.clone();
-    provisional.insert_all(&answered);
-    let provisional = provisional.difference(&coverage);
-    summary.rows = bars.len() as u64;
-    let removed = old_bars.len() as u64 + summary.bars_added != summary.rows;
-    if summary.bars_added == 0
-        && summary.bars_replaced == 0
-        && !removed
-        && coverage == old_coverage
-        && provisional == old_provisional
-    {
-        return None;
+}
+
+/// A writer that pauses after every 512 bytes when a test asked for slow writes
+/// ([`Store::with_write_delay`]); a plain pass-through otherwise.
+struct Throttled<W> {
+    inner: W,
+    delay: Option<Duration>,
+}
+
+impl<W> Throttled<W> {
+    fn new(inner: W, delay: Option<Duration>) -> Self {
+        Self { inner, delay }
     }
-    let metadata = SeriesMetadata {
-        symbol: key.symbol.clone(),
-        feed: key.feed,
-        timeframe: key.timeframe,
-        coverage,
-        provisional,
-        updated_at: now,
-    };
-    Some((metadata, bars, summary))
+}
+
+impl<W: Write> Write for Throttled<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.delay {
+            None => self.inner.write(buf),
+            Some(delay) => {
+                let n = self.inner.write(&buf[..buf.len().min(512)])?;
+                std::thread::sleep(delay);
+                Ok(n)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Stored bars outside `answered`, plus the new bars; counts what changed.
@@ -412,6 +902,177 @@ mod tests {
             2,
             "only the series and its lock: {leftovers:?}"
         );
+    }
+
+    fn update(bars: Vec<Bar>, from: i64, to: i64, settled: i64) -> SeriesUpdate {
+        SeriesUpdate {
+            bars,
+            answered: vec![span(from, to)],
+            covered: Interval::new(bar(from, 0.0).timestamp, bar(settled, 0.0).timestamp)
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn all_bars(store: &Store) -> Vec<Bar> {
+        store.read_bars(&key(), None).unwrap().unwrap().bars
+    }
+
+    #[test]
+    fn later_bars_are_appended_in_place_and_earlier_ones_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let now = bar(10_000, 0.0).timestamp;
+        let lock = store.lock(&key(), true).unwrap();
+        let first = update((0..100).map(|m| bar(m, 1.0)).collect(), 0, 100, 100);
+        let s = store.commit(&key(), &lock, first, now).unwrap();
+        assert_eq!(s.write, WriteKind::Rewrite);
+        let next = update(vec![bar(100, 2.0), bar(101, 2.0)], 100, 102, 101);
+        let s = store.commit(&key(), &lock, next, now).unwrap();
+        assert_eq!((s.write, s.rows), (WriteKind::InPlace, 102));
+
+        // The bar at 101 was still forming: asking again from 101 replaces it in place.
+        let next = update(vec![bar(101, 3.0), bar(102, 3.0)], 101, 103, 103);
+        let s = store.commit(&key(), &lock, next, now).unwrap();
+        assert_eq!(
+            (s.write, s.bars_added, s.bars_replaced, s.rows),
+            (WriteKind::InPlace, 1, 1, 103)
+        );
+        let mut expected: Vec<Bar> = (0..100).map(|m| bar(m, 1.0)).collect();
+        expected.extend([bar(100, 2.0), bar(101, 3.0), bar(102, 3.0)]);
+        assert_eq!(all_bars(&store), expected);
+        let summary = store.read_summary(&key()).unwrap().unwrap();
+        assert_eq!(summary.metadata.coverage.intervals(), &[span(0, 103)]);
+        assert_eq!(summary.last, Some(bar(102, 0.0).timestamp));
+
+        // A bar inside the stored range rewrites the file.
+        let inside = update(vec![bar(50, 9.0)], 50, 51, 51);
+        let s = store.commit(&key(), &lock, inside, now).unwrap();
+        assert_eq!((s.write, s.bars_replaced), (WriteKind::Rewrite, 1));
+        expected[50] = bar(50, 9.0);
+        assert_eq!(all_bars(&store), expected);
+    }
+
+    /// The state a kill leaves: a journal in place and the tail written (fully or not).
+    fn crash_during_append(store: &Store, lock: &SeriesLock, torn: bool) -> Vec<u8> {
+        let path = store.path(&key());
+        let before = fs_err::read(&path).unwrap();
+        let old = tempfile::NamedTempFile::new().unwrap();
+        fs_err::write(old.path(), &before).unwrap();
+        let footer = Footer::read(old.as_file()).unwrap();
+        let journal = Journal::capture(old.as_file(), footer.file_len, footer.start).unwrap();
+        let now = bar(10_000, 0.0).timestamp;
+        let next = update(vec![bar(500, 5.0)], 400, 501, 501);
+        store.commit(&key(), lock, next, now).unwrap();
+        if torn {
+            let len = fs_err::metadata(&path).unwrap().len();
+            let file = fs_err::OpenOptions::new().write(true).open(&path).unwrap();
+            file.set_len(len - 100).unwrap();
+        }
+        fs_err::write(journal_path(&path), journal.encode()).unwrap();
+        before
+    }
+
+    #[test]
+    fn a_leftover_journal_is_rolled_back_before_any_read_or_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let now = bar(10_000, 0.0).timestamp;
+        let lock = store.lock(&key(), true).unwrap();
+        let first = update((0..100).map(|m| bar(m, 1.0)).collect(), 0, 100, 100);
+        store.commit(&key(), &lock, first, now).unwrap();
+        let path = store.path(&key());
+
+        for torn in [false, true] {
+            let before = crash_during_append(&store, &lock, torn);
+            // This process holds the lock: the read recovers without waiting for it.
+            assert_eq!(all_bars(&store).len(), 100);
+            assert_eq!(fs_err::read(&path).unwrap(), before);
+            assert!(!journal_path(&path).exists());
+        }
+        drop(lock);
+        let lock = store.lock(&key(), true).unwrap();
+        let before = crash_during_append(&store, &lock, true);
+        drop(lock);
+        assert!(matches!(
+            store.recover(&key()).unwrap(),
+            Recovered::RolledBack { .. }
+        ));
+        assert_eq!(fs_err::read(&path).unwrap(), before);
+        assert_eq!(store.recover(&key()).unwrap(), Recovered::Clean);
+
+        let lock = store.lock(&key(), true).unwrap();
+        crash_during_append(&store, &lock, false);
+        let next = update(vec![bar(600, 6.0)], 600, 601, 601);
+        let s = store.commit(&key(), &lock, next, now).unwrap();
+        assert_eq!(s.rows, 101, "the interrupted append was rolled back first");
+    }
+
+    #[test]
+    fn a_damaged_journal_is_reported_with_the_file_and_never_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let now = bar(10_000, 0.0).timestamp;
+        let lock = store.lock(&key(), true).unwrap();
+        let first = update((0..100).map(|m| bar(m, 1.0)).collect(), 0, 100, 100);
+        store.commit(&key(), &lock, first, now).unwrap();
+        crash_during_append(&store, &lock, false);
+        let path = store.path(&key());
+        let mut journal = fs_err::read(journal_path(&path)).unwrap();
+        let n = journal.len();
+        journal[n - 20] ^= 1;
+        fs_err::write(journal_path(&path), &journal).unwrap();
+        let after = fs_err::read(&path).unwrap();
+        let err = store.read_summary(&key()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Journal { path: p, .. } if *p == path),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(&path.display().to_string()));
+        assert_eq!(fs_err::read(&path).unwrap(), after, "never applied");
+        assert!(journal_path(&path).exists());
+    }
+
+    #[test]
+    fn many_appends_are_compacted_and_compaction_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let now = bar(100_000, 0.0).timestamp;
+        let lock = store.lock(&key(), true).unwrap();
+        let first = update((0..1_000).map(|m| bar(m, 1.0)).collect(), 0, 1_000, 1_000);
+        store.commit(&key(), &lock, first, now).unwrap();
+        let mut compactions = 0;
+        for day in 1..=20 {
+            let from = day * 1_000;
+            let bars = (from..from + 10).map(|m| bar(m, 2.0)).collect();
+            let s = store
+                .commit(&key(), &lock, update(bars, from, from + 10, from + 10), now)
+                .unwrap();
+            assert_eq!(s.write, WriteKind::InPlace);
+            compactions += usize::from(s.compacted);
+        }
+        assert_eq!(compactions, 5, "a short series: every 4 extra row groups");
+        let summary = store.read_summary(&key()).unwrap().unwrap();
+        assert!(summary.row_groups < 6, "{}", summary.row_groups);
+        let bars = all_bars(&store);
+        assert_eq!(bars.len(), 1_200);
+
+        let forced = store.compact(&key(), &lock, true).unwrap();
+        let Compaction::Compacted {
+            row_groups_after, ..
+        } = forced
+        else {
+            panic!("{forced:?}")
+        };
+        assert_eq!(row_groups_after, 1);
+        let bytes = fs_err::read(store.path(&key())).unwrap();
+        assert_eq!(
+            store.compact(&key(), &lock, false).unwrap(),
+            Compaction::NotNeeded
+        );
+        store.compact(&key(), &lock, true).unwrap();
+        assert_eq!(fs_err::read(store.path(&key())).unwrap(), bytes);
+        assert_eq!(all_bars(&store), bars);
     }
 
     #[test]

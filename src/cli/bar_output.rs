@@ -93,43 +93,61 @@ fn json_object(symbol: &str, bar: &Bar) -> String {
     )
 }
 
-fn rows(series: &[FetchedSeries]) -> impl Iterator<Item = (&str, &Bar)> {
-    series
-        .iter()
-        .flat_map(|s| s.bars.iter().map(move |b| (s.key.symbol.as_str(), b)))
+/// Calls `row` for every bar of every chunk, in order; stops at the first error.
+fn for_each_row<E>(
+    chunks: impl IntoIterator<Item = Result<FetchedSeries, E>>,
+    mut row: impl FnMut(&str, &Bar) -> io::Result<()>,
+) -> anyhow::Result<()>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    for chunk in chunks {
+        let chunk = chunk?;
+        for bar in &chunk.bars {
+            row(chunk.key.symbol.as_str(), bar)?;
+        }
+    }
+    Ok(())
 }
 
-pub(super) fn write_bars(
+/// Writes the bars of `chunks` (a stream of series, or parts of series, in output order).
+/// Only the table, which needs every row to size its columns, holds them all in memory.
+pub(super) fn write_bars<E>(
     out: &mut dyn Write,
     format: BarFormat,
-    series: &[FetchedSeries],
-) -> io::Result<()> {
+    chunks: impl IntoIterator<Item = Result<FetchedSeries, E>>,
+) -> anyhow::Result<()>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     match format {
         BarFormat::Csv => {
             writeln!(out, "{}", COLUMNS.join(","))?;
-            for (symbol, bar) in rows(series) {
-                writeln!(out, "{}", fields(symbol, bar).join(","))?;
-            }
+            for_each_row(chunks, |symbol, bar| {
+                writeln!(out, "{}", fields(symbol, bar).join(","))
+            })?;
         }
         BarFormat::Ndjson => {
-            for (symbol, bar) in rows(series) {
-                writeln!(out, "{}", json_object(symbol, bar))?;
-            }
+            for_each_row(chunks, |symbol, bar| {
+                writeln!(out, "{}", json_object(symbol, bar))
+            })?;
         }
         BarFormat::Json => {
             write!(out, "[")?;
-            for (i, (symbol, bar)) in rows(series).enumerate() {
-                write!(
-                    out,
-                    "{}\n{}",
-                    if i == 0 { "" } else { "," },
-                    json_object(symbol, bar)
-                )?;
-            }
+            let mut first = true;
+            for_each_row(chunks, |symbol, bar| {
+                let separator = if first { "" } else { "," };
+                first = false;
+                write!(out, "{separator}\n{}", json_object(symbol, bar))
+            })?;
             writeln!(out, "\n]")?;
         }
         BarFormat::Table => {
-            let table: Vec<[String; 9]> = rows(series).map(|(s, b)| fields(s, b)).collect();
+            let mut table: Vec<[String; 9]> = Vec::new();
+            for_each_row(chunks, |symbol, bar| {
+                table.push(fields(symbol, bar));
+                Ok(())
+            })?;
             let mut widths = COLUMNS.map(str::len);
             for row in &table {
                 for (w, cell) in widths.iter_mut().zip(row) {
@@ -198,7 +216,8 @@ mod tests {
 
     fn render(format: BarFormat) -> String {
         let mut out = Vec::new();
-        write_bars(&mut out, format, &sample()).unwrap();
+        let chunks = sample().into_iter().map(Ok::<_, std::io::Error>);
+        write_bars(&mut out, format, chunks).unwrap();
         String::from_utf8(out).unwrap()
     }
 

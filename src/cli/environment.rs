@@ -82,6 +82,10 @@ pub(super) const VARIABLES: &[Variable] = &[
     },
 ];
 
+/// Test-only: microseconds the store pauses after each small piece it writes, so crash tests
+/// can kill a writer in the middle of an append or a compaction. Never set it otherwise.
+pub(super) const TEST_WRITE_DELAY_US: &str = "BARKEEP_TEST_WRITE_DELAY_US";
+
 fn non_empty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -112,4 +116,13 @@ pub(super) fn retry_base_delay() -> Result<Option<Duration>, UsageError> {
             .map(|ms| Some(Duration::from_millis(ms)))
             .map_err(|_| UsageError(format!("{RETRY_BASE_MS} is `{text}`, not a number of milliseconds; unset it or use e.g. 500"))),
     }
+}
+
+/// The test-only write delay ([`TEST_WRITE_DELAY_US`]); `None` unless set to a number.
+pub(super) fn test_write_delay() -> Option<Duration> {
+    non_empty(TEST_WRITE_DELAY_US)?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_micros)
 }

@@ -137,7 +137,7 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     };
     let ctx = Context {
         printer: printer.clone(),
-        store,
+        store: store.with_write_delay(environment::test_write_delay()),
         now,
         api_url: cli.global.api_url.clone(),
         rate_limit: cli.global.rate_limit,
@@ -258,6 +258,11 @@ fn cache_hint(error: &cache::Error) -> Option<String> {
         } => Some(format!(
             "run `barkeep prune {symbol} -t {timeframe}` to remove `{}`, then fetch again; other series are not affected",
             path.display()
+        )),
+        cache::Error::Journal { journal, path, .. } => Some(format!(
+            "the file `{}` may hold a half-finished append: delete it and fetch again (or, if it reads fine elsewhere, delete only the journal `{}`)",
+            path.display(),
+            journal.display()
         )),
         cache::Error::NoCacheDir => Some("pass --cache-dir or set BARKEEP_CACHE_DIR".to_owned()),
         cache::Error::DamagedLedger { path, .. } => Some(format!(

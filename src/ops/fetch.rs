@@ -1,5 +1,6 @@
 //! `fetch`: fill the gaps of the requested series, commit them, and return the bars of the
-//! requested range, ordered by symbol then time. With no client (`--offline`) it serves
+//! requested range, ordered by symbol then time, streamed from the cache in chunks so memory
+//! stays bounded whatever the length of the series. With no client (`--offline`) it serves
 //! from the cache or fails naming what is missing.
 //!
 //! With an adjustment other than raw it first brings the stock symbols' corporate-actions
@@ -7,7 +8,7 @@
 //! closes the dividends need (SIP daily bars before each ex-date), and adjusts the stored raw
 //! bars on the way out. The cache never holds adjusted bars.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -16,6 +17,7 @@ use super::Error;
 use super::corporate_actions::{self, MAX_AGE};
 use super::gap_fill::{self, FillOptions, FillTarget, SeriesStatus};
 use crate::api::Client;
+use crate::cache::store::SeriesScan;
 use crate::cache::{SeriesKey, Store};
 use crate::events::Observer;
 use crate::market::adjustment::{self, Adjuster, ex_boundary};
@@ -42,7 +44,8 @@ pub struct FetchOptions {
 /// few halted days).
 const CLOSE_WINDOW_DAYS: u64 = 14;
 
-/// The bars of one series inside the requested range.
+/// The bars of one series inside the requested range (when streamed by [`FetchedBars`], one
+/// chunk of them: consecutive chunks of a series continue each other).
 #[derive(Debug, Clone)]
 pub struct FetchedSeries {
     pub key: SeriesKey,
@@ -124,14 +127,93 @@ pub struct LedgerUse {
 }
 
 /// What a fetch returns: the bars, and the ledgers they were adjusted with (none for raw).
-#[derive(Debug, Clone, Default)]
 pub struct Fetched {
-    pub series: Vec<FetchedSeries>,
+    pub series: FetchedBars,
     pub ledgers: Vec<LedgerUse>,
 }
 
-/// Fills gaps (unless `client` is `None`: offline), then reads the requested bars, adjusted
-/// as asked. Crypto targets must come with [`Adjustments::RAW`].
+/// The requested bars, read from the cache as they are consumed: series after series in
+/// the order of the targets, each in chunks of at most 65,536 bars. Every series' footer was
+/// checked before this was returned, so a damaged or foreign file fails before any bar is
+/// produced; a chunk fails only when a file's data pages are corrupt (nothing follows it).
+pub struct FetchedBars {
+    /// Bars already in memory (adjusted ones), served first.
+    ready: VecDeque<FetchedSeries>,
+    store: Store,
+    targets: VecDeque<FillTarget>,
+    current: Option<(FillTarget, SeriesScan)>,
+}
+
+impl Iterator for FetchedBars {
+    type Item = Result<FetchedSeries, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(ready) = self.ready.pop_front() {
+            return Some(Ok(ready));
+        }
+        loop {
+            if let Some((target, scan)) = &mut self.current {
+                match scan.next() {
+                    Some(Ok(bars)) => {
+                        return Some(Ok(FetchedSeries {
+                            key: target.key.clone(),
+                            range: target.range,
+                            bars,
+                        }));
+                    }
+                    Some(Err(e)) => {
+                        let key = target.key.clone();
+                        self.stop();
+                        return Some(Err(series_error(key, e)));
+                    }
+                    None => self.current = None,
+                }
+            }
+            let target = self.targets.pop_front()?;
+            match self.store.scan_bars(&target.key, Some(target.range)) {
+                Ok(Some(scan)) => self.current = Some((target, scan)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.stop();
+                    return Some(Err(series_error(target.key, e)));
+                }
+            }
+        }
+    }
+}
+
+impl FetchedBars {
+    /// Bars held in memory (adjusted on the way out), in order.
+    fn in_memory(store: &Store, series: Vec<FetchedSeries>) -> Self {
+        Self {
+            ready: series.into(),
+            store: store.clone(),
+            targets: VecDeque::new(),
+            current: None,
+        }
+    }
+
+    /// Everything still to come, in memory.
+    fn collect_all(self) -> Result<Vec<FetchedSeries>, Error> {
+        self.collect()
+    }
+
+    fn stop(&mut self) {
+        self.current = None;
+        self.targets.clear();
+    }
+}
+
+fn series_error(key: SeriesKey, e: crate::cache::Error) -> Error {
+    Error::Series {
+        key,
+        source: Box::new(e.into()),
+    }
+}
+
+/// Fills gaps (unless `client` is `None`: offline), then returns the requested bars, adjusted
+/// as asked: raw bars stream from the cache, adjusted ones are adjusted in memory. Crypto
+/// targets must come with [`Adjustments::RAW`].
 pub async fn fetch(
     store: &Store,
     client: Option<&Client>,
@@ -197,12 +279,11 @@ pub async fn fetch(
         }
     }
     ensure_cached(store, client, fill, now, observer).await?;
-    let mut series = read(store, targets).await?;
-    let close_series: BTreeMap<Symbol, Vec<Bar>> = read(store, closes.into_values().collect())
-        .await?
-        .into_iter()
-        .map(|s| (s.key.symbol, s.bars))
-        .collect();
+    let mut series = read(store, targets).await?.collect_all()?;
+    let mut close_series: BTreeMap<Symbol, Vec<Bar>> = BTreeMap::new();
+    for chunk in read(store, closes.into_values().collect()).await?.collect_all()? {
+        close_series.entry(chunk.key.symbol).or_default().extend(chunk.bars);
+    }
     for s in &mut series {
         let Some(actions) = actions.get(&s.key.symbol) else {
             continue;
@@ -232,7 +313,7 @@ pub async fn fetch(
             })?;
     }
     Ok(Fetched {
-        series,
+        series: FetchedBars::in_memory(store, series),
         ledgers: uses,
     })
 }
@@ -339,26 +420,22 @@ async fn ensure_cached(
     Ok(())
 }
 
-/// The stored bars of each target's range.
-async fn read(store: &Store, targets: Vec<FillTarget>) -> Result<Vec<FetchedSeries>, Error> {
+/// The stored bars of each target's range, streamed from the cache after every footer was
+/// checked.
+async fn read(store: &Store, targets: Vec<FillTarget>) -> Result<FetchedBars, Error> {
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
-        targets
-            .into_iter()
-            .map(|t| {
-                let bars = store
-                    .read_bars(&t.key, Some(t.range))
-                    .map_err(|e| Error::Series {
-                        key: t.key.clone(),
-                        source: Box::new(e.into()),
-                    })?;
-                Ok(FetchedSeries {
-                    bars: bars.map(|s| s.bars).unwrap_or_default(),
-                    key: t.key,
-                    range: t.range,
-                })
-            })
-            .collect()
+        for t in &targets {
+            store
+                .read_summary(&t.key)
+                .map_err(|e| series_error(t.key.clone(), e))?;
+        }
+        Ok(FetchedBars {
+            ready: VecDeque::new(),
+            store,
+            targets: targets.into(),
+            current: None,
+        })
     })
     .await?
 }

@@ -1,17 +1,22 @@
 //! Decoding series files: the footer alone (metadata and row statistics), or the bars of a
-//! time range, skipping row groups whose timestamp statistics lie outside it.
+//! time range as a stream of chunks, skipping row groups whose timestamp statistics lie
+//! outside it. Memory stays bounded by one chunk and one row group's pages, whatever the
+//! length of the series.
+
+use std::fs::File;
 
 use chrono::{DateTime, Utc};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::file::metadata::ParquetMetaData;
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::file::reader::ChunkReader;
-use parquet::file::statistics::Statistics;
 
-use super::metadata::METADATA_KEY;
+use super::footer::Footer;
 use super::record_batch::extend_from_record_batch;
-use super::schema::{bar_schema, matches};
 use super::{Error, SeriesMetadata};
 use crate::market::{Bar, Interval};
+
+/// Bars decoded per chunk.
+const CHUNK_ROWS: usize = 65_536;
 
 /// What the footer says about a file, without decoding any bars.
 #[derive(Debug, Clone)]
@@ -23,76 +28,114 @@ pub struct FileSummary {
     pub last: Option<DateTime<Utc>>,
 }
 
-fn open<R: ChunkReader + 'static>(
-    file: R,
-) -> Result<(ParquetRecordBatchReaderBuilder<R>, SeriesMetadata), Error> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-    let text = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .and_then(|kv| kv.iter().find(|kv| kv.key == METADATA_KEY))
-        .and_then(|kv| kv.value.clone())
-        .ok_or_else(|| {
-            Error::Metadata(format!(
-                "no `{METADATA_KEY}` key in the footer (not a barkeep file)"
-            ))
-        })?;
-    let metadata = SeriesMetadata::from_json(&text)?;
-    let expected = bar_schema(metadata.feed.asset_class());
-    if !matches(&expected, builder.schema()) {
-        return Err(Error::Schema(format!(
-            "expected columns {expected}, found {}",
-            builder.schema()
-        )));
-    }
-    Ok((builder, metadata))
-}
-
-fn timestamp_range(meta: &ParquetMetaData, row_group: usize) -> Option<(i64, i64)> {
-    match meta.row_group(row_group).column(0).statistics()? {
-        Statistics::Int64(s) => Some((*s.min_opt()?, *s.max_opt()?)),
-        _ => None,
+impl From<&Footer> for FileSummary {
+    fn from(footer: &Footer) -> Self {
+        let (first, last) = footer.first_last();
+        FileSummary {
+            metadata: footer.series.clone(),
+            rows: footer.rows(),
+            row_groups: footer.row_groups(),
+            first,
+            last,
+        }
     }
 }
 
 /// Reads the footer: metadata, row count and first/last timestamps from statistics.
-pub fn read_summary<R: ChunkReader + 'static>(file: R) -> Result<FileSummary, Error> {
-    let (builder, metadata) = open(file)?;
-    let meta = builder.metadata();
-    let row_groups = meta.num_row_groups();
-    let rows = u64::try_from(meta.file_metadata().num_rows()).unwrap_or(0);
-    let ranges: Vec<_> = (0..row_groups)
-        .filter_map(|i| timestamp_range(meta, i))
-        .collect();
-    let first = ranges
-        .iter()
-        .map(|r| r.0)
-        .min()
-        .map(DateTime::from_timestamp_nanos);
-    let last = ranges
-        .iter()
-        .map(|r| r.1)
-        .max()
-        .map(DateTime::from_timestamp_nanos);
-    Ok(FileSummary {
-        metadata,
-        rows,
-        row_groups,
-        first,
-        last,
-    })
+pub fn read_summary(file: &File) -> Result<FileSummary, Error> {
+    let footer = Footer::read(file)?;
+    footer.arrow_metadata()?;
+    Ok(FileSummary::from(&footer))
 }
 
-/// Reads the bars with timestamps inside `range` (all bars when `None`), checking that they
-/// are strictly increasing.
-pub fn read_bars<R: ChunkReader + 'static>(
-    file: R,
+/// The bars of a file inside a range, in chunks of at most 65,536, checked to be strictly
+/// increasing across chunks.
+pub struct BarChunks {
+    reader: ParquetRecordBatchReader,
     range: Option<Interval>,
-) -> Result<(SeriesMetadata, Vec<Bar>), Error> {
-    let (builder, metadata) = open(file)?;
-    let selected: Vec<usize> = (0..builder.metadata().num_row_groups())
-        .filter(|&i| match (range, timestamp_range(builder.metadata(), i)) {
+    last: Option<DateTime<Utc>>,
+    failed: bool,
+}
+
+impl Iterator for BarChunks {
+    type Item = Result<Vec<Bar>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            let batch = match self.reader.next()? {
+                Ok(batch) => batch,
+                Err(e) => return Some(self.fail(e.into())),
+            };
+            let mut bars = Vec::with_capacity(batch.num_rows());
+            if let Err(e) = extend_from_record_batch(&batch, &mut bars) {
+                return Some(self.fail(e));
+            }
+            let seam = self.last.zip(bars.first().map(|b| b.timestamp));
+            let inside = bars.windows(2).map(|w| (w[0].timestamp, w[1].timestamp));
+            if let Some((a, b)) = seam.into_iter().chain(inside).find(|(a, b)| a >= b) {
+                return Some(self.fail(Error::Order(format!("{a} is followed by {b}"))));
+            }
+            self.last = bars.last().map(|b| b.timestamp).or(self.last);
+            if let Some(r) = self.range {
+                bars.retain(|b| r.contains(b.timestamp));
+            }
+            if !bars.is_empty() {
+                return Some(Ok(bars));
+            }
+        }
+    }
+}
+
+impl BarChunks {
+    fn fail(&mut self, e: Error) -> Result<Vec<Bar>, Error> {
+        self.failed = true;
+        Err(e)
+    }
+}
+
+/// Starts reading the bars with timestamps inside `range` (all bars when `None`).
+pub fn scan_bars(
+    file: File,
+    range: Option<Interval>,
+) -> Result<(SeriesMetadata, BarChunks), Error> {
+    let footer = Footer::read(&file)?;
+    scan_with_footer(file, footer, range)
+}
+
+/// [`scan_bars`] over a whole file held in memory (an object-storage read).
+pub fn scan_bytes(bytes: Bytes, range: Option<Interval>) -> Result<(SeriesMetadata, BarChunks), Error> {
+    let footer = Footer::from_bytes(&bytes)?;
+    scan_with_footer(bytes, footer, range)
+}
+
+/// The footer of a whole file held in memory.
+pub fn read_summary_bytes(bytes: &Bytes) -> Result<FileSummary, Error> {
+    let footer = Footer::from_bytes(bytes)?;
+    footer.arrow_metadata()?;
+    Ok(FileSummary::from(&footer))
+}
+
+/// Every bar of a whole file held in memory.
+pub fn read_bars_bytes(bytes: Bytes) -> Result<(SeriesMetadata, Vec<Bar>), Error> {
+    let (metadata, chunks) = scan_bytes(bytes, None)?;
+    let mut bars = Vec::new();
+    for chunk in chunks {
+        bars.extend(chunk?);
+    }
+    Ok((metadata, bars))
+}
+
+fn scan_with_footer<R: ChunkReader + 'static>(
+    file: R,
+    footer: Footer,
+    range: Option<Interval>,
+) -> Result<(SeriesMetadata, BarChunks), Error> {
+    let arrow = footer.arrow_metadata()?;
+    let selected: Vec<usize> = (0..footer.row_groups())
+        .filter(|&i| match (range, footer.timestamp_range(i)) {
             (Some(r), Some((min, max))) => {
                 let (start, end) = (r.start.timestamp_nanos_opt(), r.end.timestamp_nanos_opt());
                 start.is_none_or(|s| max >= s) && end.is_none_or(|e| min < e)
@@ -100,22 +143,46 @@ pub fn read_bars<R: ChunkReader + 'static>(
             _ => true,
         })
         .collect();
-    let reader = builder
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, arrow)
         .with_row_groups(selected)
-        .with_batch_size(65_536)
+        .with_batch_size(CHUNK_ROWS)
         .build()?;
+    let chunks = BarChunks {
+        reader,
+        range,
+        last: None,
+        failed: false,
+    };
+    Ok((footer.series, chunks))
+}
+
+/// Reads the bars of row groups `from..` of the file whose footer is `footer` (the rows an
+/// append rewrites when it replaces the tail of a series).
+pub fn read_row_groups_from(file: File, footer: &Footer, from: usize) -> Result<Vec<Bar>, Error> {
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, footer.arrow_metadata()?)
+        .with_row_groups((from..footer.row_groups()).collect())
+        .with_batch_size(CHUNK_ROWS)
+        .build()?;
+    let mut chunks = BarChunks {
+        reader,
+        range: None,
+        last: None,
+        failed: false,
+    };
     let mut bars = Vec::new();
-    for batch in reader {
-        extend_from_record_batch(&batch?, &mut bars)?;
+    for chunk in &mut chunks {
+        bars.extend(chunk?);
     }
-    if let Some(w) = bars.windows(2).find(|w| w[0].timestamp >= w[1].timestamp) {
-        return Err(Error::Order(format!(
-            "{} is followed by {}",
-            w[0].timestamp, w[1].timestamp
-        )));
-    }
-    if let Some(r) = range {
-        bars.retain(|b| r.contains(b.timestamp));
+    Ok(bars)
+}
+
+/// Reads the bars with timestamps inside `range` (all bars when `None`), checking that they
+/// are strictly increasing.
+pub fn read_bars(file: File, range: Option<Interval>) -> Result<(SeriesMetadata, Vec<Bar>), Error> {
+    let (metadata, chunks) = scan_bars(file, range)?;
+    let mut bars = Vec::new();
+    for chunk in chunks {
+        bars.extend(chunk?);
     }
     Ok((metadata, bars))
 }

@@ -69,6 +69,26 @@ fn downcast<T: 'static>(batch: &RecordBatch, index: usize) -> Result<&T, Error> 
         })
 }
 
+/// Checks that the timestamps of `batch` increase strictly and follow `previous` (nanoseconds);
+/// returns the batch's last timestamp (or `previous` when it is empty).
+pub(crate) fn check_batch_order(
+    batch: &RecordBatch,
+    previous: Option<i64>,
+) -> Result<Option<i64>, Error> {
+    let ts = downcast::<TimestampNanosecondArray>(batch, 0)?;
+    let values = ts.values();
+    let seam = previous.zip(values.first().copied());
+    let inside = values.windows(2).map(|w| (w[0], w[1]));
+    if let Some((a, b)) = seam.into_iter().chain(inside).find(|(a, b)| a >= b) {
+        return Err(Error::Order(format!(
+            "{} is followed by {}",
+            DateTime::from_timestamp_nanos(a),
+            DateTime::from_timestamp_nanos(b)
+        )));
+    }
+    Ok(values.last().copied().or(previous))
+}
+
 /// Appends the bars of `batch` to `out`. The batch must have the bar schema (checked by the caller).
 pub(crate) fn extend_from_record_batch(
     batch: &RecordBatch,

@@ -3,6 +3,7 @@
 //! stdout, stderr, the files in the cache and the requests the emulator received.
 
 mod adjustments;
+mod append;
 mod conventions;
 mod fetch;
 mod generated_files;

@@ -256,7 +256,7 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
     match &args.output {
         Some(path) => {
             let format = args.format.unwrap_or(BarFormat::Csv);
-            write_file_atomically(path, |out| write_bars(out, format, &series))?;
+            write_file_atomically(path, |out| write_bars(out, format, series))?;
         }
         None => {
             let stdout = std::io::stdout();
@@ -266,7 +266,7 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
                 BarFormat::Csv
             });
             let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-            write_bars(&mut out, format, &series)?;
+            write_bars(&mut out, format, series)?;
             out.flush()?;
         }
     }
@@ -277,14 +277,14 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
 /// run never leaves a half-written output file.
 fn write_file_atomically(
     path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let temp = path.with_file_name(format!(".{name}.barkeep-{}.tmp", std::process::id()));
-    let result = (|| {
+    let result = (|| -> anyhow::Result<()> {
         let file = fs_err::File::create(&temp)?;
         let mut out = BufWriter::new(file);
         write(&mut out)?;
@@ -292,10 +292,10 @@ fn write_file_atomically(
             .into_inner()
             .map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()?;
-        fs_err::rename(&temp, path)
+        Ok(fs_err::rename(&temp, path)?)
     })();
     if result.is_err() {
         let _ = fs_err::remove_file(&temp);
     }
-    Ok(result?)
+    result
 }

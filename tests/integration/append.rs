@@ -1,0 +1,398 @@
+//! In-place appends: files that grew by appends read back equal in barkeep, pyarrow, DuckDB
+//! and polars; a journal left by an interrupted append is rolled back by the next command; a
+//! damaged journal is reported and never applied; and writers killed (SIGKILL) at random
+//! moments of an append or a compaction leave exactly the old series or the new one.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Instant;
+
+use barkeep::cache::journal::{Journal, journal_path};
+use barkeep::cache::{SeriesKey, Store};
+use barkeep::market::Bar;
+use barkeep::parquet_files::footer::Footer;
+
+use crate::support::{TestEnv, parse_csv};
+
+const SERIES: &str = "stocks/sip/1Min/SPY.parquet";
+const DAYS: [&str; 5] = [
+    "2024-06-03",
+    "2024-06-04",
+    "2024-06-05",
+    "2024-06-06",
+    "2024-06-07",
+];
+
+fn fetch_days(env: &TestEnv, last_day: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "fetch", "SPY", "-t", "1Min", "--start", DAYS[0], "--end", last_day, "--format", "csv",
+    ];
+    args.extend_from_slice(extra);
+    env.run(&args).success().stdout
+}
+
+fn key() -> SeriesKey {
+    SeriesKey::new(
+        "SPY".parse().unwrap(),
+        barkeep::market::Feed::Sip,
+        "1Min".parse().unwrap(),
+    )
+}
+
+/// Every bar of the series, read in this process (after the commands under test recovered it).
+fn stored_bars(env: &TestEnv) -> Vec<Bar> {
+    Store::new(env.cache())
+        .read_bars(&key(), None)
+        .unwrap()
+        .map(|s| s.bars)
+        .unwrap_or_default()
+}
+
+/// Day by day: the first fetch writes the file, each later day is appended in place.
+fn grow_by_appends(env: &TestEnv, days: usize) {
+    for day in &DAYS[..days] {
+        fetch_days(env, day, &[]);
+    }
+    assert!(!journal_path(&env.series_path(SERIES)).exists());
+}
+
+fn row_groups(path: &Path) -> usize {
+    Footer::read(&std::fs::File::open(path).unwrap())
+        .unwrap()
+        .row_groups()
+}
+
+#[test]
+fn appended_files_read_back_equal_in_barkeep_and_outside_readers() {
+    let env = TestEnv::new();
+    grow_by_appends(&env, 4);
+    let path = env.series_path(SERIES);
+    assert_eq!(row_groups(&path), 4, "one row group per appended day");
+    let csv = fetch_days(&env, DAYS[3], &["--offline"]);
+    let rows = parse_csv(&csv);
+    let fresh = TestEnv::new();
+    assert_eq!(fetch_days(&fresh, DAYS[3], &[]), csv, "same as one fetch");
+    assert_eq!(
+        Footer::read(&std::fs::File::open(&path).unwrap())
+            .unwrap()
+            .series
+            .coverage,
+        Footer::read(&std::fs::File::open(fresh.series_path(SERIES)).unwrap())
+            .unwrap()
+            .series
+            .coverage
+    );
+
+    let Some(python) = std::env::var_os("BARKEEP_TEST_PYTHON") else {
+        eprintln!("BARKEEP_TEST_PYTHON is not set (CI sets it): skipping pyarrow, DuckDB, polars");
+        return;
+    };
+    let script = r#"
+import json, sys
+import pyarrow.parquet as pq, duckdb, polars as pl
+path = sys.argv[1]
+f = pq.ParquetFile(path)
+t = f.read()
+out = {"row_groups": f.metadata.num_row_groups,
+       "coverage": json.loads(f.metadata.metadata[b"barkeep"])["coverage"]}
+def summary(ts, close, volume, ts_type):
+    return {"rows": len(ts), "first": ts[0], "last": ts[-1], "close_sum": sum(close),
+            "close_last": close[-1], "volume_sum": sum(volume), "type": ts_type,
+            "sorted": all(a < b for a, b in zip(ts, ts[1:]))}
+out["pyarrow"] = summary([x.isoformat() for x in t.column("timestamp").to_pylist()],
+    t.column("close").to_pylist(), t.column("volume").to_pylist(),
+    [str(t.schema.field("timestamp").type), str(t.schema.field("volume").type)])
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+d = con.execute("SELECT timestamp, close, volume FROM read_parquet(?) ", [path]).fetchall()
+types = [r[1] for r in con.execute("DESCRIBE SELECT timestamp, volume FROM read_parquet(?)", [path]).fetchall()]
+out["duckdb"] = summary([r[0].isoformat() for r in d], [r[1] for r in d], [r[2] for r in d], types)
+p = pl.read_parquet(path)
+out["polars"] = summary([x.isoformat() for x in p["timestamp"].to_list()],
+    p["close"].to_list(), p["volume"].to_list(), [str(p.schema["timestamp"]), str(p.schema["volume"])])
+lazy = pl.scan_parquet(path).filter(pl.col("timestamp") >= pl.lit(p["timestamp"][100])).collect()
+out["polars_scan_rows"] = lazy.height
+print(json.dumps(out))
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", script])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["row_groups"], 4);
+    assert_eq!(
+        v["coverage"],
+        serde_json::json!([["2024-06-03T04:00:00Z", "2024-06-07T04:00:00Z"]])
+    );
+    let close_sum: f64 = rows.iter().map(|r| r.bar.c).sum();
+    let volume_sum: f64 = rows.iter().map(|r| r.bar.v).sum();
+    let iso = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
+    let expected_types = [
+        serde_json::json!(["timestamp[ns, tz=UTC]", "uint64"]),
+        serde_json::json!(["TIMESTAMPTZ_NS", "UBIGINT"]),
+        serde_json::json!(["Datetime(time_unit='ns', time_zone='UTC')", "UInt64"]),
+    ];
+    for (reader, types) in ["pyarrow", "duckdb", "polars"]
+        .into_iter()
+        .zip(expected_types)
+    {
+        let r = &v[reader];
+        assert_eq!(r["rows"].as_u64().unwrap() as usize, rows.len(), "{reader}");
+        assert_eq!(r["first"], iso(rows[0].t), "{reader}");
+        assert_eq!(r["last"], iso(rows.last().unwrap().t), "{reader}");
+        assert_eq!(r["sorted"], true, "{reader}");
+        assert_eq!(
+            r["close_last"].as_f64().unwrap(),
+            rows.last().unwrap().bar.c,
+            "{reader}"
+        );
+        assert!(
+            (r["close_sum"].as_f64().unwrap() - close_sum).abs() < 1e-6 * close_sum,
+            "{reader}"
+        );
+        assert_eq!(r["volume_sum"].as_f64().unwrap(), volume_sum, "{reader}");
+        assert_eq!(r["type"], types, "{reader}");
+    }
+    assert_eq!(
+        v["polars_scan_rows"].as_u64().unwrap() as usize,
+        rows.len() - 100
+    );
+}
+
+/// The state a kill between writing the tail and removing the journal leaves behind: the
+/// appended file with the journal of the append still in place.
+fn leave_a_journal_behind(env: &TestEnv) -> Vec<u8> {
+    let path = env.series_path(SERIES);
+    let before = std::fs::read(&path).unwrap();
+    let footer = Footer::read(&std::fs::File::open(&path).unwrap()).unwrap();
+    let journal = Journal::capture(
+        &std::fs::File::open(&path).unwrap(),
+        footer.file_len,
+        footer.start,
+    )
+    .unwrap();
+    fetch_days(env, DAYS[4], &[]);
+    assert!(std::fs::read(&path).unwrap() != before, "appended");
+    std::fs::write(journal_path(&path), journal.encode()).unwrap();
+    before
+}
+
+#[test]
+fn a_journal_left_by_a_crash_is_rolled_back_before_fetch_reads() {
+    let env = TestEnv::new();
+    grow_by_appends(&env, 2);
+    let old = fetch_days(&env, DAYS[1], &["--offline"]);
+    let before = leave_a_journal_behind(&env);
+    // Reading the old range: the interrupted append is undone first, byte for byte.
+    assert_eq!(fetch_days(&env, DAYS[1], &["--offline"]), old);
+    let path = env.series_path(SERIES);
+    assert!(
+        std::fs::read(&path).unwrap() == before,
+        "restored byte for byte"
+    );
+    assert!(!journal_path(&path).exists());
+    // The rolled-back days are missing again, so a fetch asks for them anew.
+    env.run(&[
+        "fetch",
+        "SPY",
+        "-t",
+        "1Min",
+        "--start",
+        DAYS[0],
+        "--end",
+        DAYS[4],
+        "--offline",
+    ])
+    .failure(1);
+    env.take_bar_requests();
+    fetch_days(&env, DAYS[4], &[]);
+    assert_eq!(env.take_bar_requests().len(), 1);
+
+    // The store API recovers the same way, and says so.
+    let env = TestEnv::new();
+    grow_by_appends(&env, 2);
+    leave_a_journal_behind(&env);
+    let recovered = Store::new(env.cache()).recover(&key()).unwrap();
+    assert!(matches!(
+        recovered,
+        barkeep::cache::store::Recovered::RolledBack { .. }
+    ));
+}
+
+#[test]
+fn a_damaged_journal_is_reported_with_the_file_and_never_applied() {
+    let env = TestEnv::new();
+    grow_by_appends(&env, 2);
+    leave_a_journal_behind(&env);
+    let path = env.series_path(SERIES);
+    let journal = journal_path(&path);
+    let mut bytes = std::fs::read(&journal).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x5a;
+    std::fs::write(&journal, &bytes).unwrap();
+    let appended = std::fs::read(&path).unwrap();
+
+    let run = env
+        .run(&[
+            "fetch",
+            "SPY",
+            "-t",
+            "1Min",
+            "--start",
+            DAYS[0],
+            "--end",
+            DAYS[1],
+            "--offline",
+        ])
+        .failure(1);
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr.contains(&path.display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("checksum"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(std::fs::read(&path).unwrap() == appended, "never applied");
+    assert!(
+        std::fs::read(&journal).unwrap() == bytes,
+        "kept for a person to look at"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Kills a writer at random moments of an append that triggers a compaction, 120 times, and
+/// checks after each that the next command leaves exactly the old bars or the old plus the
+/// new ones. The writer is slowed by the test-only write delay so kills land mid-write.
+#[test]
+fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series() {
+    const KILLS: usize = 120;
+    let env = TestEnv::new();
+    // Four days, one row group each: the fifth day's append also compacts the file.
+    grow_by_appends(&env, 4);
+    let base = env.dir.path().join("base");
+    copy_dir(&env.cache(), &base);
+    let old_bars = stored_bars(&env);
+    let old_csv = fetch_days(&env, DAYS[3], &["--offline"]);
+
+    let writer = |delay_us: &str| {
+        let mut cmd = env.command(&[
+            "fetch", "SPY", "-t", "1Min", "--start", DAYS[0], "--end", DAYS[4], "-q",
+        ]);
+        cmd.env("BARKEEP_TEST_WRITE_DELAY_US", delay_us)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    };
+    let reset = || {
+        std::fs::remove_dir_all(env.cache()).unwrap();
+        copy_dir(&base, &env.cache());
+    };
+    // One uninterrupted run: the new series, and how long a slowed writer takes.
+    let started = Instant::now();
+    assert!(writer("300").status().unwrap().success());
+    let full = started.elapsed();
+    let new_bars = stored_bars(&env);
+    assert!(new_bars.len() > old_bars.len());
+    assert_eq!(new_bars[..old_bars.len()], old_bars[..]);
+    assert_eq!(row_groups(&env.series_path(SERIES)), 1, "compacted");
+
+    let survivors = env.dir.path().join("survivors");
+    std::fs::create_dir_all(&survivors).unwrap();
+    let (mut mid_append, mut mid_compaction, mut old, mut new) = (0, 0, 0, 0);
+    for i in 0..KILLS {
+        reset();
+        let mut child = writer("300").spawn().unwrap();
+        let at = full.mul_f64(fastrand::f64() * 1.1);
+        std::thread::sleep(at);
+        let _ = child.kill(); // SIGKILL
+        child.wait().unwrap();
+        let path = env.series_path(SERIES);
+        let dir = path.parent().unwrap();
+        let journal_left = journal_path(&path).exists();
+        let temp_left = std::fs::read_dir(dir).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        });
+        mid_append += usize::from(journal_left);
+        mid_compaction += usize::from(temp_left && !journal_left);
+
+        // Any command recovers before it reads; the old days are served unchanged.
+        assert_eq!(
+            fetch_days(&env, DAYS[3], &["--offline"]),
+            old_csv,
+            "kill {i} at {at:?}"
+        );
+        assert!(!journal_path(&path).exists(), "kill {i}");
+        let bars = stored_bars(&env);
+        if bars == old_bars {
+            old += 1;
+        } else {
+            assert_eq!(bars, new_bars, "kill {i} at {at:?}: neither old nor new");
+            new += 1;
+        }
+        std::fs::copy(&path, survivors.join(format!("{i}.parquet"))).unwrap();
+    }
+    eprintln!(
+        "{KILLS} kills: {mid_append} mid-append (journal left), {mid_compaction} mid-compaction \
+         (temp file left); {old} old series, {new} new series"
+    );
+    assert!(
+        mid_append >= 1,
+        "too few kills landed in an append: {mid_append}"
+    );
+    assert!(
+        mid_compaction >= 1,
+        "too few kills landed in a compaction: {mid_compaction}"
+    );
+
+    let Some(python) = std::env::var_os("BARKEEP_TEST_PYTHON") else {
+        return;
+    };
+    let script = r"
+import sys, os, pyarrow.parquet as pq
+rows = sorted({pq.read_table(os.path.join(sys.argv[1], f)).num_rows for f in os.listdir(sys.argv[1])})
+print(' '.join(map(str, rows)))
+";
+    let out = std::process::Command::new(python)
+        .args(["-c", script])
+        .arg(&survivors)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counts: Vec<usize> = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(
+        counts
+            .iter()
+            .all(|&n| n == old_bars.len() || n == new_bars.len()),
+        "{counts:?}"
+    );
+}
