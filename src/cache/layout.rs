@@ -15,6 +15,15 @@ use crate::market::{AssetClass, Feed, Symbol, Timeframe};
 const FILE_NAME_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.');
 pub const EXTENSION: &str = "parquet";
 
+/// The hidden file `.<file>.<suffix>` beside a series file: its lock, its rollback journal.
+pub fn hidden_sibling(series_path: &Path, suffix: &str) -> PathBuf {
+    let name = series_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    series_path.with_file_name(format!(".{name}.{suffix}"))
+}
+
 /// The identity of one series: one file in the cache.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SeriesKey {

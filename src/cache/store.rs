@@ -913,14 +913,23 @@ mod tests {
         before
     }
 
-    #[test]
-    fn a_leftover_journal_is_rolled_back_before_any_read_or_commit() {
+    /// A store holding minutes 0..100, and the lock of the series (the directory must live
+    /// as long as the store).
+    fn store_with_100_bars() -> (tempfile::TempDir, Store, SeriesLock) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().to_path_buf());
-        let now = bar(10_000, 0.0).timestamp;
         let lock = store.lock(&key(), true).unwrap();
         let first = update((0..100).map(|m| bar(m, 1.0)).collect(), 0, 100, 100);
-        store.commit(&key(), &lock, first, now).unwrap();
+        store
+            .commit(&key(), &lock, first, bar(10_000, 0.0).timestamp)
+            .unwrap();
+        (dir, store, lock)
+    }
+
+    #[test]
+    fn a_leftover_journal_is_rolled_back_before_any_read_or_commit() {
+        let (_dir, store, lock) = store_with_100_bars();
+        let now = bar(10_000, 0.0).timestamp;
         let path = store.path(&key());
 
         for torn in [false, true] {
@@ -950,12 +959,7 @@ mod tests {
 
     #[test]
     fn a_damaged_journal_is_reported_with_the_file_and_never_applied() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path().to_path_buf());
-        let now = bar(10_000, 0.0).timestamp;
-        let lock = store.lock(&key(), true).unwrap();
-        let first = update((0..100).map(|m| bar(m, 1.0)).collect(), 0, 100, 100);
-        store.commit(&key(), &lock, first, now).unwrap();
+        let (_dir, store, lock) = store_with_100_bars();
         crash_during_append(&store, &lock, false);
         let path = store.path(&key());
         let mut journal = fs_err::read(journal_path(&path)).unwrap();

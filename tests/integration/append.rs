@@ -12,7 +12,7 @@ use barkeep::cache::{SeriesKey, Store};
 use barkeep::market::Bar;
 use barkeep::parquet_files::footer::Footer;
 
-use crate::support::{TestEnv, parse_csv};
+use crate::support::{TestEnv, parse_csv, run_python, test_python};
 
 const SERIES: &str = "stocks/sip/1Min/SPY.parquet";
 const DAYS: [&str; 5] = [
@@ -83,7 +83,7 @@ fn appended_files_read_back_equal_in_barkeep_and_outside_readers() {
             .coverage
     );
 
-    let Some(python) = std::env::var_os("BARKEEP_TEST_PYTHON") else {
+    let Some(python) = test_python() else {
         eprintln!("BARKEEP_TEST_PYTHON is not set (CI sets it): skipping pyarrow, DuckDB, polars");
         return;
     };
@@ -114,17 +114,8 @@ lazy = pl.scan_parquet(path).filter(pl.col("timestamp") >= pl.lit(p["timestamp"]
 out["polars_scan_rows"] = lazy.height
 print(json.dumps(out))
 "#;
-    let out = std::process::Command::new(python)
-        .args(["-c", script])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&run_python(&python, script, &[&path])).unwrap();
     assert_eq!(v["row_groups"], 4);
     assert_eq!(
         v["coverage"],
@@ -366,7 +357,7 @@ fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series()
         "too few kills landed in a compaction: {mid_compaction}"
     );
 
-    let Some(python) = std::env::var_os("BARKEEP_TEST_PYTHON") else {
+    let Some(python) = test_python() else {
         return;
     };
     let script = r"
