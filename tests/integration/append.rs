@@ -12,7 +12,7 @@ use barkeep::cache::{SeriesKey, Store};
 use barkeep::market::Bar;
 use barkeep::parquet_files::footer::Footer;
 
-use crate::support::{TestEnv, parse_csv, run_python, test_python};
+use crate::support::{Run, TestEnv, parse_csv, run_python, test_python};
 
 const SERIES: &str = "stocks/sip/1Min/SPY.parquet";
 const DAYS: [&str; 5] = [
@@ -24,11 +24,16 @@ const DAYS: [&str; 5] = [
 ];
 
 fn fetch_days(env: &TestEnv, last_day: &str, extra: &[&str]) -> String {
+    run_days(env, last_day, extra).success().stdout
+}
+
+/// `barkeep fetch` of SPY minute bars from the first day to `last_day`, as CSV.
+fn run_days(env: &TestEnv, last_day: &str, extra: &[&str]) -> Run {
     let mut args = vec![
         "fetch", "SPY", "-t", "1Min", "--start", DAYS[0], "--end", last_day, "--format", "csv",
     ];
     args.extend_from_slice(extra);
-    env.run(&args).success().stdout
+    env.run(&args)
 }
 
 fn key() -> SeriesKey {
@@ -189,18 +194,7 @@ fn a_journal_left_by_a_crash_is_rolled_back_before_fetch_reads() {
     );
     assert!(!journal_path(&path).exists());
     // The rolled-back days are missing again, so a fetch asks for them anew.
-    env.run(&[
-        "fetch",
-        "SPY",
-        "-t",
-        "1Min",
-        "--start",
-        DAYS[0],
-        "--end",
-        DAYS[4],
-        "--offline",
-    ])
-    .failure(1);
+    run_days(&env, DAYS[4], &["--offline"]).failure(1);
     env.take_bar_requests();
     fetch_days(&env, DAYS[4], &[]);
     assert_eq!(env.take_bar_requests().len(), 1);
@@ -229,19 +223,7 @@ fn a_damaged_journal_is_reported_with_the_file_and_never_applied() {
     std::fs::write(&journal, &bytes).unwrap();
     let appended = std::fs::read(&path).unwrap();
 
-    let run = env
-        .run(&[
-            "fetch",
-            "SPY",
-            "-t",
-            "1Min",
-            "--start",
-            DAYS[0],
-            "--end",
-            DAYS[1],
-            "--offline",
-        ])
-        .failure(1);
+    let run = run_days(&env, DAYS[1], &["--offline"]).failure(1);
     assert!(run.stdout.is_empty());
     assert!(
         run.stderr.contains(&path.display().to_string()),
@@ -365,18 +347,7 @@ import sys, os, pyarrow.parquet as pq
 rows = sorted({pq.read_table(os.path.join(sys.argv[1], f)).num_rows for f in os.listdir(sys.argv[1])})
 print(' '.join(map(str, rows)))
 ";
-    let out = std::process::Command::new(python)
-        .args(["-c", script])
-        .arg(&survivors)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let counts: Vec<usize> = String::from_utf8(out.stdout)
-        .unwrap()
+    let counts: Vec<usize> = run_python(&python, script, &[&survivors])
         .split_whitespace()
         .map(|n| n.parse().unwrap())
         .collect();
