@@ -559,13 +559,16 @@ impl Store {
         })
     }
 
-    /// Writes a whole series through temp file + fsync + rename + directory fsync.
+    /// Writes a whole series through temp file + fsync + rename + directory fsync. Rolls
+    /// back an interrupted append first, so no journal outlives the file it was taken from.
+    /// The caller holds the series lock.
     pub fn replace(
         &self,
         key: &SeriesKey,
         metadata: &SeriesMetadata,
         bars: &[Bar],
     ) -> Result<(), Error> {
+        self.roll_back(key)?;
         let path = self.path(key);
         fs_err::create_dir_all(path.parent().expect("series paths have a directory"))?;
         self.write_through_temp(
