@@ -544,7 +544,7 @@ _barkeep() {
             return 0
             ;;
         barkeep__subcmd__prune)
-            opts="-t -y -q -v -h --timeframe --feed --before --keep --all --dry-run --yes --no-wait --cache-dir --quiet --verbose --color --no-progress --api-url --rate-limit --help"
+            opts="-t -y -q -v -h --timeframe --feed --before --keep --compact --all --dry-run --yes --no-wait --cache-dir --quiet --verbose --color --no-progress --api-url --rate-limit --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -110,6 +110,7 @@ set edit:completion:arg-completer[barkeep] = {|@words|
             cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
             cand --api-url 'Alpaca''s market-data base URL'
             cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
+            cand --compact 'Rewrite the selected series (every series when none is named) into large row groups now, instead of waiting for the automatic compaction after many small appends; no bar changes'
             cand --all 'Remove every series in the cache (asks first on a terminal; needs --yes otherwise)'
             cand --dry-run 'Show what would be removed and change nothing'
             cand -y 'Do not ask for confirmation'

@@ -117,6 +117,7 @@ always\t'Always colour stderr, even into a pipe or file'
 never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
+complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -l compact -d 'Rewrite the selected series (every series when none is named) into large row groups now, instead of waiting for the automatic compaction after many small appends; no bar changes'
 complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -l all -d 'Remove every series in the cache (asks first on a terminal; needs --yes otherwise)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -l dry-run -d 'Show what would be removed and change nothing'
 complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -s y -l yes -d 'Do not ask for confirmation'

@@ -2,7 +2,7 @@
 //! `shared/STORAGE_NOTES.md`). Before a series file is touched, `.<file>.journal` beside it
 //! records the file's old length and the bytes the append will overwrite (the old footer);
 //! it is synced and renamed into place first. Removing the journal is the commit point.
-//! A journal found later means the append may be incomplete: [`roll_back`] writes the old
+//! A journal found later means the append may be incomplete: [`Journal::roll_back`] writes the old
 //! bytes back and truncates, which is safe to repeat after a crash during recovery.
 //!
 //! Format (little endian): magic `barkeep-journal1`, old length (u64), offset of the
@@ -28,11 +28,7 @@ const HEADER_LEN: usize = 16 + 5 * 8;
 
 /// The journal that guards `series_path`.
 pub fn journal_path(series_path: &Path) -> PathBuf {
-    let name = series_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    series_path.with_file_name(format!(".{name}.journal"))
+    super::layout::hidden_sibling(series_path, "journal")
 }
 
 /// What an append will overwrite, and how to restore it.

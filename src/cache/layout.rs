@@ -35,6 +35,15 @@ pub fn ledger_relative_path(symbol: &Symbol) -> PathBuf {
     ledger_relative_dir().join(format!("{}.json", encoded(symbol)))
 }
 
+/// The hidden file `.<file>.<suffix>` beside a series file: its lock, its rollback journal.
+pub fn hidden_sibling(series_path: &Path, suffix: &str) -> PathBuf {
+    let name = series_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    series_path.with_file_name(format!(".{name}.{suffix}"))
+}
+
 /// The identity of one series: one file in the cache.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SeriesKey {

@@ -58,11 +58,7 @@ pub fn held_by_this_process(series_path: &Path) -> bool {
 
 /// The lock file that guards `series_path`.
 pub fn lock_path(series_path: &Path) -> PathBuf {
-    let name = series_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    series_path.with_file_name(format!(".{name}.lock"))
+    super::layout::hidden_sibling(series_path, "lock")
 }
 
 /// Locks `series_path`, creating its directory and lock file as needed. With `wait` false,

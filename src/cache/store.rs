@@ -316,7 +316,11 @@ impl Store {
     }
 
     /// A file whose metadata names another series was copied or renamed by hand: never serve it.
-    pub(crate) fn check_identity(&self, key: &SeriesKey, metadata: &SeriesMetadata) -> Result<(), Error> {
+    pub(crate) fn check_identity(
+        &self,
+        key: &SeriesKey,
+        metadata: &SeriesMetadata,
+    ) -> Result<(), Error> {
         if metadata.symbol == key.symbol
             && metadata.feed == key.feed
             && metadata.timeframe == key.timeframe
@@ -613,7 +617,9 @@ impl Store {
         })
     }
 
-    /// Writes a whole series through temp file + fsync + rename + directory fsync.
+    /// Writes a whole series through temp file + fsync + rename + directory fsync. Rolls
+    /// back an interrupted append first, so no journal outlives the file it was taken from.
+    /// The caller holds the series lock.
     pub fn replace(
         &self,
         key: &SeriesKey,
@@ -623,6 +629,7 @@ impl Store {
         if let Some(bucket) = &self.bucket {
             return bucket.replace(key, metadata, bars);
         }
+        self.roll_back(key)?;
         let path = self.path(key);
         fs_err::create_dir_all(path.parent().expect("series paths have a directory"))?;
         self.write_through_temp(
@@ -973,14 +980,23 @@ mod tests {
         before
     }
 
-    #[test]
-    fn a_leftover_journal_is_rolled_back_before_any_read_or_commit() {
+    /// A store holding minutes 0..100, and the lock of the series (the directory must live
+    /// as long as the store).
+    fn store_with_100_bars() -> (tempfile::TempDir, Store, SeriesLock) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().to_path_buf());
-        let now = bar(10_000, 0.0).timestamp;
         let lock = store.lock(&key(), true).unwrap();
         let first = update((0..100).map(|m| bar(m, 1.0)).collect(), 0, 100, 100);
-        store.commit(&key(), &lock, first, now).unwrap();
+        store
+            .commit(&key(), &lock, first, bar(10_000, 0.0).timestamp)
+            .unwrap();
+        (dir, store, lock)
+    }
+
+    #[test]
+    fn a_leftover_journal_is_rolled_back_before_any_read_or_commit() {
+        let (_dir, store, lock) = store_with_100_bars();
+        let now = bar(10_000, 0.0).timestamp;
         let path = store.path(&key());
 
         for torn in [false, true] {
@@ -1010,12 +1026,7 @@ mod tests {
 
     #[test]
     fn a_damaged_journal_is_reported_with_the_file_and_never_applied() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path().to_path_buf());
-        let now = bar(10_000, 0.0).timestamp;
-        let lock = store.lock(&key(), true).unwrap();
-        let first = update((0..100).map(|m| bar(m, 1.0)).collect(), 0, 100, 100);
-        store.commit(&key(), &lock, first, now).unwrap();
+        let (_dir, store, lock) = store_with_100_bars();
         crash_during_append(&store, &lock, false);
         let path = store.path(&key());
         let mut journal = fs_err::read(journal_path(&path)).unwrap();

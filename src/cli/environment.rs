@@ -55,6 +55,10 @@ pub(super) const VARIABLES: &[Variable] = &[
         meaning: "When `dumb`, no colour on stderr unless `--color always`",
     },
     Variable {
+        name: TEST_WRITE_DELAY_US,
+        meaning: "Test-only: pause this many microseconds between the pieces a write puts on disk, so crash tests can kill a writer mid-append; never set it otherwise",
+    },
+    Variable {
         // The object-storage variables are read by the `object_store` crate.
         name: "AWS_ACCESS_KEY_ID",
         meaning: "With an `s3://` cache: the access key ID (also `AWS_SESSION_TOKEN` for temporary credentials)",

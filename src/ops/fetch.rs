@@ -281,8 +281,14 @@ pub async fn fetch(
     ensure_cached(store, client, fill, now, observer).await?;
     let mut series = read(store, targets).await?.collect_all()?;
     let mut close_series: BTreeMap<Symbol, Vec<Bar>> = BTreeMap::new();
-    for chunk in read(store, closes.into_values().collect()).await?.collect_all()? {
-        close_series.entry(chunk.key.symbol).or_default().extend(chunk.bars);
+    for chunk in read(store, closes.into_values().collect())
+        .await?
+        .collect_all()?
+    {
+        close_series
+            .entry(chunk.key.symbol)
+            .or_default()
+            .extend(chunk.bars);
     }
     for s in &mut series {
         let Some(actions) = actions.get(&s.key.symbol) else {

@@ -11,6 +11,7 @@ use super::Error;
 use super::selection::SeriesFilter;
 use crate::cache::cleanup::{self, LeftoverTemp};
 use crate::cache::ledger::{self, Ledger};
+use crate::cache::store::Recovered;
 use crate::cache::{self, SeriesKey, Store};
 use crate::market::{AssetClass, IntervalSet, Symbol};
 use crate::parquet_files::read::FileSummary;
@@ -23,6 +24,8 @@ pub struct SeriesInfo {
     pub bytes: u64,
     /// `Err` for a file that cannot be read as a barkeep series.
     pub summary: Result<FileSummary, cache::Error>,
+    /// The journal of an interrupted append that was rolled back before reading.
+    pub recovered: Option<PathBuf>,
 }
 
 /// Something wrong with a file in the cache.
@@ -37,15 +40,27 @@ pub fn inspect(store: &Store, filter: &SeriesFilter) -> Result<Vec<SeriesInfo>, 
     let keys = filter.select(store)?;
     let mut infos = Vec::with_capacity(keys.len());
     for key in keys {
+        // Roll back an interrupted append first, and say so.
+        let (recovered, recovery_error) = match store.recover(&key) {
+            Ok(Recovered::RolledBack { journal } | Recovered::Discarded { journal }) => {
+                (Some(journal), None)
+            }
+            Ok(Recovered::Clean) => (None, None),
+            Err(e) => (None, Some(e)),
+        };
         let bytes = cleanup::file_size(store, &key)?.unwrap_or(0);
-        let summary = store.read_summary(&key).and_then(|s| {
-            s.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound).into())
-        });
+        let summary = match recovery_error {
+            Some(e) => Err(e),
+            None => store.read_summary(&key).and_then(|s| {
+                s.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound).into())
+            }),
+        };
         infos.push(SeriesInfo {
             path: store.path(&key),
             key,
             bytes,
             summary,
+            recovered,
         });
     }
     Ok(infos)
@@ -61,6 +76,12 @@ pub fn verify(store: &Store, infos: &[SeriesInfo]) -> Vec<Problem> {
             path: info.path.clone(),
             message,
         };
+        // An append interrupted by a crash is rolled back first; a journal that cannot be
+        // applied is a problem of its own.
+        if let Err(e) = store.recover(&info.key) {
+            problems.push(problem(error_chain(&e)));
+            continue;
+        }
         match store.read_bars(&info.key, None) {
             Err(e) => problems.push(problem(error_chain(&e))),
             Ok(None) => problems.push(problem("the file disappeared while checking".to_owned())),

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::Error;
 use super::selection::SeriesFilter;
+use crate::cache::store::Compaction;
 use crate::cache::{SeriesKey, Store};
 use crate::cache::{cleanup, ledger};
 use crate::market::{AssetClass, NEW_YORK, Symbol, When};
@@ -16,6 +17,9 @@ use crate::market::{AssetClass, NEW_YORK, Symbol, When};
 pub enum PruneAction {
     /// Remove the selected series entirely.
     Remove,
+    /// Rewrite the selected series into large row groups (what automatic compaction does
+    /// after many small appends), now.
+    Compact,
     /// Drop bars and coverage before this point from the selected series (a calendar day
     /// is a New York day for stocks, a UTC day for crypto).
     Before(When),
@@ -37,6 +41,8 @@ pub enum PruneEffect {
     Removed,
     /// Older bars are (or would be) dropped; the series stays.
     Trimmed,
+    /// Rewritten into large row groups (or would be); no bar changes.
+    Compacted,
 }
 
 /// What happened (or would happen) to one series.
@@ -170,6 +176,35 @@ fn prune_series(
                 rows,
                 bytes,
             }))
+        }
+        PruneAction::Compact => {
+            let Some(summary) = store.read_summary(key)? else {
+                return Ok(None);
+            };
+            let Some(lock) = lock else {
+                // Dry run: compaction frees the dead bytes and footers of small row groups;
+                // how much is known only after the rewrite.
+                return Ok(Some(PrunedSeries {
+                    key: key.clone(),
+                    effect: PruneEffect::Compacted,
+                    rows: 0,
+                    bytes: 0,
+                }));
+            };
+            let _ = summary;
+            match store.compact(key, &lock, true)? {
+                Compaction::Compacted {
+                    bytes_before,
+                    bytes_after,
+                    ..
+                } => Ok(Some(PrunedSeries {
+                    key: key.clone(),
+                    effect: PruneEffect::Compacted,
+                    rows: 0,
+                    bytes: bytes_before.saturating_sub(bytes_after),
+                })),
+                Compaction::Missing | Compaction::NotNeeded => Ok(None),
+            }
         }
         PruneAction::Before(when) => {
             let cutoff = match key.asset_class() {

@@ -5,8 +5,8 @@
 
 use std::fs::File;
 
-use chrono::{DateTime, Utc};
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::file::reader::ChunkReader;
 
@@ -106,7 +106,10 @@ pub fn scan_bars(
 }
 
 /// [`scan_bars`] over a whole file held in memory (an object-storage read).
-pub fn scan_bytes(bytes: Bytes, range: Option<Interval>) -> Result<(SeriesMetadata, BarChunks), Error> {
+pub fn scan_bytes(
+    bytes: Bytes,
+    range: Option<Interval>,
+) -> Result<(SeriesMetadata, BarChunks), Error> {
     let footer = Footer::from_bytes(&bytes)?;
     scan_with_footer(bytes, footer, range)
 }

@@ -12,7 +12,7 @@ use barkeep::cache::{SeriesKey, Store};
 use barkeep::market::Bar;
 use barkeep::parquet_files::footer::Footer;
 
-use crate::support::{TestEnv, parse_csv};
+use crate::support::{Run, TestEnv, parse_csv, run_python, test_python};
 
 const SERIES: &str = "stocks/sip/1Min/SPY.parquet";
 const DAYS: [&str; 5] = [
@@ -24,11 +24,16 @@ const DAYS: [&str; 5] = [
 ];
 
 fn fetch_days(env: &TestEnv, last_day: &str, extra: &[&str]) -> String {
+    run_days(env, last_day, extra).success().stdout
+}
+
+/// `barkeep fetch` of SPY minute bars from the first day to `last_day`, as CSV.
+fn run_days(env: &TestEnv, last_day: &str, extra: &[&str]) -> Run {
     let mut args = vec![
         "fetch", "SPY", "-t", "1Min", "--start", DAYS[0], "--end", last_day, "--format", "csv",
     ];
     args.extend_from_slice(extra);
-    env.run(&args).success().stdout
+    env.run(&args)
 }
 
 fn key() -> SeriesKey {
@@ -83,7 +88,7 @@ fn appended_files_read_back_equal_in_barkeep_and_outside_readers() {
             .coverage
     );
 
-    let Some(python) = std::env::var_os("BARKEEP_TEST_PYTHON") else {
+    let Some(python) = test_python() else {
         eprintln!("BARKEEP_TEST_PYTHON is not set (CI sets it): skipping pyarrow, DuckDB, polars");
         return;
     };
@@ -114,17 +119,8 @@ lazy = pl.scan_parquet(path).filter(pl.col("timestamp") >= pl.lit(p["timestamp"]
 out["polars_scan_rows"] = lazy.height
 print(json.dumps(out))
 "#;
-    let out = std::process::Command::new(python)
-        .args(["-c", script])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&run_python(&python, script, &[&path])).unwrap();
     assert_eq!(v["row_groups"], 4);
     assert_eq!(
         v["coverage"],
@@ -198,18 +194,7 @@ fn a_journal_left_by_a_crash_is_rolled_back_before_fetch_reads() {
     );
     assert!(!journal_path(&path).exists());
     // The rolled-back days are missing again, so a fetch asks for them anew.
-    env.run(&[
-        "fetch",
-        "SPY",
-        "-t",
-        "1Min",
-        "--start",
-        DAYS[0],
-        "--end",
-        DAYS[4],
-        "--offline",
-    ])
-    .failure(1);
+    run_days(&env, DAYS[4], &["--offline"]).failure(1);
     env.take_bar_requests();
     fetch_days(&env, DAYS[4], &[]);
     assert_eq!(env.take_bar_requests().len(), 1);
@@ -238,19 +223,7 @@ fn a_damaged_journal_is_reported_with_the_file_and_never_applied() {
     std::fs::write(&journal, &bytes).unwrap();
     let appended = std::fs::read(&path).unwrap();
 
-    let run = env
-        .run(&[
-            "fetch",
-            "SPY",
-            "-t",
-            "1Min",
-            "--start",
-            DAYS[0],
-            "--end",
-            DAYS[1],
-            "--offline",
-        ])
-        .failure(1);
+    let run = run_days(&env, DAYS[1], &["--offline"]).failure(1);
     assert!(run.stdout.is_empty());
     assert!(
         run.stderr.contains(&path.display().to_string()),
@@ -366,7 +339,7 @@ fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series()
         "too few kills landed in a compaction: {mid_compaction}"
     );
 
-    let Some(python) = std::env::var_os("BARKEEP_TEST_PYTHON") else {
+    let Some(python) = test_python() else {
         return;
     };
     let script = r"
@@ -374,18 +347,7 @@ import sys, os, pyarrow.parquet as pq
 rows = sorted({pq.read_table(os.path.join(sys.argv[1], f)).num_rows for f in os.listdir(sys.argv[1])})
 print(' '.join(map(str, rows)))
 ";
-    let out = std::process::Command::new(python)
-        .args(["-c", script])
-        .arg(&survivors)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let counts: Vec<usize> = String::from_utf8(out.stdout)
-        .unwrap()
+    let counts: Vec<usize> = run_python(&python, script, &[&survivors])
         .split_whitespace()
         .map(|n| n.parse().unwrap())
         .collect();
@@ -395,4 +357,58 @@ print(' '.join(map(str, rows)))
             .all(|&n| n == old_bars.len() || n == new_bars.len()),
         "{counts:?}"
     );
+}
+
+#[test]
+fn update_inspect_and_prune_roll_back_a_leftover_journal_before_they_read() {
+    // inspect --verify reports the rollback and finds nothing wrong afterwards.
+    let env = TestEnv::new();
+    grow_by_appends(&env, 2);
+    let before = leave_a_journal_behind(&env);
+    let path = env.series_path(SERIES);
+    let verify = env.run(&["inspect", "--verify"]).success();
+    assert!(
+        verify.stderr.contains("rolled back an interrupted append"),
+        "{}",
+        verify.stderr
+    );
+    assert!(std::fs::read(&path).unwrap() == before && !journal_path(&path).exists());
+
+    // prune reads the series only after rolling it back.
+    let env = TestEnv::new();
+    grow_by_appends(&env, 2);
+    let before = leave_a_journal_behind(&env);
+    env.run(&["prune", "--before", "2020-01-01", "--dry-run"])
+        .success();
+    let path = env.series_path(SERIES);
+    assert!(std::fs::read(&path).unwrap() == before && !journal_path(&path).exists());
+
+    // update plans from the rolled-back coverage: it asks again for the undone days.
+    let env = TestEnv::new();
+    grow_by_appends(&env, 2);
+    leave_a_journal_behind(&env);
+    env.take_bar_requests();
+    env.run(&["update", "-q"]).success();
+    assert!(!journal_path(&env.series_path(SERIES)).exists());
+    let requests = env.take_bar_requests();
+    assert_eq!(requests.len(), 1);
+    env.run(&["inspect", "--verify"]).success();
+}
+
+#[test]
+fn prune_compact_rewrites_into_large_row_groups_and_changes_no_bar() {
+    let env = TestEnv::new();
+    grow_by_appends(&env, 4);
+    let path = env.series_path(SERIES);
+    let before_groups = row_groups(&path);
+    assert!(before_groups > 1, "appends added row groups");
+    let bars = stored_bars(&env);
+    let dry = env.run(&["prune", "--compact", "--dry-run"]).success();
+    assert!(dry.stdout.contains("would compact"), "{}", dry.stdout);
+    assert_eq!(row_groups(&path), before_groups);
+    let out = env.run(&["prune", "--compact"]).success();
+    assert!(out.stdout.contains("compacted"), "{}", out.stdout);
+    assert_eq!(row_groups(&path), 1);
+    assert_eq!(stored_bars(&env), bars);
+    env.run(&["inspect", "--verify"]).success();
 }

@@ -951,17 +951,8 @@ print(json.dumps({
 }))
 "#;
     let path = env.series_path("stocks/sip/1Day/AAPL.parquet");
-    let out = std::process::Command::new(python)
-        .args(["-c", script])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&crate::support::run_python(&python, script, &[&path])).unwrap();
     assert_eq!(v["timestamp"], "timestamp[ns, tz=UTC]");
     assert_eq!(v["volume"], "uint64");
     assert_eq!(

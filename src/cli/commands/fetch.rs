@@ -251,7 +251,14 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
         .log(&format!("{} requests to Alpaca", progress.requests()));
     let fetched = fetched?;
     note_ledgers(ctx, &fetched.ledgers, args.offline);
-    let series = fetched.series;
+    // A damaged file that its footer does not give away fails on its first chunk: fail before
+    // anything is written, rather than after a header.
+    let mut series = fetched.series.peekable();
+    if matches!(series.peek(), Some(Err(_)))
+        && let Some(Err(e)) = series.next()
+    {
+        return Err(e.into());
+    }
 
     match &args.output {
         Some(path) => {

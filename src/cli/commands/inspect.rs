@@ -356,6 +356,15 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
             ));
         }
     }
+    for info in &infos {
+        if let Some(journal) = &info.recovered {
+            ctx.printer.warning(&format!(
+                "rolled back an interrupted append of `{}` (journal `{}`)",
+                info.path.display(),
+                journal.display()
+            ));
+        }
+    }
     for problem in &problems {
         ctx.printer.error(&format!(
             "`{}`: {}",

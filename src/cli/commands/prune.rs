@@ -18,6 +18,7 @@ Examples:
   barkeep prune AAPL -t 1Min                       # remove one series
   barkeep prune --keep 2y                          # drop bars older than two years everywhere
   barkeep prune SPY --before 2020-01-01 --dry-run  # what would go, without changing anything
+  barkeep prune --compact                          # rewrite every series into large row groups
   barkeep prune --all --yes                        # empty the cache
 ";
 
@@ -55,6 +56,12 @@ pub struct PruneArgs {
     #[arg(long, value_name = "SPAN", conflicts_with = "all")]
     pub keep: Option<When>,
 
+    /// Rewrite the selected series (every series when none is named) into large row groups
+    /// now, instead of waiting for the automatic compaction after many small appends; no bar
+    /// changes
+    #[arg(long, conflicts_with_all = ["before", "keep", "all"])]
+    pub compact: bool,
+
     /// Remove every series in the cache (asks first on a terminal; needs --yes otherwise)
     #[arg(long)]
     pub all: bool,
@@ -91,7 +98,7 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
         .into());
     }
     let cutoff = args.before.or(args.keep);
-    if !args.all && args.symbols.is_empty() && cutoff.is_none() {
+    if !args.all && !args.compact && args.symbols.is_empty() && cutoff.is_none() {
         return Err(UsageError(
             "say what to prune: SYMBOL... to remove series, --before WHEN or --keep SPAN to drop old bars, or --all".to_owned(),
         )
@@ -118,7 +125,11 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
     }
     let options = PruneOptions {
         filter,
-        action: cutoff.map_or(PruneAction::Remove, PruneAction::Before),
+        action: if args.compact {
+            PruneAction::Compact
+        } else {
+            cutoff.map_or(PruneAction::Remove, PruneAction::Before)
+        },
         dry_run: args.dry_run,
         wait_for_locks: !args.no_wait,
         now: ctx.now,
@@ -145,6 +156,8 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
                 trimmed += 1;
                 "would trim"
             }
+            (PruneEffect::Compacted, false) => "compacted",
+            (PruneEffect::Compacted, true) => "would compact",
         };
         rows += series.rows;
         bytes += series.bytes;
@@ -172,6 +185,8 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
         drop(out);
         let why = if report.matched == 0 {
             "no cached series matches"
+        } else if args.compact {
+            "no series needed compacting"
         } else {
             "no bars are old enough"
         };

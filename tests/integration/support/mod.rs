@@ -238,3 +238,23 @@ pub(crate) fn bars_of(rows: &[CsvBar], symbol: &str) -> Vec<EmuBar> {
         .map(|r| r.bar.clone())
         .collect()
 }
+
+/// The Python that runs the interoperability checks (`BARKEEP_TEST_PYTHON`; CI sets it).
+pub(crate) fn test_python() -> Option<std::ffi::OsString> {
+    std::env::var_os("BARKEEP_TEST_PYTHON")
+}
+
+/// Runs `script` with `python` and `args`; its stdout, after asserting it succeeded.
+pub(crate) fn run_python(python: &std::ffi::OsStr, script: &str, args: &[&Path]) -> String {
+    let out = Command::new(python)
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
