@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::atomic_file::TEMP_PREFIX;
+use super::atomic_file::{self, TEMP_PREFIX};
 use super::layout::SeriesKey;
 use super::lock::{self, SeriesLock};
 use super::{Error, Store};
@@ -44,7 +44,7 @@ pub fn remove_series(store: &Store, key: &SeriesKey, lock: SeriesLock) -> Result
         Err(e) => return Err(e.into()),
     }
     if let Some(dir) = path.parent() {
-        sync_dir(dir);
+        atomic_file::sync_dir(dir)?;
     }
     lock::remove(lock)?;
     Ok(bytes)
@@ -137,13 +137,3 @@ fn for_each_series_dir(
     }
     Ok(())
 }
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = fs_err::File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) {}

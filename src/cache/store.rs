@@ -36,6 +36,7 @@ use crate::parquet_files::write::ROW_GROUP_ROWS;
 use crate::parquet_files::{self, SeriesMetadata};
 
 pub use super::atomic_file::TEMP_PREFIX;
+use super::atomic_file::sync_dir;
 
 /// At most this many stored rows are re-encoded by an in-place commit (the trailing row groups
 /// that new bars replace); a change reaching further back rewrites the file.
@@ -732,17 +733,6 @@ fn walk(
         }
         relative.pop();
     }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<(), Error> {
-    fs_err::File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
