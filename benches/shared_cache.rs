@@ -73,9 +73,7 @@ fn main() {
     let t = Instant::now();
     writer.replace(&key, &metadata, &history).unwrap();
     let upload = t.elapsed();
-    let object_bytes = barkeep::cache::cleanup::file_size(&writer, &key)
-        .unwrap()
-        .unwrap();
+    let object_bytes = writer.size(&key).unwrap().unwrap();
     println!(
         "series: {HISTORY} bars, object {:.1} MB; first upload {upload:?}",
         object_bytes as f64 / 1e6
@@ -123,5 +121,5 @@ fn main() {
         object_bytes as f64 / 1e6,
         median(commits)
     );
-    let _ = Store::open_bucket(&url).map(|s| s.bucket().map(|b| b.delete(&key)));
+    let _ = Store::open_bucket(&url).map(|s| s.remove(&key, s.lock(&key, true).unwrap()));
 }

@@ -3,7 +3,8 @@
 //!
 //! Data flows one way: the CLI turns argv into options → an operation (`ops`) plans what the
 //! cache is missing (`cache::planner`) → the API client (`api`) fetches only that from Alpaca →
-//! the store (`cache::store`) merges it into one Parquet file per series (`parquet_files`) →
+//! the store (`cache::Store`, one `dyn cache::CacheBackend`: a local directory or a bucket)
+//! merges it into one Parquet file per series (`parquet_files`) →
 //! the operation reads the requested bars back for the CLI to print. Bars are stored raw; an
 //! adjusted fetch applies the corporate actions recorded per symbol (`cache::ledger`) on the
 //! way out (`market::adjustment`).
@@ -13,8 +14,10 @@
 //! - [`ops`]: one operation per subcommand, and what they share: the gap-filling engine and
 //!   the corporate-actions refresh.
 //! - [`api`]: Alpaca's market-data HTTP API: bars and corporate actions.
-//! - [`cache`]: cache location, file layout, locks, the gap planner, the store and the
-//!   corporate-actions ledgers.
+//! - [`cache`]: the storage seam (`CacheBackend`, held as a `Store`) and its two backends,
+//!   `LocalDir` (locks, journal, compaction, temp-file rewrites) and `Bucket` (conditional
+//!   puts); the merge both share; file layout, the gap planner and the corporate-actions
+//!   ledgers.
 //! - [`parquet_files`]: the on-disk format of one series.
 //! - [`market`]: symbols, timeframes, bars, intervals, the `WHEN` syntax, corporate actions
 //!   and adjusting bars for them.

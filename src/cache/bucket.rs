@@ -1,262 +1,354 @@
-//! A cache in object storage: `s3://BUCKET/PREFIX` (also `gs://` and `az://`), through the
-//! `object_store` crate. Same layout and file format as on disk, so DuckDB, polars and pyarrow
-//! read the bucket directly.
+//! The object-storage backend: a cache in a bucket, shared by many workers.
 //!
-//! Objects cannot be appended to or locked, so every commit is a whole-object conditional put:
-//! `If-Match` on the ETag that was read (or create-if-absent for a new series). A writer that
-//! loses the race gets [`PutOutcome::Conflict`], re-reads, merges and tries again. Each put is
-//! atomic, so a worker killed mid-commit leaves the previous object in place.
+//! Reads are one GET per series: the object's bytes are remembered for the rest of the run
+//! (with their ETag), so planning and serving a series do not fetch it twice. Commits are
+//! compare-and-swap: merge into the version read, put with `If-Match` on its ETag (or
+//! create-if-absent), and on a conflict re-read, merge again and retry, a bounded number of
+//! times. Writers therefore never lose each other's bars, and nothing needs a lock: the
+//! locks this backend hands out are detached. Puts are atomic, so there is nothing to
+//! recover and no temp file to leave behind. Sizes come from LIST and HEAD, never a GET.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures::TryStreamExt;
-use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use chrono::{DateTime, Utc};
 
 use super::Error;
+use super::backend::{
+    CacheBackend, CommitSummary, Compaction, LeftoverTemp, Recovered, SeriesScan, SeriesUpdate,
+    WriteKind,
+};
+use super::layout::SeriesKey;
+use super::lock::SeriesLock;
+use super::object_client::{ObjectClient, ObjectVersion, PutOutcome};
+use super::series_merge::{check_identity, damaged, empty_metadata, merge_update};
+use crate::market::{Bar, Interval};
+use crate::parquet_files::read::{self, FileSummary};
+use crate::parquet_files::{self, SeriesMetadata};
 
-/// The version of an object as read: what a conditional put must match.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectVersion {
-    e_tag: Option<String>,
-    version: Option<String>,
-}
+pub use super::object_client::is_object_url;
 
-/// The result of a conditional put.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PutOutcome {
-    /// Written; the object's new version.
-    Written(ObjectVersion),
-    /// Someone else wrote (or created) the object since it was read.
-    Conflict,
-}
+/// Attempts of one commit before giving up on a series that keeps changing under us.
+const MAX_COMMIT_ATTEMPTS: u32 = 16;
 
-/// An object-storage location holding a cache.
+/// A cache in object storage.
 #[derive(Debug, Clone)]
 pub struct Bucket {
-    store: Arc<dyn ObjectStore>,
-    prefix: ObjectPath,
-    url: String,
+    inner: Arc<Inner>,
 }
 
-/// True for cache locations that name object storage rather than a directory.
-pub fn is_object_url(location: &str) -> bool {
-    ["s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://"]
-        .iter()
-        .any(|scheme| location.starts_with(scheme))
+#[derive(Debug)]
+struct Inner {
+    client: ObjectClient,
+    root: PathBuf,
+    /// The last bytes and version seen of each object, by relative path.
+    seen: Mutex<HashMap<String, (Bytes, ObjectVersion)>>,
+    conflicts: AtomicU64,
 }
 
-fn storage_error(url: &str, e: object_store::Error) -> Error {
-    Error::Storage {
-        location: url.to_owned(),
-        message: e.to_string(),
+fn relative(key: &SeriesKey) -> String {
+    object_key(&key.relative_path())
+}
+
+/// A relative layout path as an object key: components joined with `/` on every platform.
+pub fn object_key(path: &Path) -> String {
+    path.iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Runs an object-storage future from the synchronous backend API. Backend methods are
+/// called from blocking threads of the CLI's runtime (or from no runtime at all, in tests).
+fn block_on<F: Future>(future: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.block_on(future),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime can be built")
+            .block_on(future),
     }
 }
 
 impl Bucket {
-    /// Opens `url` with credentials, region and endpoint from the standard environment
-    /// variables of each cloud (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
-    /// `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, ...), as `object_store` reads them.
     pub fn open(url: &str) -> Result<Self, Error> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let parsed = reqwest::Url::parse(url).map_err(|e| Error::Storage {
-            location: url.to_owned(),
-            message: e.to_string(),
-        })?;
-        let store: Arc<dyn ObjectStore> = match parsed.scheme() {
-            "s3" | "s3a" => Arc::new(
-                object_store::aws::AmazonS3Builder::from_env()
-                    .with_url(url)
-                    .build()
-                    .map_err(|e| storage_error(url, e))?,
-            ),
-            "gs" => Arc::new(
-                object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                    .with_url(url)
-                    .build()
-                    .map_err(|e| storage_error(url, e))?,
-            ),
-            "az" | "abfs" | "abfss" => Arc::new(
-                object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_url(url)
-                    .build()
-                    .map_err(|e| storage_error(url, e))?,
-            ),
-            other => {
-                return Err(Error::Storage {
-                    location: url.to_owned(),
-                    message: format!("unsupported scheme `{other}`; use s3://, gs:// or az://"),
-                });
-            }
-        };
-        let prefix = ObjectPath::from(parsed.path().trim_matches('/'));
         Ok(Self {
-            store,
-            prefix,
-            url: url.trim_end_matches('/').to_owned(),
+            inner: Arc::new(Inner {
+                client: ObjectClient::open(url)?,
+                root: PathBuf::from(url),
+                seen: Mutex::new(HashMap::new()),
+                conflicts: AtomicU64::new(0),
+            }),
         })
     }
 
-    fn object(&self, relative: &str) -> ObjectPath {
-        relative
-            .split('/')
-            .fold(self.prefix.clone(), |path, part| path.join(part))
+    fn display(&self, key: &SeriesKey) -> String {
+        self.inner.client.display(&relative(key))
     }
 
-    /// The URL of an object, for messages and `inspect`.
-    pub fn display(&self, relative: &str) -> String {
-        format!("{}/{relative}", self.url)
-    }
-
-    /// The object's bytes and version; `None` when absent.
-    pub async fn get(&self, relative: &str) -> Result<Option<(Bytes, ObjectVersion)>, Error> {
-        match self.store.get(&self.object(relative)).await {
-            Ok(result) => {
-                let version = ObjectVersion {
-                    e_tag: result.meta.e_tag.clone(),
-                    version: result.meta.version.clone(),
-                };
-                let bytes = result
-                    .bytes()
-                    .await
-                    .map_err(|e| storage_error(&self.display(relative), e))?;
-                Ok(Some((bytes, version)))
+    fn remember(&self, rel: &str, entry: Option<(Bytes, ObjectVersion)>) {
+        let mut seen = self.inner.seen.lock().expect("not poisoned");
+        match entry {
+            Some(entry) => {
+                seen.insert(rel.to_owned(), entry);
             }
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(storage_error(&self.display(relative), e)),
+            None => {
+                seen.remove(rel);
+            }
         }
     }
 
-    /// Writes the object if it is still at `expected` (`None`: only if it does not exist).
-    pub async fn put(
-        &self,
-        relative: &str,
-        bytes: Bytes,
-        expected: Option<&ObjectVersion>,
-    ) -> Result<PutOutcome, Error> {
-        let mode = match expected {
-            None => PutMode::Create,
-            Some(v) => PutMode::Update(UpdateVersion {
-                e_tag: v.e_tag.clone(),
-                version: v.version.clone(),
-            }),
-        };
-        let options = PutOptions {
-            mode,
-            ..PutOptions::default()
-        };
-        match self
-            .store
-            .put_opts(&self.object(relative), PutPayload::from(bytes), options)
-            .await
-        {
-            Ok(put) => Ok(PutOutcome::Written(ObjectVersion {
-                e_tag: put.e_tag,
-                version: put.version,
-            })),
-            Err(
-                object_store::Error::Precondition { .. }
-                | object_store::Error::AlreadyExists { .. },
-            ) => Ok(PutOutcome::Conflict),
-            Err(e) => Err(storage_error(&self.display(relative), e)),
+    /// The object's bytes and version: remembered from earlier in this run unless `fresh`.
+    fn get(&self, key: &SeriesKey, fresh: bool) -> Result<Option<(Bytes, ObjectVersion)>, Error> {
+        let rel = relative(key);
+        if !fresh && let Some(entry) = self.inner.seen.lock().expect("not poisoned").get(&rel) {
+            return Ok(Some(entry.clone()));
         }
+        let entry = block_on(self.inner.client.get(&rel))?;
+        self.remember(&rel, entry.clone());
+        Ok(entry)
     }
 
-    /// Writes the object whatever is there (for small files merged by their readers).
-    pub async fn put_overwrite(&self, relative: &str, bytes: Bytes) -> Result<(), Error> {
-        self.store
-            .put(&self.object(relative), PutPayload::from(bytes))
-            .await
-            .map(|_| ())
-            .map_err(|e| storage_error(&self.display(relative), e))
+    fn encode(key: &SeriesKey, metadata: &SeriesMetadata, bars: &[Bar]) -> Result<Bytes, Error> {
+        let buffer =
+            parquet_files::write::write_series(Vec::new(), metadata, bars).map_err(|source| {
+                Error::Write {
+                    path: key.relative_path(),
+                    source,
+                }
+            })?;
+        Ok(Bytes::from(buffer))
     }
 
-    pub async fn delete(&self, relative: &str) -> Result<(), Error> {
-        match self.store.delete(&self.object(relative)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(storage_error(&self.display(relative), e)),
-        }
-    }
-
-    /// Every object under the prefix: its path relative to the prefix and its size.
-    pub async fn list(&self) -> Result<Vec<(String, u64)>, Error> {
-        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
-        let metas: Vec<_> = self
-            .store
-            .list(prefix)
-            .try_collect()
-            .await
-            .map_err(|e| storage_error(&self.url, e))?;
-        let skip = if self.prefix.as_ref().is_empty() {
-            0
-        } else {
-            self.prefix.as_ref().len() + 1
-        };
-        Ok(metas
-            .into_iter()
-            .filter_map(|m| {
-                let full = m.location.as_ref();
-                full.get(skip..).map(|rel| (rel.to_owned(), m.size))
-            })
-            .collect())
+    fn damaged(&self, key: &SeriesKey, source: parquet_files::Error) -> Error {
+        damaged(&self.location(key), key, source)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl CacheBackend for Bucket {
+    fn root(&self) -> &Path {
+        &self.inner.root
+    }
 
-    /// Runs against the S3 server named by `BARKEEP_TEST_S3_ENDPOINT` (CI starts moto_server).
-    fn test_bucket() -> Option<Bucket> {
-        let endpoint = std::env::var("BARKEEP_TEST_S3_ENDPOINT").ok()?;
-        // CI also exports AWS_ENDPOINT_URL (= the endpoint), AWS_ALLOW_HTTP and test keys.
-        assert!(!endpoint.is_empty());
-        let bucket =
-            std::env::var("BARKEEP_TEST_S3_BUCKET").unwrap_or_else(|_| "barkeep-test".to_owned());
-        Some(
-            Bucket::open(&format!(
-                "s3://{bucket}/unit-{}-{}",
-                std::process::id(),
-                fastrand::u64(..)
-            ))
-            .unwrap(),
+    fn location(&self, key: &SeriesKey) -> PathBuf {
+        PathBuf::from(self.display(key))
+    }
+
+    /// Nothing to lock: commits are conditional puts instead.
+    fn lock(&self, _key: &SeriesKey, _wait: bool) -> Result<SeriesLock, Error> {
+        Ok(SeriesLock::detached())
+    }
+
+    /// Puts are atomic: an object is always as its last commit left it.
+    fn recover(&self, _key: &SeriesKey) -> Result<Recovered, Error> {
+        Ok(Recovered::Clean)
+    }
+
+    fn read_summary(&self, key: &SeriesKey) -> Result<Option<FileSummary>, Error> {
+        let Some((bytes, _)) = self.get(key, false)? else {
+            return Ok(None);
+        };
+        let summary = read::read_summary_bytes(&bytes).map_err(|e| self.damaged(key, e))?;
+        check_identity(&self.location(key), key, &summary.metadata)?;
+        Ok(Some(summary))
+    }
+
+    fn scan_bars(
+        &self,
+        key: &SeriesKey,
+        range: Option<Interval>,
+    ) -> Result<Option<SeriesScan>, Error> {
+        let Some((bytes, _)) = self.get(key, false)? else {
+            return Ok(None);
+        };
+        let (metadata, chunks) =
+            read::scan_bytes(bytes, range).map_err(|e| self.damaged(key, e))?;
+        check_identity(&self.location(key), key, &metadata)?;
+        Ok(Some(SeriesScan::new(
+            metadata,
+            chunks,
+            self.location(key),
+            key.clone(),
+        )))
+    }
+
+    /// Compare-and-swap commit: see the module documentation.
+    fn commit(
+        &self,
+        key: &SeriesKey,
+        _lock: &SeriesLock,
+        update: SeriesUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<CommitSummary, Error> {
+        let rel = relative(key);
+        let mut fresh = false;
+        for _ in 0..MAX_COMMIT_ATTEMPTS {
+            let current = self.get(key, fresh)?;
+            let (stored, version) = match current {
+                Some((bytes, version)) => {
+                    let (metadata, bars) =
+                        read::read_bars_bytes(bytes).map_err(|e| self.damaged(key, e))?;
+                    check_identity(&self.location(key), key, &metadata)?;
+                    ((metadata, bars), Some(version))
+                }
+                None => ((empty_metadata(key, now), Vec::new()), None),
+            };
+            let mut summary = CommitSummary::default();
+            let Some((metadata, bars)) =
+                merge_update(key, &stored.0, &stored.1, update.clone(), now, &mut summary)
+            else {
+                return Ok(summary);
+            };
+            let bytes = Self::encode(key, &metadata, &bars)?;
+            match block_on(self.inner.client.put(&rel, bytes.clone(), version.as_ref()))? {
+                PutOutcome::Written(new_version) => {
+                    self.remember(&rel, Some((bytes, new_version)));
+                    summary.written = true;
+                    summary.write = WriteKind::Rewrite;
+                    return Ok(summary);
+                }
+                PutOutcome::Conflict => {
+                    self.inner.conflicts.fetch_add(1, Ordering::Relaxed);
+                    fresh = true;
+                }
+            }
+        }
+        Err(Error::Contended {
+            location: self.display(key),
+            attempts: MAX_COMMIT_ATTEMPTS,
+        })
+    }
+
+    /// Replaces a series (retention), on condition that it is still the version last read.
+    fn replace(
+        &self,
+        key: &SeriesKey,
+        metadata: &SeriesMetadata,
+        bars: &[Bar],
+    ) -> Result<(), Error> {
+        let rel = relative(key);
+        let version = self.get(key, false)?.map(|(_, v)| v);
+        let bytes = Self::encode(key, metadata, bars)?;
+        match block_on(self.inner.client.put(&rel, bytes.clone(), version.as_ref()))? {
+            PutOutcome::Written(new_version) => {
+                self.remember(&rel, Some((bytes, new_version)));
+                Ok(())
+            }
+            PutOutcome::Conflict => {
+                self.inner.conflicts.fetch_add(1, Ordering::Relaxed);
+                self.remember(&rel, None);
+                Err(Error::Contended {
+                    location: self.display(key),
+                    attempts: 1,
+                })
+            }
+        }
+    }
+
+    /// Every put writes a whole, freshly encoded object: there is never anything to compact.
+    fn compact(
+        &self,
+        key: &SeriesKey,
+        _lock: &SeriesLock,
+        _force: bool,
+    ) -> Result<Compaction, Error> {
+        Ok(match self.size(key)? {
+            None => Compaction::Missing,
+            Some(_) => Compaction::NotNeeded,
+        })
+    }
+
+    fn list_sized(&self) -> Result<Vec<(SeriesKey, u64)>, Error> {
+        let mut keys: Vec<(SeriesKey, u64)> = block_on(self.inner.client.list())?
+            .into_iter()
+            .filter_map(|(rel, size)| Some((SeriesKey::from_relative_path(Path::new(&rel))?, size)))
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn size(&self, key: &SeriesKey) -> Result<Option<u64>, Error> {
+        let rel = relative(key);
+        if let Some((bytes, _)) = self.inner.seen.lock().expect("not poisoned").get(&rel) {
+            return Ok(Some(bytes.len() as u64));
+        }
+        block_on(self.inner.client.size(&rel))
+    }
+
+    fn remove(&self, key: &SeriesKey, _lock: SeriesLock) -> Result<u64, Error> {
+        let bytes = self.size(key)?.unwrap_or(0);
+        let rel = relative(key);
+        block_on(self.inner.client.delete(&rel))?;
+        self.remember(&rel, None);
+        Ok(bytes)
+    }
+
+    fn remove_lock(&self, _lock: SeriesLock) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Object puts are atomic: a bucket never holds half-written objects.
+    fn leftovers(&self) -> Result<Vec<LeftoverTemp>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn remove_leftover(&self, _temp: &LeftoverTemp) -> Result<bool, Error> {
+        Ok(false)
+    }
+
+    /// Object storage has no directories to empty.
+    fn tidy(&self) {}
+
+    fn conflicts(&self) -> Option<u64> {
+        Some(self.inner.conflicts.load(Ordering::Relaxed))
+    }
+
+    fn document_location(&self, relative: &Path) -> PathBuf {
+        PathBuf::from(self.inner.client.display(&object_key(relative)))
+    }
+
+    /// Documents are merged by their writers and concurrent writers write the same answer
+    /// from Alpaca, so the last write may win: nothing to lock.
+    fn lock_document(&self, _relative: &Path, _wait: bool) -> Result<SeriesLock, Error> {
+        Ok(SeriesLock::detached())
+    }
+
+    fn read_document(&self, relative: &Path) -> Result<Option<Vec<u8>>, Error> {
+        Ok(block_on(self.inner.client.get(&object_key(relative)))?.map(|(bytes, _)| bytes.into()))
+    }
+
+    fn write_document(
+        &self,
+        relative: &Path,
+        bytes: &[u8],
+        _lock: &SeriesLock,
+    ) -> Result<(), Error> {
+        block_on(
+            self.inner
+                .client
+                .put_overwrite(&object_key(relative), Bytes::copy_from_slice(bytes)),
         )
     }
 
-    #[tokio::test]
-    async fn conditional_puts_detect_conflicts() {
-        let Some(bucket) = test_bucket() else { return };
-        let key = "stocks/sip/1Day/AAPL.parquet";
-        let put = |bytes: &'static [u8], expected: Option<ObjectVersion>| {
-            let bucket = bucket.clone();
-            async move {
-                bucket
-                    .put(key, Bytes::from_static(bytes), expected.as_ref())
-                    .await
-                    .unwrap()
-            }
-        };
-        assert!(bucket.get(key).await.unwrap().is_none());
-        assert!(matches!(put(b"one", None).await, PutOutcome::Written(_)));
-        assert_eq!(
-            put(b"two", None).await,
-            PutOutcome::Conflict,
-            "create-if-absent"
-        );
-        let (bytes, v1) = bucket.get(key).await.unwrap().unwrap();
-        assert_eq!(&bytes[..], b"one");
-        assert!(matches!(
-            put(b"three", Some(v1.clone())).await,
-            PutOutcome::Written(_)
-        ));
-        assert_eq!(
-            put(b"four", Some(v1)).await,
-            PutOutcome::Conflict,
-            "if-match on a stale etag"
-        );
-        assert_eq!(bucket.list().await.unwrap(), vec![(key.to_owned(), 5)]);
-        bucket.delete(key).await.unwrap();
-        assert!(bucket.list().await.unwrap().is_empty());
+    fn remove_document(&self, relative: &Path, _lock: SeriesLock) -> Result<bool, Error> {
+        let key = object_key(relative);
+        let existed = block_on(self.inner.client.size(&key))?.is_some();
+        block_on(self.inner.client.delete(&key))?;
+        Ok(existed)
+    }
+
+    fn list_documents(&self, dir: &Path) -> Result<Vec<String>, Error> {
+        let prefix = format!("{}/", object_key(dir));
+        Ok(block_on(self.inner.client.list())?
+            .into_iter()
+            .filter_map(|(rel, _)| {
+                let name = rel.strip_prefix(&prefix)?;
+                (!name.contains('/')).then(|| name.to_owned())
+            })
+            .collect())
     }
 }

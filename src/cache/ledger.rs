@@ -21,20 +21,18 @@
 //! `process_dates` is inclusive. `type` is Alpaca's name of the action type; the other fields
 //! are Alpaca's, as sent (a spin-off's `symbol` is its `source_symbol`, a unit split's its
 //! `old_symbol` and its `ex_date` the `effective_date`). Actions are sorted by ex-date, then
-//! id; an id appears once. Written like a series (temp file, fsync, rename) under a lock on
-//! `.<symbol>.json.lock` beside it.
+//! id; an id appears once. Stored as a document of the cache's backend: on disk written like a series
+//! (temp file, fsync, rename) under a lock on `.<symbol>.json.lock` beside it.
 
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
-use super::bucket_store::object_key;
 use super::layout::{ledger_relative_dir, ledger_relative_path};
-use super::lock::{self, SeriesLock};
-use super::{Error, Store, atomic_file};
+use super::lock::SeriesLock;
+use super::{Error, Store};
 use crate::market::{ActionKind, AssetClass, CorporateAction, Symbol};
 use crate::parquet_files::metadata::format_instant;
 
@@ -92,33 +90,19 @@ impl Ledger {
     }
 }
 
-/// Where the ledger of `symbol` lives.
+/// Where the ledger of `symbol` lives: a file path, or an object URL.
 pub fn path(store: &Store, symbol: &Symbol) -> PathBuf {
-    match store.bucket() {
-        Some(bucket) => {
-            PathBuf::from(bucket.display_relative(&object_key(&ledger_relative_path(symbol))))
-        }
-        None => store.root().join(ledger_relative_path(symbol)),
-    }
+    store.document_location(&ledger_relative_path(symbol))
 }
 
 /// The ledger of `symbol`; `None` when none was recorded yet.
 pub fn read(store: &Store, symbol: &Symbol) -> Result<Option<Ledger>, Error> {
-    let path = path(store, symbol);
-    let text = if let Some(bucket) = store.bucket() {
-        match bucket.read_object(&object_key(&ledger_relative_path(symbol)))? {
-            Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            None => return Ok(None),
-        }
-    } else {
-        match fs_err::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
+    let Some(bytes) = store.read_document(&ledger_relative_path(symbol))? else {
+        return Ok(None);
     };
+    let text = String::from_utf8_lossy(&bytes);
     let damaged = |message: String| Error::DamagedLedger {
-        path: path.clone(),
+        path: path(store, symbol),
         message,
     };
     let json: Json = serde_json::from_str(&text).map_err(|e| damaged(e.to_string()))?;
@@ -136,109 +120,43 @@ pub fn to_json(ledger: &Ledger) -> serde_json::Value {
 
 /// Every symbol with a ledger file, sorted. Foreign files are ignored.
 pub fn list(store: &Store) -> Result<Vec<Symbol>, Error> {
-    if let Some(bucket) = store.bucket() {
-        let dir = object_key(&ledger_relative_dir());
-        let mut symbols: Vec<Symbol> = bucket
-            .list_objects(&format!("{dir}/"))?
-            .iter()
-            .filter_map(|rel| {
-                rel.rsplit('/')
-                    .next()?
-                    .strip_suffix(".json")
-                    .map(str::to_owned)
-            })
-            .filter_map(|stem| {
-                percent_decode_str(&stem)
-                    .decode_utf8()
-                    .ok()?
-                    .parse::<Symbol>()
-                    .ok()
-            })
-            .filter(|s| s.asset_class() == AssetClass::Stocks)
-            .collect();
-        symbols.sort();
-        return Ok(symbols);
-    }
-    let entries = match fs_err::read_dir(store.root().join(ledger_relative_dir())) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
-    };
-    let mut symbols = Vec::new();
-    for entry in entries {
-        let name = entry?.file_name();
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
-            continue;
-        };
-        let Ok(decoded) = percent_decode_str(stem).decode_utf8() else {
-            continue;
-        };
-        if let Ok(symbol) = decoded.parse::<Symbol>()
-            && symbol.asset_class() == AssetClass::Stocks
-            && path(store, &symbol).file_name() == Some(name.as_os_str())
-        {
-            symbols.push(symbol);
-        }
-    }
+    let mut symbols: Vec<Symbol> = store
+        .list_documents(&ledger_relative_dir())?
+        .iter()
+        .filter_map(|name| {
+            let stem = name.strip_suffix(".json")?;
+            let symbol = percent_decode_str(stem)
+                .decode_utf8()
+                .ok()?
+                .parse::<Symbol>()
+                .ok()?;
+            // Only the file name the layout gives the symbol (not another spelling of it).
+            let canonical = ledger_relative_path(&symbol);
+            (symbol.asset_class() == AssetClass::Stocks
+                && canonical.file_name().and_then(|n| n.to_str()) == Some(name.as_str()))
+            .then_some(symbol)
+        })
+        .collect();
     symbols.sort();
     Ok(symbols)
 }
 
 /// Takes the write lock of `symbol`'s ledger. Blocking: call off the async runtime.
 pub fn lock(store: &Store, symbol: &Symbol, wait: bool) -> Result<SeriesLock, Error> {
-    if store.bucket().is_some() {
-        return Ok(SeriesLock::detached());
-    }
-    lock::acquire(&path(store, symbol), wait)
+    store.lock_document(&ledger_relative_path(symbol), wait)
 }
 
 /// Replaces the ledger atomically. The caller holds its lock.
-pub fn write(store: &Store, ledger: &Ledger, _lock: &SeriesLock) -> Result<(), Error> {
-    let json = Json::from(ledger);
-    if let Some(bucket) = store.bucket() {
-        let mut bytes = serde_json::to_vec_pretty(&json).map_err(std::io::Error::from)?;
-        bytes.push(b'\n');
-        return bucket.write_object(
-            &object_key(&ledger_relative_path(&ledger.symbol)),
-            bytes.into(),
-        );
-    }
-    atomic_file::replace(&path(store, &ledger.symbol), |file| {
-        let mut out = BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut out, &json).map_err(std::io::Error::from)?;
-        out.write_all(b"\n")?;
-        Ok(out
-            .into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?)
-    })
+pub fn write(store: &Store, ledger: &Ledger, lock: &SeriesLock) -> Result<(), Error> {
+    let mut bytes = serde_json::to_vec_pretty(&Json::from(ledger)).map_err(std::io::Error::from)?;
+    bytes.push(b'\n');
+    store.write_document(&ledger_relative_path(&ledger.symbol), &bytes, lock)
 }
 
 /// Deletes the ledger, its lock file and the ledger directory if that is left empty. Returns
 /// whether there was a ledger.
 pub fn remove(store: &Store, symbol: &Symbol, lock: SeriesLock) -> Result<bool, Error> {
-    if let Some(bucket) = store.bucket() {
-        let key = object_key(&ledger_relative_path(symbol));
-        let existed = bucket.read_object(&key)?.is_some();
-        bucket.delete_object(&key)?;
-        return Ok(existed);
-    }
-    let path = path(store, symbol);
-    let existed = match fs_err::remove_file(&path) {
-        Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => return Err(e.into()),
-    };
-    lock::remove(lock)?;
-    if let Some(dir) = path.parent() {
-        atomic_file::sync_dir(dir)?;
-        // Only succeeds on empty directories; a failure means "keep it".
-        if fs_err::remove_dir(dir).is_ok()
-            && let Some(class) = dir.parent()
-        {
-            let _ = fs_err::remove_dir(class);
-        }
-    }
-    Ok(existed)
+    store.remove_document(&ledger_relative_path(symbol), lock)
 }
 
 #[derive(Serialize, Deserialize)]

@@ -1,22 +1,34 @@
-//! The cache directory: where each series file lives (`layout`), who may write it (`lock`),
-//! what is still missing from it (`planner`), the one place that reads and commits a series
-//! (`store`), and the corporate-actions ledger kept beside the series of a stock symbol
-//! (`ledger`). Encoding the bytes of a series file is `parquet_files`' job.
+//! The cache: where each series lives and how it is read and committed, behind one seam.
+//!
+//! - `backend`: the [`CacheBackend`] trait every backend implements, and the values that
+//!   cross it (updates, commit summaries, scans).
+//! - `store`: the [`Store`] handle (a shared `dyn CacheBackend`) that `ops` and `cli` hold.
+//! - `local_dir` and `bucket`: the two backends, a directory on disk and object storage;
+//!   `journal`, `lock`, `compaction` and `temp_file` serve the first, `object_client` the
+//!   second.
+//! - `series_merge`: merging an answer into stored bars and coverage, shared by both.
+//! - `layout` (file names), `location` (which cache), `planner` (what is still missing) and
+//!   `ledger` (the corporate-actions ledger of a stock symbol, a document of the backend).
+//!
+//! Encoding the bytes of a series file is `parquet_files`' job.
 
-pub mod atomic_file;
+pub mod backend;
 pub mod bucket;
-pub mod bucket_store;
-pub mod cleanup;
 pub mod compaction;
 mod error;
 pub mod journal;
 pub mod layout;
 pub mod ledger;
+pub mod local_dir;
 pub mod location;
 pub mod lock;
+pub mod object_client;
 pub mod planner;
+pub mod series_merge;
 pub mod store;
+pub mod temp_file;
 
+pub use backend::CacheBackend;
 pub use error::Error;
 pub use layout::SeriesKey;
 pub use store::Store;

@@ -131,13 +131,10 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     };
     let now = environment::now()?;
     let root = cache::location::resolve(cli.global.cache_dir.clone())?;
-    let store = match root.to_str().filter(|r| cache::bucket::is_object_url(r)) {
-        Some(url) => Store::open_bucket(url)?,
-        None => Store::new(root),
-    };
+    let store = Store::open(&root, environment::test_write_delay())?;
     let ctx = Context {
         printer: printer.clone(),
-        store: store.with_write_delay(environment::test_write_delay()),
+        store,
         now,
         api_url: cli.global.api_url.clone(),
         rate_limit: cli.global.rate_limit,

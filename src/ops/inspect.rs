@@ -9,9 +9,8 @@ use chrono::{DateTime, Utc};
 
 use super::Error;
 use super::selection::SeriesFilter;
-use crate::cache::cleanup::{self, LeftoverTemp};
 use crate::cache::ledger::{self, Ledger};
-use crate::cache::store::Recovered;
+use crate::cache::store::{LeftoverTemp, Recovered};
 use crate::cache::{self, SeriesKey, Store};
 use crate::market::{AssetClass, IntervalSet, Symbol};
 use crate::parquet_files::read::FileSummary;
@@ -37,9 +36,9 @@ pub struct Problem {
 
 /// Lists the selected series, sorted by key.
 pub fn inspect(store: &Store, filter: &SeriesFilter) -> Result<Vec<SeriesInfo>, Error> {
-    let keys = filter.select(store)?;
+    let keys = filter.select_sized(store)?;
     let mut infos = Vec::with_capacity(keys.len());
-    for key in keys {
+    for (key, listed_bytes) in keys {
         // Roll back an interrupted append first, and say so.
         let (recovered, recovery_error) = match store.recover(&key) {
             Ok(Recovered::RolledBack { journal } | Recovered::Discarded { journal }) => {
@@ -48,7 +47,11 @@ pub fn inspect(store: &Store, filter: &SeriesFilter) -> Result<Vec<SeriesInfo>, 
             Ok(Recovered::Clean) => (None, None),
             Err(e) => (None, Some(e)),
         };
-        let bytes = cleanup::file_size(store, &key)?.unwrap_or(0);
+        // A rolled-back append changed the size: ask again then.
+        let bytes = match recovered {
+            Some(_) => store.size(&key)?.unwrap_or(0),
+            None => listed_bytes,
+        };
         let summary = match recovery_error {
             Some(e) => Err(e),
             None => store.read_summary(&key).and_then(|s| {
@@ -131,7 +134,7 @@ pub fn ledgers(
 
 /// Temp files left by interrupted writes (harmless; `prune` removes them).
 pub fn leftovers(store: &Store) -> Result<Vec<LeftoverTemp>, Error> {
-    Ok(cleanup::leftover_temp_files(store)?)
+    Ok(store.leftovers()?)
 }
 
 /// An error and its causes on one line.

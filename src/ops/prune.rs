@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::Error;
 use super::selection::SeriesFilter;
+use crate::cache::ledger;
 use crate::cache::store::Compaction;
 use crate::cache::{SeriesKey, Store};
-use crate::cache::{cleanup, ledger};
 use crate::market::{AssetClass, NEW_YORK, Symbol, When};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub fn prune(store: &Store, options: &PruneOptions) -> Result<PruneReport, Error
         ..PruneReport::default()
     };
     // Leftovers first: sweeping them takes series locks, which removing a series then deletes.
-    for temp in cleanup::leftover_temp_files(store)? {
+    for temp in store.leftovers()? {
         // A temp file of a series being written right now belongs to that writer: take the
         // series lock first, so only leftovers of finished (crashed) writes go.
         let lock = match &temp.key {
@@ -86,18 +86,14 @@ pub fn prune(store: &Store, options: &PruneOptions) -> Result<PruneReport, Error
             },
             _ => None,
         };
-        if !options.dry_run {
-            match fs_err::remove_file(&temp.path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(crate::cache::Error::from(e).into()),
-            }
+        if !options.dry_run && !store.remove_leftover(&temp)? {
+            continue;
         }
         // A leftover of a series that no longer exists: its lock file goes too.
         if let (Some(lock), Some(key)) = (lock, &temp.key)
-            && !store.path(key).exists()
+            && store.size(key)?.is_none()
         {
-            cleanup::remove_lock(lock)?;
+            store.remove_lock(lock)?;
         }
         report.temp_files += 1;
         report.temp_bytes += temp.bytes;
@@ -113,7 +109,7 @@ pub fn prune(store: &Store, options: &PruneOptions) -> Result<PruneReport, Error
         report.ledgers = prune_ledgers(store, options, &report)?;
     }
     if !options.dry_run {
-        cleanup::remove_empty_dirs(store);
+        store.tidy();
     }
     Ok(report)
 }
@@ -162,13 +158,13 @@ fn prune_series(
     } else {
         Some(store.lock(key, options.wait_for_locks)?)
     };
-    let bytes = cleanup::file_size(store, key)?.unwrap_or(0);
+    let bytes = store.size(key)?.unwrap_or(0);
     match options.action {
         PruneAction::Remove => {
             // A damaged file can still be removed; its row count is then unknown (0).
             let rows = store.read_summary(key).ok().flatten().map_or(0, |s| s.rows);
             if let Some(lock) = lock {
-                cleanup::remove_series(store, key, lock)?;
+                store.remove(key, lock)?;
             }
             Ok(Some(PrunedSeries {
                 key: key.clone(),
@@ -230,7 +226,7 @@ fn prune_series(
             }
             if kept.is_empty() && metadata.coverage.is_empty() && metadata.provisional.is_empty() {
                 if let Some(lock) = lock {
-                    cleanup::remove_series(store, key, lock)?;
+                    store.remove(key, lock)?;
                 }
                 return Ok(Some(PrunedSeries {
                     key: key.clone(),
@@ -241,7 +237,7 @@ fn prune_series(
             }
             let freed = if let Some(_lock) = &lock {
                 store.replace(key, &metadata, &kept)?;
-                bytes.saturating_sub(cleanup::file_size(store, key)?.unwrap_or(0))
+                bytes.saturating_sub(store.size(key)?.unwrap_or(0))
             } else {
                 // Dry run: estimate the bytes freed from the share of rows dropped.
                 let total = stored.bars.len().max(1) as u64;

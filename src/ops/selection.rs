@@ -24,10 +24,23 @@ impl SeriesFilter {
 
     /// The cached series this filter selects, sorted.
     pub fn select(&self, store: &Store) -> Result<Vec<SeriesKey>, crate::cache::Error> {
-        Ok(store
-            .list()?
+        Ok(self
+            .select_sized(store)?
             .into_iter()
-            .filter(|k| self.matches(k))
+            .map(|(key, _)| key)
+            .collect())
+    }
+
+    /// The cached series this filter selects with their sizes in bytes (from the listing:
+    /// a directory walk, or a bucket LIST), sorted.
+    pub fn select_sized(
+        &self,
+        store: &Store,
+    ) -> Result<Vec<(SeriesKey, u64)>, crate::cache::Error> {
+        Ok(store
+            .list_sized()?
+            .into_iter()
+            .filter(|(k, _)| self.matches(k))
             .collect())
     }
 }

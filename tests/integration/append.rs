@@ -301,11 +301,10 @@ fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series()
         let path = env.series_path(SERIES);
         let dir = path.parent().unwrap();
         let journal_left = journal_path(&path).exists();
+        // A rewrite's temp file: `.<series file>.tmp`, which no `*.parquet` glob matches.
         let temp_left = std::fs::read_dir(dir).unwrap().any(|e| {
-            e.unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".tmp-")
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.starts_with('.') && name.ends_with(".parquet.tmp")
         });
         mid_append += usize::from(journal_left);
         mid_compaction += usize::from(temp_left && !journal_left);

@@ -263,6 +263,7 @@ fn eight_racing_workers_never_lose_each_others_bars() {
     }
     eprintln!("8 racing workers: {conflicts} conditional-put conflicts, all retried");
     assert!(conflicts > 0, "the workers raced on the same objects");
+    env.assert_nothing_local();
     env.s3_run(&url, &["inspect", "--verify"]).success();
     for s in &symbols {
         let csv = env
@@ -328,6 +329,7 @@ fn a_worker_killed_mid_commit_leaves_the_previous_state() {
         std::thread::sleep(Duration::from_millis(40 + 37 * round));
         let _ = child.kill();
         let _ = child.wait();
+        env.assert_nothing_local();
         env.s3_run(&url, &["inspect", "--verify"]).success();
         let now = env
             .s3_run(

@@ -245,10 +245,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
             (Default::default(), Some(message))
         }
     };
-    let conflicts = ctx
-        .store
-        .bucket()
-        .map_or(0, crate::cache::bucket_store::BucketStore::conflicts);
+    let conflicts = ctx.store.conflicts();
     if args.report.is_some() {
         let entries: Vec<_> = outcomes
             .iter()
@@ -275,7 +272,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
             "series_failed": failed,
             "bars_added": bars_added,
             "requests": requests,
-            "conflicts": conflicts,
+            "conflicts": conflicts.unwrap_or(0),
             "elapsed_seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             "series": entries,
             "corporate_actions": {
@@ -289,10 +286,9 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         writeln!(out, "{report}")?;
         out.flush()?;
     }
-    let raced = if ctx.store.bucket().is_some() {
-        format!("; {conflicts} conditional-put conflicts retried")
-    } else {
-        String::new()
+    let raced = match conflicts {
+        Some(conflicts) => format!("; {conflicts} conditional-put conflicts retried"),
+        None => String::new(),
     };
     let checked = if ledger_error.is_some() {
         "corporate actions failed".to_owned()

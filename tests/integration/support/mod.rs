@@ -96,7 +96,13 @@ impl TestEnv {
     pub(crate) fn s3_command(&self, url: &str, args: &[&str]) -> Command {
         let endpoint = s3_endpoint().expect("S3 tests run only with BARKEEP_TEST_S3_ENDPOINT");
         let mut cmd = self.command(args);
-        cmd.env("BARKEEP_CACHE_DIR", url)
+        let scratch = self.s3_scratch();
+        std::fs::create_dir_all(&scratch).unwrap();
+        // An object-storage cache writes nothing locally: run in an empty working and temp
+        // directory, which `assert_nothing_local` checks afterwards.
+        cmd.current_dir(&scratch)
+            .env("TMPDIR", &scratch)
+            .env("BARKEEP_CACHE_DIR", url)
             .env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -105,8 +111,41 @@ impl TestEnv {
         cmd
     }
 
+    /// Runs the binary against the bucket cache, and checks that it created nothing on the
+    /// local disk: not in its working or temp directory, the home directory, or anywhere
+    /// else under the test's directory.
+    #[track_caller]
     pub(crate) fn s3_run(&self, url: &str, args: &[&str]) -> Run {
-        run(&mut self.s3_command(url, args))
+        std::fs::create_dir_all(self.s3_scratch()).unwrap();
+        let before = all_paths(self.dir.path());
+        let result = run(&mut self.s3_command(url, args));
+        let after = all_paths(self.dir.path());
+        let created: Vec<_> = after.difference(&before).collect();
+        assert!(
+            created.is_empty(),
+            "an object-storage cache wrote to the local disk: {created:?}"
+        );
+        result
+    }
+
+    /// The working and temp directory of the binary in S3 tests.
+    fn s3_scratch(&self) -> PathBuf {
+        self.dir.path().join("s3-scratch")
+    }
+
+    /// For tests that spawn [`TestEnv::s3_command`]s and never touch a local cache: fails if
+    /// anything exists under the test's directory but the (empty) scratch directory.
+    #[track_caller]
+    pub(crate) fn assert_nothing_local(&self) {
+        let scratch = self.s3_scratch();
+        let found: Vec<_> = all_paths(self.dir.path())
+            .into_iter()
+            .filter(|p| *p != scratch)
+            .collect();
+        assert!(
+            found.is_empty(),
+            "an object-storage cache wrote to the local disk: {found:?}"
+        );
     }
 
     /// Bar requests the emulator received since the last call.
@@ -147,6 +186,25 @@ pub(crate) fn symbols(prefix: &str, n: u8) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Every file and directory below `dir`.
+fn all_paths(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let mut found = std::collections::BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            }
+            found.insert(entry.path());
+        }
+    }
+    found
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {

@@ -1,0 +1,949 @@
+//! The directory backend: a cache on a local disk.
+//!
+//! Writers hold the series lock (an OS file lock beside the file, see `lock`). Two ways to
+//! write a series:
+//! - **In place**, when every new bar comes after the file's earlier row groups: the new rows
+//!   (and at most a few small trailing row groups they replace, e.g. a bar fetched while still
+//!   forming) are encoded as new row groups over the old footer, followed by a merged footer.
+//!   A rollback journal (`journal`) saved first makes this atomic: journal synced and renamed
+//!   into place, tail written and synced, journal removed (the commit point), directory synced.
+//! - **Rewrite**, for anything else (bars before or inside the stored range, long tails) and
+//!   for compaction: through `temp_file` (temp file, fsync, rename, directory fsync).
+//!
+//! A crash at any moment leaves the old series or the new one. A journal left by a crash is
+//! rolled back (under the series lock) before anything reads or writes the series: every read
+//! and commit here does it first, and [`CacheBackend::recover`] does it on demand.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+
+use super::Error;
+use super::backend::{
+    CacheBackend, CommitSummary, Compaction, LeftoverTemp, Recovered, SeriesScan, SeriesUpdate,
+    WriteKind,
+};
+use super::compaction::FileShape;
+use super::journal::{Journal, journal_path};
+use super::layout::SeriesKey;
+use super::lock::{self, SeriesLock};
+use super::series_merge::{check_identity, damaged, empty_metadata, merge_update};
+use super::temp_file::{self, Throttled, sync_dir};
+use crate::market::{Bar, Interval};
+use crate::parquet_files::append::{Tail, encode_tail};
+use crate::parquet_files::footer::Footer;
+use crate::parquet_files::read::{self, FileSummary};
+use crate::parquet_files::write::ROW_GROUP_ROWS;
+use crate::parquet_files::{self, SeriesMetadata};
+
+/// At most this many stored rows are re-encoded by an in-place commit (the trailing row groups
+/// that new bars replace); a change reaching further back rewrites the file.
+const MAX_TAIL_REWRITE_ROWS: u64 = ROW_GROUP_ROWS as u64 / 4;
+
+/// A cache in a directory.
+#[derive(Debug, Clone)]
+pub struct LocalDir {
+    root: PathBuf,
+    write_delay: Option<Duration>,
+}
+
+impl LocalDir {
+    pub fn new(root: PathBuf) -> Self {
+        Self {
+            root,
+            write_delay: None,
+        }
+    }
+
+    /// Test-only hook: pause this long after every small piece a write puts on disk, so a
+    /// crash test can kill the writer in the middle of an append or a compaction. Never set
+    /// outside tests (the CLI sets it only from `BARKEEP_TEST_WRITE_DELAY_US`).
+    pub fn with_write_delay(mut self, delay: Option<Duration>) -> Self {
+        self.write_delay = delay.filter(|d| !d.is_zero());
+        self
+    }
+
+    fn path(&self, key: &SeriesKey) -> PathBuf {
+        self.root.join(key.relative_path())
+    }
+
+    fn damaged(&self, key: &SeriesKey, source: parquet_files::Error) -> Error {
+        damaged(&self.path(key), key, source)
+    }
+
+    fn check_identity(&self, key: &SeriesKey, metadata: &SeriesMetadata) -> Result<(), Error> {
+        check_identity(&self.path(key), key, metadata)
+    }
+
+    fn open(&self, key: &SeriesKey) -> Result<Option<File>, Error> {
+        match fs_err::File::open(self.path(key)) {
+            Ok(file) => Ok(Some(file.into_file())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Opens the series after recovering it, and runs `read` on it. A read that fails while
+    /// the file changed underneath it (it met an append writing the footer) waits for that
+    /// writer and tries again; other failures mean the file is damaged.
+    fn read_with<T>(
+        &self,
+        key: &SeriesKey,
+        read: impl Fn(File) -> Result<T, parquet_files::Error>,
+    ) -> Result<Option<T>, Error> {
+        let path = self.path(key);
+        let mut attempts = 0;
+        loop {
+            self.recover(key)?;
+            let Some(file) = self.open(key)? else {
+                return Ok(None);
+            };
+            let before = stamp(&file.metadata()?);
+            match read(file) {
+                Ok(value) => return Ok(Some(value)),
+                Err(e) => {
+                    attempts += 1;
+                    let now = fs_err::metadata(&path).ok().map(|m| stamp(&m));
+                    let changed = now != Some(before) || journal_path(&path).exists();
+                    if !changed || attempts >= 3 {
+                        return Err(self.damaged(key, e));
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+
+    /// Applies a leftover journal. The caller holds the series lock.
+    fn roll_back(&self, key: &SeriesKey) -> Result<Recovered, Error> {
+        let path = self.path(key);
+        let journal = journal_path(&path);
+        let journal_error = |source| Error::Journal {
+            path: path.clone(),
+            journal: journal.clone(),
+            source,
+        };
+        let Some(saved) = Journal::load(&journal).map_err(journal_error)? else {
+            return Ok(Recovered::Clean);
+        };
+        let dir = path.parent().expect("series paths have a directory");
+        let mut file = match fs_err::OpenOptions::new()
+            .write(true)
+            .read(true)
+            .open(&path)
+        {
+            Ok(file) => file.into_file(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs_err::remove_file(&journal)?;
+                sync_dir(dir)?;
+                return Ok(Recovered::Discarded { journal });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        saved.roll_back(&mut file).map_err(journal_error)?;
+        fs_err::remove_file(&journal)?;
+        sync_dir(dir)?;
+        Ok(Recovered::RolledBack { journal })
+    }
+
+    fn commit_rewrite(
+        &self,
+        key: &SeriesKey,
+        stored: Option<(SeriesMetadata, Vec<Bar>)>,
+        update: SeriesUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<CommitSummary, Error> {
+        let (old_metadata, old_bars) =
+            stored.unwrap_or_else(|| (empty_metadata(key, now), Vec::new()));
+        let mut summary = CommitSummary::default();
+        let Some((metadata, bars)) =
+            merge_update(key, &old_metadata, &old_bars, update, now, &mut summary)
+        else {
+            return Ok(summary);
+        };
+        self.replace(key, &metadata, &bars)?;
+        summary.written = true;
+        summary.write = WriteKind::Rewrite;
+        Ok(summary)
+    }
+
+    /// Writes `tail` at its offset under a rollback journal: journal to a temp file, synced,
+    /// renamed into place, directory synced; tail written, file synced; journal removed
+    /// (the commit point), directory synced. Four syncs, whatever the size of the append.
+    fn write_in_place(&self, key: &SeriesKey, footer: &Footer, tail: &Tail) -> Result<(), Error> {
+        use std::io::{Seek, SeekFrom};
+        let path = self.path(key);
+        let dir = path.parent().expect("series paths have a directory");
+        let journal = journal_path(&path);
+        let mut file = fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)?
+            .into_file();
+        if file.metadata()?.len() != footer.file_len {
+            return Err(std::io::Error::other(format!(
+                "`{}` changed while it was being appended to",
+                path.display()
+            ))
+            .into());
+        }
+        let saved = Journal::capture(&file, footer.file_len, tail.at)?.encode();
+        temp_file::write(
+            &journal,
+            self.write_delay,
+            |out| Ok(out.write_all(&saved)?),
+            |_| Ok(()),
+        )?;
+        temp_file::pause(self.write_delay);
+
+        file.seek(SeekFrom::Start(tail.at))?;
+        Throttled::new(&mut file, self.write_delay).write_all(&tail.bytes)?;
+        file.set_len(tail.at + tail.bytes.len() as u64)?;
+        file.sync_data()?;
+        temp_file::pause(self.write_delay);
+
+        fs_err::remove_file(&journal)?;
+        sync_dir(dir)
+    }
+
+    fn document_path(&self, relative: &Path) -> PathBuf {
+        self.root.join(relative)
+    }
+}
+
+impl CacheBackend for LocalDir {
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn location(&self, key: &SeriesKey) -> PathBuf {
+        self.path(key)
+    }
+
+    fn lock(&self, key: &SeriesKey, wait: bool) -> Result<SeriesLock, Error> {
+        lock::acquire(&self.path(key), wait)
+    }
+
+    /// Rolls back an append that was interrupted (a crash or a kill between writing its
+    /// journal and removing it), restoring the file exactly as it was before that append.
+    /// Takes the series lock, waiting for a writer in progress, unless this process holds it.
+    /// Cheap when there is nothing to do (one `stat`). Safe to repeat, also after a crash
+    /// during recovery. Fails with [`Error::Journal`] (naming the journal and the file) when
+    /// the journal is damaged or does not match the file: it is then never applied, and
+    /// every read and commit of the series fails the same way until someone removes it.
+    fn recover(&self, key: &SeriesKey) -> Result<Recovered, Error> {
+        let path = self.path(key);
+        if !journal_path(&path).exists() {
+            return Ok(Recovered::Clean);
+        }
+        if lock::held_by_this_process(&path) {
+            return self.roll_back(key);
+        }
+        let _lock = self.lock(key, true)?;
+        self.roll_back(key)
+    }
+
+    fn read_summary(&self, key: &SeriesKey) -> Result<Option<FileSummary>, Error> {
+        let summary = self.read_with(key, |file| read::read_summary(&file))?;
+        if let Some(summary) = &summary {
+            self.check_identity(key, &summary.metadata)?;
+        }
+        Ok(summary)
+    }
+
+    fn scan_bars(
+        &self,
+        key: &SeriesKey,
+        range: Option<Interval>,
+    ) -> Result<Option<SeriesScan>, Error> {
+        let Some((metadata, chunks)) = self.read_with(key, |file| read::scan_bars(file, range))?
+        else {
+            return Ok(None);
+        };
+        self.check_identity(key, &metadata)?;
+        Ok(Some(SeriesScan::new(
+            metadata,
+            chunks,
+            self.path(key),
+            key.clone(),
+        )))
+    }
+
+    /// Merges `update` into the stored series and commits it: in place when the change lies
+    /// after the file's earlier row groups, else by rewriting the file; then compacts the file
+    /// if it has accumulated too many small row groups (see [`super::compaction`]). Rolls
+    /// back an interrupted append first.
+    fn commit(
+        &self,
+        key: &SeriesKey,
+        lock: &SeriesLock,
+        update: SeriesUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<CommitSummary, Error> {
+        self.roll_back(key)?;
+        temp_file::remove_leftover(&self.path(key))?;
+        let Some(file) = self.open(key)? else {
+            return self.commit_rewrite(key, None, update, now);
+        };
+        let footer = Footer::read(&file).map_err(|e| self.damaged(key, e))?;
+        footer.arrow_metadata().map_err(|e| self.damaged(key, e))?;
+        self.check_identity(key, &footer.series)?;
+
+        // The earliest instant the update can change: row groups wholly before it stay.
+        let cut = update
+            .answered
+            .iter()
+            .map(|a| a.start)
+            .chain(update.bars.first().map(|b| b.timestamp))
+            .min();
+        let keep = match cut.and_then(|c| c.timestamp_nanos_opt()) {
+            None if cut.is_some() => 0,
+            None => footer.row_groups(),
+            Some(cut) => (0..footer.row_groups())
+                .take_while(|&i| footer.timestamp_range(i).is_some_and(|(_, max)| max < cut))
+                .count(),
+        };
+        let tail_rows: u64 = footer.parquet.row_groups()[keep..]
+            .iter()
+            .map(|rg| u64::try_from(rg.num_rows()).unwrap_or(u64::MAX))
+            .sum();
+        if keep == 0 || tail_rows > MAX_TAIL_REWRITE_ROWS {
+            let stored = read::read_bars(file, None).map_err(|e| self.damaged(key, e))?;
+            return self.commit_rewrite(key, Some(stored), update, now);
+        }
+
+        let old_tail =
+            read::read_row_groups_from(file, &footer, keep).map_err(|e| self.damaged(key, e))?;
+        let kept_rows = footer.rows() - tail_rows;
+        let mut summary = CommitSummary::default();
+        let Some((metadata, tail)) =
+            merge_update(key, &footer.series, &old_tail, update, now, &mut summary)
+        else {
+            summary.rows += kept_rows;
+            return Ok(summary);
+        };
+        summary.rows += kept_rows;
+        let tail = encode_tail(&footer, keep, &metadata, &tail).map_err(|source| Error::Write {
+            path: self.path(key),
+            source,
+        })?;
+        self.write_in_place(key, &footer, &tail)?;
+        summary.written = true;
+        summary.write = WriteKind::InPlace;
+        summary.compacted = matches!(
+            self.compact(key, lock, false)?,
+            Compaction::Compacted { .. }
+        );
+        Ok(summary)
+    }
+
+    /// Writes a whole series through temp file + fsync + rename + directory fsync. Rolls
+    /// back an interrupted append first, so no journal outlives the file it was taken from.
+    fn replace(
+        &self,
+        key: &SeriesKey,
+        metadata: &SeriesMetadata,
+        bars: &[Bar],
+    ) -> Result<(), Error> {
+        self.roll_back(key)?;
+        let path = self.path(key);
+        let failed = |source| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        temp_file::write(
+            &path,
+            self.write_delay,
+            |out| {
+                parquet_files::write::write_series(out, metadata, bars)
+                    .map(drop)
+                    .map_err(failed)
+            },
+            |_| Ok(()),
+        )
+    }
+
+    /// Rewrites the series into large row groups when its layout calls for it (see
+    /// [`super::compaction`]), or always with `force`. Streams through a temp file in the
+    /// same directory, verified before the swap (same row count, first and last timestamp and
+    /// metadata as the file it replaces), then renamed over it and the directory synced.
+    /// Idempotent: a compacted file does not need compaction, and compacting it again (with
+    /// `force`) writes the same rows in the same row groups. Rolls back an interrupted append
+    /// first.
+    fn compact(
+        &self,
+        key: &SeriesKey,
+        _lock: &SeriesLock,
+        force: bool,
+    ) -> Result<Compaction, Error> {
+        self.roll_back(key)?;
+        let Some(file) = self.open(key)? else {
+            return Ok(Compaction::Missing);
+        };
+        let footer = Footer::read(&file).map_err(|e| self.damaged(key, e))?;
+        self.check_identity(key, &footer.series)?;
+        if !force && !shape(&footer).needs_compaction() {
+            return Ok(Compaction::NotNeeded);
+        }
+        let path = self.path(key);
+        let failed = |source| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        let compacted = temp_file::write(
+            &path,
+            self.write_delay,
+            |out| {
+                parquet_files::write::rewrite_series(&file, out)
+                    .map(drop)
+                    .map_err(failed)
+            },
+            |temp| {
+                let written = Footer::read(temp).map_err(failed)?;
+                if written.rows() == footer.rows()
+                    && written.first_last() == footer.first_last()
+                    && written.series == footer.series
+                {
+                    return Ok(written);
+                }
+                let ((a, b), (c, d)) = (written.first_last(), footer.first_last());
+                Err(failed(parquet_files::Error::Order(format!(
+                    "compaction check failed: {} rows from {a:?} to {b:?}, expected {} from {c:?} to {d:?}",
+                    written.rows(),
+                    footer.rows(),
+                ))))
+            },
+        )?;
+        Ok(Compaction::Compacted {
+            row_groups_before: footer.row_groups(),
+            row_groups_after: compacted.row_groups(),
+            bytes_before: footer.file_len,
+            bytes_after: compacted.file_len,
+        })
+    }
+
+    fn list_sized(&self) -> Result<Vec<(SeriesKey, u64)>, Error> {
+        let mut keys = Vec::new();
+        walk(&self.root, &mut Vec::new(), &mut |relative, bytes| {
+            if let Some(key) = SeriesKey::from_relative_path(relative) {
+                keys.push((key, bytes));
+            }
+        })?;
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn size(&self, key: &SeriesKey) -> Result<Option<u64>, Error> {
+        match fs_err::metadata(self.path(key)) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes the series file and then its lock file. The lock is released when its file
+    /// is gone.
+    fn remove(&self, key: &SeriesKey, lock: SeriesLock) -> Result<u64, Error> {
+        let path = self.path(key);
+        let bytes = self.size(key)?.unwrap_or(0);
+        match fs_err::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(dir) = path.parent() {
+            sync_dir(dir)?;
+        }
+        lock::remove(lock)?;
+        Ok(bytes)
+    }
+
+    fn remove_lock(&self, lock: SeriesLock) -> Result<(), Error> {
+        lock::remove(lock)
+    }
+
+    fn leftovers(&self) -> Result<Vec<LeftoverTemp>, Error> {
+        let mut found = Vec::new();
+        for_each_series_dir(&self.root, &mut |dir, relative| {
+            for entry in fs_err::read_dir(dir)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(target) = temp_file::target_of(&name) else {
+                    continue;
+                };
+                let key = SeriesKey::from_relative_path(&relative.join(target));
+                let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                found.push(LeftoverTemp {
+                    path: entry.path(),
+                    key,
+                    bytes,
+                });
+            }
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    fn remove_leftover(&self, temp: &LeftoverTemp) -> Result<bool, Error> {
+        match fs_err::remove_file(&temp.path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes empty layout directories (timeframe, feed and asset-class levels), deepest
+    /// first.
+    fn tidy(&self) {
+        let mut dirs = Vec::new();
+        let _ = for_each_series_dir(&self.root, &mut |dir, _| {
+            dirs.push(dir.to_path_buf());
+            Ok(())
+        });
+        for dir in dirs {
+            // `remove_dir` only succeeds on empty directories; a failure means "keep it".
+            let _ = fs_err::remove_dir(&dir);
+            if let Some(feed) = dir.parent() {
+                let _ = fs_err::remove_dir(feed);
+                if let Some(class) = feed.parent() {
+                    let _ = fs_err::remove_dir(class);
+                }
+            }
+        }
+    }
+
+    fn conflicts(&self) -> Option<u64> {
+        None
+    }
+
+    fn document_location(&self, relative: &Path) -> PathBuf {
+        self.document_path(relative)
+    }
+
+    fn lock_document(&self, relative: &Path, wait: bool) -> Result<SeriesLock, Error> {
+        lock::acquire(&self.document_path(relative), wait)
+    }
+
+    fn read_document(&self, relative: &Path) -> Result<Option<Vec<u8>>, Error> {
+        match fs_err::read(self.document_path(relative)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn write_document(
+        &self,
+        relative: &Path,
+        bytes: &[u8],
+        _lock: &SeriesLock,
+    ) -> Result<(), Error> {
+        temp_file::write(
+            &self.document_path(relative),
+            None,
+            |out| Ok(out.write_all(bytes)?),
+            |_| Ok(()),
+        )
+    }
+
+    /// Deletes the document, its lock file, and its directory (and that one's parent) if
+    /// they are left empty.
+    fn remove_document(&self, relative: &Path, lock: SeriesLock) -> Result<bool, Error> {
+        let path = self.document_path(relative);
+        let existed = match fs_err::remove_file(&path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(e.into()),
+        };
+        lock::remove(lock)?;
+        if let Some(dir) = path.parent() {
+            sync_dir(dir)?;
+            // Only succeeds on empty directories; a failure means "keep it".
+            if fs_err::remove_dir(dir).is_ok()
+                && let Some(class) = dir.parent()
+            {
+                let _ = fs_err::remove_dir(class);
+            }
+        }
+        Ok(existed)
+    }
+
+    fn list_documents(&self, dir: &Path) -> Result<Vec<String>, Error> {
+        let entries = match fs_err::read_dir(self.document_path(dir)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_type()?.is_file()
+                && let Some(name) = entry.file_name().to_str()
+            {
+                names.push(name.to_owned());
+            }
+        }
+        Ok(names)
+    }
+}
+
+/// Visits every file up to four levels below `dir` (the depth of the layout), with its path
+/// relative to the root and its size.
+fn walk(
+    dir: &Path,
+    relative: &mut Vec<std::ffi::OsString>,
+    visit: &mut dyn FnMut(&Path, u64),
+) -> Result<(), Error> {
+    let entries = match fs_err::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    for entry in entries {
+        let entry = entry?;
+        relative.push(entry.file_name());
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() && relative.len() < 4 {
+            walk(&entry.path(), relative, visit)?;
+        } else if file_type.is_file() && relative.len() == 4 {
+            let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            visit(&relative.iter().collect::<PathBuf>(), bytes);
+        }
+        relative.pop();
+    }
+    Ok(())
+}
+
+/// Calls `visit` with every `<class>/<feed>/<timeframe>` directory and its relative path.
+fn for_each_series_dir(
+    root: &Path,
+    visit: &mut dyn FnMut(&Path, &Path) -> Result<(), Error>,
+) -> Result<(), Error> {
+    fn children(dir: &Path) -> Result<Vec<(PathBuf, std::ffi::OsString)>, Error> {
+        match fs_err::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(|e| {
+                    let e = match e {
+                        Ok(e) => e,
+                        Err(err) => return Some(Err(err.into())),
+                    };
+                    let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+                    is_dir.then(|| Ok((e.path(), e.file_name())))
+                })
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+    for (class_dir, class) in children(root)? {
+        for (feed_dir, feed) in children(&class_dir)? {
+            for (tf_dir, tf) in children(&feed_dir)? {
+                let relative: PathBuf = [&class, &feed, &tf].iter().collect();
+                visit(&tf_dir, &relative)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What identifies a version of a file for a reader: a write changes its length or mtime.
+fn stamp(metadata: &std::fs::Metadata) -> (u64, Option<SystemTime>) {
+    (metadata.len(), metadata.modified().ok())
+}
+
+/// The layout of a file, for the compaction policy.
+fn shape(footer: &Footer) -> FileShape {
+    FileShape {
+        rows: footer.rows(),
+        row_groups: footer.row_groups(),
+        small_group_rows: footer
+            .parquet
+            .row_groups()
+            .iter()
+            .map(|rg| u64::try_from(rg.num_rows()).unwrap_or(0))
+            .filter(|&rows| rows < ROW_GROUP_ROWS as u64)
+            .sum(),
+        file_len: footer.file_len,
+        live_bytes: footer.live_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::Store;
+    use crate::market::{Feed, Volume};
+    use chrono::TimeDelta;
+
+    fn bar(minute: i64, close: f64) -> Bar {
+        Bar {
+            timestamp: DateTime::from_timestamp(1_704_200_000, 0).unwrap()
+                + TimeDelta::minutes(minute),
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: Volume::Shares(100),
+            trade_count: 3,
+            vwap: close,
+        }
+    }
+
+    fn key() -> SeriesKey {
+        SeriesKey::new("AAPL".parse().unwrap(), Feed::Sip, "1Min".parse().unwrap())
+    }
+
+    fn span(a: i64, b: i64) -> Interval {
+        Interval::new(bar(a, 0.0).timestamp, bar(b, 0.0).timestamp).unwrap()
+    }
+
+    #[test]
+    fn commit_merges_replaces_answered_bars_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let now = bar(100, 0.0).timestamp;
+        let lock = store.lock(&key(), true).unwrap();
+        let first = SeriesUpdate {
+            bars: vec![bar(0, 1.0), bar(1, 2.0), bar(5, 3.0)],
+            answered: vec![span(0, 10)],
+            covered: vec![span(0, 4)],
+        };
+        let s = store.commit(&key(), &lock, first, now).unwrap();
+        assert_eq!(
+            (s.bars_added, s.bars_replaced, s.rows, s.written),
+            (3, 0, 3, true)
+        );
+
+        // Re-asking [4, 10): the forming bar at 5 is final now, and a bar at 7 appeared.
+        let second = SeriesUpdate {
+            bars: vec![bar(5, 3.5), bar(7, 4.0)],
+            answered: vec![span(4, 10)],
+            covered: vec![span(4, 10)],
+        };
+        let s = store.commit(&key(), &lock, second, now).unwrap();
+        assert_eq!((s.bars_added, s.bars_replaced, s.rows), (1, 1, 4));
+        let stored = store.read_bars(&key(), None).unwrap().unwrap();
+        assert_eq!(
+            stored.bars,
+            vec![bar(0, 1.0), bar(1, 2.0), bar(5, 3.5), bar(7, 4.0)]
+        );
+        assert_eq!(stored.metadata.coverage.intervals(), &[span(0, 10)]);
+        assert_eq!(
+            store
+                .read_bars(&key(), Some(span(1, 6)))
+                .unwrap()
+                .unwrap()
+                .bars,
+            vec![bar(1, 2.0), bar(5, 3.5)]
+        );
+
+        // Nothing new: no write.
+        let same = SeriesUpdate {
+            bars: vec![bar(7, 4.0)],
+            answered: vec![span(6, 8)],
+            covered: vec![span(6, 8)],
+        };
+        assert!(!store.commit(&key(), &lock, same, now).unwrap().written);
+        assert_eq!(store.list().unwrap(), vec![key()]);
+        let leftovers: Vec<_> = fs_err::read_dir(store.path(&key()).parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            leftovers.len(),
+            2,
+            "only the series and its lock: {leftovers:?}"
+        );
+    }
+
+    fn update(bars: Vec<Bar>, from: i64, to: i64, settled: i64) -> SeriesUpdate {
+        SeriesUpdate {
+            bars,
+            answered: vec![span(from, to)],
+            covered: Interval::new(bar(from, 0.0).timestamp, bar(settled, 0.0).timestamp)
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn all_bars(store: &Store) -> Vec<Bar> {
+        store.read_bars(&key(), None).unwrap().unwrap().bars
+    }
+
+    #[test]
+    fn later_bars_are_appended_in_place_and_earlier_ones_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let now = bar(10_000, 0.0).timestamp;
+        let lock = store.lock(&key(), true).unwrap();
+        let first = update((0..100).map(|m| bar(m, 1.0)).collect(), 0, 100, 100);
+        let s = store.commit(&key(), &lock, first, now).unwrap();
+        assert_eq!(s.write, WriteKind::Rewrite);
+        let next = update(vec![bar(100, 2.0), bar(101, 2.0)], 100, 102, 101);
+        let s = store.commit(&key(), &lock, next, now).unwrap();
+        assert_eq!((s.write, s.rows), (WriteKind::InPlace, 102));
+
+        // The bar at 101 was still forming: asking again from 101 replaces it in place.
+        let next = update(vec![bar(101, 3.0), bar(102, 3.0)], 101, 103, 103);
+        let s = store.commit(&key(), &lock, next, now).unwrap();
+        assert_eq!(
+            (s.write, s.bars_added, s.bars_replaced, s.rows),
+            (WriteKind::InPlace, 1, 1, 103)
+        );
+        let mut expected: Vec<Bar> = (0..100).map(|m| bar(m, 1.0)).collect();
+        expected.extend([bar(100, 2.0), bar(101, 3.0), bar(102, 3.0)]);
+        assert_eq!(all_bars(&store), expected);
+        let summary = store.read_summary(&key()).unwrap().unwrap();
+        assert_eq!(summary.metadata.coverage.intervals(), &[span(0, 103)]);
+        assert_eq!(summary.last, Some(bar(102, 0.0).timestamp));
+
+        // A bar inside the stored range rewrites the file.
+        let inside = update(vec![bar(50, 9.0)], 50, 51, 51);
+        let s = store.commit(&key(), &lock, inside, now).unwrap();
+        assert_eq!((s.write, s.bars_replaced), (WriteKind::Rewrite, 1));
+        expected[50] = bar(50, 9.0);
+        assert_eq!(all_bars(&store), expected);
+    }
+
+    /// The state a kill leaves: a journal in place and the tail written (fully or not).
+    fn crash_during_append(store: &Store, lock: &SeriesLock, torn: bool) -> Vec<u8> {
+        let path = store.path(&key());
+        let before = fs_err::read(&path).unwrap();
+        let old = tempfile::NamedTempFile::new().unwrap();
+        fs_err::write(old.path(), &before).unwrap();
+        let footer = Footer::read(old.as_file()).unwrap();
+        let journal = Journal::capture(old.as_file(), footer.file_len, footer.start).unwrap();
+        let now = bar(10_000, 0.0).timestamp;
+        let next = update(vec![bar(500, 5.0)], 400, 501, 501);
+        store.commit(&key(), lock, next, now).unwrap();
+        if torn {
+            let len = fs_err::metadata(&path).unwrap().len();
+            let file = fs_err::OpenOptions::new().write(true).open(&path).unwrap();
+            file.set_len(len - 100).unwrap();
+        }
+        fs_err::write(journal_path(&path), journal.encode()).unwrap();
+        before
+    }
+
+    /// A store holding minutes 0..100, and the lock of the series (the directory must live
+    /// as long as the store).
+    fn store_with_100_bars() -> (tempfile::TempDir, Store, SeriesLock) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let lock = store.lock(&key(), true).unwrap();
+        let first = update((0..100).map(|m| bar(m, 1.0)).collect(), 0, 100, 100);
+        store
+            .commit(&key(), &lock, first, bar(10_000, 0.0).timestamp)
+            .unwrap();
+        (dir, store, lock)
+    }
+
+    #[test]
+    fn a_leftover_journal_is_rolled_back_before_any_read_or_commit() {
+        let (_dir, store, lock) = store_with_100_bars();
+        let now = bar(10_000, 0.0).timestamp;
+        let path = store.path(&key());
+
+        for torn in [false, true] {
+            let before = crash_during_append(&store, &lock, torn);
+            // This process holds the lock: the read recovers without waiting for it.
+            assert_eq!(all_bars(&store).len(), 100);
+            assert_eq!(fs_err::read(&path).unwrap(), before);
+            assert!(!journal_path(&path).exists());
+        }
+        drop(lock);
+        let lock = store.lock(&key(), true).unwrap();
+        let before = crash_during_append(&store, &lock, true);
+        drop(lock);
+        assert!(matches!(
+            store.recover(&key()).unwrap(),
+            Recovered::RolledBack { .. }
+        ));
+        assert_eq!(fs_err::read(&path).unwrap(), before);
+        assert_eq!(store.recover(&key()).unwrap(), Recovered::Clean);
+
+        let lock = store.lock(&key(), true).unwrap();
+        crash_during_append(&store, &lock, false);
+        let next = update(vec![bar(600, 6.0)], 600, 601, 601);
+        let s = store.commit(&key(), &lock, next, now).unwrap();
+        assert_eq!(s.rows, 101, "the interrupted append was rolled back first");
+    }
+
+    #[test]
+    fn a_damaged_journal_is_reported_with_the_file_and_never_applied() {
+        let (_dir, store, lock) = store_with_100_bars();
+        crash_during_append(&store, &lock, false);
+        let path = store.path(&key());
+        let mut journal = fs_err::read(journal_path(&path)).unwrap();
+        let n = journal.len();
+        journal[n - 20] ^= 1;
+        fs_err::write(journal_path(&path), &journal).unwrap();
+        let after = fs_err::read(&path).unwrap();
+        let err = store.read_summary(&key()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Journal { path: p, .. } if *p == path),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(&path.display().to_string()));
+        assert_eq!(fs_err::read(&path).unwrap(), after, "never applied");
+        assert!(journal_path(&path).exists());
+    }
+
+    #[test]
+    fn many_appends_are_compacted_and_compaction_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let now = bar(100_000, 0.0).timestamp;
+        let lock = store.lock(&key(), true).unwrap();
+        let first = update((0..1_000).map(|m| bar(m, 1.0)).collect(), 0, 1_000, 1_000);
+        store.commit(&key(), &lock, first, now).unwrap();
+        let mut compactions = 0;
+        for day in 1..=20 {
+            let from = day * 1_000;
+            let bars = (from..from + 10).map(|m| bar(m, 2.0)).collect();
+            let s = store
+                .commit(&key(), &lock, update(bars, from, from + 10, from + 10), now)
+                .unwrap();
+            assert_eq!(s.write, WriteKind::InPlace);
+            compactions += usize::from(s.compacted);
+        }
+        assert_eq!(compactions, 5, "a short series: every 4 extra row groups");
+        let summary = store.read_summary(&key()).unwrap().unwrap();
+        assert!(summary.row_groups < 6, "{}", summary.row_groups);
+        let bars = all_bars(&store);
+        assert_eq!(bars.len(), 1_200);
+
+        let forced = store.compact(&key(), &lock, true).unwrap();
+        let Compaction::Compacted {
+            row_groups_after, ..
+        } = forced
+        else {
+            panic!("{forced:?}")
+        };
+        assert_eq!(row_groups_after, 1);
+        let bytes = fs_err::read(store.path(&key())).unwrap();
+        assert_eq!(
+            store.compact(&key(), &lock, false).unwrap(),
+            Compaction::NotNeeded
+        );
+        store.compact(&key(), &lock, true).unwrap();
+        assert_eq!(fs_err::read(store.path(&key())).unwrap(), bytes);
+        assert_eq!(all_bars(&store), bars);
+    }
+
+    #[test]
+    fn a_foreign_file_is_reported_as_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let path = store.path(&key());
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(&path, b"PAR1 not really").unwrap();
+        assert!(matches!(
+            store.read_summary(&key()),
+            Err(Error::Damaged { .. })
+        ));
+    }
+}

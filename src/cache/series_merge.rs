@@ -1,0 +1,125 @@
+//! What every backend does the same way when it commits: merging an answer from Alpaca into
+//! the stored bars and coverage, and checking that a file is the series it is named after.
+//! Backends differ only in how they read and write bytes; this logic lives here once.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use super::Error;
+use super::backend::{CommitSummary, SeriesUpdate};
+use super::layout::SeriesKey;
+use crate::market::{Bar, IntervalSet};
+use crate::parquet_files::{self, SeriesMetadata};
+
+/// The metadata of a series that holds nothing yet.
+pub(crate) fn empty_metadata(key: &SeriesKey, now: DateTime<Utc>) -> SeriesMetadata {
+    SeriesMetadata {
+        symbol: key.symbol.clone(),
+        feed: key.feed,
+        timeframe: key.timeframe,
+        coverage: IntervalSet::new(),
+        provisional: IntervalSet::new(),
+        updated_at: now,
+    }
+}
+
+/// The error for a series at `location` that is not a readable barkeep file.
+pub(crate) fn damaged(location: &Path, key: &SeriesKey, source: parquet_files::Error) -> Error {
+    Error::Damaged {
+        path: location.to_path_buf(),
+        symbol: key.symbol.to_string(),
+        timeframe: key.timeframe,
+        source,
+    }
+}
+
+/// A file whose metadata names another series was copied or renamed by hand: never serve it.
+pub(crate) fn check_identity(
+    location: &Path,
+    key: &SeriesKey,
+    metadata: &SeriesMetadata,
+) -> Result<(), Error> {
+    if metadata.symbol == key.symbol
+        && metadata.feed == key.feed
+        && metadata.timeframe == key.timeframe
+    {
+        Ok(())
+    } else {
+        let found = SeriesKey::new(metadata.symbol.clone(), metadata.feed, metadata.timeframe);
+        Err(damaged(
+            location,
+            key,
+            parquet_files::Error::Metadata(format!("the file holds {found}")),
+        ))
+    }
+}
+
+/// Merges `update` into `old` bars (all of them, or the tail the update can change) and the
+/// coverage; `None` when nothing changes. Fills the counts of `summary` (its `rows` counts
+/// the merged bars).
+pub(crate) fn merge_update(
+    key: &SeriesKey,
+    old_metadata: &SeriesMetadata,
+    old: &[Bar],
+    update: SeriesUpdate,
+    now: DateTime<Utc>,
+    summary: &mut CommitSummary,
+) -> Option<(SeriesMetadata, Vec<Bar>)> {
+    let answered = IntervalSet::from_intervals(update.answered.iter().copied());
+    let (bars, counts) = merge(old, update.bars, &answered);
+    *summary = counts;
+    summary.rows = bars.len() as u64;
+    let mut coverage = old_metadata.coverage.clone();
+    for interval in update.covered {
+        coverage.insert(interval);
+    }
+    // Answered but unsettled ranges stay provisional until a later answer settles them.
+    let mut provisional = old_metadata.provisional.clone();
+    provisional.insert_all(&answered);
+    let provisional = provisional.difference(&coverage);
+    let removed = old.len() as u64 + summary.bars_added != summary.rows;
+    if summary.bars_added == 0
+        && summary.bars_replaced == 0
+        && !removed
+        && coverage == old_metadata.coverage
+        && provisional == old_metadata.provisional
+    {
+        return None;
+    }
+    let metadata = SeriesMetadata {
+        symbol: key.symbol.clone(),
+        feed: key.feed,
+        timeframe: key.timeframe,
+        coverage,
+        provisional,
+        updated_at: now,
+    };
+    Some((metadata, bars))
+}
+
+/// Stored bars outside `answered`, plus the new bars; counts what changed.
+fn merge(old: &[Bar], new: Vec<Bar>, answered: &IntervalSet) -> (Vec<Bar>, CommitSummary) {
+    let mut summary = CommitSummary::default();
+    let mut merged = Vec::with_capacity(old.len() + new.len());
+    let mut old_iter = old.iter().peekable();
+    for bar in new {
+        while let Some(o) = old_iter.next_if(|o| o.timestamp < bar.timestamp) {
+            if !answered.contains(o.timestamp) {
+                merged.push(*o);
+            }
+        }
+        match old_iter.next_if(|o| o.timestamp == bar.timestamp) {
+            Some(o) if *o != bar => summary.bars_replaced += 1,
+            Some(_) => {}
+            None => summary.bars_added += 1,
+        }
+        merged.push(bar);
+    }
+    merged.extend(
+        old_iter
+            .filter(|o| !answered.contains(o.timestamp))
+            .copied(),
+    );
+    (merged, summary)
+}
