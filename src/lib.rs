@@ -22,11 +22,13 @@
 //! - [`market`]: symbols, timeframes, bars, intervals, the `WHEN` syntax, corporate actions
 //!   and adjusting bars for them.
 //! - [`events`]: what the core reports while it works.
+//! - [`interrupt`]: Ctrl-C and SIGTERM as a value the core watches, to commit before it stops.
 
 pub mod api;
 pub mod cache;
 pub mod cli;
 pub mod events;
+pub mod interrupt;
 pub mod market;
 pub mod ops;
 pub mod parquet_files;

@@ -10,7 +10,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 
-use super::models::{BarsPage, ErrorBody, Page};
+use super::models::{BarsPage as RawBarsPage, ErrorBody, Page};
 use super::{Error, Pacer, RetryPolicy};
 use crate::events::{Event, Observer, RequestKind};
 use crate::market::{AssetClass, Bar, Feed, Symbol, Timeframe};
@@ -93,6 +93,99 @@ pub struct BarsAnswer {
     pub pages: u32,
 }
 
+/// One page of a bars request: the bars of each symbol in it (requested symbols only,
+/// inside the requested range, in time order), and how far the request reaches.
+#[derive(Debug, Clone)]
+pub struct BarsPage {
+    pub bars: Vec<(Symbol, Vec<Bar>)>,
+    /// The request's end: `end`, or earlier when the plan forced it (recent SIP data).
+    pub answered_until: DateTime<Utc>,
+}
+
+/// The pages of one request, fetched one at a time (see [`Client::bars_pages`]).
+pub struct BarsPages<'a> {
+    client: &'a Client,
+    request: &'a BarsRequest,
+    end: DateTime<Utc>,
+    clamped: bool,
+    token: Option<String>,
+    pages: u32,
+    finished: bool,
+}
+
+impl BarsPages<'_> {
+    /// The next page; `None` after the last. On the free plan's recent-SIP refusal of the
+    /// first page, moves the end back to 15 minutes before now and asks again (reported in
+    /// each page's `answered_until`).
+    pub async fn next(&mut self) -> Result<Option<BarsPage>, Error> {
+        if self.finished {
+            return Ok(None);
+        }
+        let (client, request) = (self.client, self.request);
+        let class = request.feed.asset_class();
+        if class == AssetClass::Stocks {
+            client.require_credentials()?;
+        }
+        let page = loop {
+            let url = client.page_url(request, self.end, self.token.as_deref())?;
+            match client
+                .send_with_retries::<RawBarsPage>(&url, RequestKind::Bars)
+                .await
+            {
+                Ok(page) => break page,
+                Err(Error::Forbidden { message })
+                    if !self.clamped && self.pages == 0 && message.contains(RECENT_SIP_MESSAGE) =>
+                {
+                    self.clamped = true;
+                    let limit = client.config.now - RECENT_SIP_DELAY;
+                    self.end = self.end.min(limit);
+                    client.observer.event(Event::EndClamped {
+                        url: url.as_str(),
+                        new_end: &format_time(self.end),
+                    });
+                    if self.end <= request.start {
+                        self.finished = true;
+                        return Ok(Some(BarsPage {
+                            bars: Vec::new(),
+                            answered_until: request.start,
+                        }));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        self.pages += 1;
+        let mut bars: Vec<(Symbol, Vec<Bar>)> = Vec::new();
+        for (symbol, raw_bars) in page.bars.unwrap_or_default() {
+            let Ok(symbol) = symbol.parse::<Symbol>() else {
+                continue;
+            };
+            if !request.symbols.contains(&symbol) {
+                continue;
+            }
+            let mut list = Vec::new();
+            for raw in raw_bars.unwrap_or_default() {
+                let bar = raw.into_bar(class).map_err(Error::Decode)?;
+                if bar.timestamp >= request.start && bar.timestamp < self.end {
+                    list.push(bar);
+                }
+            }
+            list.sort_by_key(|b| b.timestamp);
+            list.dedup_by_key(|b| b.timestamp);
+            bars.push((symbol, list));
+        }
+        bars.sort_by(|a, b| a.0.cmp(&b.0));
+        match page.next_page_token.filter(|t| !t.is_empty()) {
+            Some(next) => self.token = Some(next),
+            None => self.finished = true,
+        }
+        Ok(Some(BarsPage {
+            bars,
+            answered_until: self.end,
+        }))
+    }
+}
+
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
@@ -147,78 +240,42 @@ impl Client {
         })
     }
 
-    /// Fetches every page of `request`. On the free plan's recent-SIP refusal, moves the end
-    /// back to 15 minutes before now and asks again (reported in `answered_until`).
+    /// Starts paging through `request`: each [`BarsPages::next`] sends one request (with
+    /// retries) and yields the bars of one page. Multi-symbol answers come sorted by symbol,
+    /// then time, so a caller can commit a symbol as soon as a page moves past it.
+    pub fn bars_pages<'a>(&'a self, request: &'a BarsRequest) -> BarsPages<'a> {
+        BarsPages {
+            client: self,
+            request,
+            end: request.end,
+            clamped: false,
+            token: None,
+            pages: 0,
+            finished: false,
+        }
+    }
+
+    /// Fetches every page of `request` into one answer (see [`Client::bars_pages`]).
     pub async fn get_bars(&self, request: &BarsRequest) -> Result<BarsAnswer, Error> {
-        let class = request.feed.asset_class();
-        if class == AssetClass::Stocks {
-            self.require_credentials()?;
-        }
-        let mut end = request.end;
-        let mut clamped = false;
-        'restart: loop {
-            let mut answer = BarsAnswer {
-                bars: BTreeMap::new(),
-                answered_until: end,
-                pages: 0,
-            };
-            let mut token: Option<String> = None;
-            loop {
-                let url = self.page_url(request, end, token.as_deref())?;
-                let page = match self
-                    .send_with_retries::<BarsPage>(&url, RequestKind::Bars)
-                    .await
-                {
-                    Ok(page) => page,
-                    Err(Error::Forbidden { message })
-                        if !clamped && message.contains(RECENT_SIP_MESSAGE) =>
-                    {
-                        clamped = true;
-                        let limit = self.config.now - RECENT_SIP_DELAY;
-                        end = end.min(limit);
-                        self.observer.event(Event::EndClamped {
-                            url: url.as_str(),
-                            new_end: &format_time(end),
-                        });
-                        if end <= request.start {
-                            return Ok(BarsAnswer {
-                                bars: BTreeMap::new(),
-                                answered_until: request.start,
-                                pages: 0,
-                            });
-                        }
-                        continue 'restart;
-                    }
-                    Err(e) => return Err(e),
-                };
-                answer.pages += 1;
-                for (symbol, bars) in page.bars.unwrap_or_default() {
-                    let Ok(symbol) = symbol.parse::<Symbol>() else {
-                        continue;
-                    };
-                    if !request.symbols.contains(&symbol) {
-                        continue;
-                    }
-                    let list = answer.bars.entry(symbol).or_default();
-                    for raw in bars.unwrap_or_default() {
-                        let bar = raw.into_bar(class).map_err(Error::Decode)?;
-                        if bar.timestamp >= request.start && bar.timestamp < end {
-                            list.push(bar);
-                        }
-                    }
-                }
-                match page.next_page_token.filter(|t| !t.is_empty()) {
-                    Some(next) => token = Some(next),
-                    None => break,
-                }
+        let mut pages = self.bars_pages(request);
+        let mut answer = BarsAnswer {
+            bars: BTreeMap::new(),
+            answered_until: request.end,
+            pages: 0,
+        };
+        while let Some(page) = pages.next().await? {
+            answer.answered_until = page.answered_until;
+            answer.pages += 1;
+            for (symbol, bars) in page.bars {
+                answer.bars.entry(symbol).or_default().extend(bars);
             }
-            for bars in answer.bars.values_mut() {
-                bars.sort_by_key(|b| b.timestamp);
-                bars.dedup_by_key(|b| b.timestamp);
-            }
-            answer.bars.retain(|_, bars| !bars.is_empty());
-            return Ok(answer);
         }
+        for bars in answer.bars.values_mut() {
+            bars.sort_by_key(|b| b.timestamp);
+            bars.dedup_by_key(|b| b.timestamp);
+        }
+        answer.bars.retain(|_, bars| !bars.is_empty());
+        Ok(answer)
     }
 
     fn page_url(

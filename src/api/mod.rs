@@ -11,7 +11,8 @@ mod pacing;
 mod retry;
 
 pub use client::{
-    BarsAnswer, BarsRequest, Client, ClientConfig, Credentials, RECENT_SIP_DELAY, symbol_batches,
+    BarsAnswer, BarsPage, BarsPages, BarsRequest, Client, ClientConfig, Credentials,
+    RECENT_SIP_DELAY, symbol_batches,
 };
 pub use corporate_actions::{CorporateActionsAnswer, CorporateActionsRequest};
 pub use error::Error;

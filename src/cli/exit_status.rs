@@ -1,9 +1,11 @@
 //! Exit statuses, and how an error chain maps to one: 0 success (also when stdout is a
-//! closed pipe), 1 the operation failed, 2 bad usage or input, 130 interrupted.
+//! closed pipe), 1 the operation failed, 2 bad usage or input, 130 interrupted (SIGINT), 143
+//! terminated (SIGTERM).
 
 use std::process::ExitCode;
 
 use super::{Interrupted, UsageError};
+use crate::interrupt::Signal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -11,15 +13,17 @@ pub enum ExitStatus {
     Failure,
     Usage,
     Interrupted,
+    Terminated,
 }
 
 impl ExitStatus {
     /// Every status, in the order the man pages' EXIT STATUS section lists them.
-    pub const ALL: [ExitStatus; 4] = [
+    pub const ALL: [ExitStatus; 5] = [
         ExitStatus::Success,
         ExitStatus::Failure,
         ExitStatus::Usage,
         ExitStatus::Interrupted,
+        ExitStatus::Terminated,
     ];
 
     pub fn code(self) -> u8 {
@@ -28,6 +32,7 @@ impl ExitStatus {
             ExitStatus::Failure => 1,
             ExitStatus::Usage => 2,
             ExitStatus::Interrupted => 130,
+            ExitStatus::Terminated => 143,
         }
     }
 
@@ -43,7 +48,12 @@ impl ExitStatus {
             ExitStatus::Usage => {
                 "bad usage or input: unknown timeframe, malformed date, end before start, invalid symbol, unknown adjustment or one other than `raw` for crypto, unknown flag. Nothing in the cache is touched."
             }
-            ExitStatus::Interrupted => "interrupted (Ctrl-C); nothing is left half-written",
+            ExitStatus::Interrupted => {
+                "interrupted (Ctrl-C, SIGINT); everything Alpaca answered before it is committed, nothing is left half-written"
+            }
+            ExitStatus::Terminated => {
+                "terminated (SIGTERM, e.g. by `timeout`); as for 130, everything answered before it is committed"
+            }
         }
     }
 
@@ -58,8 +68,18 @@ impl ExitStatus {
             if cause.is::<UsageError>() {
                 return (ExitStatus::Usage, true);
             }
-            if cause.is::<Interrupted>() {
-                return (ExitStatus::Interrupted, false);
+            let signal = match cause.downcast_ref::<Interrupted>() {
+                Some(Interrupted(signal)) => Some(*signal),
+                None => match cause.downcast_ref::<crate::ops::Error>() {
+                    Some(crate::ops::Error::Interrupted(signal)) => Some(*signal),
+                    _ => None,
+                },
+            };
+            if let Some(signal) = signal {
+                return match signal {
+                    Signal::Interrupt => (ExitStatus::Interrupted, false),
+                    Signal::Terminate => (ExitStatus::Terminated, false),
+                };
             }
         }
         (ExitStatus::Failure, true)

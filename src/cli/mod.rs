@@ -21,6 +21,7 @@ use clap::Parser;
 use crate::api::{self, Client, ClientConfig, RetryPolicy};
 use crate::cache::{self, Store};
 use crate::events::Observer;
+use crate::interrupt::{Interrupt, Signal};
 use crate::market::adjustment::AdjustmentError;
 use crate::ops;
 use args::{Cli, Command};
@@ -32,10 +33,15 @@ use printer::Printer;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// The user pressed Ctrl-C: exit status 130.
+/// A signal stopped the run (Ctrl-C: exit status 130; SIGTERM: 143), after everything
+/// answered so far was committed.
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted")]
-pub struct Interrupted;
+#[error("interrupted by {}", .0.name())]
+pub struct Interrupted(pub Signal);
+
+/// How long a command may take, after a signal, to commit what it has before the process
+/// stops anyway.
+const GRACE_AFTER_SIGNAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What every subcommand needs.
 #[derive(Clone)]
@@ -43,6 +49,8 @@ pub struct Context {
     pub printer: Printer,
     pub store: Store,
     pub now: DateTime<Utc>,
+    /// Set by SIGINT or SIGTERM: operations stop early and commit what they have.
+    pub interrupt: Interrupt,
     api_url: String,
     rate_limit: u32,
 }
@@ -129,13 +137,16 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Generate(args) => return generate::run(args),
         command => command,
     };
+    raise_open_file_limit();
     let now = environment::now()?;
     let root = cache::location::resolve(cli.global.cache_dir.clone())?;
     let store = Store::open(&root, environment::test_write_delay())?;
+    let (interrupt, trigger) = Interrupt::new();
     let ctx = Context {
         printer: printer.clone(),
         store,
         now,
+        interrupt: interrupt.clone(),
         api_url: cli.global.api_url.clone(),
         rate_limit: cli.global.rate_limit,
     };
@@ -144,16 +155,36 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let result = runtime.block_on(async {
-        tokio::select! {
+        crate::interrupt::listen(trigger);
+        // A command sees the signal through `ctx.interrupt`, commits what it has and returns
+        // `Interrupted`; one that does not return in time is stopped here.
+        let stop = async {
+            let signal = interrupt.wait().await;
+            tokio::time::sleep(GRACE_AFTER_SIGNAL).await;
+            signal
+        };
+        let result = tokio::select! {
             result = dispatch(&ctx, command) => result,
-            _ = tokio::signal::ctrl_c() => Err(Interrupted.into()),
+            signal = stop => Err(Interrupted(signal).into()),
+        };
+        match (result, interrupt.signal()) {
+            (Ok(()), Some(signal)) => Err(Interrupted(signal).into()),
+            (result, _) => result,
         }
     });
-    // Give blocking tasks a moment, so a commit in progress when Ctrl-C arrived finishes
+    // Give blocking tasks a moment, so a commit in progress when the signal arrived finishes
     // (under its lock) before the process exits. A task still waiting for another process's
     // lock is abandoned; commits are atomic, so even an abandoned one leaves no torn file.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     result
+}
+
+/// Raises the soft limit of open files to the hard limit (macOS starts shells at 256). A
+/// run needs a bounded number of files whatever the number of series; this only leaves
+/// headroom for the rest of the system's habits. Best effort: a failure changes nothing.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
 }
 
 async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {

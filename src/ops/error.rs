@@ -28,6 +28,9 @@ pub enum Error {
     },
     #[error("a background task failed: {0}")]
     Task(String),
+    /// A signal stopped the run; everything answered before it is committed.
+    #[error("interrupted by {}; everything Alpaca answered before it is committed", .0.name())]
+    Interrupted(crate::interrupt::Signal),
 }
 
 impl Error {

@@ -20,6 +20,7 @@ use crate::api::Client;
 use crate::cache::store::SeriesScan;
 use crate::cache::{SeriesKey, Store};
 use crate::events::Observer;
+use crate::interrupt::Interrupt;
 use crate::market::adjustment::{self, Adjuster, ex_boundary};
 use crate::market::time_spec::Span;
 use crate::market::{
@@ -221,9 +222,10 @@ pub async fn fetch(
     adjustment: Adjustments,
     now: DateTime<Utc>,
     observer: Arc<dyn Observer>,
+    interrupt: &Interrupt,
 ) -> Result<Fetched, Error> {
     if adjustment.is_raw() {
-        ensure_cached(store, client, targets.clone(), now, observer).await?;
+        ensure_cached(store, client, targets.clone(), now, observer, interrupt).await?;
         return Ok(Fetched {
             series: read(store, targets).await?,
             ledgers: Vec::new(),
@@ -278,7 +280,7 @@ pub async fn fetch(
             None => fill.push(close.clone()),
         }
     }
-    ensure_cached(store, client, fill, now, observer).await?;
+    ensure_cached(store, client, fill, now, observer, interrupt).await?;
     let mut series = read(store, targets).await?.collect_all()?;
     let mut close_series: BTreeMap<Symbol, Vec<Bar>> = BTreeMap::new();
     for chunk in read(store, closes.into_values().collect())
@@ -370,6 +372,7 @@ async fn ensure_cached(
     targets: Vec<FillTarget>,
     now: DateTime<Utc>,
     observer: Arc<dyn Observer>,
+    interrupt: &Interrupt,
 ) -> Result<(), Error> {
     match client {
         Some(client) => {
@@ -377,8 +380,12 @@ async fn ensure_cached(
                 now,
                 wait_for_locks: true,
                 concurrency: 4,
+                interrupt: interrupt.clone(),
             };
             let outcomes = gap_fill::fill(store, client, targets, options, observer).await?;
+            if let Some(signal) = interrupt.signal() {
+                return Err(Error::Interrupted(signal));
+            }
             if let Some(failed) = outcomes
                 .into_iter()
                 .find(|o| matches!(o.status, SeriesStatus::Failed(_)))

@@ -1,24 +1,50 @@
 //! The gap-filling engine shared by `fetch` and `update`: plan every series' gaps, share
 //! requests between series that miss the same range, send them concurrently within the rate
-//! limit, and commit each series as soon as all of its requests are answered. A failure
-//! affects only the series of the failed request; everything else is committed.
+//! limit, and commit what Alpaca answers as it arrives.
+//!
+//! - **Commits follow the answer.** A multi-symbol answer is sorted by symbol, then time, so a
+//!   symbol is complete as soon as a page moves past it: its bars are committed then, not when
+//!   the whole request ends. Within one symbol, bars are committed at least every
+//!   [`COMMIT_EVERY_BARS`] bars, covering up to the last bar received (exact, because a
+//!   symbol's bars arrive in time order). Memory therefore holds the bars in flight, not a
+//!   whole backfill.
+//! - **A failure or a signal keeps every finished piece.** A failed request commits what it
+//!   received before failing; Ctrl-C or SIGTERM ([`Interrupt`]) stops the requests, commits
+//!   everything answered so far and reports those series as interrupted. A later run asks only
+//!   for the rest.
+//! - **Bounded file handles.** A series is locked only while it is committed (planning reads
+//!   footers without a lock; merges are idempotent), and at most [`COMMITS_IN_FLIGHT`]
+//!   commits run at once on blocking threads, so their fsyncs overlap and the number of open
+//!   files does not grow with the number of series. Two concurrent runs never lose or
+//!   duplicate a bar (every commit merges into the latest stored version under the lock), but
+//!   they may both ask Alpaca for the same missing range.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::StreamExt;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::Error;
-use crate::api::{self, BarsRequest, Client};
-use crate::cache::lock::SeriesLock;
+use crate::api::{self, BarsPage, BarsRequest, Client};
 use crate::cache::planner::{plan_gaps, settled_until};
-use crate::cache::store::{CommitSummary, SeriesUpdate};
-use crate::cache::{SeriesKey, Store};
+use crate::cache::store::{CommitSummary, SeriesUpdate, WriteKind};
+use crate::cache::{self, SeriesKey, Store};
 use crate::events::{Event, Observer};
-use crate::market::{Feed, Interval, Symbol, Timeframe};
+use crate::interrupt::Interrupt;
+use crate::market::{Bar, Feed, Interval, Symbol, Timeframe};
+
+/// A symbol still being paged is committed at least every this many bars.
+pub const COMMIT_EVERY_BARS: usize = 100_000;
+
+/// Series commits running at once (each holds one lock and one file open).
+pub const COMMITS_IN_FLIGHT: usize = 16;
+
+/// Footer reads (or object GETs) running at once while planning.
+const READS_IN_FLIGHT: usize = 32;
 
 /// One series and the range the caller needs it to cover.
 #[derive(Debug, Clone)]
@@ -27,13 +53,15 @@ pub struct FillTarget {
     pub range: Interval,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct FillOptions {
     pub now: DateTime<Utc>,
     /// Wait for other processes' locks (else fail those series at once).
     pub wait_for_locks: bool,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Stops the run early, keeping what was answered.
+    pub interrupt: Interrupt,
 }
 
 /// What happened to one series.
@@ -43,6 +71,8 @@ pub enum SeriesStatus {
     Unchanged,
     Updated(CommitSummary),
     Failed(Error),
+    /// A signal stopped the run; what was answered before it is committed (`committed`).
+    Interrupted(CommitSummary),
 }
 
 #[derive(Debug)]
@@ -62,6 +92,23 @@ pub struct Batch {
     pub symbols: Vec<Symbol>,
 }
 
+/// The gaps of one target, from the coverage in the cache.
+fn plan_one(
+    store: &Store,
+    target: &FillTarget,
+    now: DateTime<Utc>,
+) -> Result<Vec<Interval>, Error> {
+    let summary = store.read_summary(&target.key)?;
+    let coverage = summary.map(|s| s.metadata.coverage).unwrap_or_default();
+    Ok(plan_gaps(
+        target.range,
+        &coverage,
+        now,
+        target.key.timeframe,
+        target.key.asset_class(),
+    ))
+}
+
 /// The gaps of each target, from the coverage in the cache. A damaged file is an error for
 /// its series only.
 pub fn plan(
@@ -71,23 +118,31 @@ pub fn plan(
 ) -> Vec<(SeriesKey, Result<Vec<Interval>, Error>)> {
     targets
         .iter()
-        .map(|target| {
-            let gaps = store
-                .read_summary(&target.key)
-                .map_err(Error::from)
-                .map(|summary| {
-                    let coverage = summary.map(|s| s.metadata.coverage).unwrap_or_default();
-                    plan_gaps(
-                        target.range,
-                        &coverage,
-                        now,
-                        target.key.timeframe,
-                        target.key.asset_class(),
-                    )
-                });
-            (target.key.clone(), gaps)
-        })
+        .map(|target| (target.key.clone(), plan_one(store, target, now)))
         .collect()
+}
+
+/// [`plan`] with up to 32 footer reads (or object GETs) at once on blocking threads.
+pub async fn plan_concurrently(
+    store: &Store,
+    targets: &[FillTarget],
+    now: DateTime<Utc>,
+) -> Vec<(SeriesKey, Result<Vec<Interval>, Error>)> {
+    futures::stream::iter(targets.iter().cloned())
+        .map(|target| {
+            let store = store.clone();
+            async move {
+                let key = target.key.clone();
+                let gaps = tokio::task::spawn_blocking(move || plan_one(&store, &target, now))
+                    .await
+                    .map_err(Error::from)
+                    .and_then(|gaps| gaps);
+                (key, gaps)
+            }
+        })
+        .buffered(READS_IN_FLIGHT)
+        .collect()
+        .await
 }
 
 /// Groups gaps into requests: one per (feed, timeframe, interval), symbols sorted, split only
@@ -120,14 +175,6 @@ pub fn batch<'a>(gaps: impl IntoIterator<Item = (&'a SeriesKey, &'a [Interval])>
     batches
 }
 
-struct Pending {
-    lock: Arc<SeriesLock>,
-    gaps: Vec<Interval>,
-    outstanding: usize,
-    update: SeriesUpdate,
-    error: Option<Error>,
-}
-
 /// Fills the gaps of every target and commits each series. Returns one outcome per target,
 /// in the order given.
 pub async fn fill(
@@ -138,25 +185,26 @@ pub async fn fill(
     observer: Arc<dyn Observer>,
 ) -> Result<Vec<SeriesOutcome>, Error> {
     let now = options.now;
-    let first_plan = {
-        let (store, targets) = (store.clone(), targets.clone());
-        tokio::task::spawn_blocking(move || plan(&store, &targets, now)).await?
-    };
+    let planned = plan_concurrently(store, &targets, now).await;
     let mut outcomes: BTreeMap<SeriesKey, SeriesOutcome> = BTreeMap::new();
-    let mut to_lock = Vec::new();
-    for (key, gaps) in first_plan {
+    let mut series: HashMap<SeriesKey, SeriesState> = HashMap::new();
+    for (key, gaps) in planned {
         match gaps {
             Ok(gaps) if gaps.is_empty() => {
-                outcomes.insert(
-                    key.clone(),
-                    SeriesOutcome {
-                        key,
-                        gaps,
-                        status: SeriesStatus::Unchanged,
-                    },
-                );
+                outcomes.entry(key.clone()).or_insert(SeriesOutcome {
+                    key,
+                    gaps,
+                    status: SeriesStatus::Unchanged,
+                });
             }
-            Ok(_) => to_lock.push(key),
+            Ok(gaps) => {
+                let state = series.entry(key).or_default();
+                for gap in gaps {
+                    if !state.gaps.contains(&gap) {
+                        state.gaps.push(gap);
+                    }
+                }
+            }
             Err(e) => {
                 outcomes.insert(
                     key.clone(),
@@ -169,173 +217,48 @@ pub async fn fill(
             }
         }
     }
-    to_lock.sort();
-    to_lock.dedup();
+    // A key planned twice (two ranges) with nothing missing in one of them is not unchanged.
+    outcomes.retain(|key, _| !series.contains_key(key));
 
-    // Lock in key order (no deadlock between runs), then plan again: another process may
-    // have filled some gaps while we waited.
-    let locked = {
-        let (store, keys, wait) = (store.clone(), to_lock, options.wait_for_locks);
-        tokio::task::spawn_blocking(move || {
-            keys.into_iter()
-                .map(|k| (store.lock(&k, wait), k))
-                .collect::<Vec<_>>()
-        })
-        .await?
-    };
-    let mut pending: HashMap<SeriesKey, Pending> = HashMap::new();
-    let mut relocked_targets = Vec::new();
-    for (lock, key) in locked {
-        match lock {
-            Ok(lock) => {
-                let range = targets.iter().filter(|t| t.key == key).map(|t| t.range);
-                relocked_targets.extend(range.map(|range| FillTarget {
-                    key: key.clone(),
-                    range,
-                }));
-                pending.insert(
-                    key,
-                    Pending {
-                        lock: Arc::new(lock),
-                        gaps: Vec::new(),
-                        outstanding: 0,
-                        update: SeriesUpdate::default(),
-                        error: None,
-                    },
-                );
-            }
-            Err(e) => {
-                outcomes.insert(
-                    key.clone(),
-                    SeriesOutcome {
-                        key,
-                        gaps: Vec::new(),
-                        status: SeriesStatus::Failed(e.into()),
-                    },
-                );
-            }
-        }
-    }
-    let second_plan = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || plan(&store, &relocked_targets, now)).await?
-    };
-    for (key, gaps) in second_plan {
-        let entry = pending.get_mut(&key).expect("planned series are pending");
-        match gaps {
-            Ok(gaps) => {
-                for gap in gaps {
-                    if !entry.gaps.contains(&gap) {
-                        entry.gaps.push(gap);
-                    }
-                }
-            }
-            Err(e) => entry.error = Some(e),
-        }
-    }
-
-    let batches = batch(
-        pending
-            .iter()
-            .filter(|(_, p)| p.error.is_none())
-            .map(|(k, p)| (k, p.gaps.as_slice())),
-    );
+    let batches = batch(series.iter().map(|(k, s)| (k, s.gaps.as_slice())));
     for b in &batches {
         for symbol in &b.symbols {
             let key = SeriesKey::new(symbol.clone(), b.feed, b.timeframe);
-            if let Some(p) = pending.get_mut(&key) {
-                p.outstanding += 1;
+            if let Some(s) = series.get_mut(&key) {
+                s.outstanding += 1;
             }
         }
     }
     observer.event(Event::Planned {
         requests: batches.len(),
-        series: pending.len(),
+        series: series.len(),
     });
 
-    // Series with nothing left to ask (filled by another process meanwhile, or failed to plan).
-    let idle: Vec<SeriesKey> = pending
-        .iter()
-        .filter(|(_, p)| p.outstanding == 0)
-        .map(|(k, _)| k.clone())
-        .collect();
-    for key in idle {
-        let p = pending.remove(&key).expect("present");
-        let outcome = finish(store, key, p, now, observer.as_ref()).await?;
+    let (tx, rx) = mpsc::channel(64);
+    let mut engine = Engine {
+        store,
+        client,
+        options: &options,
+        observer: observer.clone(),
+        series,
+        batches: HashMap::new(),
+        next_batch: 0,
+        tx,
+        requests: JoinSet::new(),
+        request_slots: Arc::new(Semaphore::new(options.concurrency.max(1))),
+        commits: JoinSet::new(),
+        commit_slots: Arc::new(Semaphore::new(COMMITS_IN_FLIGHT)),
+        outcomes: Vec::new(),
+    };
+    for b in batches {
+        engine.send(b, None);
+    }
+    engine.run(rx).await?;
+    for outcome in engine.outcomes {
         outcomes.insert(outcome.key.clone(), outcome);
     }
 
-    let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut requests = JoinSet::new();
-    for b in batches {
-        spawn_request(&mut requests, client, &semaphore, b, None);
-    }
-    while let Some(joined) = requests.join_next().await {
-        let (b, siblings, answer) = joined?;
-        // A batch that fails for a reason one symbol can cause (a 400 for a symbol Alpaca
-        // rejects, a server error tied to one symbol) is split in halves and asked again, so
-        // the failure ends up naming only the symbols it belongs to. When both halves of a
-        // split fail, the failure is not about symbols: stop splitting that line.
-        let both_halves_failed = answer.is_err()
-            && siblings.is_some_and(|failed| failed.fetch_add(1, Ordering::SeqCst) >= 1);
-        if let Err(e) = &answer
-            && b.symbols.len() > 1
-            && !both_halves_failed
-            && !affects_every_request(e)
-        {
-            let (left, right) = b.symbols.split_at(b.symbols.len() / 2);
-            let failed_halves = Arc::new(AtomicUsize::new(0));
-            for half in [left, right] {
-                let half = Batch {
-                    symbols: half.to_vec(),
-                    ..b.clone()
-                };
-                spawn_request(
-                    &mut requests,
-                    client,
-                    &semaphore,
-                    half,
-                    Some(failed_halves.clone()),
-                );
-            }
-            continue;
-        }
-        let answer = answer.map_err(Arc::new);
-        let settled = settled_until(now, b.timeframe, b.feed.asset_class());
-        let mut answer_ok = answer.as_ref().ok().cloned();
-        for symbol in &b.symbols {
-            let key = SeriesKey::new(symbol.clone(), b.feed, b.timeframe);
-            let Some(p) = pending.get_mut(&key) else {
-                continue;
-            };
-            p.outstanding -= 1;
-            match (&answer, answer_ok.as_mut()) {
-                (Ok(_), Some(ok)) => {
-                    p.update
-                        .bars
-                        .extend(ok.bars.remove(symbol).unwrap_or_default());
-                    if let Some(answered) = Interval::new(b.gap.start, ok.answered_until) {
-                        p.update.answered.push(answered);
-                    }
-                    if let Some(covered) =
-                        Interval::new(b.gap.start, ok.answered_until.min(settled))
-                    {
-                        p.update.covered.push(covered);
-                    }
-                }
-                (Err(e), _) => p.error = Some(Error::Api(e.clone())),
-                (Ok(_), None) => unreachable!("answer_ok mirrors answer"),
-            }
-            if p.outstanding == 0 {
-                let p = pending.remove(&key).expect("present");
-                let outcome = finish(store, key, p, now, observer.as_ref()).await?;
-                outcomes.insert(outcome.key.clone(), outcome);
-            }
-        }
-    }
-    debug_assert!(pending.is_empty());
-
-    // One outcome per target, in the caller's order (a key requested twice reports twice).
+    // One outcome per target, in the caller's order (a key requested twice reports once).
     let mut ordered = Vec::with_capacity(targets.len());
     for target in &targets {
         if let Some(outcome) = outcomes.remove(&target.key) {
@@ -345,33 +268,478 @@ pub async fn fill(
     Ok(ordered)
 }
 
-/// A batch, the failure count shared with its sibling when it comes from a split, and the answer.
-type RequestResult = (
-    Batch,
-    Option<Arc<AtomicUsize>>,
-    Result<crate::api::BarsAnswer, api::Error>,
-);
+/// Where one series stands during a run.
+#[derive(Debug, Default)]
+struct SeriesState {
+    gaps: Vec<Interval>,
+    /// Requests carrying this series that have not finished with it.
+    outstanding: usize,
+    /// A commit of this series is running (commits of one series never overlap).
+    committing: bool,
+    /// Answers waiting for the running commit to finish.
+    queued: Option<SeriesUpdate>,
+    /// The effect of every commit so far.
+    committed: CommitSummary,
+    error: Option<Error>,
+    interrupted: bool,
+}
 
-fn spawn_request(
-    requests: &mut JoinSet<RequestResult>,
-    client: &Client,
-    semaphore: &Arc<Semaphore>,
-    b: Batch,
+/// Where one symbol of a request stands.
+#[derive(Debug)]
+struct SymbolProgress {
+    /// Everything before this instant is committed (or queued for a commit).
+    cursor: DateTime<Utc>,
+    /// Bars received and not yet committed, in time order.
+    bars: Vec<Bar>,
+    /// A later symbol (or the end of the answer) was seen: nothing more will come.
+    done: bool,
+}
+
+/// One request in flight.
+struct BatchState {
+    batch: Batch,
+    /// The failure count shared with its sibling when it comes from a split.
     siblings: Option<Arc<AtomicUsize>>,
-) {
-    let (client, semaphore) = (client.clone(), semaphore.clone());
-    requests.spawn(async move {
-        let _permit = semaphore.acquire_owned().await;
+    symbols: BTreeMap<Symbol, SymbolProgress>,
+    /// How far the request reaches (its end, or earlier when the plan forced it).
+    answered_until: DateTime<Utc>,
+}
+
+enum Message {
+    Page {
+        id: usize,
+        page: BarsPage,
+    },
+    Done {
+        id: usize,
+        result: Result<(), api::Error>,
+    },
+}
+
+type CommitResult = (SeriesKey, Result<CommitSummary, cache::Error>);
+
+struct Engine<'a> {
+    store: &'a Store,
+    client: &'a Client,
+    options: &'a FillOptions,
+    observer: Arc<dyn Observer>,
+    series: HashMap<SeriesKey, SeriesState>,
+    batches: HashMap<usize, BatchState>,
+    next_batch: usize,
+    tx: mpsc::Sender<Message>,
+    requests: JoinSet<()>,
+    request_slots: Arc<Semaphore>,
+    commits: JoinSet<CommitResult>,
+    commit_slots: Arc<Semaphore>,
+    outcomes: Vec<SeriesOutcome>,
+}
+
+impl Engine<'_> {
+    /// Sends one request; its pages and its end arrive as [`Message`]s.
+    fn send(&mut self, batch: Batch, siblings: Option<Arc<AtomicUsize>>) {
+        self.send_from(batch, siblings, BTreeMap::new());
+    }
+
+    fn send_from(
+        &mut self,
+        batch: Batch,
+        siblings: Option<Arc<AtomicUsize>>,
+        mut cursors: BTreeMap<Symbol, DateTime<Utc>>,
+    ) {
+        let id = self.next_batch;
+        self.next_batch += 1;
+        let symbols = batch
+            .symbols
+            .iter()
+            .map(|s| {
+                let cursor = cursors.remove(s).unwrap_or(batch.gap.start);
+                (
+                    s.clone(),
+                    SymbolProgress {
+                        cursor,
+                        bars: Vec::new(),
+                        done: false,
+                    },
+                )
+            })
+            .collect();
         let request = BarsRequest {
-            feed: b.feed,
-            timeframe: b.timeframe,
-            symbols: b.symbols.clone(),
-            start: b.gap.start,
-            end: b.gap.end,
+            feed: batch.feed,
+            timeframe: batch.timeframe,
+            symbols: batch.symbols.clone(),
+            start: batch.gap.start,
+            end: batch.gap.end,
         };
-        let answer = client.get_bars(&request).await;
-        (b, siblings, answer)
-    });
+        self.batches.insert(
+            id,
+            BatchState {
+                answered_until: batch.gap.end,
+                batch,
+                siblings,
+                symbols,
+            },
+        );
+        let (client, slots, tx) = (
+            self.client.clone(),
+            self.request_slots.clone(),
+            self.tx.clone(),
+        );
+        self.requests.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            let mut pages = client.bars_pages(&request);
+            let result = loop {
+                match pages.next().await {
+                    Ok(Some(page)) => {
+                        if tx.send(Message::Page { id, page }).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            };
+            let _ = tx.send(Message::Done { id, result }).await;
+        });
+    }
+
+    /// Handles answers and finished commits until every request and commit is done, or a
+    /// signal stops the requests (then commits what was answered, and waits for that).
+    async fn run(&mut self, mut rx: mpsc::Receiver<Message>) -> Result<(), Error> {
+        let interrupt = self.options.interrupt.clone();
+        let mut stopped = false;
+        self.finish_idle_series();
+        while !self.batches.is_empty() || !self.commits.is_empty() {
+            tokio::select! {
+                biased;
+                _ = interrupt.wait(), if !stopped => {
+                    stopped = true;
+                    self.requests.abort_all();
+                    self.stop_every_batch();
+                }
+                Some(joined) = self.commits.join_next() => {
+                    let (key, result) = joined?;
+                    self.committed(key, result);
+                }
+                Some(message) = rx.recv(), if !stopped => match message {
+                    Message::Page { id, page } => self.page(id, page),
+                    Message::Done { id, result: Ok(()) } => self.request_done(id),
+                    Message::Done { id, result: Err(e) } => self.request_failed(id, e),
+                },
+            }
+            self.finish_idle_series();
+        }
+        Ok(())
+    }
+
+    /// Takes in one page: symbols before the first one on it are complete; bars are buffered
+    /// and committed every [`COMMIT_EVERY_BARS`].
+    fn page(&mut self, id: usize, page: BarsPage) {
+        let Some(b) = self.batches.get_mut(&id) else {
+            return;
+        };
+        b.answered_until = page.answered_until;
+        let mut flushes = Vec::new();
+        for (symbol, bars) in page.bars {
+            complete_before(b, Some(&symbol), &mut flushes);
+            let Some(progress) = b.symbols.get_mut(&symbol) else {
+                continue;
+            };
+            if progress.done {
+                // Out of Alpaca's documented order: keep the bars, claim no coverage.
+                flushes.push((symbol, Flush::Bars(bars)));
+                continue;
+            }
+            progress.bars.extend(bars);
+            if progress.bars.len() >= COMMIT_EVERY_BARS {
+                flushes.push((symbol, Flush::Partial));
+            }
+        }
+        self.apply(id, flushes);
+    }
+
+    /// The request ended normally: every symbol is complete.
+    fn request_done(&mut self, id: usize) {
+        let Some(b) = self.batches.get_mut(&id) else {
+            return;
+        };
+        let mut flushes = Vec::new();
+        complete_before(b, None, &mut flushes);
+        self.apply(id, flushes);
+        self.batches.remove(&id);
+    }
+
+    /// The request failed: what it received is committed. A failure one symbol can cause (a
+    /// 400 for a symbol Alpaca rejects, a server error tied to one symbol) splits the symbols
+    /// still open in halves, asked again, so the failure ends up naming only its symbols.
+    /// When both halves of a split fail, the failure is not about symbols: splitting stops.
+    fn request_failed(&mut self, id: usize, error: api::Error) {
+        let Some(b) = self.batches.get_mut(&id) else {
+            return;
+        };
+        let open: Vec<Symbol> = b
+            .symbols
+            .iter()
+            .filter(|(_, p)| !p.done)
+            .map(|(s, _)| s.clone())
+            .collect();
+        let flushes = open.iter().map(|s| (s.clone(), Flush::Partial)).collect();
+        self.apply(id, flushes);
+        let b = self.batches.remove(&id).expect("present");
+        let both_halves_failed = b
+            .siblings
+            .as_ref()
+            .is_some_and(|failed| failed.fetch_add(1, Ordering::SeqCst) >= 1);
+        if open.len() > 1 && !both_halves_failed && !affects_every_request(&error) {
+            let failed_halves = Arc::new(AtomicUsize::new(0));
+            let (left, right) = open.split_at(open.len() / 2);
+            for half in [left, right] {
+                let cursors = half
+                    .iter()
+                    .map(|s| (s.clone(), b.symbols[s].cursor))
+                    .collect();
+                let batch = Batch {
+                    symbols: half.to_vec(),
+                    ..b.batch.clone()
+                };
+                self.send_from(batch, Some(failed_halves.clone()), cursors);
+            }
+            return;
+        }
+        let error = Arc::new(error);
+        for symbol in open {
+            let key = SeriesKey::new(symbol, b.batch.feed, b.batch.timeframe);
+            if let Some(s) = self.series.get_mut(&key) {
+                s.outstanding -= 1;
+                s.error.get_or_insert_with(|| Error::Api(error.clone()));
+            }
+        }
+    }
+
+    /// A signal: every open symbol commits what it received, and no request goes on.
+    fn stop_every_batch(&mut self) {
+        let ids: Vec<usize> = self.batches.keys().copied().collect();
+        for id in ids {
+            let b = &self.batches[&id];
+            let open: Vec<Symbol> = b
+                .symbols
+                .iter()
+                .filter(|(_, p)| !p.done)
+                .map(|(s, _)| s.clone())
+                .collect();
+            let (feed, timeframe) = (b.batch.feed, b.batch.timeframe);
+            let flushes = open.iter().map(|s| (s.clone(), Flush::Partial)).collect();
+            self.apply(id, flushes);
+            for symbol in open {
+                let key = SeriesKey::new(symbol, feed, timeframe);
+                if let Some(s) = self.series.get_mut(&key) {
+                    s.outstanding -= 1;
+                    s.interrupted = true;
+                }
+            }
+        }
+        self.batches.clear();
+    }
+
+    /// Turns the flushes of one request into updates, and commits them.
+    fn apply(&mut self, id: usize, flushes: Vec<(Symbol, Flush)>) {
+        let now = self.options.now;
+        let Some(b) = self.batches.get_mut(&id) else {
+            return;
+        };
+        let (feed, timeframe) = (b.batch.feed, b.batch.timeframe);
+        let settled = settled_until(now, timeframe, feed.asset_class());
+        let answered_until = b.answered_until;
+        let mut updates = Vec::new();
+        for (symbol, flush) in flushes {
+            let key = SeriesKey::new(symbol.clone(), feed, timeframe);
+            let complete = matches!(flush, Flush::Complete);
+            let update = match flush {
+                Flush::Bars(bars) => SeriesUpdate {
+                    bars,
+                    answered: Vec::new(),
+                    covered: Vec::new(),
+                },
+                Flush::Complete | Flush::Partial => {
+                    let Some(progress) = b.symbols.get_mut(&symbol) else {
+                        continue;
+                    };
+                    let bars = std::mem::take(&mut progress.bars);
+                    let until = match flush {
+                        Flush::Complete => answered_until,
+                        // Every bar up to the last one received is known.
+                        _ => match bars.last() {
+                            Some(last) => last.timestamp + TimeDelta::nanoseconds(1),
+                            None => continue,
+                        },
+                    };
+                    let from = progress.cursor;
+                    progress.cursor = progress.cursor.max(until);
+                    SeriesUpdate {
+                        bars,
+                        answered: Interval::new(from, until).into_iter().collect(),
+                        covered: Interval::new(from, until.min(settled))
+                            .into_iter()
+                            .collect(),
+                    }
+                }
+            };
+            updates.push((key, update, complete));
+        }
+        for (key, update, complete) in updates {
+            let Some(state) = self.series.get_mut(&key) else {
+                continue;
+            };
+            if complete {
+                state.outstanding -= 1;
+            }
+            if update.bars.is_empty() && update.answered.is_empty() {
+                continue;
+            }
+            match &mut state.queued {
+                _ if !state.committing => {
+                    state.committing = true;
+                    self.commit(key, update);
+                }
+                Some(queued) => absorb(queued, update),
+                None => state.queued = Some(update),
+            }
+        }
+    }
+
+    /// Commits one update on a blocking thread, under the series lock, once a commit slot is
+    /// free.
+    fn commit(&mut self, key: SeriesKey, update: SeriesUpdate) {
+        let (store, slots) = (self.store.clone(), self.commit_slots.clone());
+        let (now, wait) = (self.options.now, self.options.wait_for_locks);
+        self.commits.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            let task_key = key.clone();
+            // The blocking task owns everything it needs, so a run stopped by a signal still
+            // finishes this write under the lock before the process exits.
+            let result = tokio::task::spawn_blocking(move || {
+                let lock = store.lock(&task_key, wait)?;
+                store.commit(&task_key, &lock, update, now)
+            })
+            .await
+            .unwrap_or_else(|e| Err(cache::Error::Io(std::io::Error::other(e.to_string()))));
+            (key, result)
+        });
+    }
+
+    /// A commit finished: count it, and start the next one of the series if answers queued.
+    fn committed(&mut self, key: SeriesKey, result: Result<CommitSummary, cache::Error>) {
+        let Some(state) = self.series.get_mut(&key) else {
+            return;
+        };
+        state.committing = false;
+        match result {
+            Ok(summary) => {
+                self.observer.event(Event::Committed {
+                    key: &key,
+                    bars_added: summary.bars_added,
+                });
+                add(&mut state.committed, &summary);
+            }
+            Err(e) => {
+                state.error.get_or_insert(e.into());
+            }
+        }
+        if let Some(next) = state.queued.take() {
+            state.committing = true;
+            self.commit(key, next);
+        }
+    }
+
+    /// Reports every series with no request open and nothing left to commit.
+    fn finish_idle_series(&mut self) {
+        let idle: Vec<SeriesKey> = self
+            .series
+            .iter()
+            .filter(|(_, s)| s.outstanding == 0 && !s.committing && s.queued.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in idle {
+            let state = self.series.remove(&key).expect("present");
+            let status = match (state.error, state.interrupted) {
+                (Some(e), _) => SeriesStatus::Failed(e),
+                (None, true) => SeriesStatus::Interrupted(state.committed),
+                (None, false) if state.committed.written => SeriesStatus::Updated(state.committed),
+                (None, false) => SeriesStatus::Unchanged,
+            };
+            if let SeriesStatus::Failed(e) = &status {
+                self.observer.event(Event::SeriesFailed {
+                    key: &key,
+                    error: e,
+                });
+            }
+            self.outcomes.push(SeriesOutcome {
+                key,
+                gaps: state.gaps,
+                status,
+            });
+        }
+    }
+}
+
+/// What to commit of one symbol of a request.
+enum Flush {
+    /// Nothing more will come: everything up to the request's end is answered.
+    Complete,
+    /// Everything up to the last bar received is answered; more may come.
+    Partial,
+    /// Bars that arrived out of order, after their symbol was complete: stored, no coverage.
+    Bars(Vec<Bar>),
+}
+
+/// Marks every open symbol before `symbol` (all of them with `None`) complete.
+fn complete_before(
+    b: &mut BatchState,
+    symbol: Option<&Symbol>,
+    flushes: &mut Vec<(Symbol, Flush)>,
+) {
+    for (s, progress) in &mut b.symbols {
+        if symbol.is_some_and(|symbol| s >= symbol) {
+            break;
+        }
+        if !progress.done {
+            progress.done = true;
+            flushes.push((s.clone(), Flush::Complete));
+        }
+    }
+}
+
+/// Adds a later update of the same series to one waiting to be committed. A later copy of
+/// a bar wins.
+fn absorb(into: &mut SeriesUpdate, later: SeriesUpdate) {
+    let mut bars = std::mem::take(&mut into.bars);
+    bars.extend(later.bars);
+    // Stable sort, then keep the last copy of each timestamp.
+    bars.sort_by_key(|b| b.timestamp);
+    let mut kept: Vec<Bar> = Vec::with_capacity(bars.len());
+    for bar in bars {
+        match kept.last_mut() {
+            Some(last) if last.timestamp == bar.timestamp => *last = bar,
+            _ => kept.push(bar),
+        }
+    }
+    into.bars = kept;
+    into.answered.extend(later.answered);
+    into.covered.extend(later.covered);
+}
+
+/// Sums the effects of two commits of one series.
+fn add(total: &mut CommitSummary, next: &CommitSummary) {
+    total.bars_added += next.bars_added;
+    total.bars_replaced += next.bars_replaced;
+    total.rows = next.rows;
+    total.written |= next.written;
+    total.compacted |= next.compacted;
+    if next.write != WriteKind::None {
+        total.write = match (total.write, next.write) {
+            (WriteKind::Rewrite, _) | (_, WriteKind::Rewrite) => WriteKind::Rewrite,
+            _ => WriteKind::InPlace,
+        };
+    }
 }
 
 /// Errors that no split of the symbols can avoid: credentials, and the network itself.
@@ -385,60 +753,6 @@ fn affects_every_request(e: &api::Error) -> bool {
         }
         _ => false,
     }
-}
-
-/// Commits what a series received (even when part of it failed: what was answered is kept).
-async fn finish(
-    store: &Store,
-    key: SeriesKey,
-    p: Pending,
-    now: DateTime<Utc>,
-    observer: &dyn Observer,
-) -> Result<SeriesOutcome, Error> {
-    let Pending {
-        lock,
-        gaps,
-        mut update,
-        error,
-        ..
-    } = p;
-    let status = if update.answered.is_empty() {
-        SeriesStatus::Unchanged
-    } else {
-        update.bars.sort_by_key(|b| b.timestamp);
-        update.bars.dedup_by_key(|b| b.timestamp);
-        let (store, commit_key) = (store.clone(), key.clone());
-        // The blocking task owns a handle on the lock, so an interrupted run still finishes
-        // this write under the lock before the process exits.
-        let committed =
-            tokio::task::spawn_blocking(move || store.commit(&commit_key, &lock, update, now))
-                .await?;
-        match committed {
-            Ok(summary) => {
-                observer.event(Event::Committed {
-                    key: &key,
-                    bars_added: summary.bars_added,
-                });
-                if summary.written {
-                    SeriesStatus::Updated(summary)
-                } else {
-                    SeriesStatus::Unchanged
-                }
-            }
-            Err(e) => SeriesStatus::Failed(e.into()),
-        }
-    };
-    let status = match (error, status) {
-        (Some(e), _) => SeriesStatus::Failed(e),
-        (None, status) => status,
-    };
-    if let SeriesStatus::Failed(e) = &status {
-        observer.event(Event::SeriesFailed {
-            key: &key,
-            error: e,
-        });
-    }
-    Ok(SeriesOutcome { key, gaps, status })
 }
 
 #[cfg(test)]

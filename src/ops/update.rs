@@ -16,6 +16,7 @@ use super::selection::SeriesFilter;
 use crate::api::Client;
 use crate::cache::{SeriesKey, Store};
 use crate::events::Observer;
+use crate::interrupt::Interrupt;
 use crate::market::time_spec::Span;
 use crate::market::{AssetClass, Feed, Interval, Symbol, Timeframe, When};
 
@@ -34,6 +35,8 @@ pub struct UpdateOptions {
     pub start: When,
     pub now: DateTime<Utc>,
     pub wait_for_locks: bool,
+    /// Stops the update early, keeping what was answered.
+    pub interrupt: Interrupt,
 }
 
 /// The series to update and the range each must cover, plus the series that cannot even
@@ -180,6 +183,7 @@ pub async fn update(
         now: options.now,
         wait_for_locks: options.wait_for_locks,
         concurrency: 4,
+        interrupt: options.interrupt.clone(),
     };
     let mut stocks: Vec<Symbol> = plan
         .targets
@@ -196,15 +200,20 @@ pub async fn update(
         if stocks.is_empty() {
             return Ok(RefreshReport::default());
         }
-        corporate_actions::refresh(
+        let interrupted = async { Error::Interrupted(options.interrupt.wait().await) };
+        let refresh = corporate_actions::refresh(
             store,
             client,
             &stocks,
             options.now,
             None,
             options.wait_for_locks,
-        )
-        .await
+        );
+        // A signal stops the refresh (each ledger is written whole, or not at all).
+        tokio::select! {
+            refreshed = refresh => refreshed,
+            error = interrupted => Err(error),
+        }
     };
     let (filled, ledgers) = tokio::join!(
         gap_fill::fill(store, client, plan.targets, fill, observer),

@@ -8,6 +8,7 @@ mod conventions;
 mod fetch;
 mod generated_files;
 mod inspect;
+mod interruptions;
 mod prune;
 mod shared_cache;
 mod support;

@@ -199,28 +199,36 @@ fn two_updates_at_once_neither_corrupt_nor_duplicate() {
     }
 }
 
+/// Locks are held only while a series is committed (so a run's open files stay bounded);
+/// `--no-wait` fails a series whose lock another process holds at that moment instead of
+/// waiting for it. Here "another process" holds the lock file the way barkeep does.
 #[test]
 fn no_wait_fails_fast_when_another_run_holds_the_locks() {
     let env = TestEnv::new();
-    env.emu.inject(Fault::Delay(Duration::from_secs(2)), 1);
-    let slow = env
-        .command(&["update", "-q", "AAPL"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
+    env.run(&["update", "-q", "AAPL", "--start", "2024-06-03"])
+        .success();
+    env.emu.set_now(env.emu.now() + chrono::TimeDelta::days(1));
+    let series = env.series_path("stocks/sip/1Day/AAPL.parquet");
+    let lock_path = series.with_file_name(".AAPL.parquet.lock");
+    let holder = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&lock_path)
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while env.emu.requests().is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    holder.lock().unwrap();
+    let before = std::fs::read(&series).unwrap();
+    let started = std::time::Instant::now();
     let out = env.run(&["update", "--no-wait", "AAPL"]).failure(1);
+    assert!(started.elapsed() < Duration::from_secs(5), "fails fast");
     assert!(
         out.stderr
             .contains("another barkeep process holds the lock"),
         "{}",
         out.stderr
     );
-    assert!(slow.wait_with_output().unwrap().status.success());
+    assert_eq!(std::fs::read(&series).unwrap(), before, "nothing written");
+    holder.unlock().unwrap();
+    env.run(&["update", "--no-wait", "AAPL"]).success();
+    assert_ne!(std::fs::read(&series).unwrap(), before);
 }
 
 #[test]

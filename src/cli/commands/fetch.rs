@@ -244,6 +244,7 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
         args.adjustment,
         ctx.now,
         progress.clone(),
+        &ctx.interrupt,
     )
     .await;
     progress.finish();

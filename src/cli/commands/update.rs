@@ -139,6 +139,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         start: args.start.unwrap_or(op::DEFAULT_START),
         now: ctx.now,
         wait_for_locks: !args.no_wait,
+        interrupt: ctx.interrupt.clone(),
     };
     let started = Instant::now();
     let plan = {
@@ -220,10 +221,15 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
     let outcomes = outcome.series;
 
     let (mut updated, mut unchanged, mut failed, mut bars_added) = (0, 0, 0, 0u64);
+    let mut interrupted = 0;
     for outcome in &outcomes {
         match &outcome.status {
             SeriesStatus::Updated(summary) => {
                 updated += 1;
+                bars_added += summary.bars_added;
+            }
+            SeriesStatus::Interrupted(summary) => {
+                interrupted += 1;
                 bars_added += summary.bars_added;
             }
             SeriesStatus::Unchanged => unchanged += 1,
@@ -252,6 +258,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
             .map(|o| {
                 let (status, added, error) = match &o.status {
                     SeriesStatus::Updated(s) => ("updated", s.bars_added, None),
+                    SeriesStatus::Interrupted(s) => ("interrupted", s.bars_added, None),
                     SeriesStatus::Unchanged => ("unchanged", 0, None),
                     SeriesStatus::Failed(e) => ("failed", 0, Some(error_chain(e))),
                 };
@@ -300,11 +307,20 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
             ledgers.actions_added
         )
     };
+    let stopped = match ctx.interrupt.signal() {
+        Some(_) => format!(
+            "; interrupted: {interrupted} series stopped part-way, everything answered before is committed (the next run asks only for the rest)"
+        ),
+        None => String::new(),
+    };
     ctx.printer.note(&format!(
-        "{updated} series updated, {unchanged} unchanged, {failed} failed; {} bars added; {requests} requests in {:.1} s; {checked}{raced}",
+        "{updated} series updated, {unchanged} unchanged, {failed} failed; {} bars added; {requests} requests in {:.1} s; {checked}{raced}{stopped}",
         HumanCount(bars_added),
         elapsed.as_secs_f64()
     ));
+    if let Some(signal) = ctx.interrupt.signal() {
+        return Err(crate::cli::Interrupted(signal).into());
+    }
     if failed > 0 {
         return Err(SeriesFailed(failed).into());
     }

@@ -74,8 +74,23 @@ impl TestEnv {
     /// The binary with a hermetic environment: only the variables a test sets.
     pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env_clear()
+        cmd.args(args);
+        self.hermetic(cmd)
+    }
+
+    /// The binary as [`TestEnv::command`] runs it, under a limit of `files` open files that
+    /// it cannot raise (`ulimit -n` in sh lowers the soft and the hard limit).
+    pub(crate) fn command_with_file_limit(&self, files: u32, args: &[&str]) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(BIN)
+            .args(args);
+        self.hermetic(cmd)
+    }
+
+    fn hermetic(&self, mut cmd: Command) -> Command {
+        cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .env("BARKEEP_CACHE_DIR", self.cache())

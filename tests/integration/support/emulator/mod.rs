@@ -131,6 +131,8 @@ struct EmulatorState {
     /// Faults for `/v1/corporate-actions` requests, apart from the bar requests'.
     action_faults: VecDeque<Fault>,
     failing: BTreeMap<String, u16>,
+    /// An outage: every bar request after the first `.0` answers `.1`.
+    outage: Option<(usize, u16)>,
 }
 
 impl EmulatorState {
@@ -162,6 +164,7 @@ impl EmulatorState {
             faults: VecDeque::new(),
             action_faults: VecDeque::new(),
             failing: BTreeMap::new(),
+            outage: None,
         }
     }
 
@@ -270,6 +273,22 @@ impl Emulator {
         state
             .action_faults
             .extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// An outage that starts after `answered` more bar requests: every later one answers
+    /// `status` (`{"message":"internal server error"}` for 5xx), until [`Emulator::end_outage`].
+    pub(crate) fn outage_after(&self, answered: usize, status: u16) {
+        let mut state = self.lock();
+        let seen = state
+            .requests
+            .iter()
+            .filter(|r| r.path.contains("/bars"))
+            .count();
+        state.outage = Some((seen + answered, status));
+    }
+
+    pub(crate) fn end_outage(&self) {
+        self.lock().outage = None;
     }
 
     /// Every bar request naming `symbol` answers `status` (`{"message":"internal server

@@ -373,7 +373,17 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
         let fault = match route {
             Route::Other => None,
             Route::CorporateActions => state.action_faults.pop_front(),
-            _ => state.faults.pop_front(),
+            _ => state.faults.pop_front().or_else(|| {
+                let bar_requests = state
+                    .requests
+                    .iter()
+                    .filter(|r| r.path.contains("/bars"))
+                    .count();
+                state
+                    .outage
+                    .filter(|&(after, _)| bar_requests > after)
+                    .map(|(_, status)| Fault::Status(status))
+            }),
         };
         (state.requests.len() - 1, fault)
     };

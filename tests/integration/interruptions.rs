@@ -1,0 +1,266 @@
+//! Finished work survives: a request that fails part-way, Ctrl-C and SIGTERM in the middle
+//! of a backfill keep every bar Alpaca answered before them, and a later run asks only for
+//! the rest. And a run's open files stay bounded whatever the number of series.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use barkeep::cache::{SeriesKey, Store};
+use barkeep::market::Feed;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::support::emulator::Fault;
+use crate::support::{TestEnv, run, utc};
+
+const BACKFILL: [&str; 5] = ["AAPL", "ACME", "MSFT", "NVDA", "SPY"];
+
+fn key(symbol: &str, timeframe: &str) -> SeriesKey {
+    SeriesKey::new(
+        symbol.parse().unwrap(),
+        Feed::Sip,
+        timeframe.parse().unwrap(),
+    )
+}
+
+/// The end of a series' coverage and the timestamps of its bars; `None` when not cached.
+fn stored(env: &TestEnv, symbol: &str) -> Option<(DateTime<Utc>, Vec<DateTime<Utc>>)> {
+    let series = Store::new(env.cache())
+        .read_bars(&key(symbol, "1Min"), None)
+        .unwrap()?;
+    let end = series.metadata.coverage.intervals().last()?.end;
+    // Bars past the coverage are provisional (still forming when fetched).
+    Some((
+        end,
+        series
+            .bars
+            .iter()
+            .map(|b| b.timestamp)
+            .filter(|t| *t < end)
+            .collect(),
+    ))
+}
+
+/// The emulator's minute bars of `symbol` in `[start, end)`.
+fn expected(
+    env: &TestEnv,
+    symbol: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    env.emu
+        .bars(symbol, "1Min", start, end, "sip")
+        .into_iter()
+        .map(|b| b.t)
+        .filter(|t| *t < end)
+        .collect()
+}
+
+/// Equal lists of timestamps, or a short message naming the first difference.
+#[track_caller]
+fn same(got: &[DateTime<Utc>], want: &[DateTime<Utc>], what: &str) {
+    if got != want {
+        let at = got.iter().zip(want).position(|(a, b)| a != b);
+        panic!(
+            "{what}: {} bars stored, {} expected; first difference at index {at:?} ({:?} vs {:?})",
+            got.len(),
+            want.len(),
+            at.map(|i| got[i]),
+            at.map(|i| want[i]),
+        );
+    }
+}
+
+fn backfill_args() -> Vec<&'static str> {
+    let mut args = vec!["update", "-t", "1Min", "--start", "2024-05-13"];
+    args.extend(BACKFILL);
+    args
+}
+
+/// Every series holds exactly the emulator's bars up to its coverage's end; returns how
+/// many series have any coverage.
+fn check_prefixes(env: &TestEnv) -> usize {
+    let start = utc("2024-05-13T04:00:00Z");
+    let mut cached = 0;
+    for symbol in BACKFILL {
+        let Some((end, bars)) = stored(env, symbol) else {
+            continue;
+        };
+        cached += 1;
+        same(
+            &bars,
+            &expected(env, symbol, start, end),
+            &format!("{symbol} up to {end}"),
+        );
+    }
+    cached
+}
+
+/// After the interruption: a run asks only for what is missing, and ends with every bar.
+fn resume(env: &TestEnv) {
+    let ends: Vec<(String, DateTime<Utc>)> = BACKFILL
+        .iter()
+        .filter_map(|s| stored(env, s).map(|(end, _)| ((*s).to_owned(), end)))
+        .collect();
+    env.take_bar_requests();
+    env.run(&backfill_args()).success();
+    for request in env.take_bar_requests() {
+        let start = utc(request.param("start").unwrap());
+        for symbol in request.symbols() {
+            if let Some((_, end)) = ends.iter().find(|(s, _)| *s == symbol) {
+                assert!(
+                    start >= *end - chrono::TimeDelta::minutes(1),
+                    "{symbol} asked again from {start}, though covered up to {end}"
+                );
+            }
+        }
+    }
+    let now = env.emu.now();
+    for symbol in BACKFILL {
+        let (end, bars) = stored(env, symbol).unwrap();
+        assert!(
+            end > now - chrono::TimeDelta::hours(1),
+            "{symbol} covered to {end}"
+        );
+        same(
+            &bars,
+            &expected(env, symbol, utc("2024-05-13T04:00:00Z"), end),
+            symbol,
+        );
+    }
+}
+
+#[test]
+fn an_outage_part_way_keeps_every_symbol_answered_before_it() {
+    let env = TestEnv::new();
+    // 5 symbols × 4 weeks of extended-hours minutes: about a dozen pages of 10,000 bars,
+    // one symbol after the other. The outage starts after the fifth page.
+    env.emu.outage_after(5, 500);
+    let out = env.run(&backfill_args()).failure(1);
+    assert!(
+        out.stderr.contains("500") || out.stderr.contains("server"),
+        "{}",
+        out.stderr
+    );
+    let cached = check_prefixes(&env);
+    let complete = BACKFILL
+        .iter()
+        .filter(|s| stored(&env, s).is_some_and(|(end, _)| end > utc("2024-06-14T00:00:00Z")))
+        .count();
+    assert!(
+        complete >= 2,
+        "the symbols paged before the outage are committed whole"
+    );
+    assert!(
+        cached > complete,
+        "the symbol being paged keeps its first pages"
+    );
+    env.emu.end_outage();
+    resume(&env);
+}
+
+/// Sends `signal` to a slowed backfill after a few pages, and checks what it kept.
+fn interrupt_a_backfill(signal: &str, code: i32) {
+    let env = TestEnv::new();
+    env.emu
+        .inject(Fault::Delay(Duration::from_millis(250)), 1_000);
+    let child = env
+        .command(&backfill_args())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.emu.bar_requests().len() < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert!(sent.elapsed() < Duration::from_secs(5), "stops promptly");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(check_prefixes(&env) >= 1, "what was answered is committed");
+    resume(&env);
+}
+
+#[test]
+fn ctrl_c_mid_backfill_commits_what_was_answered() {
+    interrupt_a_backfill("INT", 130);
+}
+
+#[test]
+fn sigterm_mid_backfill_commits_what_was_answered() {
+    interrupt_a_backfill("TERM", 143);
+}
+
+/// Three-letter symbols `PAA`, `PAB`, ... known to the emulator.
+fn watchlist(env: &TestEnv, n: usize) -> Vec<String> {
+    let list: Vec<String> = (0..n)
+        .map(|i| {
+            let letter = |k: usize| char::from(b'A' + u8::try_from(k % 26).unwrap());
+            format!("P{}{}{}", letter(i / 676), letter(i / 26), letter(i))
+        })
+        .collect();
+    for s in &list {
+        env.emu
+            .add_symbol(s, NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
+    }
+    list
+}
+
+#[test]
+fn an_update_of_2000_series_needs_no_more_than_128_open_files() {
+    let env = TestEnv::new();
+    env.emu.set_now(utc("2024-06-14T21:00:00Z"));
+    let list = watchlist(&env, 2_000);
+    let file = env.dir.path().join("watchlist.txt");
+    std::fs::write(&file, list.join("\n")).unwrap();
+    let update = |env: &TestEnv| {
+        run(&mut env.command_with_file_limit(
+            128,
+            &[
+                "update",
+                "-q",
+                "--symbols-file",
+                file.to_str().unwrap(),
+                "--start",
+                "2024-06-03",
+                "--report",
+                "json",
+            ],
+        ))
+    };
+    let out = update(&env).success();
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["series_updated"], 2_000, "{}", out.stderr);
+    assert_eq!(report["series_failed"], 0);
+    // Every series equals the emulator's bars.
+    let store = Store::new(env.cache());
+    for s in list.iter().step_by(97) {
+        let series = store.read_bars(&key(s, "1Day"), None).unwrap().unwrap();
+        let expected: Vec<_> = env
+            .emu
+            .bars(
+                s,
+                "1Day",
+                utc("2024-06-03T04:00:00Z"),
+                utc("2024-06-14T21:00:00Z"),
+                "sip",
+            )
+            .into_iter()
+            .map(|b| b.t)
+            .collect();
+        let got: Vec<_> = series.bars.iter().map(|b| b.timestamp).collect();
+        assert_eq!(got, expected, "{s}");
+    }
+    // A day later, under the same limit.
+    env.emu.set_now(utc("2024-06-17T21:00:00Z"));
+    let out = update(&env).success();
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["series_failed"], 0, "{}", out.stderr);
+}
