@@ -11,6 +11,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 
 use super::models::{BarsPage, ErrorBody, Page};
+use super::redact::{redact_error, redact_url, shown};
 use super::{Error, Pacer, RetryPolicy};
 use crate::events::{Event, Observer, RequestKind};
 use crate::market::{AssetClass, Bar, Feed, Symbol, Timeframe};
@@ -45,7 +46,6 @@ pub fn symbol_batches(symbols: Vec<Symbol>) -> Vec<Vec<Symbol>> {
 }
 /// Free plans may not query SIP data newer than this.
 pub const RECENT_SIP_DELAY: TimeDelta = TimeDelta::minutes(15);
-const RECENT_SIP_MESSAGE: &str = "subscription does not permit querying recent SIP data";
 
 /// An Alpaca API key pair. `Debug` never shows the secret.
 #[derive(Clone)]
@@ -91,6 +91,19 @@ pub struct BarsAnswer {
     pub bars: BTreeMap<Symbol, Vec<Bar>>,
     pub answered_until: DateTime<Utc>,
     pub pages: u32,
+    /// Keys of the answer that name no requested symbol (e.g. `BTCUSD` when `BTC/USD` was
+    /// asked), sorted. Their bars are dropped. When there are any, the answer may be about
+    /// other spellings of the requested symbols, so a requested symbol absent from `bars`
+    /// was not shown to have no bars: see [`BarsAnswer::unconfirmed`].
+    pub unrequested_keys: Vec<String>,
+}
+
+impl BarsAnswer {
+    /// Whether the answer says nothing reliable about `symbol`: it has no bars for it while
+    /// holding bars under keys nobody asked for. Such a symbol must not be marked as fetched.
+    pub fn unconfirmed(&self, symbol: &Symbol) -> bool {
+        !self.unrequested_keys.is_empty() && !self.bars.contains_key(symbol)
+    }
 }
 
 #[derive(Clone)]
@@ -98,7 +111,7 @@ pub struct Client {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
     pacer: Arc<Pacer>,
-    observer: Arc<dyn Observer>,
+    pub(super) observer: Arc<dyn Observer>,
 }
 
 fn format_time(t: DateTime<Utc>) -> String {
@@ -106,7 +119,10 @@ fn format_time(t: DateTime<Utc>) -> String {
 }
 
 impl Client {
+    /// Fails with [`Error::InvalidBaseUrl`] when the base URL is not an http(s) URL with a
+    /// host and no query (the endpoints' paths and parameters are appended to it).
     pub fn new(config: ClientConfig, observer: Arc<dyn Observer>) -> Result<Self, Error> {
+        check_base_url(&config.base_url)?;
         // reqwest is built without a default crypto provider; install ring's once.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -128,8 +144,10 @@ impl Client {
     /// The URL of an endpoint: `path` (no leading slash) under the base URL.
     pub(super) fn url(&self, path: &str) -> Result<Url, Error> {
         let base = self.config.base_url.trim_end_matches('/');
-        Url::parse(&format!("{base}/{path}"))
-            .map_err(|e| Error::Decode(format!("invalid API URL `{base}`: {e}")))
+        Url::parse(&format!("{base}/{path}")).map_err(|e| Error::InvalidBaseUrl {
+            url: redact_url(base),
+            reason: e.to_string(),
+        })
     }
 
     /// Stock data (bars and corporate actions) needs a key pair; crypto bars do not.
@@ -161,6 +179,7 @@ impl Client {
                 bars: BTreeMap::new(),
                 answered_until: end,
                 pages: 0,
+                unrequested_keys: Vec::new(),
             };
             let mut token: Option<String> = None;
             loop {
@@ -170,14 +189,12 @@ impl Client {
                     .await
                 {
                     Ok(page) => page,
-                    Err(Error::Forbidden { message })
-                        if !clamped && message.contains(RECENT_SIP_MESSAGE) =>
-                    {
+                    Err(e) if !clamped && e.is_recent_data_refusal() => {
                         clamped = true;
                         let limit = self.config.now - RECENT_SIP_DELAY;
                         end = end.min(limit);
                         self.observer.event(Event::EndClamped {
-                            url: url.as_str(),
+                            url: &shown(&url),
                             new_end: &format_time(end),
                         });
                         if end <= request.start {
@@ -185,6 +202,7 @@ impl Client {
                                 bars: BTreeMap::new(),
                                 answered_until: request.start,
                                 pages: 0,
+                                unrequested_keys: Vec::new(),
                             });
                         }
                         continue 'restart;
@@ -192,13 +210,18 @@ impl Client {
                     Err(e) => return Err(e),
                 };
                 answer.pages += 1;
-                for (symbol, bars) in page.bars.unwrap_or_default() {
-                    let Ok(symbol) = symbol.parse::<Symbol>() else {
-                        continue;
+                for (key, bars) in page.bars.unwrap_or_default() {
+                    let symbol = match key.parse::<Symbol>() {
+                        Ok(symbol) if request.symbols.contains(&symbol) => symbol,
+                        _ => {
+                            if bars.as_ref().is_some_and(|b| !b.is_empty())
+                                && !answer.unrequested_keys.contains(&key)
+                            {
+                                answer.unrequested_keys.push(key);
+                            }
+                            continue;
+                        }
                     };
-                    if !request.symbols.contains(&symbol) {
-                        continue;
-                    }
                     let list = answer.bars.entry(symbol).or_default();
                     for raw in bars.unwrap_or_default() {
                         let bar = raw.into_bar(class).map_err(Error::Decode)?;
@@ -217,8 +240,58 @@ impl Client {
                 bars.dedup_by_key(|b| b.timestamp);
             }
             answer.bars.retain(|_, bars| !bars.is_empty());
+            answer.unrequested_keys.sort();
+            if !answer.unrequested_keys.is_empty() {
+                self.report_unrequested_keys(request, &answer);
+            }
             return Ok(answer);
         }
+    }
+
+    /// Warns about bars under keys that were not asked for, naming the requested symbols
+    /// that are therefore not marked as fetched.
+    fn report_unrequested_keys(&self, request: &BarsRequest, answer: &BarsAnswer) {
+        let shorten = |text: &str| crate::market::shown_input(text);
+        let keys: Vec<String> = answer
+            .unrequested_keys
+            .iter()
+            .take(5)
+            .map(|k| format!("`{}`", shorten(k)))
+            .collect();
+        let more = answer.unrequested_keys.len().saturating_sub(keys.len());
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        let unconfirmed: Vec<&str> = request
+            .symbols
+            .iter()
+            .filter(|s| answer.unconfirmed(s))
+            .map(Symbol::as_str)
+            .collect();
+        let consequence = if unconfirmed.is_empty() {
+            "they were ignored".to_owned()
+        } else {
+            format!(
+                "they were ignored, and {} stays unfetched for {} to {} (the next run asks again)",
+                unconfirmed.join(", "),
+                format_time(request.start),
+                format_time(answer.answered_until)
+            )
+        };
+        self.observer.event(Event::OddAnswer {
+            message: &format!(
+                "Alpaca answered bars under {}{more}, which barkeep did not ask for (asked: {}); {consequence}",
+                keys.join(", "),
+                request
+                    .symbols
+                    .iter()
+                    .map(Symbol::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
     }
 
     fn page_url(
@@ -264,19 +337,16 @@ impl Client {
         kind: RequestKind,
     ) -> Result<P, Error> {
         let policy = self.config.retry;
+        let shown_url = shown(url);
         let mut attempt = 1;
         loop {
-            match self.send_once::<P>(url, kind).await {
+            match self.send_once::<P>(url, &shown_url, kind).await {
                 Ok(page) => return Ok(page),
                 Err(e) if e.is_transient() && attempt < policy.max_attempts => {
                     let delay = policy.delay(attempt);
-                    let reason = match &e {
-                        Error::Status { status, .. } => format!("HTTP {status}"),
-                        other => other.to_string(),
-                    };
                     self.observer.event(Event::Retrying {
-                        url: url.as_str(),
-                        reason: &reason,
+                        url: &shown_url,
+                        reason: &e.retry_reason(),
                         attempt,
                         delay,
                     });
@@ -285,7 +355,7 @@ impl Client {
                 }
                 Err(e) if e.is_transient() => {
                     return Err(Error::GaveUp {
-                        url: url.to_string(),
+                        url: shown_url,
                         attempts: attempt,
                         last: Box::new(e),
                     });
@@ -295,7 +365,13 @@ impl Client {
         }
     }
 
-    async fn send_once<P: Page>(&self, url: &Url, kind: RequestKind) -> Result<P, Error> {
+    /// One GET of `url`; `shown_url` is its redacted form, for events.
+    async fn send_once<P: Page>(
+        &self,
+        url: &Url,
+        shown_url: &str,
+        kind: RequestKind,
+    ) -> Result<P, Error> {
         let waited = self.pacer.acquire().await;
         if !waited.is_zero() {
             self.observer.event(Event::RateLimited { delay: waited });
@@ -315,7 +391,8 @@ impl Client {
         }
         let started = Instant::now();
         let result = async {
-            let response = builder.send().await.map_err(Error::Transport)?;
+            let transport = |e| Error::Transport(redact_error(e));
+            let response = builder.send().await.map_err(transport)?;
             let status = response.status();
             let header = |name: &str| {
                 response
@@ -324,7 +401,7 @@ impl Client {
                     .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
             };
             let (remaining, reset) = (header("x-ratelimit-remaining"), header("x-ratelimit-reset"));
-            let body = response.bytes().await.map_err(Error::Transport)?;
+            let body = response.bytes().await.map_err(transport)?;
             Ok::<_, Error>((status, remaining, reset, body))
         }
         .await;
@@ -332,7 +409,7 @@ impl Client {
             Ok(r) => r,
             Err(e) => {
                 self.observer.event(Event::Request {
-                    url: url.as_str(),
+                    url: shown_url,
                     kind,
                     status: 0,
                     elapsed: started.elapsed(),
@@ -343,12 +420,18 @@ impl Client {
         };
         self.pacer.observe(remaining, reset).await;
         let outcome = if status.is_success() {
-            serde_json::from_slice::<P>(&body).map_err(|e| Error::Decode(e.to_string()))
+            serde_json::from_slice::<P>(&body).map_err(|e| {
+                if e.classify() == serde_json::error::Category::Data {
+                    Error::Decode(e.to_string())
+                } else {
+                    Error::Unreadable(e.to_string())
+                }
+            })
         } else {
             Err(error_for(status, &body))
         };
         self.observer.event(Event::Request {
-            url: url.as_str(),
+            url: shown_url,
             kind,
             status: status.as_u16(),
             elapsed: started.elapsed(),
@@ -356,6 +439,30 @@ impl Client {
         });
         outcome
     }
+}
+
+/// Checks that `base` can take the endpoints' paths: an http(s) URL with a host and no query.
+fn check_base_url(base: &str) -> Result<(), Error> {
+    let invalid = |reason: String| Error::InvalidBaseUrl {
+        url: redact_url(base),
+        reason,
+    };
+    let url = Url::parse(base.trim()).map_err(|e| invalid(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(format!(
+            "the scheme is `{}`, not http or https",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host".to_owned()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "it has a query or fragment, and barkeep appends the endpoints' paths".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// The message of an error body: Alpaca's `{"message": ...}` when it is JSON, otherwise the
@@ -431,7 +538,7 @@ mod tests {
             StatusCode::FORBIDDEN,
             br#"{"message":"subscription does not permit querying recent SIP data"}"#,
         ) {
-            Error::Forbidden { message } => assert_eq!(message, RECENT_SIP_MESSAGE),
+            e @ Error::Forbidden { .. } => assert!(e.is_recent_data_refusal()),
             other => panic!("{other:?}"),
         }
         match error_for(

@@ -8,6 +8,7 @@ mod corporate_actions;
 mod error;
 mod models;
 mod pacing;
+mod redact;
 mod retry;
 
 pub use client::{
@@ -16,4 +17,5 @@ pub use client::{
 pub use corporate_actions::{CorporateActionsAnswer, CorporateActionsRequest};
 pub use error::Error;
 pub use pacing::Pacer;
+pub use redact::redact_url;
 pub use retry::RetryPolicy;

@@ -310,6 +310,10 @@ pub async fn fill(
             };
             p.outstanding -= 1;
             match (&answer, answer_ok.as_mut()) {
+                // An answer holding bars under keys that were not asked for (`BTCUSD` for
+                // `BTC/USD`) and none for this symbol says nothing about it: nothing is
+                // marked as fetched, so the next run asks again (the client warned).
+                (Ok(_), Some(ok)) if ok.unconfirmed(symbol) => {}
                 (Ok(_), Some(ok)) => {
                     p.update
                         .bars
