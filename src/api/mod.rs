@@ -17,5 +17,4 @@ pub use client::{
 pub use corporate_actions::{CorporateActionsAnswer, CorporateActionsRequest};
 pub use error::Error;
 pub use pacing::Pacer;
-pub use redact::redact_url;
 pub use retry::RetryPolicy;

@@ -32,7 +32,7 @@ fn is_secret_name(name: &str) -> bool {
 
 /// `text` (a URL, possibly malformed) with its userinfo and secret query values hidden.
 /// Works on the text itself, so it also redacts what `Url::parse` refuses.
-pub fn redact_url(text: &str) -> String {
+pub(super) fn redact_url(text: &str) -> String {
     let (before_fragment, fragment) = match text.find('#') {
         Some(i) => text.split_at(i),
         None => (text, ""),

@@ -66,6 +66,18 @@ fn a_password_in_the_api_url_is_never_printed() {
     }
     // The emulator was reached through that URL.
     assert!(!env.emu.bar_requests().is_empty());
+    // Help shows which variable sets the URL, not its value.
+    let help = crate::support::run(
+        env.command(&["fetch", "--help"])
+            .env("APCA_API_DATA_URL", &url),
+    )
+    .success();
+    assert!(
+        help.stdout.contains("[env: APCA_API_DATA_URL]"),
+        "{}",
+        help.stdout
+    );
+    assert_no_secret(&help.stdout);
 
     // A network error: reqwest's own message names the URL, redacted too.
     let closed = format!("http://proxyuser:{PASSWORD}@127.0.0.1:1");
