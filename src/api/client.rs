@@ -251,12 +251,11 @@ impl Client {
     /// Warns about bars under keys that were not asked for, naming the requested symbols
     /// that are therefore not marked as fetched.
     fn report_unrequested_keys(&self, request: &BarsRequest, answer: &BarsAnswer) {
-        let shorten = |text: &str| crate::market::shown_input(text);
         let keys: Vec<String> = answer
             .unrequested_keys
             .iter()
             .take(5)
-            .map(|k| format!("`{}`", shorten(k)))
+            .map(|k| format!("`{}`", crate::market::shown_input(k)))
             .collect();
         let more = answer.unrequested_keys.len().saturating_sub(keys.len());
         let more = if more > 0 {
@@ -557,6 +556,46 @@ mod tests {
             error_message(b"<html><body>Bad gateway</body></html>"),
             "Bad gateway"
         );
+    }
+
+    #[test]
+    fn the_older_refusals_of_recent_data_are_recognised() {
+        for (status, body) in [
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &br#"{"code":42210000,"message":"your subscription does not permit querying data from the past 15 minutes"}"#[..],
+            ),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                br#"{"message":"end is too late for subscription"}"#,
+            ),
+            (
+                StatusCode::FORBIDDEN,
+                br#"{"message":"subscription does not permit querying recent SIP data"}"#,
+            ),
+        ] {
+            assert!(error_for(status, body).is_recent_data_refusal(), "{body:?}");
+        }
+        let forbidden = error_for(StatusCode::FORBIDDEN, br#"{"message": "forbidden."}"#);
+        assert!(!forbidden.is_recent_data_refusal());
+        assert!(!forbidden.is_transient());
+    }
+
+    #[test]
+    fn base_urls_must_be_http_with_a_host() {
+        assert!(check_base_url("https://data.alpaca.markets").is_ok());
+        assert!(check_base_url("http://user:pw@127.0.0.1:8080/prefix/").is_ok());
+        for bad in [
+            "not a url",
+            "ftp://host/",
+            "http://h/?apikey=1",
+            "http://user:pw@[::1",
+        ] {
+            match check_base_url(bad) {
+                Err(Error::InvalidBaseUrl { url, .. }) => assert!(!url.contains("pw"), "{url}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]
