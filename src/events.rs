@@ -30,6 +30,9 @@ pub enum Event<'a> {
     RateLimited { delay: Duration },
     /// The plan does not permit recent SIP data: the request's end was moved back.
     EndClamped { url: &'a str, new_end: &'a str },
+    /// Alpaca's answer held something barkeep cannot use and worked around (a corporate
+    /// action missing fields, bars under a key that was not asked for): one line for people.
+    OddAnswer { message: &'a str },
     /// A series was committed to the cache.
     Committed { key: &'a SeriesKey, bars_added: u64 },
     /// A series could not be brought up to date.

@@ -1,7 +1,7 @@
 //! The HTTP client: configuration, credentials, pacing, retries and error decoding shared by
 //! every endpoint, and the bars endpoints themselves (`corporate_actions` adds its own).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +11,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 
 use super::models::{BarsPage as RawBarsPage, ErrorBody, Page};
+use super::redact::{redact_error, redact_url, shown};
 use super::{Error, Pacer, RetryPolicy};
 use crate::events::{Event, Observer, RequestKind};
 use crate::market::{AssetClass, Bar, Feed, Symbol, Timeframe};
@@ -45,7 +46,6 @@ pub fn symbol_batches(symbols: Vec<Symbol>) -> Vec<Vec<Symbol>> {
 }
 /// Free plans may not query SIP data newer than this.
 pub const RECENT_SIP_DELAY: TimeDelta = TimeDelta::minutes(15);
-const RECENT_SIP_MESSAGE: &str = "subscription does not permit querying recent SIP data";
 
 /// An Alpaca API key pair. `Debug` never shows the secret.
 #[derive(Clone)]
@@ -91,15 +91,32 @@ pub struct BarsAnswer {
     pub bars: BTreeMap<Symbol, Vec<Bar>>,
     pub answered_until: DateTime<Utc>,
     pub pages: u32,
+    /// Keys of the answer that name no requested symbol (e.g. `BTCUSD` when `BTC/USD` was
+    /// asked), sorted. Their bars are dropped. When there are any, the answer may be about
+    /// other spellings of the requested symbols, so a requested symbol absent from `bars`
+    /// was not shown to have no bars: see [`BarsAnswer::unconfirmed`].
+    pub unrequested_keys: Vec<String>,
+}
+
+impl BarsAnswer {
+    /// Whether the answer says nothing reliable about `symbol`: it has no bars for it while
+    /// holding bars under keys nobody asked for. Such a symbol must not be marked as fetched.
+    pub fn unconfirmed(&self, symbol: &Symbol) -> bool {
+        !self.unrequested_keys.is_empty() && !self.bars.contains_key(symbol)
+    }
 }
 
 /// One page of a bars request: the bars of each symbol in it (requested symbols only,
-/// inside the requested range, in time order), and how far the request reaches.
+/// inside the requested range, in time order, sorted by symbol), and how far the request
+/// reaches.
 #[derive(Debug, Clone)]
 pub struct BarsPage {
     pub bars: Vec<(Symbol, Vec<Bar>)>,
     /// The request's end: `end`, or earlier when the plan forced it (recent SIP data).
     pub answered_until: DateTime<Utc>,
+    /// Keys seen so far in this request that name no requested symbol, sorted (see
+    /// [`BarsAnswer::unrequested_keys`]).
+    pub unrequested_keys: Vec<String>,
 }
 
 /// The pages of one request, fetched one at a time (see [`Client::bars_pages`]).
@@ -111,12 +128,16 @@ pub struct BarsPages<'a> {
     token: Option<String>,
     pages: u32,
     finished: bool,
+    unrequested_keys: Vec<String>,
+    /// Requested symbols that had bars on some page.
+    with_bars: BTreeSet<Symbol>,
 }
 
 impl BarsPages<'_> {
-    /// The next page; `None` after the last. On the free plan's recent-SIP refusal of the
-    /// first page, moves the end back to 15 minutes before now and asks again (reported in
-    /// each page's `answered_until`).
+    /// The next page; `None` after the last. On the free plan's refusal of recent data for
+    /// the first page, moves the end back to 15 minutes before now and asks again (reported
+    /// in each page's `answered_until`). After the last page, warns about keys that were not
+    /// asked for.
     pub async fn next(&mut self) -> Result<Option<BarsPage>, Error> {
         if self.finished {
             return Ok(None);
@@ -133,14 +154,12 @@ impl BarsPages<'_> {
                 .await
             {
                 Ok(page) => break page,
-                Err(Error::Forbidden { message })
-                    if !self.clamped && self.pages == 0 && message.contains(RECENT_SIP_MESSAGE) =>
-                {
+                Err(e) if !self.clamped && self.pages == 0 && e.is_recent_data_refusal() => {
                     self.clamped = true;
                     let limit = client.config.now - RECENT_SIP_DELAY;
                     self.end = self.end.min(limit);
                     client.observer.event(Event::EndClamped {
-                        url: url.as_str(),
+                        url: &shown(&url),
                         new_end: &format_time(self.end),
                     });
                     if self.end <= request.start {
@@ -148,6 +167,7 @@ impl BarsPages<'_> {
                         return Ok(Some(BarsPage {
                             bars: Vec::new(),
                             answered_until: request.start,
+                            unrequested_keys: Vec::new(),
                         }));
                     }
                 }
@@ -156,13 +176,19 @@ impl BarsPages<'_> {
         };
         self.pages += 1;
         let mut bars: Vec<(Symbol, Vec<Bar>)> = Vec::new();
-        for (symbol, raw_bars) in page.bars.unwrap_or_default() {
-            let Ok(symbol) = symbol.parse::<Symbol>() else {
-                continue;
+        for (key, raw_bars) in page.bars.unwrap_or_default() {
+            let symbol = match key.parse::<Symbol>() {
+                Ok(symbol) if request.symbols.contains(&symbol) => symbol,
+                _ => {
+                    if raw_bars.as_ref().is_some_and(|b| !b.is_empty())
+                        && !self.unrequested_keys.contains(&key)
+                    {
+                        self.unrequested_keys.push(key);
+                        self.unrequested_keys.sort();
+                    }
+                    continue;
+                }
             };
-            if !request.symbols.contains(&symbol) {
-                continue;
-            }
             let mut list = Vec::new();
             for raw in raw_bars.unwrap_or_default() {
                 let bar = raw.into_bar(class).map_err(Error::Decode)?;
@@ -172,16 +198,36 @@ impl BarsPages<'_> {
             }
             list.sort_by_key(|b| b.timestamp);
             list.dedup_by_key(|b| b.timestamp);
+            if !list.is_empty() {
+                self.with_bars.insert(symbol.clone());
+            }
             bars.push((symbol, list));
         }
         bars.sort_by(|a, b| a.0.cmp(&b.0));
         match page.next_page_token.filter(|t| !t.is_empty()) {
             Some(next) => self.token = Some(next),
-            None => self.finished = true,
+            None => {
+                self.finished = true;
+                if !self.unrequested_keys.is_empty() {
+                    let unconfirmed: Vec<&str> = request
+                        .symbols
+                        .iter()
+                        .filter(|s| !self.with_bars.contains(*s))
+                        .map(Symbol::as_str)
+                        .collect();
+                    client.report_unrequested_keys(
+                        request,
+                        &self.unrequested_keys,
+                        &unconfirmed,
+                        self.end,
+                    );
+                }
+            }
         }
         Ok(Some(BarsPage {
             bars,
             answered_until: self.end,
+            unrequested_keys: self.unrequested_keys.clone(),
         }))
     }
 }
@@ -191,7 +237,7 @@ pub struct Client {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
     pacer: Arc<Pacer>,
-    observer: Arc<dyn Observer>,
+    pub(super) observer: Arc<dyn Observer>,
 }
 
 fn format_time(t: DateTime<Utc>) -> String {
@@ -199,7 +245,10 @@ fn format_time(t: DateTime<Utc>) -> String {
 }
 
 impl Client {
+    /// Fails with [`Error::InvalidBaseUrl`] when the base URL is not an http(s) URL with a
+    /// host and no query (the endpoints' paths and parameters are appended to it).
     pub fn new(config: ClientConfig, observer: Arc<dyn Observer>) -> Result<Self, Error> {
+        check_base_url(&config.base_url)?;
         // reqwest is built without a default crypto provider; install ring's once.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -221,8 +270,10 @@ impl Client {
     /// The URL of an endpoint: `path` (no leading slash) under the base URL.
     pub(super) fn url(&self, path: &str) -> Result<Url, Error> {
         let base = self.config.base_url.trim_end_matches('/');
-        Url::parse(&format!("{base}/{path}"))
-            .map_err(|e| Error::Decode(format!("invalid API URL `{base}`: {e}")))
+        Url::parse(&format!("{base}/{path}")).map_err(|e| Error::InvalidBaseUrl {
+            url: redact_url(base),
+            reason: e.to_string(),
+        })
     }
 
     /// Stock data (bars and corporate actions) needs a key pair; crypto bars do not.
@@ -252,6 +303,8 @@ impl Client {
             token: None,
             pages: 0,
             finished: false,
+            unrequested_keys: Vec::new(),
+            with_bars: BTreeSet::new(),
         }
     }
 
@@ -262,10 +315,12 @@ impl Client {
             bars: BTreeMap::new(),
             answered_until: request.end,
             pages: 0,
+            unrequested_keys: Vec::new(),
         };
         while let Some(page) = pages.next().await? {
             answer.answered_until = page.answered_until;
             answer.pages += 1;
+            answer.unrequested_keys = page.unrequested_keys;
             for (symbol, bars) in page.bars {
                 answer.bars.entry(symbol).or_default().extend(bars);
             }
@@ -276,6 +331,50 @@ impl Client {
         }
         answer.bars.retain(|_, bars| !bars.is_empty());
         Ok(answer)
+    }
+
+    /// Warns about bars under keys that were not asked for, naming the requested symbols
+    /// that are therefore not marked as fetched.
+    fn report_unrequested_keys(
+        &self,
+        request: &BarsRequest,
+        unrequested_keys: &[String],
+        unconfirmed: &[&str],
+        answered_until: DateTime<Utc>,
+    ) {
+        let keys: Vec<String> = unrequested_keys
+            .iter()
+            .take(5)
+            .map(|k| format!("`{}`", crate::market::shown_input(k)))
+            .collect();
+        let more = unrequested_keys.len().saturating_sub(keys.len());
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        let consequence = if unconfirmed.is_empty() {
+            "they were ignored".to_owned()
+        } else {
+            format!(
+                "they were ignored, and {} stays unfetched for {} to {} (the next run asks again)",
+                unconfirmed.join(", "),
+                format_time(request.start),
+                format_time(answered_until)
+            )
+        };
+        self.observer.event(Event::OddAnswer {
+            message: &format!(
+                "Alpaca answered bars under {}{more}, which barkeep did not ask for (asked: {}); {consequence}",
+                keys.join(", "),
+                request
+                    .symbols
+                    .iter()
+                    .map(Symbol::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
     }
 
     fn page_url(
@@ -321,19 +420,16 @@ impl Client {
         kind: RequestKind,
     ) -> Result<P, Error> {
         let policy = self.config.retry;
+        let shown_url = shown(url);
         let mut attempt = 1;
         loop {
-            match self.send_once::<P>(url, kind).await {
+            match self.send_once::<P>(url, &shown_url, kind).await {
                 Ok(page) => return Ok(page),
                 Err(e) if e.is_transient() && attempt < policy.max_attempts => {
                     let delay = policy.delay(attempt);
-                    let reason = match &e {
-                        Error::Status { status, .. } => format!("HTTP {status}"),
-                        other => other.to_string(),
-                    };
                     self.observer.event(Event::Retrying {
-                        url: url.as_str(),
-                        reason: &reason,
+                        url: &shown_url,
+                        reason: &e.retry_reason(),
                         attempt,
                         delay,
                     });
@@ -342,7 +438,7 @@ impl Client {
                 }
                 Err(e) if e.is_transient() => {
                     return Err(Error::GaveUp {
-                        url: url.to_string(),
+                        url: shown_url,
                         attempts: attempt,
                         last: Box::new(e),
                     });
@@ -352,7 +448,13 @@ impl Client {
         }
     }
 
-    async fn send_once<P: Page>(&self, url: &Url, kind: RequestKind) -> Result<P, Error> {
+    /// One GET of `url`; `shown_url` is its redacted form, for events.
+    async fn send_once<P: Page>(
+        &self,
+        url: &Url,
+        shown_url: &str,
+        kind: RequestKind,
+    ) -> Result<P, Error> {
         let waited = self.pacer.acquire().await;
         if !waited.is_zero() {
             self.observer.event(Event::RateLimited { delay: waited });
@@ -372,7 +474,8 @@ impl Client {
         }
         let started = Instant::now();
         let result = async {
-            let response = builder.send().await.map_err(Error::Transport)?;
+            let transport = |e| Error::Transport(redact_error(e));
+            let response = builder.send().await.map_err(transport)?;
             let status = response.status();
             let header = |name: &str| {
                 response
@@ -381,7 +484,7 @@ impl Client {
                     .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
             };
             let (remaining, reset) = (header("x-ratelimit-remaining"), header("x-ratelimit-reset"));
-            let body = response.bytes().await.map_err(Error::Transport)?;
+            let body = response.bytes().await.map_err(transport)?;
             Ok::<_, Error>((status, remaining, reset, body))
         }
         .await;
@@ -389,7 +492,7 @@ impl Client {
             Ok(r) => r,
             Err(e) => {
                 self.observer.event(Event::Request {
-                    url: url.as_str(),
+                    url: shown_url,
                     kind,
                     status: 0,
                     elapsed: started.elapsed(),
@@ -400,12 +503,18 @@ impl Client {
         };
         self.pacer.observe(remaining, reset).await;
         let outcome = if status.is_success() {
-            serde_json::from_slice::<P>(&body).map_err(|e| Error::Decode(e.to_string()))
+            serde_json::from_slice::<P>(&body).map_err(|e| {
+                if e.classify() == serde_json::error::Category::Data {
+                    Error::Decode(e.to_string())
+                } else {
+                    Error::Unreadable(e.to_string())
+                }
+            })
         } else {
             Err(error_for(status, &body))
         };
         self.observer.event(Event::Request {
-            url: url.as_str(),
+            url: shown_url,
             kind,
             status: status.as_u16(),
             elapsed: started.elapsed(),
@@ -413,6 +522,30 @@ impl Client {
         });
         outcome
     }
+}
+
+/// Checks that `base` can take the endpoints' paths: an http(s) URL with a host and no query.
+fn check_base_url(base: &str) -> Result<(), Error> {
+    let invalid = |reason: String| Error::InvalidBaseUrl {
+        url: redact_url(base),
+        reason,
+    };
+    let url = Url::parse(base.trim()).map_err(|e| invalid(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(format!(
+            "the scheme is `{}`, not http or https",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host".to_owned()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "it has a query or fragment, and barkeep appends the endpoints' paths".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// The message of an error body: Alpaca's `{"message": ...}` when it is JSON, otherwise the
@@ -488,7 +621,7 @@ mod tests {
             StatusCode::FORBIDDEN,
             br#"{"message":"subscription does not permit querying recent SIP data"}"#,
         ) {
-            Error::Forbidden { message } => assert_eq!(message, RECENT_SIP_MESSAGE),
+            e @ Error::Forbidden { .. } => assert!(e.is_recent_data_refusal()),
             other => panic!("{other:?}"),
         }
         match error_for(
@@ -507,6 +640,46 @@ mod tests {
             error_message(b"<html><body>Bad gateway</body></html>"),
             "Bad gateway"
         );
+    }
+
+    #[test]
+    fn the_older_refusals_of_recent_data_are_recognised() {
+        for (status, body) in [
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &br#"{"code":42210000,"message":"your subscription does not permit querying data from the past 15 minutes"}"#[..],
+            ),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                br#"{"message":"end is too late for subscription"}"#,
+            ),
+            (
+                StatusCode::FORBIDDEN,
+                br#"{"message":"subscription does not permit querying recent SIP data"}"#,
+            ),
+        ] {
+            assert!(error_for(status, body).is_recent_data_refusal(), "{body:?}");
+        }
+        let forbidden = error_for(StatusCode::FORBIDDEN, br#"{"message": "forbidden."}"#);
+        assert!(!forbidden.is_recent_data_refusal());
+        assert!(!forbidden.is_transient());
+    }
+
+    #[test]
+    fn base_urls_must_be_http_with_a_host() {
+        assert!(check_base_url("https://data.alpaca.markets").is_ok());
+        assert!(check_base_url("http://user:pw@127.0.0.1:8080/prefix/").is_ok());
+        for bad in [
+            "not a url",
+            "ftp://host/",
+            "http://h/?apikey=1",
+            "http://user:pw@[::1",
+        ] {
+            match check_base_url(bad) {
+                Err(Error::InvalidBaseUrl { url, .. }) => assert!(!url.contains("pw"), "{url}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -5,14 +5,17 @@
 
 use chrono::NaiveDate;
 
-use super::models::CorporateActionsPage;
+use super::models::{CorporateActionsPage, SkippedRecord};
 use super::{Client, Error};
-use crate::events::RequestKind;
-use crate::market::{ActionKind, CorporateAction, Symbol};
+use crate::events::{Event, RequestKind};
+use crate::market::{ActionKind, CorporateAction, Symbol, shown_input};
 
 /// Alpaca's largest page of corporate actions (the default is 100); it counts actions of all
 /// symbols together.
 const ACTIONS_PAGE_LIMIT: u32 = 1_000;
+
+/// Skipped records warned about one by one per page; the rest are counted in one line.
+const MAX_SKIP_WARNINGS: usize = 10;
 
 /// The actions of `symbols` with a process date in `start..=end` (Alpaca filters on the
 /// process date, not the ex-date).
@@ -31,7 +34,40 @@ pub struct CorporateActionsAnswer {
 }
 
 impl Client {
-    /// Fetches every page of `request`.
+    /// One warning per skipped record that concerns a requested symbol (or does not say
+    /// which it concerns), at most [`MAX_SKIP_WARNINGS`], then one line counting the rest.
+    fn report_skipped(&self, skipped: &[SkippedRecord], symbols: &[&str]) {
+        let relevant: Vec<&SkippedRecord> = skipped
+            .iter()
+            .filter(|r| {
+                r.symbol
+                    .as_deref()
+                    .is_none_or(|s| symbols.contains(&s.to_ascii_uppercase().as_str()))
+            })
+            .collect();
+        for record in relevant.iter().take(MAX_SKIP_WARNINGS) {
+            self.observer.event(Event::OddAnswer {
+                message: &format!(
+                    "skipped a corporate action in `{}` {}: {} (adjustments of that symbol may miss it)",
+                    shown_input(&record.group),
+                    shown_input(&record.name),
+                    shown_input(&record.reason)
+                ),
+            });
+        }
+        if relevant.len() > MAX_SKIP_WARNINGS {
+            self.observer.event(Event::OddAnswer {
+                message: &format!(
+                    "skipped {} more corporate actions that could not be read",
+                    relevant.len() - MAX_SKIP_WARNINGS
+                ),
+            });
+        }
+    }
+
+    /// Fetches every page of `request`. Records that cannot be read are skipped with a
+    /// warning; an answer that is not a corporate-actions page at all fails, and is not
+    /// retried.
     pub async fn get_corporate_actions(
         &self,
         request: &CorporateActionsRequest,
@@ -60,9 +96,11 @@ impl Client {
                 .await?;
             answer.pages += 1;
             let next = page.next_page_token.clone().filter(|t| !t.is_empty());
-            let actions = page.into_actions().map_err(Error::Decode)?;
+            let decoded = page.into_actions();
+            self.report_skipped(&decoded.skipped, &symbols);
             answer.actions.extend(
-                actions
+                decoded
+                    .actions
                     .into_iter()
                     .filter(|a| a.symbols().iter().any(|s| symbols.contains(s))),
             );

@@ -8,6 +8,7 @@ mod corporate_actions;
 mod error;
 mod models;
 mod pacing;
+mod redact;
 mod retry;
 
 pub use client::{

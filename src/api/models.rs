@@ -87,35 +87,32 @@ impl RawBar {
     }
 }
 
-/// A page of `/v1/corporate-actions`: actions grouped by type (groups may be omitted when
-/// empty; groups of types barkeep does not record are ignored).
+/// A page of `/v1/corporate-actions`: actions grouped by type. Groups may be omitted when
+/// empty, groups of types barkeep does not record (`name_changes`, `worthless_removals`, ...)
+/// are ignored, and each record is decoded on its own: one odd record is skipped (reported in
+/// [`DecodedActions::skipped`]) instead of failing the page.
 #[derive(Debug, Deserialize)]
 pub(crate) struct CorporateActionsPage {
     #[serde(default)]
-    corporate_actions: Option<ActionGroups>,
+    corporate_actions: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(default)]
     pub next_page_token: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct ActionGroups {
-    #[serde(default)]
-    forward_splits: Option<Vec<RawSplit>>,
-    #[serde(default)]
-    reverse_splits: Option<Vec<RawSplit>>,
-    #[serde(default)]
-    unit_splits: Option<Vec<RawUnitSplit>>,
-    #[serde(default)]
-    stock_dividends: Option<Vec<RawStockDividend>>,
-    #[serde(default)]
-    cash_dividends: Option<Vec<RawCashDividend>>,
-    #[serde(default)]
-    spin_offs: Option<Vec<RawSpinOff>>,
-}
+/// The groups barkeep records, by their name in the answer.
+const RECORDED_GROUPS: [&str; 6] = [
+    "forward_splits",
+    "reverse_splits",
+    "unit_splits",
+    "stock_dividends",
+    "cash_dividends",
+    "spin_offs",
+];
 
 #[derive(Debug, Deserialize)]
 struct RawSplit {
-    id: String,
+    #[serde(default)]
+    id: Option<String>,
     symbol: String,
     new_rate: f64,
     old_rate: f64,
@@ -125,7 +122,8 @@ struct RawSplit {
 
 #[derive(Debug, Deserialize)]
 struct RawUnitSplit {
-    id: String,
+    #[serde(default)]
+    id: Option<String>,
     old_symbol: String,
     old_rate: f64,
     new_symbol: String,
@@ -138,7 +136,8 @@ struct RawUnitSplit {
 
 #[derive(Debug, Deserialize)]
 struct RawStockDividend {
-    id: String,
+    #[serde(default)]
+    id: Option<String>,
     symbol: String,
     rate: f64,
     process_date: String,
@@ -147,7 +146,8 @@ struct RawStockDividend {
 
 #[derive(Debug, Deserialize)]
 struct RawCashDividend {
-    id: String,
+    #[serde(default)]
+    id: Option<String>,
     symbol: String,
     rate: f64,
     #[serde(default)]
@@ -160,7 +160,8 @@ struct RawCashDividend {
 
 #[derive(Debug, Deserialize)]
 struct RawSpinOff {
-    id: String,
+    #[serde(default)]
+    id: Option<String>,
     source_symbol: String,
     source_rate: f64,
     new_symbol: String,
@@ -171,19 +172,32 @@ struct RawSpinOff {
 
 impl Page for CorporateActionsPage {
     fn items(&self) -> usize {
-        self.corporate_actions.as_ref().map_or(0, |g| {
-            [
-                g.forward_splits.as_ref().map_or(0, Vec::len),
-                g.reverse_splits.as_ref().map_or(0, Vec::len),
-                g.unit_splits.as_ref().map_or(0, Vec::len),
-                g.stock_dividends.as_ref().map_or(0, Vec::len),
-                g.cash_dividends.as_ref().map_or(0, Vec::len),
-                g.spin_offs.as_ref().map_or(0, Vec::len),
-            ]
-            .iter()
-            .sum()
+        self.corporate_actions.as_ref().map_or(0, |groups| {
+            RECORDED_GROUPS
+                .iter()
+                .filter_map(|g| groups.get(*g)?.as_array().map(Vec::len))
+                .sum()
         })
     }
+}
+
+/// A record of a recorded group that could not be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SkippedRecord {
+    /// The group, e.g. `forward_splits`.
+    pub group: String,
+    /// What names the record: its id, or its symbol and process date when it has no id.
+    pub name: String,
+    /// The symbol it concerns, when it says.
+    pub symbol: Option<String>,
+    pub reason: String,
+}
+
+/// The usable actions of a page, and the records that were skipped.
+#[derive(Debug, Default)]
+pub(crate) struct DecodedActions {
+    pub actions: Vec<CorporateAction>,
+    pub skipped: Vec<SkippedRecord>,
 }
 
 fn date(text: &str) -> Result<NaiveDate, String> {
@@ -191,39 +205,49 @@ fn date(text: &str) -> Result<NaiveDate, String> {
         .map_err(|_| format!("bad corporate action date `{text}`"))
 }
 
+/// An action from its parts. A record without `id` (seen in recorded answers, though the
+/// spec requires it) gets one derived from everything that identifies it, so the same record
+/// reported again keeps the same id in the ledger.
 fn action(
-    id: String,
+    id: Option<String>,
     symbol: String,
     ex_date: &str,
     process_date: &str,
     kind: ActionKind,
 ) -> Result<CorporateAction, String> {
+    let ex_date = date(ex_date)?;
+    let process_date = date(process_date)?;
+    let id = id.filter(|id| !id.trim().is_empty()).unwrap_or_else(|| {
+        format!(
+            "derived:{}:{symbol}:{ex_date}:{process_date}:{kind}",
+            kind.type_name()
+        )
+    });
     Ok(CorporateAction {
         id,
         symbol,
-        ex_date: date(ex_date)?,
-        process_date: date(process_date)?,
+        ex_date,
+        process_date,
         kind,
     })
 }
 
-impl CorporateActionsPage {
-    /// The actions of the page, in the order of the groups.
-    pub(crate) fn into_actions(self) -> Result<Vec<CorporateAction>, String> {
-        let g = self.corporate_actions.unwrap_or_default();
-        let mut out = Vec::new();
-        for (splits, forward) in [(g.forward_splits, true), (g.reverse_splits, false)] {
-            for s in splits.unwrap_or_default() {
-                let (old_rate, new_rate) = (s.old_rate, s.new_rate);
-                let kind = if forward {
-                    ActionKind::ForwardSplit { old_rate, new_rate }
-                } else {
-                    ActionKind::ReverseSplit { old_rate, new_rate }
-                };
-                out.push(action(s.id, s.symbol, &s.ex_date, &s.process_date, kind)?);
-            }
+/// Decodes one record of a recorded group.
+fn decode_record(group: &str, record: serde_json::Value) -> Result<CorporateAction, String> {
+    let err = |e: serde_json::Error| e.to_string();
+    match group {
+        "forward_splits" | "reverse_splits" => {
+            let s: RawSplit = serde_json::from_value(record).map_err(err)?;
+            let (old_rate, new_rate) = (s.old_rate, s.new_rate);
+            let kind = if group == "forward_splits" {
+                ActionKind::ForwardSplit { old_rate, new_rate }
+            } else {
+                ActionKind::ReverseSplit { old_rate, new_rate }
+            };
+            action(s.id, s.symbol, &s.ex_date, &s.process_date, kind)
         }
-        for u in g.unit_splits.unwrap_or_default() {
+        "unit_splits" => {
+            let u: RawUnitSplit = serde_json::from_value(record).map_err(err)?;
             let kind = ActionKind::UnitSplit {
                 old_rate: u.old_rate,
                 new_symbol: u.new_symbol,
@@ -231,42 +255,84 @@ impl CorporateActionsPage {
                 alternate_symbol: u.alternate_symbol,
                 alternate_rate: u.alternate_rate,
             };
-            let effective = u.effective_date;
-            out.push(action(
-                u.id,
-                u.old_symbol,
-                &effective,
-                &u.process_date,
-                kind,
-            )?);
+            action(u.id, u.old_symbol, &u.effective_date, &u.process_date, kind)
         }
-        for d in g.stock_dividends.unwrap_or_default() {
+        "stock_dividends" => {
+            let d: RawStockDividend = serde_json::from_value(record).map_err(err)?;
             let kind = ActionKind::StockDividend { rate: d.rate };
-            out.push(action(d.id, d.symbol, &d.ex_date, &d.process_date, kind)?);
+            action(d.id, d.symbol, &d.ex_date, &d.process_date, kind)
         }
-        for d in g.cash_dividends.unwrap_or_default() {
+        "cash_dividends" => {
+            let d: RawCashDividend = serde_json::from_value(record).map_err(err)?;
             let kind = ActionKind::CashDividend {
                 rate: d.rate,
                 special: d.special,
                 foreign: d.foreign,
             };
-            out.push(action(d.id, d.symbol, &d.ex_date, &d.process_date, kind)?);
+            action(d.id, d.symbol, &d.ex_date, &d.process_date, kind)
         }
-        for s in g.spin_offs.unwrap_or_default() {
+        "spin_offs" => {
+            let s: RawSpinOff = serde_json::from_value(record).map_err(err)?;
             let kind = ActionKind::SpinOff {
                 source_rate: s.source_rate,
                 new_symbol: s.new_symbol,
                 new_rate: s.new_rate,
             };
-            out.push(action(
-                s.id,
-                s.source_symbol,
-                &s.ex_date,
-                &s.process_date,
-                kind,
-            )?);
+            action(s.id, s.source_symbol, &s.ex_date, &s.process_date, kind)
         }
-        Ok(out)
+        other => Err(format!("`{other}` is not a group barkeep records")),
+    }
+}
+
+/// A text field of a record, if it is a string.
+fn text_field<'a>(record: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    record.get(name)?.as_str()
+}
+
+impl CorporateActionsPage {
+    /// The usable actions of the page, in the order of the groups, and the skipped records.
+    pub(crate) fn into_actions(self) -> DecodedActions {
+        let mut groups = self.corporate_actions.unwrap_or_default();
+        let mut out = DecodedActions::default();
+        for group in RECORDED_GROUPS {
+            let records = match groups.remove(group) {
+                None | Some(serde_json::Value::Null) => continue,
+                Some(serde_json::Value::Array(records)) => records,
+                Some(_) => {
+                    out.skipped.push(SkippedRecord {
+                        group: group.to_owned(),
+                        name: "the whole group".to_owned(),
+                        symbol: None,
+                        reason: "it is not a list".to_owned(),
+                    });
+                    continue;
+                }
+            };
+            for record in records {
+                let symbol = ["symbol", "source_symbol", "old_symbol"]
+                    .iter()
+                    .find_map(|f| text_field(&record, f))
+                    .map(str::to_owned);
+                let name = match (text_field(&record, "id"), &symbol) {
+                    (Some(id), _) => format!("`{id}`"),
+                    (None, Some(symbol)) => format!(
+                        "of {symbol} processed {}",
+                        text_field(&record, "process_date").unwrap_or("on an unknown date")
+                    ),
+                    (None, None) => "without id or symbol".to_owned(),
+                };
+                match decode_record(group, record) {
+                    Ok(action) => out.actions.push(action),
+                    Err(reason) => out.skipped.push(SkippedRecord {
+                        group: group.to_owned(),
+                        name,
+                        symbol,
+                        reason,
+                    }),
+                }
+            }
+        }
+        out
     }
 }
 
@@ -312,7 +378,9 @@ mod tests {
         let page: CorporateActionsPage = serde_json::from_str(body).unwrap();
         assert_eq!(page.items(), 2, "name changes are not recorded");
         assert!(page.next_page_token.is_some());
-        let actions = page.into_actions().unwrap();
+        let decoded = page.into_actions();
+        assert!(decoded.skipped.is_empty());
+        let actions = decoded.actions;
         assert_eq!(actions[0].symbol, "SRE");
         assert_eq!(
             actions[0].kind,
@@ -334,6 +402,45 @@ mod tests {
         assert_eq!(actions[1].process_date.to_string(), "2023-05-19");
         let empty: CorporateActionsPage =
             serde_json::from_str(r#"{"corporate_actions":{},"next_page_token":null}"#).unwrap();
-        assert!(empty.into_actions().unwrap().is_empty());
+        assert!(empty.into_actions().actions.is_empty());
+    }
+
+    /// The Go SDK's recorded page (ALPACA_API.md §9.16): no `id`, no `cusip`, and groups
+    /// barkeep does not record. Plus one record that lacks a required field.
+    #[test]
+    fn records_are_decoded_one_by_one() {
+        let body = r#"{"corporate_actions": {
+            "forward_splits": [
+                {"due_bill_redemption_date": "2024-03-14", "ex_date": "2024-03-13", "new_rate": 5,
+                 "old_rate": 1, "payable_date": "2024-03-12", "process_date": "2024-03-13",
+                 "record_date": "2024-03-11", "symbol": "FBL"},
+                {"ex_date": "2024-03-13", "old_rate": 1, "process_date": "2024-03-13", "symbol": "NVDL"}
+            ],
+            "name_changes": [{"new_symbol": "ZEO", "old_symbol": "ESAC", "process_date": "2024-03-14"}],
+            "stock_mergers": [{"acquiree_rate": 1, "acquiree_symbol": "FAZE", "acquirer_rate": 0.13091,
+                "acquirer_symbol": "GAME", "effective_date": "2024-03-11", "payable_date": "2024-03-11",
+                "process_date": "2024-03-11"}],
+            "worthless_removals": [{"process_date": "2024-03-12", "symbol": "EACPW"}],
+            "cash_dividends": "surprise"
+        }, "next_page_token": null}"#;
+        let page: CorporateActionsPage = serde_json::from_str(body).unwrap();
+        assert_eq!(page.items(), 2);
+        let decoded = page.into_actions();
+        assert_eq!(decoded.actions.len(), 1);
+        let fbl = &decoded.actions[0];
+        assert_eq!(fbl.symbol, "FBL");
+        assert_eq!(
+            fbl.id,
+            "derived:forward_split:FBL:2024-03-13:2024-03-13:5:1"
+        );
+        assert_eq!(decoded.skipped.len(), 2);
+        let nvdl = &decoded.skipped[0];
+        assert_eq!(nvdl.symbol.as_deref(), Some("NVDL"));
+        assert_eq!(nvdl.name, "of NVDL processed 2024-03-13");
+        assert!(nvdl.reason.contains("new_rate"), "{}", nvdl.reason);
+        assert_eq!(decoded.skipped[1].group, "cash_dividends");
+        // The same record decodes to the same id every time.
+        let again: CorporateActionsPage = serde_json::from_str(body).unwrap();
+        assert_eq!(again.into_actions().actions[0].id, fbl.id);
     }
 }

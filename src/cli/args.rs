@@ -111,7 +111,8 @@ pub struct GlobalArgs {
     /// Only needed to reach Alpaca through a proxy, or a stand-in for tests.
     ///
     /// Example: --api-url http://127.0.0.1:8080
-    #[arg(long, global = true, env = "APCA_API_DATA_URL", value_name = "URL", default_value = "https://data.alpaca.markets", value_hint = ValueHint::Url)]
+    // `hide_env_values`: the URL may hold a proxy's password, and help must not show it.
+    #[arg(long, global = true, env = "APCA_API_DATA_URL", hide_env_values = true, value_name = "URL", default_value = "https://data.alpaca.markets", value_hint = ValueHint::Url)]
     pub api_url: String,
 
     /// Requests per minute at most (Alpaca's free plan allows 200)

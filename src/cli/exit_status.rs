@@ -46,7 +46,7 @@ impl ExitStatus {
                 "the operation failed: network, Alpaca API, cache I/O, a damaged cache file, `--offline` with ranges or a ledger missing, an adjustment across a spin-off, `update` with any series failed, `inspect --verify` with problems, a lock held with `--no-wait`"
             }
             ExitStatus::Usage => {
-                "bad usage or input: unknown timeframe, malformed date, end before start, invalid symbol, unknown adjustment or one other than `raw` for crypto, unknown flag. Nothing in the cache is touched."
+                "bad usage or input: unknown timeframe, malformed date, end before start, invalid symbol, unknown adjustment or one other than `raw` for crypto, an unusable `--api-url`, a `--symbols-file` over 1 MiB or 100,000 lines, unknown flag. Nothing in the cache is touched."
             }
             ExitStatus::Interrupted => {
                 "interrupted (Ctrl-C, SIGINT); everything Alpaca answered before it is committed, nothing is left half-written"

@@ -23,6 +23,7 @@ use crate::cache::{self, Store};
 use crate::events::Observer;
 use crate::interrupt::{Interrupt, Signal};
 use crate::market::adjustment::AdjustmentError;
+use crate::market::shown_input;
 use crate::ops;
 use args::{Cli, Command};
 use exit_status::ExitStatus;
@@ -72,7 +73,13 @@ impl Context {
             read_timeout: std::time::Duration::from_secs(60),
             now: self.now,
         };
-        Ok(Client::new(config, observer)?)
+        Client::new(config, observer).map_err(|e| match e {
+            api::Error::InvalidBaseUrl { url, reason } => UsageError(format!(
+                "--api-url (or APCA_API_DATA_URL) `{url}` is not usable: {reason}; give an http(s) URL such as https://data.alpaca.markets"
+            ))
+            .into(),
+            e => e.into(),
+        })
     }
 }
 
@@ -97,7 +104,7 @@ pub fn main() -> ExitCode {
 /// Help and version go to stdout with status 0; a bad value is one line naming the problem
 /// and the fix; other usage errors keep clap's usage text. All usage errors exit 2.
 fn clap_error(e: &clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     match e.kind() {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
@@ -112,8 +119,12 @@ fn clap_error(e: &clap::Error) -> ExitCode {
             )
         }
         ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
-            // One line: the problem, then what would be accepted.
-            let rendered = e.render().to_string();
+            // One line: the problem, then what would be accepted. The value is repeated
+            // escaped and cut short: it may be 10,000 characters, or hold control bytes.
+            let mut rendered = e.render().to_string();
+            if let Some(ContextValue::String(value)) = e.get(ContextKind::InvalidValue) {
+                rendered = with_value_shown(&rendered, value, e.get(ContextKind::InvalidArg));
+            }
             let message = rendered
                 .lines()
                 .map(str::trim)
@@ -129,6 +140,30 @@ fn clap_error(e: &clap::Error) -> ExitCode {
             ExitCode::from(ExitStatus::Usage.code())
         }
     }
+}
+
+/// clap's `invalid value '…' for '--arg': …` with the value escaped and cut short wherever
+/// it is repeated (a parser's own message may repeat it too). clap's rendering strips escape
+/// sequences but keeps other control bytes and any length, so the value between the quotes
+/// is replaced whole.
+fn with_value_shown(
+    rendered: &str,
+    value: &str,
+    arg: Option<&clap::error::ContextValue>,
+) -> String {
+    let shown = shown_input(value);
+    if shown == value {
+        return rendered.to_owned();
+    }
+    let prefix = "invalid value '";
+    let mut text = rendered.to_owned();
+    if let (Some(start), Some(clap::error::ContextValue::String(arg))) = (text.find(prefix), arg) {
+        let start = start + prefix.len();
+        if let Some(len) = text[start..].find(&format!("' for '{arg}'")) {
+            text.replace_range(start..start + len, &shown);
+        }
+    }
+    text.replace(value, &shown)
 }
 
 fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
@@ -224,6 +259,12 @@ fn render_error(printer: &Printer, error: &anyhow::Error, status: ExitStatus) {
 /// The first hint any error in the chain calls for.
 fn hint_for(error: &anyhow::Error) -> Option<String> {
     error.chain().find_map(|cause| {
+        if let Some(failed) = cause.downcast_ref::<commands::update::UpdateFailed>() {
+            return failed.hint.clone();
+        }
+        if let Some(failed) = cause.downcast_ref::<commands::update::LedgersFailed>() {
+            return failed.hint.clone();
+        }
         if let Some(e) = cause.downcast_ref::<ops::Error>() {
             match e {
                 ops::Error::Offline(_) => {
@@ -242,16 +283,20 @@ fn hint_for(error: &anyhow::Error) -> Option<String> {
                 }
                 _ => {}
             }
-            return e
-                .api_error()
-                .and_then(api_hint)
-                .or_else(|| e.cache_error().and_then(cache_hint));
+            return ops_hint(e);
         }
         cause
             .downcast_ref::<api::Error>()
             .and_then(api_hint)
             .or_else(|| cause.downcast_ref::<cache::Error>().and_then(cache_hint))
     })
+}
+
+/// The hint an operation's error calls for, from the API or cache error behind it.
+pub(crate) fn ops_hint(e: &ops::Error) -> Option<String> {
+    e.api_error()
+        .and_then(api_hint)
+        .or_else(|| e.cache_error().and_then(cache_hint))
 }
 
 fn api_hint(error: &api::Error) -> Option<String> {
@@ -266,9 +311,20 @@ fn api_hint(error: &api::Error) -> Option<String> {
             environment::KEY_ID,
             environment::SECRET_KEY
         )),
+        api::Error::Forbidden { message } if message.to_ascii_lowercase().contains("subscription") => Some(
+            "your Alpaca plan does not include this data; try --feed iex, or an older range".to_owned(),
+        ),
+        api::Error::Forbidden { .. } => Some(format!(
+            "check {} and {}: Alpaca refuses them for this data (a market-data key pair from your Alpaca dashboard is needed; OAuth and broker keys do not work here)",
+            environment::KEY_ID,
+            environment::SECRET_KEY
+        )),
         api::Error::GaveUp { last, .. } if last.status() == Some(429) => {
             Some("Alpaca's rate limit kept refusing requests; try again later or lower --rate-limit".to_owned())
         }
+        api::Error::GaveUp { last, .. } if last.status().is_some() => Some(
+            "Alpaca kept failing; try again later (what was fetched is kept, and the next run asks only for the rest)".to_owned(),
+        ),
         api::Error::GaveUp { .. } | api::Error::Transport(_) => {
             Some("check the network connection and APCA_API_DATA_URL, then run the command again; what was fetched is kept".to_owned())
         }

@@ -67,8 +67,10 @@ impl Drop for Progress {
 impl Observer for Progress {
     fn event(&self, event: Event<'_>) {
         match event {
+            // Pages and retries of split requests come on top of the plan, so the length
+            // grows whenever the count would pass it (never `17/1 requests`).
             Event::Planned { requests, .. } => {
-                self.bar.set_length(requests as u64);
+                self.bar.inc_length(requests as u64);
             }
             Event::Request {
                 url,
@@ -85,6 +87,13 @@ impl Observer for Progress {
                 // The bar counts the planned bar requests only.
                 if status == 200 && kind == RequestKind::Bars {
                     self.bar.inc(1);
+                    if self
+                        .bar
+                        .length()
+                        .is_some_and(|len| self.bar.position() > len)
+                    {
+                        self.bar.set_length(self.bar.position());
+                    }
                 }
                 if self.printer.is_verbose() {
                     let status = if status == 0 {
@@ -108,7 +117,7 @@ impl Observer for Progress {
                 delay,
             } => {
                 let message = format!(
-                    "{reason} from Alpaca, retrying in {:.1} s (attempt {} failed)",
+                    "{reason}; retrying in {:.1} s (attempt {} failed)",
                     delay.as_secs_f64(),
                     attempt
                 );
@@ -134,6 +143,9 @@ impl Observer for Progress {
                     });
                 }
             }
+            Event::OddAnswer { message } => {
+                self.say(|| self.printer.warning(message));
+            }
             Event::Committed { key, bars_added } => {
                 self.say(|| {
                     self.printer
@@ -142,5 +154,41 @@ impl Observer for Progress {
             }
             Event::SeriesFailed { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bars_ok() -> Event<'static> {
+        Event::Request {
+            url: "http://127.0.0.1/v2/stocks/bars",
+            kind: RequestKind::Bars,
+            status: 200,
+            elapsed: Duration::ZERO,
+            items: 1,
+        }
+    }
+
+    #[test]
+    fn the_count_never_passes_the_length() {
+        let progress = Progress::new(Printer::fallback());
+        progress.event(Event::Planned {
+            requests: 1,
+            series: 1,
+        });
+        for _ in 0..17 {
+            progress.event(bars_ok());
+            let (pos, len) = (progress.bar.position(), progress.bar.length().unwrap());
+            assert!(pos <= len, "{pos}/{len}");
+        }
+        // A second plan (another fill in the same run) adds to the length.
+        progress.event(Event::Planned {
+            requests: 3,
+            series: 1,
+        });
+        assert_eq!(progress.bar.length(), Some(20));
+        assert_eq!(progress.requests(), 17);
     }
 }

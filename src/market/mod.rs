@@ -16,7 +16,7 @@ pub use adjustment::Adjustments;
 pub use bar::{Bar, Volume};
 pub use corporate_action::{ActionKind, CorporateAction};
 pub use interval::{Interval, IntervalSet};
-pub use symbol::{AssetClass, Feed, Symbol};
+pub use symbol::{AssetClass, Feed, Symbol, shown_input};
 pub use time_spec::When;
 pub use timeframe::Timeframe;
 

@@ -51,6 +51,24 @@ pub struct SymbolError {
 
 const MAX_SYMBOL_LEN: usize = 21;
 
+/// The most characters of someone else's text (a rejected symbol, a key in Alpaca's answer)
+/// an error message repeats.
+const SHOWN_INPUT_CHARS: usize = 40;
+
+/// `text` as an error message may repeat it: control characters and quotes escaped (so a
+/// message stays one line and cannot drive the terminal), and cut after 40 characters with
+/// the full length noted.
+pub fn shown_input(text: &str) -> String {
+    let count = text.chars().count();
+    let kept: String = text.chars().take(SHOWN_INPUT_CHARS).collect();
+    let escaped = kept.escape_debug().to_string();
+    if count > SHOWN_INPUT_CHARS {
+        format!("{escaped}… ({count} characters)")
+    } else {
+        escaped
+    }
+}
+
 impl Symbol {
     pub fn as_str(&self) -> &str {
         &self.0
@@ -76,7 +94,7 @@ impl FromStr for Symbol {
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let err = |reason| SymbolError {
-            input: input.escape_debug().to_string(),
+            input: shown_input(input),
             reason,
         };
         let upper = input.trim().to_ascii_uppercase();
@@ -174,6 +192,17 @@ mod tests {
         assert_eq!(c.as_str(), "BTC/USD");
         assert_eq!(c.asset_class(), AssetClass::Crypto);
         assert_eq!("BRK.B".parse::<Symbol>().unwrap().as_str(), "BRK.B");
+    }
+
+    #[test]
+    fn errors_repeat_bad_input_escaped_and_short() {
+        let long = "A".repeat(10_000);
+        let message = long.parse::<Symbol>().unwrap_err().to_string();
+        assert!(message.len() < 200, "{message}");
+        assert!(message.contains("(10000 characters)"), "{message}");
+        let message = "A\x1b[31mB\nC".parse::<Symbol>().unwrap_err().to_string();
+        assert!(!message.chars().any(char::is_control), "{message:?}");
+        assert!(message.contains("\\u{1b}"), "{message}");
     }
 
     #[test]

@@ -41,8 +41,18 @@ pub struct RefreshReport {
     pub actions_added: usize,
 }
 
+/// A group of symbols whose ledgers could not be refreshed, and why. Their ledgers are left
+/// as they were.
+#[derive(Debug)]
+pub struct RefreshFailure {
+    pub symbols: Vec<Symbol>,
+    pub error: Error,
+}
+
 /// Brings the ledgers of `symbols` (stock symbols) up to today. With `max_age`, ledgers
 /// checked more recently are left alone. A damaged ledger is fetched again from scratch.
+/// Every group of symbols is tried; the first failure is returned after all were (see
+/// [`refresh_each`] to know which symbols failed).
 pub async fn refresh(
     store: &Store,
     client: &Client,
@@ -51,6 +61,25 @@ pub async fn refresh(
     max_age: Option<TimeDelta>,
     wait_for_locks: bool,
 ) -> Result<RefreshReport, Error> {
+    let (report, failures) =
+        refresh_each(store, client, symbols, now, max_age, wait_for_locks).await?;
+    match failures.into_iter().next() {
+        Some(failure) => Err(failure.error),
+        None => Ok(report),
+    }
+}
+
+/// [`refresh`], reporting failures per group of symbols instead of failing: one group's
+/// failure (a refused request, an answer that cannot be read, a ledger that cannot be written)
+/// leaves the other groups' ledgers refreshed.
+pub async fn refresh_each(
+    store: &Store,
+    client: &Client,
+    symbols: &[Symbol],
+    now: DateTime<Utc>,
+    max_age: Option<TimeDelta>,
+    wait_for_locks: bool,
+) -> Result<(RefreshReport, Vec<RefreshFailure>), Error> {
     let today = today(now);
     let stale = {
         let (store, symbols) = (store.clone(), symbols.to_vec());
@@ -73,6 +102,7 @@ pub async fn refresh(
         .await?
     };
     let mut report = RefreshReport::default();
+    let mut failures = Vec::new();
     for (start, mut symbols) in stale {
         symbols.sort();
         symbols.dedup();
@@ -82,10 +112,20 @@ pub async fn refresh(
                 start,
                 end: today,
             };
-            let answer = client.get_corporate_actions(&request).await?;
+            let answer = match client.get_corporate_actions(&request).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    failures.push(RefreshFailure {
+                        symbols: request.symbols,
+                        error: e.into(),
+                    });
+                    continue;
+                }
+            };
             report.requests += answer.pages;
             let store = store.clone();
-            let added = tokio::task::spawn_blocking(move || {
+            let symbols = request.symbols.clone();
+            let written = tokio::task::spawn_blocking(move || {
                 let mut added = 0;
                 for symbol in &request.symbols {
                     let actions = answer
@@ -107,13 +147,18 @@ pub async fn refresh(
                 }
                 Ok::<_, Error>((added, request.symbols))
             })
-            .await??;
-            report.actions_added += added.0;
-            report.checked.extend(added.1);
+            .await?;
+            match written {
+                Ok((added, symbols)) => {
+                    report.actions_added += added;
+                    report.checked.extend(symbols);
+                }
+                Err(error) => failures.push(RefreshFailure { symbols, error }),
+            }
         }
     }
     report.checked.sort();
-    Ok(report)
+    Ok((report, failures))
 }
 
 /// The recorded ledgers of `symbols`, `None` where none is recorded. Blocking.

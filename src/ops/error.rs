@@ -20,6 +20,15 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// The corporate actions of these symbols could not be fetched, and none are recorded.
+    #[error(
+        "could not get the corporate actions of {symbols}, which --adjustment needs; their raw bars were fetched and kept"
+    )]
+    Ledgers {
+        symbols: String,
+        #[source]
+        source: Box<Error>,
+    },
     #[error("cannot adjust the bars of {symbol} as asked")]
     Adjustment {
         symbol: crate::market::Symbol,
@@ -38,7 +47,7 @@ impl Error {
     pub fn api_error(&self) -> Option<&api::Error> {
         match self {
             Error::Api(e) => Some(e),
-            Error::Series { source, .. } => source.api_error(),
+            Error::Series { source, .. } | Error::Ledgers { source, .. } => source.api_error(),
             _ => None,
         }
     }
@@ -47,7 +56,7 @@ impl Error {
     pub fn cache_error(&self) -> Option<&cache::Error> {
         match self {
             Error::Cache(e) => Some(e),
-            Error::Series { source, .. } => source.cache_error(),
+            Error::Series { source, .. } | Error::Ledgers { source, .. } => source.cache_error(),
             _ => None,
         }
     }

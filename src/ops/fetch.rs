@@ -125,6 +125,8 @@ pub struct LedgerUse {
     pub checked_at: DateTime<Utc>,
     /// Whether this fetch asked Alpaca for it (else it was recent enough, or offline).
     pub refreshed: bool,
+    /// Why asking Alpaca failed, when it did: the ledger was used as last recorded.
+    pub refresh_error: Option<String>,
 }
 
 /// What a fetch returns: the bars, and the ledgers they were adjusted with (none for raw).
@@ -238,13 +240,22 @@ pub async fn fetch(
         .collect();
     stocks.sort();
     stocks.dedup();
-    let refreshed = match client {
+    // A failed refresh blocks only the symbols it concerns, and only those with no recorded
+    // ledger at all: the others are adjusted with the actions as last recorded.
+    let (refreshed, failures) = match client {
         Some(client) => {
-            corporate_actions::refresh(store, client, &stocks, now, Some(MAX_AGE), true)
-                .await?
-                .checked
+            let (report, failures) =
+                corporate_actions::refresh_each(store, client, &stocks, now, Some(MAX_AGE), true)
+                    .await?;
+            (report.checked, failures)
         }
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
+    };
+    let refresh_error = |symbol: &Symbol| {
+        failures
+            .iter()
+            .find(|f| f.symbols.contains(symbol))
+            .map(|f| crate::ops::inspect::error_chain(&f.error))
     };
     let ledgers = {
         let (store, stocks) = (store.clone(), stocks.clone());
@@ -258,16 +269,37 @@ pub async fn fetch(
             Some(ledger) => {
                 uses.push(LedgerUse {
                     refreshed: refreshed.contains(&symbol),
+                    refresh_error: refresh_error(&symbol),
                     checked_at: ledger.checked_at,
                     symbol: symbol.clone(),
                 });
                 actions.insert(symbol, ledger.actions);
             }
-            None => unrecorded.push(format!("the corporate actions of {symbol}")),
+            None => unrecorded.push(symbol),
         }
     }
     if !unrecorded.is_empty() {
-        return Err(Error::Offline(unrecorded.join("; ")));
+        let Some(client) = client else {
+            let missing: Vec<String> = unrecorded
+                .iter()
+                .map(|s| format!("the corporate actions of {s}"))
+                .collect();
+            return Err(Error::Offline(missing.join("; ")));
+        };
+        // Keep what can be kept: the raw bars of every target are fetched and committed.
+        ensure_cached(store, Some(client), targets, now, observer, interrupt).await?;
+        let first = failures
+            .into_iter()
+            .find(|f| f.symbols.iter().any(|s| unrecorded.contains(s)));
+        let source = match first {
+            Some(failure) => failure.error,
+            None => Error::Task("a ledger was neither refreshed nor recorded".to_owned()),
+        };
+        let names: Vec<&str> = unrecorded.iter().map(Symbol::as_str).collect();
+        return Err(Error::Ledgers {
+            symbols: names.join(", "),
+            source: Box::new(source),
+        });
     }
 
     let today = corporate_actions::today(now);

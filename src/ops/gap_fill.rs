@@ -293,6 +293,8 @@ struct SymbolProgress {
     bars: Vec<Bar>,
     /// A later symbol (or the end of the answer) was seen: nothing more will come.
     done: bool,
+    /// Any bar of this symbol arrived in this request.
+    received: bool,
 }
 
 /// One request in flight.
@@ -303,6 +305,8 @@ struct BatchState {
     symbols: BTreeMap<Symbol, SymbolProgress>,
     /// How far the request reaches (its end, or earlier when the plan forced it).
     answered_until: DateTime<Utc>,
+    /// The answer held bars under keys nobody asked for (`BTCUSD` for `BTC/USD`).
+    unrequested_keys: bool,
 }
 
 enum Message {
@@ -359,6 +363,7 @@ impl Engine<'_> {
                         cursor,
                         bars: Vec::new(),
                         done: false,
+                        received: false,
                     },
                 )
             })
@@ -374,6 +379,7 @@ impl Engine<'_> {
             id,
             BatchState {
                 answered_until: batch.gap.end,
+                unrequested_keys: false,
                 batch,
                 siblings,
                 symbols,
@@ -438,6 +444,7 @@ impl Engine<'_> {
             return;
         };
         b.answered_until = page.answered_until;
+        b.unrequested_keys |= !page.unrequested_keys.is_empty();
         let mut flushes = Vec::new();
         for (symbol, bars) in page.bars {
             complete_before(b, Some(&symbol), &mut flushes);
@@ -449,6 +456,7 @@ impl Engine<'_> {
                 flushes.push((symbol, Flush::Bars(bars)));
                 continue;
             }
+            progress.received |= !bars.is_empty();
             progress.bars.extend(bars);
             if progress.bars.len() >= COMMIT_EVERY_BARS {
                 flushes.push((symbol, Flush::Partial));
@@ -548,7 +556,7 @@ impl Engine<'_> {
         };
         let (feed, timeframe) = (b.batch.feed, b.batch.timeframe);
         let settled = settled_until(now, timeframe, feed.asset_class());
-        let answered_until = b.answered_until;
+        let (answered_until, unrequested_keys) = (b.answered_until, b.unrequested_keys);
         let mut updates = Vec::new();
         for (symbol, flush) in flushes {
             let key = SeriesKey::new(symbol.clone(), feed, timeframe);
@@ -565,6 +573,13 @@ impl Engine<'_> {
                     };
                     let bars = std::mem::take(&mut progress.bars);
                     let until = match flush {
+                        // An answer holding bars under keys that were not asked for and none
+                        // for this symbol says nothing about it: nothing is marked as
+                        // fetched, so the next run asks again (the client warned).
+                        Flush::Complete if unrequested_keys && !progress.received => {
+                            updates.push((key, SeriesUpdate::default(), true));
+                            continue;
+                        }
                         Flush::Complete => answered_until,
                         // Every bar up to the last one received is known.
                         _ => match bars.last() {

@@ -7,6 +7,7 @@ mod append;
 mod conventions;
 mod fetch;
 mod generated_files;
+mod hardening;
 mod inspect;
 mod interruptions;
 mod prune;

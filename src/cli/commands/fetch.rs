@@ -198,7 +198,12 @@ fn note_ledgers(ctx: &Context, ledgers: &[LedgerUse], offline: bool) {
             age(ctx.now, ledger.checked_at),
             format_instant(ledger.checked_at)
         );
-        if offline {
+        if let Some(error) = &ledger.refresh_error {
+            ctx.printer.warning(&format!(
+                "could not check the corporate actions of {} ({error}); adjusting with those last checked {checked}",
+                ledger.symbol
+            ));
+        } else if offline {
             ctx.printer.note(&format!(
                 "note: --offline: adjusting {} with its corporate actions as last checked {checked}",
                 ledger.symbol

@@ -1,7 +1,7 @@
 //! `barkeep update`: arguments, the dry-run plan, the summary line and the JSON report.
 
-use std::io::{BufRead, BufWriter, Write};
-use std::path::PathBuf;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::fetch::FeedArg;
 use crate::cli::progress::Progress;
-use crate::cli::{Context, UsageError};
+use crate::cli::{Context, UsageError, ops_hint};
 use crate::market::{Symbol, Timeframe, When};
 use crate::ops::gap_fill::SeriesStatus;
 use crate::ops::inspect::error_chain;
@@ -83,27 +83,61 @@ pub enum ReportFormat {
     Json,
 }
 
-/// Symbols from a watchlist file (or stdin for `-`).
-fn read_symbols_file(path: &PathBuf) -> Result<Vec<Symbol>, UsageError> {
+/// The largest `--symbols-file` read: 1 MiB, far more than every US ticker one per line.
+const MAX_SYMBOLS_FILE_BYTES: u64 = 1 << 20;
+/// The most lines a `--symbols-file` may have (comments and blank lines included).
+const MAX_SYMBOLS_FILE_LINES: usize = 100_000;
+
+/// The text of a watchlist file (or stdin for `-`), refused beyond
+/// [`MAX_SYMBOLS_FILE_BYTES`] or [`MAX_SYMBOLS_FILE_LINES`], so `/dev/zero` or a wrong file
+/// fails at once instead of filling memory.
+fn read_symbols_text(path: &Path) -> Result<String, UsageError> {
     let unreadable = |e: std::io::Error| {
         UsageError(format!(
             "cannot read --symbols-file `{}`: {e}; give a readable file with one symbol per line",
             path.display()
         ))
     };
-    let lines: Vec<String> = if path.as_os_str() == "-" {
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
         std::io::stdin()
             .lock()
-            .lines()
-            .collect::<Result<_, _>>()
-            .map_err(unreadable)?
+            .take(MAX_SYMBOLS_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
     } else {
-        let file = std::fs::File::open(path).map_err(unreadable)?;
-        std::io::BufReader::new(file)
-            .lines()
-            .collect::<Result<_, _>>()
+        std::fs::File::open(path)
             .map_err(unreadable)?
-    };
+            .take(MAX_SYMBOLS_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
+    }
+    if bytes.len() as u64 > MAX_SYMBOLS_FILE_BYTES {
+        return Err(UsageError(format!(
+            "--symbols-file `{}` is larger than 1 MiB; a watchlist holds one symbol per line (check that this is the right file)",
+            path.display()
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        UsageError(format!(
+            "--symbols-file `{}` is not UTF-8 text; give a text file with one symbol per line",
+            path.display()
+        ))
+    })?;
+    if text.lines().count() > MAX_SYMBOLS_FILE_LINES {
+        return Err(UsageError(format!(
+            "--symbols-file `{}` has more than {} lines; split the watchlist, or check that this is the right file",
+            path.display(),
+            HumanCount(MAX_SYMBOLS_FILE_LINES as u64)
+        )));
+    }
+    Ok(text)
+}
+
+/// Symbols from a watchlist file (or stdin for `-`).
+fn read_symbols_file(path: &Path) -> Result<Vec<Symbol>, UsageError> {
+    let text = read_symbols_text(path)?;
+    let lines: Vec<&str> = text.lines().collect();
     let mut symbols = Vec::new();
     for (number, line) in lines.iter().enumerate() {
         let text = line.split('#').next().unwrap_or("").trim();
@@ -209,7 +243,11 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         return if plan.unplannable.is_empty() {
             Ok(())
         } else {
-            Err(SeriesFailed(plan.unplannable.len()).into())
+            Err(UpdateFailed {
+                count: plan.unplannable.len(),
+                hint: plan.unplannable.iter().find_map(|(_, e)| ops_hint(e)),
+            }
+            .into())
         };
     }
 
@@ -321,21 +359,46 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
     if let Some(signal) = ctx.interrupt.signal() {
         return Err(crate::cli::Interrupted(signal).into());
     }
+    let ledger_hint = outcome.ledgers.as_ref().err().and_then(ops_hint);
     if failed > 0 {
-        return Err(SeriesFailed(failed).into());
+        let hint = outcomes
+            .iter()
+            .filter_map(|o| match &o.status {
+                SeriesStatus::Failed(e) => ops_hint(e),
+                _ => None,
+            })
+            .next()
+            .or(ledger_hint);
+        return Err(UpdateFailed {
+            count: failed,
+            hint,
+        }
+        .into());
     }
     if ledger_error.is_some() {
-        return Err(LedgersFailed.into());
+        return Err(LedgersFailed { hint: ledger_hint }.into());
     }
     Ok(())
 }
 
-/// The corporate-actions refresh failed (already shown on stderr): exit status 1.
+/// The corporate-actions refresh failed (already shown on stderr): exit status 1, with the
+/// hint its cause calls for (e.g. check the keys on a 401).
 #[derive(Debug, thiserror::Error)]
 #[error("the corporate actions could not be brought up to date; the series were updated")]
-pub struct LedgersFailed;
+pub struct LedgersFailed {
+    pub hint: Option<String>,
+}
 
 /// Some series failed (each was already named on stderr): exit status 1.
 #[derive(Debug, thiserror::Error)]
 #[error("{0} series could not be updated")]
 pub struct SeriesFailed(pub usize);
+
+/// [`SeriesFailed`] for `update`, with the hint the first failure that calls for one calls
+/// for (e.g. check the keys on a 401).
+#[derive(Debug, thiserror::Error)]
+#[error("{count} series could not be updated")]
+pub struct UpdateFailed {
+    pub count: usize,
+    pub hint: Option<String>,
+}

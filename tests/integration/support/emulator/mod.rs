@@ -99,6 +99,12 @@ pub(crate) enum Fault {
     TruncatedJson,
     /// The normal answer, after this delay.
     Delay(Duration),
+    /// This status and JSON body, verbatim: recorded real answers that differ from the spec
+    /// (ALPACA_API.md §9.16), such as corporate actions without `id`.
+    Body { status: u16, body: String },
+    /// The normal answer with the JSON key `from` spelled `to`, as older crypto answers keyed
+    /// `BTCUSD` for `BTC/USD`.
+    RenameKey { from: String, to: String },
 }
 
 /// One bar as the emulator serves it. `t` is the start of the bucket.

@@ -404,6 +404,16 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             tokio::time::sleep(delay).await;
             answer(&state, &route, get, &query, authenticated)
         }
+        Some(Fault::Body { status, body }) => Reply::json(status, body),
+        Some(Fault::RenameKey { from, to }) => {
+            let mut reply = answer(&state, &route, get, &query, authenticated);
+            let body = String::from_utf8_lossy(&reply.body).replace(
+                &format!("{}:", json_string(&from)),
+                &format!("{}:", json_string(&to)),
+            );
+            reply.body = body.into_bytes();
+            reply
+        }
         None => answer(&state, &route, get, &query, authenticated),
     };
 

@@ -1,0 +1,561 @@
+//! Hostile inputs and real API oddities (issue 14, items 7–10 and the smaller ones): secrets
+//! in the API URL never printed, recorded corporate-action pages that differ from the spec,
+//! bars under a key that was not asked for, decode errors not retried, the older 422 refusal
+//! of recent data, hints on 401/403, unbounded or unprintable input refused with exit 2.
+
+use std::process::Stdio;
+
+use crate::support::emulator::Fault;
+use crate::support::{TestEnv, bars_of, parse_csv, utc};
+
+const PASSWORD: &str = "hunter2-s3cret";
+
+/// The emulator's URL with a proxy's user and password in it.
+fn url_with_password(env: &TestEnv) -> String {
+    env.emu
+        .url()
+        .replacen("http://", &format!("http://proxyuser:{PASSWORD}@"), 1)
+}
+
+#[track_caller]
+fn assert_no_secret(stderr: &str) {
+    assert!(
+        !stderr.contains(PASSWORD) && !stderr.contains("proxyuser"),
+        "the password was printed:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_password_in_the_api_url_is_never_printed() {
+    let env = TestEnv::new();
+    let url = url_with_password(&env);
+    // A 503 until barkeep gives up: the URL is named, without the password.
+    env.emu.inject(Fault::Status(503), 50);
+    for verbose in [false, true] {
+        let mut args = vec![
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-01-02",
+            "--end",
+            "2024-01-31",
+        ];
+        if verbose {
+            args.insert(0, "-v");
+        }
+        let run = crate::support::run(env.command(&args).env("APCA_API_DATA_URL", &url));
+        let run = run.failure(1);
+        assert_no_secret(&run.stderr);
+        assert!(
+            run.stderr.contains("gave up on `http://***@127.0.0.1:"),
+            "{}",
+            run.stderr
+        );
+        if verbose {
+            assert!(
+                run.stderr.contains("GET http://***@127.0.0.1:"),
+                "{}",
+                run.stderr
+            );
+        }
+        assert!(
+            run.stderr.contains("HTTP 503 from Alpaca; retrying in"),
+            "{}",
+            run.stderr
+        );
+    }
+    // The emulator was reached through that URL.
+    assert!(!env.emu.bar_requests().is_empty());
+    // Help shows which variable sets the URL, not its value.
+    let help = crate::support::run(
+        env.command(&["fetch", "--help"])
+            .env("APCA_API_DATA_URL", &url),
+    )
+    .success();
+    assert!(
+        help.stdout.contains("[env: APCA_API_DATA_URL]"),
+        "{}",
+        help.stdout
+    );
+    assert_no_secret(&help.stdout);
+
+    // A network error: reqwest's own message names the URL, redacted too.
+    let closed = format!("http://proxyuser:{PASSWORD}@127.0.0.1:1");
+    let run = crate::support::run(
+        env.command(&[
+            "-v",
+            "fetch",
+            "BTC/USD",
+            "--start",
+            "2024-06-01",
+            "--end",
+            "2024-06-02",
+        ])
+        .env("APCA_API_DATA_URL", &closed),
+    )
+    .failure(1);
+    assert_no_secret(&run.stderr);
+    assert!(
+        run.stderr.contains("network error talking to Alpaca (")
+            && !run.stderr.contains("Alpaca from Alpaca"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: check the network connection"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_unusable_api_url_is_bad_usage() {
+    let env = TestEnv::new();
+    for url in [
+        format!("http://proxyuser:{PASSWORD}@[not-an-ip"),
+        "ftp://127.0.0.1/".to_owned(),
+        "not a url".to_owned(),
+    ] {
+        let run = crate::support::run(
+            env.command(&[
+                "fetch",
+                "AAPL",
+                "--start",
+                "2024-01-02",
+                "--end",
+                "2024-01-31",
+            ])
+            .env("APCA_API_DATA_URL", &url),
+        )
+        .failure(2);
+        assert_no_secret(&run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("--api-url (or APCA_API_DATA_URL)"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty());
+    }
+    assert!(env.emu.requests().is_empty());
+    assert!(env.files().is_empty(), "the cache was touched");
+}
+
+/// The Go SDK's recorded `/v1/corporate-actions` page (ALPACA_API.md §9.16): forward splits
+/// with no `id` and no `cusip`, and groups barkeep does not record. `{extra}` adds groups.
+fn go_sdk_page(extra: &str) -> String {
+    format!(
+        r#"{{
+  "corporate_actions": {{
+    "forward_splits": [
+      {{"due_bill_redemption_date": "2024-03-14", "ex_date": "2024-03-13", "new_rate": 5,
+        "old_rate": 1, "payable_date": "2024-03-12", "process_date": "2024-03-13",
+        "record_date": "2024-03-11", "symbol": "FBL"}},
+      {{"due_bill_redemption_date": "2024-03-14", "ex_date": "2024-03-13", "new_rate": 6,
+        "old_rate": 1, "payable_date": "2024-03-12", "process_date": "2024-03-13",
+        "record_date": "2024-03-11", "symbol": "NVDL"}}
+    ],
+    "name_changes": [
+      {{"new_symbol": "ZEO", "old_symbol": "ESAC", "process_date": "2024-03-14"}},
+      {{"new_symbol": "NTRP", "old_symbol": "SASI", "process_date": "2024-03-13"}}
+    ],
+    "stock_mergers": [
+      {{"acquiree_rate": 1, "acquiree_symbol": "FAZE", "acquirer_rate": 0.13091,
+        "acquirer_symbol": "GAME", "effective_date": "2024-03-11", "payable_date": "2024-03-11",
+        "process_date": "2024-03-11"}}
+    ],
+    "worthless_removals": [
+      {{"process_date": "2024-03-12", "symbol": "EACPW"}},
+      {{"process_date": "2024-03-12", "symbol": "ZSANQ"}}
+    ]{extra}
+  }},
+  "next_page_token": null
+}}"#
+    )
+}
+
+/// The ledger file of `symbol`, as text.
+fn ledger_text(env: &TestEnv, symbol: &str) -> String {
+    let path = env
+        .files()
+        .into_iter()
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy() == format!("{symbol}.json"))
+        })
+        .unwrap_or_else(|| panic!("no ledger of {symbol} in {:?}", env.files()));
+    std::fs::read_to_string(env.cache().join(path)).unwrap()
+}
+
+#[test]
+fn a_recorded_corporate_actions_page_without_ids_adjusts_the_bars() {
+    let env = TestEnv::new();
+    env.emu
+        .add_symbol("FBL", chrono::NaiveDate::from_ymd_opt(2015, 1, 1).unwrap());
+    // Plus a record of FBL that lacks a rate: skipped with a warning naming it.
+    let broken = r#",
+    "reverse_splits": [{"ex_date": "2024-02-01", "old_rate": 10, "process_date": "2024-02-01", "symbol": "FBL"}]"#;
+    env.emu.inject_corporate_actions(
+        Fault::Body {
+            status: 200,
+            body: go_sdk_page(broken),
+        },
+        2,
+    );
+    let range = ["--start", "2024-03-01", "--end", "2024-03-20"];
+    let mut args = vec!["fetch", "FBL", "--adjustment", "split"];
+    args.extend(range);
+    let adjusted = env.run(&args).success();
+    assert_eq!(env.emu.corporate_action_requests().len(), 1, "not retried");
+    let warnings: Vec<&str> = adjusted
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", adjusted.stderr);
+    assert!(
+        warnings[0].contains("`reverse_splits` of FBL processed 2024-02-01")
+            && warnings[0].contains("new_rate"),
+        "{}",
+        warnings[0]
+    );
+
+    let mut raw_args = vec!["fetch", "FBL", "--offline"];
+    raw_args.extend(range);
+    let raw = bars_of(&parse_csv(&env.run(&raw_args).success().stdout), "FBL");
+    let adjusted = bars_of(&parse_csv(&adjusted.stdout), "FBL");
+    assert_eq!(raw.len(), adjusted.len());
+    assert!(raw.len() > 10);
+    let ex = utc("2024-03-13T04:00:00Z");
+    for (r, a) in raw.iter().zip(&adjusted) {
+        let factor = if r.t < ex { 5.0 } else { 1.0 };
+        assert!(
+            (a.c - r.c / factor).abs() < 1e-4,
+            "{}: {} vs {}",
+            r.t,
+            a.c,
+            r.c
+        );
+        assert_eq!(a.v, r.v * factor, "{}", r.t);
+    }
+
+    // The record without an id got one derived from its fields: asked again two days later,
+    // the same split is recognised, not recorded twice.
+    let ledger = ledger_text(&env, "FBL");
+    assert_eq!(
+        ledger.matches("derived:forward_split:FBL").count(),
+        1,
+        "{ledger}"
+    );
+    env.emu.set_now(utc("2024-06-17T20:30:00Z"));
+    env.run(&args).success();
+    assert_eq!(env.emu.corporate_action_requests().len(), 2);
+    let ledger = ledger_text(&env, "FBL");
+    assert_eq!(
+        ledger.matches("derived:forward_split:FBL").count(),
+        1,
+        "{ledger}"
+    );
+}
+
+#[test]
+fn a_corporate_actions_answer_that_cannot_be_read_is_not_retried_and_blocks_only_its_symbols() {
+    let env = TestEnv::new();
+    let range = ["--start", "2024-05-01", "--end", "2024-05-31"];
+    // MSFT's ledger is recorded, then gets two days old.
+    let mut msft = vec!["fetch", "MSFT", "--adjustment", "split"];
+    msft.extend(range);
+    env.run(&msft).success();
+    env.emu.set_now(utc("2024-06-17T20:30:00Z"));
+    env.emu.clear_requests();
+
+    // AAPL has no ledger and its refresh (the first request: the oldest start) gets an answer
+    // of the wrong shape; MSFT's refresh fails the same way.
+    let wrong_shape = Fault::Body {
+        status: 200,
+        body: r#"{"corporate_actions": [], "next_page_token": null}"#.to_owned(),
+    };
+    env.emu.inject_corporate_actions(wrong_shape.clone(), 2);
+    let mut both = vec!["fetch", "AAPL", "MSFT", "--adjustment", "split"];
+    both.extend(range);
+    let run = env.run(&both).failure(1);
+    assert_eq!(
+        env.emu.corporate_action_requests().len(),
+        2,
+        "one per group, no retry"
+    );
+    assert!(
+        run.stderr
+            .contains("could not get the corporate actions of AAPL,")
+            && !run.stderr.contains("of AAPL, MSFT"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("could not be read"), "{}", run.stderr);
+    assert!(!run.stderr.contains("network"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    // What was fetched is kept: the raw bars of both are in the cache.
+    let mut offline = vec!["fetch", "AAPL", "MSFT", "--offline"];
+    offline.extend(range);
+    let rows = parse_csv(&env.run(&offline).success().stdout);
+    assert!(!bars_of(&rows, "AAPL").is_empty() && !bars_of(&rows, "MSFT").is_empty());
+
+    // MSFT alone: adjusted with its ledger as last recorded, and a warning says so.
+    env.emu.inject_corporate_actions(wrong_shape, 1);
+    let run = env.run(&msft).success();
+    assert!(
+        run.stderr
+            .contains("warning: could not check the corporate actions of MSFT"),
+        "{}",
+        run.stderr
+    );
+    assert!(!parse_csv(&run.stdout).is_empty());
+}
+
+#[test]
+fn bars_that_cannot_be_read_are_not_retried() {
+    let env = TestEnv::new();
+    env.emu.inject(
+        Fault::Body {
+            status: 200,
+            body:
+                r#"{"bars":{"AAPL":[{"t":"2024-01-02T05:00:00Z","c":1}]},"next_page_token":null}"#
+                    .to_owned(),
+        },
+        1,
+    );
+    let run = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-01-02",
+            "--end",
+            "2024-01-31",
+        ])
+        .failure(1);
+    assert_eq!(env.take_bar_requests().len(), 1);
+    assert!(run.stderr.contains("could not be read"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("hint: check the network"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn bars_under_another_spelling_leave_the_range_unfetched() {
+    let env = TestEnv::new();
+    let args = [
+        "fetch",
+        "BTC/USD",
+        "--start",
+        "2024-06-01",
+        "--end",
+        "2024-06-10",
+    ];
+    env.emu.inject(
+        Fault::RenameKey {
+            from: "BTC/USD".to_owned(),
+            to: "BTCUSD".to_owned(),
+        },
+        1,
+    );
+    let run = env.run(&args).success();
+    assert!(parse_csv(&run.stdout).is_empty());
+    assert!(
+        run.stderr
+            .contains("warning: Alpaca answered bars under `BTCUSD`")
+            && run.stderr.contains("BTC/USD stays unfetched"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.take_bar_requests().len(), 1);
+    // Nothing was marked as fetched: the next run asks, and gets the bars.
+    let run = env.run(&args).success();
+    assert_eq!(env.take_bar_requests().len(), 1);
+    assert_eq!(bars_of(&parse_csv(&run.stdout), "BTC/USD").len(), 10);
+
+    // Two symbols, one answered under another key: the other is recorded as usual.
+    let args = [
+        "fetch",
+        "AAPL",
+        "MSFT",
+        "--start",
+        "2024-01-02",
+        "--end",
+        "2024-01-31",
+    ];
+    env.emu.inject(
+        Fault::RenameKey {
+            from: "MSFT".to_owned(),
+            to: "MSFT.OLD".to_owned(),
+        },
+        1,
+    );
+    let run = env.run(&args).success();
+    assert!(bars_of(&parse_csv(&run.stdout), "MSFT").is_empty());
+    env.take_bar_requests();
+    env.run(&args).success();
+    let again = env.take_bar_requests();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].symbols(), vec!["MSFT"]);
+
+    // A symbol absent because it had no bars (NEWCO lists on 2024-03-15) is normal: covered.
+    let args = [
+        "fetch",
+        "AAPL",
+        "NEWCO",
+        "--start",
+        "2024-02-01",
+        "--end",
+        "2024-02-29",
+    ];
+    let run = env.run(&args).success();
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    env.take_bar_requests();
+    env.run(&args).success();
+    assert!(env.take_bar_requests().is_empty());
+}
+
+#[test]
+fn the_older_422_refusal_of_recent_data_moves_the_end_back() {
+    let env = TestEnv::new();
+    env.emu.set_now(utc("2024-06-14T15:00:30Z"));
+    env.emu.inject(
+        Fault::Body {
+            status: 422,
+            body: r#"{"code":42210000,"message":"your subscription does not permit querying data from the past 15 minutes"}"#.to_owned(),
+        },
+        1,
+    );
+    let run = env
+        .run(&["fetch", "SPY", "-t", "1Min", "--start", "2024-06-14"])
+        .success();
+    let requests = env.take_bar_requests();
+    assert_eq!(
+        requests.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![422, 200]
+    );
+    assert!(utc(requests[1].param("end").unwrap()) <= utc("2024-06-14T14:45:30Z"));
+    assert!(run.stderr.contains("last 15 minutes"), "{}", run.stderr);
+    assert!(parse_csv(&run.stdout).last().unwrap().t <= utc("2024-06-14T14:45:30Z"));
+}
+
+#[test]
+fn refused_keys_get_a_hint_from_update_and_fetch() {
+    let env = TestEnv::new();
+    env.emu.inject(Fault::Unauthorized, 50);
+    env.emu.inject_corporate_actions(Fault::Unauthorized, 50);
+    let run = env.run(&["update", "AAPL"]).failure(1);
+    assert!(
+        run.stderr
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("hint: check APCA_API_KEY_ID"),
+        "{}",
+        run.stderr
+    );
+
+    let forbidden = Fault::Body {
+        status: 403,
+        body: r#"{"message": "forbidden."}"#.to_owned(),
+    };
+    let env = TestEnv::new();
+    env.emu.inject(forbidden.clone(), 50);
+    let run = env
+        .run(&[
+            "fetch",
+            "AAPL",
+            "--start",
+            "2024-01-02",
+            "--end",
+            "2024-01-31",
+        ])
+        .failure(1);
+    assert!(run.stderr.contains("forbidden."), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hint: check APCA_API_KEY_ID"),
+        "{}",
+        run.stderr
+    );
+
+    // Only the ledgers fail: update still names the keys.
+    let env = TestEnv::new();
+    env.emu.inject_corporate_actions(forbidden, 50);
+    let run = env.run(&["update", "AAPL"]).failure(1);
+    assert!(run.stderr.contains("1 series updated"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hint: check APCA_API_KEY_ID"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_symbols_file_without_end_is_refused_at_once() {
+    let env = TestEnv::new();
+    let run = env
+        .run(&["update", "--symbols-file", "/dev/zero"])
+        .failure(2);
+    assert!(run.stderr.contains("larger than 1 MiB"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+
+    let many = env.dir.path().join("many.txt");
+    std::fs::write(&many, "#\n".repeat(100_001)).unwrap();
+    let run = env
+        .run(&["update", "--symbols-file", many.to_str().unwrap()])
+        .failure(2);
+    assert!(
+        run.stderr.contains("more than 100,000 lines"),
+        "{}",
+        run.stderr
+    );
+
+    // The same limit on stdin.
+    let mut child = env
+        .command(&["update", "--symbols-file", "-"])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2));
+    assert!(env.emu.requests().is_empty());
+    assert!(env.files().is_empty(), "the cache was touched");
+}
+
+#[test]
+fn bad_symbols_are_echoed_short_and_escaped() {
+    let env = TestEnv::new();
+    let long = "A".repeat(10_000);
+    let run = env.run(&["fetch", &long]).failure(2);
+    assert!(run.stderr.len() < 400, "{}", run.stderr);
+    assert!(run.stderr.contains("(10000 characters)"), "{}", run.stderr);
+
+    let hostile = "A\u{1b}]0;pwned\u{7}\u{1b}[2J";
+    let run = env.run(&["fetch", hostile]).failure(2);
+    assert!(
+        !run.stderr.trim_end().chars().any(char::is_control),
+        "{:?}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .starts_with("error: invalid value 'A\\u{1b}]0;pwned\\u{7}\\u{1b}[2J' for"),
+        "{}",
+        run.stderr
+    );
+
+    // Whatever `update` does with a bad line, it never repeats it raw.
+    let file = env.dir.path().join("watchlist.txt");
+    std::fs::write(&file, format!("AAPL\n{hostile}\n")).unwrap();
+    let run = env.run(&["update", "--symbols-file", file.to_str().unwrap()]);
+    assert!(
+        !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        run.stderr
+    );
+}
