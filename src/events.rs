@@ -30,6 +30,8 @@ pub enum Event<'a> {
     RateLimited { delay: Duration },
     /// The plan does not permit recent SIP data: the request's end was moved back.
     EndClamped { url: &'a str, new_end: &'a str },
+    /// A stock gap reaches outside the market calendar's years: it is asked for whole.
+    OutsideCalendar,
     /// A series was committed to the cache.
     Committed { key: &'a SeriesKey, bars_added: u64 },
     /// A series could not be brought up to date.

@@ -1,7 +1,8 @@
 //! The gap-filling engine shared by `fetch` and `update`: plan every series' gaps, share
 //! requests between series that miss the same range, send them concurrently within the rate
 //! limit, and commit each series as soon as all of its requests are answered. A failure
-//! affects only the series of the failed request; everything else is committed.
+//! affects only the series of the failed request; everything else is committed. Stock gaps
+//! are shaped by the market calendar first ([`plan_asks`]): only sessions are asked for.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use tokio::task::JoinSet;
 use super::Error;
 use crate::api::{self, BarsRequest, Client};
 use crate::cache::lock::SeriesLock;
-use crate::cache::planner::{plan_gaps, settled_until};
+use crate::cache::planner::{Ask, GapPlan, covered_by_answer, plan_asks, settled_until};
 use crate::cache::store::{CommitSummary, SeriesUpdate};
 use crate::cache::{SeriesKey, Store};
 use crate::events::{Event, Observer};
@@ -48,7 +49,7 @@ pub enum SeriesStatus {
 #[derive(Debug)]
 pub struct SeriesOutcome {
     pub key: SeriesKey,
-    /// The gaps that were asked for.
+    /// The ranges that were asked for.
     pub gaps: Vec<Interval>,
     pub status: SeriesStatus,
 }
@@ -62,13 +63,13 @@ pub struct Batch {
     pub symbols: Vec<Symbol>,
 }
 
-/// The gaps of each target, from the coverage in the cache. A damaged file is an error for
-/// its series only.
+/// The gaps of each target, from the coverage in the cache, shaped by the market calendar.
+/// A damaged file is an error for its series only.
 pub fn plan(
     store: &Store,
     targets: &[FillTarget],
     now: DateTime<Utc>,
-) -> Vec<(SeriesKey, Result<Vec<Interval>, Error>)> {
+) -> Vec<(SeriesKey, Result<GapPlan, Error>)> {
     targets
         .iter()
         .map(|target| {
@@ -77,7 +78,7 @@ pub fn plan(
                 .map_err(Error::from)
                 .map(|summary| {
                     let coverage = summary.map(|s| s.metadata.coverage).unwrap_or_default();
-                    plan_gaps(
+                    plan_asks(
                         target.range,
                         &coverage,
                         now,
@@ -122,7 +123,9 @@ pub fn batch<'a>(gaps: impl IntoIterator<Item = (&'a SeriesKey, &'a [Interval])>
 
 struct Pending {
     lock: Arc<SeriesLock>,
-    gaps: Vec<Interval>,
+    asks: Vec<Ask>,
+    /// Missing but holding no session: covered (up to the settled bound) on commit.
+    closed: Vec<Interval>,
     outstanding: usize,
     update: SeriesUpdate,
     error: Option<Error>,
@@ -142,16 +145,23 @@ pub async fn fill(
         let (store, targets) = (store.clone(), targets.clone());
         tokio::task::spawn_blocking(move || plan(&store, &targets, now)).await?
     };
+    if first_plan
+        .iter()
+        .any(|(_, p)| p.as_ref().is_ok_and(|p| p.beyond_calendar))
+    {
+        observer.event(Event::OutsideCalendar);
+    }
     let mut outcomes: BTreeMap<SeriesKey, SeriesOutcome> = BTreeMap::new();
     let mut to_lock = Vec::new();
     for (key, gaps) in first_plan {
         match gaps {
-            Ok(gaps) if gaps.is_empty() => {
+            // Nothing to ask (at most gaps without a session): no request, no write.
+            Ok(plan) if plan.asks.is_empty() => {
                 outcomes.insert(
                     key.clone(),
                     SeriesOutcome {
                         key,
-                        gaps,
+                        gaps: Vec::new(),
                         status: SeriesStatus::Unchanged,
                     },
                 );
@@ -197,7 +207,8 @@ pub async fn fill(
                     key,
                     Pending {
                         lock: Arc::new(lock),
-                        gaps: Vec::new(),
+                        asks: Vec::new(),
+                        closed: Vec::new(),
                         outstanding: 0,
                         update: SeriesUpdate::default(),
                         error: None,
@@ -223,10 +234,15 @@ pub async fn fill(
     for (key, gaps) in second_plan {
         let entry = pending.get_mut(&key).expect("planned series are pending");
         match gaps {
-            Ok(gaps) => {
-                for gap in gaps {
-                    if !entry.gaps.contains(&gap) {
-                        entry.gaps.push(gap);
+            Ok(plan) => {
+                for ask in plan.asks {
+                    if !entry.asks.iter().any(|a| a.range == ask.range) {
+                        entry.asks.push(ask);
+                    }
+                }
+                for gap in plan.closed {
+                    if !entry.closed.contains(&gap) {
+                        entry.closed.push(gap);
                     }
                 }
             }
@@ -234,12 +250,12 @@ pub async fn fill(
         }
     }
 
-    let batches = batch(
-        pending
-            .iter()
-            .filter(|(_, p)| p.error.is_none())
-            .map(|(k, p)| (k, p.gaps.as_slice())),
-    );
+    let ranges: Vec<(SeriesKey, Vec<Interval>)> = pending
+        .iter()
+        .filter(|(_, p)| p.error.is_none())
+        .map(|(k, p)| (k.clone(), p.asks.iter().map(|a| a.range).collect()))
+        .collect();
+    let batches = batch(ranges.iter().map(|(k, r)| (k, r.as_slice())));
     for b in &batches {
         for symbol in &b.symbols {
             let key = SeriesKey::new(symbol.clone(), b.feed, b.timeframe);
@@ -317,9 +333,16 @@ pub async fn fill(
                     if let Some(answered) = Interval::new(b.gap.start, ok.answered_until) {
                         p.update.answered.push(answered);
                     }
-                    if let Some(covered) =
-                        Interval::new(b.gap.start, ok.answered_until.min(settled))
-                    {
+                    let ask = p
+                        .asks
+                        .iter()
+                        .find(|a| a.range == b.gap)
+                        .copied()
+                        .unwrap_or(Ask {
+                            range: b.gap,
+                            gap: b.gap,
+                        });
+                    if let Some(covered) = covered_by_answer(ask, ok.answered_until, settled) {
                         p.update.covered.push(covered);
                     }
                 }
@@ -397,14 +420,23 @@ async fn finish(
 ) -> Result<SeriesOutcome, Error> {
     let Pending {
         lock,
-        gaps,
+        asks,
+        closed,
         mut update,
         error,
         ..
     } = p;
+    let gaps = asks.iter().map(|a| a.range).collect();
     let status = if update.answered.is_empty() {
         SeriesStatus::Unchanged
     } else {
+        // Gaps without a session hold no bar: cover them along with the answers.
+        let settled = settled_until(now, key.timeframe, key.asset_class());
+        update.covered.extend(
+            closed
+                .iter()
+                .filter_map(|gap| Interval::new(gap.start, gap.end.min(settled))),
+        );
         update.bars.sort_by_key(|b| b.timestamp);
         update.bars.dedup_by_key(|b| b.timestamp);
         let (store, commit_key) = (store.clone(), key.clone());
