@@ -69,6 +69,15 @@ pub struct OutsideCalendar {
     pub date: NaiveDate,
 }
 
+/// The instants the calendar knows: New Year's Day of [`FIRST_YEAR`] to that of the year
+/// after [`LAST_YEAR`], midnight New York.
+pub fn known_span() -> (DateTime<Utc>, DateTime<Utc>) {
+    (
+        new_york(ymd(FIRST_YEAR, 1, 1), 0, 0),
+        new_york(ymd(LAST_YEAR + 1, 1, 1), 0, 0),
+    )
+}
+
 /// Whether the calendar knows the sessions of `date`.
 pub fn knows(date: NaiveDate) -> bool {
     (FIRST_YEAR..=LAST_YEAR).contains(&date.year())

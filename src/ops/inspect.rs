@@ -1,7 +1,8 @@
 //! `inspect`: what the cache holds, series by series, from the file footers alone, and the
 //! corporate-actions ledgers of stock symbols; and `--verify`, which reads every file whole and
-//! checks it against the format's promises. A damaged file is listed with its error and never
-//! stops the listing of the others.
+//! checks it against the format's promises; and `--gaps`, the sessions of the market
+//! calendar inside a stock series' coverage that hold no bar. A damaged file is listed with
+//! its error and never stops the listing of the others.
 
 use std::path::PathBuf;
 
@@ -11,9 +12,11 @@ use super::Error;
 use super::selection::SeriesFilter;
 use crate::cache::cleanup::{self, LeftoverTemp};
 use crate::cache::ledger::{self, Ledger};
+use crate::cache::planner::{bar_ceil, bar_floor};
 use crate::cache::store::Recovered;
 use crate::cache::{self, SeriesKey, Store};
-use crate::market::{AssetClass, IntervalSet, Symbol};
+use crate::market::calendar::{self, Session};
+use crate::market::{AssetClass, Interval, IntervalSet, Symbol, Timeframe};
 use crate::parquet_files::read::FileSummary;
 
 /// One cached series as its footer describes it.
@@ -132,6 +135,97 @@ pub fn ledgers(
 /// Temp files left by interrupted writes (harmless; `prune` removes them).
 pub fn leftovers(store: &Store) -> Result<Vec<LeftoverTemp>, Error> {
     Ok(cleanup::leftover_temp_files(store)?)
+}
+
+/// The sessions inside one series' coverage that hold no bar at all.
+#[derive(Debug)]
+pub struct SeriesGaps {
+    pub key: SeriesKey,
+    /// `Err` for a file that cannot be read.
+    pub sessions: Result<Vec<Session>, cache::Error>,
+}
+
+/// What `--gaps` found: per listed stock series, and whether some coverage lay outside the
+/// calendar's years (not checked there).
+#[derive(Debug, Default)]
+pub struct GapReport {
+    pub series: Vec<SeriesGaps>,
+    pub beyond_calendar: bool,
+}
+
+/// For each listed stock series (crypto has no calendar), the sessions whose whole span lies
+/// inside the coverage (and inside `range`, when given) and that hold no bar. For a liquid
+/// symbol that is missing data; for a thinly traded one it may be normal.
+pub fn gaps(store: &Store, infos: &[SeriesInfo], range: Option<Interval>) -> GapReport {
+    let mut report = GapReport::default();
+    for info in infos
+        .iter()
+        .filter(|i| i.key.asset_class() == AssetClass::Stocks)
+    {
+        let sessions = store.read_bars(&info.key, range).map(|stored| {
+            let Some(stored) = stored else {
+                return Vec::new();
+            };
+            let coverage = match range {
+                Some(range) => IntervalSet::from_intervals(
+                    stored
+                        .metadata
+                        .coverage
+                        .intervals()
+                        .iter()
+                        .filter_map(|i| i.intersect(&range)),
+                ),
+                None => stored.metadata.coverage.clone(),
+            };
+            let stamps: Vec<DateTime<Utc>> = stored.bars.iter().map(|b| b.timestamp).collect();
+            let (sessions, beyond) = sessions_without_bars(&coverage, &stamps, info.key.timeframe);
+            report.beyond_calendar |= beyond;
+            sessions
+        });
+        report.series.push(SeriesGaps {
+            key: info.key.clone(),
+            sessions,
+        });
+    }
+    report
+}
+
+/// The sessions whose bar span (`pre_open` to `post_close`, widened to whole bars) lies
+/// inside `coverage` and holds none of the sorted `stamps`; and whether some coverage lay
+/// outside the calendar's years. Pure.
+pub fn sessions_without_bars(
+    coverage: &IntervalSet,
+    stamps: &[DateTime<Utc>],
+    timeframe: Timeframe,
+) -> (Vec<Session>, bool) {
+    let class = AssetClass::Stocks;
+    let (known_start, known_end) = calendar::known_span();
+    let mut beyond = false;
+    let mut missing = Vec::new();
+    for covered in coverage.intervals() {
+        beyond |= covered.start < known_start || covered.end > known_end;
+        let (start, end) = (covered.start.max(known_start), covered.end.min(known_end));
+        let Ok(sessions) = calendar::sessions_overlapping(start, end) else {
+            beyond = true;
+            continue;
+        };
+        for session in sessions {
+            let Some(span) = Interval::new(
+                bar_floor(session.pre_open, timeframe, class),
+                bar_ceil(session.post_close, timeframe, class),
+            ) else {
+                continue;
+            };
+            if !coverage.missing_from(span).is_empty() {
+                continue;
+            }
+            let first_at_or_after = stamps.partition_point(|t| *t < span.start);
+            if stamps.get(first_at_or_after).is_none_or(|t| *t >= span.end) {
+                missing.push(session);
+            }
+        }
+    }
+    (missing, beyond)
 }
 
 /// An error and its causes on one line.
