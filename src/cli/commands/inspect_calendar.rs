@@ -208,7 +208,7 @@ pub(super) fn write_gaps(
         }
         InspectFormat::Csv => {
             writeln!(out, "symbol,feed,timeframe,date,start,end")?;
-            for (key, s) in rows {
+            for (key, s) in &rows {
                 writeln!(
                     out,
                     "{},{},{},{},{},{}",
