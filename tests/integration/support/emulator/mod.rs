@@ -131,6 +131,8 @@ struct EmulatorState {
     /// Faults for `/v1/corporate-actions` requests, apart from the bar requests'.
     action_faults: VecDeque<Fault>,
     failing: BTreeMap<String, u16>,
+    /// Stock symbol and New York date whose bars the emulator leaves out of every answer.
+    removed_sessions: Vec<(String, NaiveDate)>,
 }
 
 impl EmulatorState {
@@ -162,6 +164,7 @@ impl EmulatorState {
             faults: VecDeque::new(),
             action_faults: VecDeque::new(),
             failing: BTreeMap::new(),
+            removed_sessions: Vec::new(),
         }
     }
 
@@ -192,6 +195,12 @@ impl Emulator {
         let state = Arc::new(Mutex::new(EmulatorState::new()));
         let server = server::Running::start(Arc::clone(&state));
         Emulator { state, server }
+    }
+
+    /// Leaves every bar of `symbol` on the New York date `date` out of the answers, as if
+    /// the feed had lost that session.
+    pub(crate) fn remove_session(&self, symbol: &str, date: NaiveDate) {
+        self.lock().removed_sessions.push((symbol.to_owned(), date));
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
