@@ -192,7 +192,7 @@ pub fn trim(gap: Interval, now: DateTime<Utc>, timeframe: Timeframe, class: Asse
     let Some(first) = begun.next() else {
         return Trim::Closed;
     };
-    let last = begun.last().unwrap_or(first);
+    let last = begun.next_back().unwrap_or(first);
     let start = gap.start.max(bar_floor(first.pre_open, timeframe, class));
     let end = gap.end.min(bar_ceil(last.post_close, timeframe, class));
     Interval::new(start, end).map_or(Trim::Ask(gap), Trim::Ask)
