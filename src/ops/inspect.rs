@@ -247,3 +247,52 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 pub fn coverage(info: &SeriesInfo) -> Option<&IntervalSet> {
     info.summary.as_ref().ok().map(|s| &s.metadata.coverage)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn sessions_without_bars_are_those_wholly_covered_and_empty() {
+        let day: Timeframe = "1Day".parse().unwrap();
+        // Monday 2024-06-10 to Saturday 2024-06-15 covered; bars on every day but Wednesday.
+        let coverage = IntervalSet::from_intervals([Interval::new(
+            utc("2024-06-10T04:00:00Z"),
+            utc("2024-06-15T04:00:00Z"),
+        )
+        .unwrap()]);
+        let stamps: Vec<DateTime<Utc>> = [10, 11, 13, 14]
+            .iter()
+            .map(|d| utc(&format!("2024-06-{d}T04:00:00Z")))
+            .collect();
+        let (missing, beyond) = sessions_without_bars(&coverage, &stamps, day);
+        assert!(!beyond);
+        let dates: Vec<String> = missing.iter().map(|s| s.date.to_string()).collect();
+        assert_eq!(dates, ["2024-06-12"]);
+        // A session only partly covered is not reported.
+        let partial = IntervalSet::from_intervals([Interval::new(
+            utc("2024-06-12T12:00:00Z"),
+            utc("2024-06-13T04:00:00Z"),
+        )
+        .unwrap()]);
+        assert!(
+            sessions_without_bars(&partial, &[], "1Min".parse().unwrap())
+                .0
+                .is_empty()
+        );
+        // Coverage before 2016 is not checked, and said so.
+        let old = IntervalSet::from_intervals([Interval::new(
+            utc("2015-12-28T05:00:00Z"),
+            utc("2016-01-06T05:00:00Z"),
+        )
+        .unwrap()]);
+        let (missing, beyond) = sessions_without_bars(&old, &[], day);
+        assert!(beyond);
+        let dates: Vec<String> = missing.iter().map(|s| s.date.to_string()).collect();
+        assert_eq!(dates, ["2016-01-04", "2016-01-05"]);
+    }
+}
