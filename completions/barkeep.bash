@@ -495,7 +495,7 @@ _barkeep() {
             return 0
             ;;
         barkeep__subcmd__inspect)
-            opts="-t -q -v -h --timeframe --feed --format --verify --cache-dir --quiet --verbose --color --no-progress --api-url --rate-limit --help"
+            opts="-t -q -v -h --timeframe --feed --format --verify --gaps --calendar --start --end --cache-dir --quiet --verbose --color --no-progress --api-url --rate-limit --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -515,6 +515,14 @@ _barkeep() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --start)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --cache-dir)

@@ -93,6 +93,8 @@ boats\t'Blue Ocean ATS (overnight)'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l format -d 'Output format [default: table on a terminal, csv otherwise]' -r -f -a "table\t''
 json\t''
 csv\t''"
+complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l start -d 'First date (YYYY-MM-DD, New York) for --calendar or --gaps [default: --calendar: today]' -r
+complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l end -d 'Last date, inclusive, for --calendar or --gaps [default: --calendar: 2 weeks after --start]' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l cache-dir -d 'The cache directory [default: the user cache directory]' -r -f -a "(__fish_complete_directories)"
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is not set'
 always\t'Always colour stderr, even into a pipe or file'
@@ -100,6 +102,8 @@ never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l verify -d 'Read every file whole and check it: readable Parquet with the expected schema, sorted, one row per timestamp, rows inside the recorded coverage; exit 1 if anything is wrong'
+complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l gaps -d 'List the market sessions inside each stock series\' coverage that hold no bar at all'
+complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l calendar -d 'Print the US equity market calendar from --start to --end instead of the cache: sessions (extended and regular hours), early closes and holidays, 2016 to 2030'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'

@@ -33,6 +33,8 @@ pub enum Event<'a> {
     /// Alpaca's answer held something barkeep cannot use and worked around (a corporate
     /// action missing fields, bars under a key that was not asked for): one line for people.
     OddAnswer { message: &'a str },
+    /// A stock gap reaches outside the market calendar's years: it is asked for whole.
+    OutsideCalendar,
     /// A series was committed to the cache.
     Committed { key: &'a SeriesKey, bars_added: u64 },
     /// A series could not be brought up to date.

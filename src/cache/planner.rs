@@ -7,10 +7,17 @@
 //!   sliver to ask for.
 //! - Settling: the bar still forming and a short window after it may still change (Alpaca
 //!   recomputes bars for late trades), so coverage only ever extends to [`settled_until`].
-//!   Bars after that point are stored but asked for again on the next run.
+//!   Bars after that point are stored but asked for again on the next run. For stocks a bar
+//!   is settled once the last session in it has ended (20:00 New York, 17:00 on an early
+//!   close) and the window has passed: at 22:30 a day's daily bar and all its minute bars are.
+//! - The market calendar ([`crate::market::calendar`]) shapes stock requests: a gap that holds
+//!   no session (a weekend, a holiday, the night between sessions) is not asked for at all,
+//!   and a request is trimmed to the first and last session it spans ([`plan_asks`]). Outside
+//!   the calendar's years every gap is asked for whole, as if there were no calendar.
 
 use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, TimeDelta, Utc};
 
+use crate::market::calendar::{self, Session};
 use crate::market::time_spec::midnight;
 use crate::market::timeframe::TimeUnit;
 use crate::market::{AssetClass, Interval, IntervalSet, NEW_YORK, Timeframe};
@@ -67,6 +74,30 @@ pub fn bar_ceil(t: DateTime<Utc>, timeframe: Timeframe, class: AssetClass) -> Da
 /// least [`SETTLE_WINDOW`] ago.
 pub fn settled_until(now: DateTime<Utc>, timeframe: Timeframe, class: AssetClass) -> DateTime<Utc> {
     let settled_end = now - SETTLE_WINDOW;
+    // Between two sessions every bar before the next session's first bar is final.
+    if class == AssetClass::Stocks
+        && let Ok(None) = calendar::session_at(settled_end)
+        && let Ok(next) = calendar::next_session_after(settled_end)
+    {
+        return match timeframe.unit() {
+            // See below: multi-hour alignment is not documented, keep a whole bar back.
+            TimeUnit::Hour => bar_floor(
+                next.pre_open - timeframe.max_bar_length() + Duration::nanoseconds(1),
+                timeframe,
+                class,
+            ),
+            _ => bar_floor(next.pre_open, timeframe, class),
+        };
+    }
+    legacy_settled_until(settled_end, timeframe, class)
+}
+
+/// The settled bound without a calendar: the bar holding `settled_end` may still change.
+fn legacy_settled_until(
+    settled_end: DateTime<Utc>,
+    timeframe: Timeframe,
+    class: AssetClass,
+) -> DateTime<Utc> {
     if timeframe.is_intraday() {
         // Intraday alignment of multi-hour bars is not documented; step back a whole bar so
         // the bound holds whatever the alignment.
@@ -95,6 +126,115 @@ pub fn plan_gaps(
         Some(wanted) => coverage.missing_from(wanted),
         None => Vec::new(),
     }
+}
+
+/// One request of a plan: `range` is what Alpaca is asked for, `gap` the missing interval its
+/// answer fills (`range` trimmed to the sessions of `gap`; equal when nothing was trimmed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ask {
+    pub range: Interval,
+    pub gap: Interval,
+}
+
+/// The plan of one series: what to ask, and what is missing but holds no session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GapPlan {
+    pub asks: Vec<Ask>,
+    /// Gaps that hold no session: no bar can exist there, so nothing is asked. Their settled
+    /// part is recorded as covered when the series is committed for another reason.
+    pub closed: Vec<Interval>,
+    /// Some gap reached outside the calendar's years and was asked for whole.
+    pub beyond_calendar: bool,
+}
+
+impl GapPlan {
+    /// The ranges that will be asked for.
+    pub fn ranges(&self) -> Vec<Interval> {
+        self.asks.iter().map(|a| a.range).collect()
+    }
+}
+
+/// How the calendar shapes one gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trim {
+    /// Ask for this part of the gap (the first to the last session it spans).
+    Ask(Interval),
+    /// No session: nothing to ask.
+    Closed,
+    /// The gap reaches outside the calendar: ask for all of it.
+    Unknown,
+}
+
+/// What to ask for one gap (bar-aligned, from [`plan_gaps`]) of a series, at `now`.
+///
+/// Crypto trades around the clock: every gap is asked for. For stocks, the sessions that
+/// have begun by `now` inside the gap decide: intraday bars exist in the extended hours
+/// (04:00-20:00 New York); a daily, weekly or monthly bar is asked for once a regular
+/// session (09:30) in it has begun, so a pre-market run does not ask for a bar that
+/// cannot settle before night.
+pub fn trim(gap: Interval, now: DateTime<Utc>, timeframe: Timeframe, class: AssetClass) -> Trim {
+    if class == AssetClass::Crypto {
+        return Trim::Ask(gap);
+    }
+    let window_end = gap.end.min(now);
+    if window_end <= gap.start {
+        return match calendar::sessions_overlapping(gap.start, gap.end) {
+            Err(_) => Trim::Unknown,
+            Ok(_) => Trim::Closed,
+        };
+    }
+    let sessions = match calendar::sessions_overlapping(gap.start, window_end) {
+        Ok(sessions) => sessions,
+        Err(_) => return Trim::Unknown,
+    };
+    let begun = |s: &&Session| timeframe.is_intraday() || s.open < window_end;
+    let mut begun = sessions.iter().filter(begun);
+    let Some(first) = begun.next() else {
+        return Trim::Closed;
+    };
+    let last = begun.next_back().unwrap_or(first);
+    let start = gap.start.max(bar_floor(first.pre_open, timeframe, class));
+    let end = gap.end.min(bar_ceil(last.post_close, timeframe, class));
+    Interval::new(start, end).map_or(Trim::Ask(gap), Trim::Ask)
+}
+
+/// [`plan_gaps`], then [`trim`] of each gap: the requests to send and the gaps that hold no
+/// session.
+pub fn plan_asks(
+    requested: Interval,
+    coverage: &IntervalSet,
+    now: DateTime<Utc>,
+    timeframe: Timeframe,
+    class: AssetClass,
+) -> GapPlan {
+    let mut plan = GapPlan::default();
+    for gap in plan_gaps(requested, coverage, now, timeframe, class) {
+        match trim(gap, now, timeframe, class) {
+            Trim::Ask(range) => plan.asks.push(Ask { range, gap }),
+            Trim::Closed => plan.closed.push(gap),
+            Trim::Unknown => {
+                plan.beyond_calendar = true;
+                plan.asks.push(Ask { range: gap, gap });
+            }
+        }
+    }
+    plan
+}
+
+/// What an answer to `ask` adds to the coverage: from the gap's start to where the answer
+/// reaches (the gap's end when it reached the end of the range, the trimmed part holding no
+/// session), never past the settled bound.
+pub fn covered_by_answer(
+    ask: Ask,
+    answered_until: DateTime<Utc>,
+    settled: DateTime<Utc>,
+) -> Option<Interval> {
+    let reach = if answered_until >= ask.range.end {
+        ask.gap.end
+    } else {
+        answered_until
+    };
+    Interval::new(ask.gap.start, reach.min(settled))
 }
 
 #[cfg(test)]
@@ -183,13 +323,174 @@ mod tests {
             settled_until(now, tf("1Day"), AssetClass::Stocks),
             utc("2024-06-14T04:00:00Z")
         );
-        // Saturday: Friday's bar is settled.
+        // Saturday: everything before Monday's session is settled.
         assert_eq!(
             settled_until(utc("2024-06-15T16:00:00Z"), tf("1Day"), AssetClass::Stocks),
-            utc("2024-06-15T04:00:00Z")
+            utc("2024-06-17T04:00:00Z")
         );
         let minute = settled_until(now, tf("1Min"), AssetClass::Stocks);
         assert_eq!(minute, utc("2024-06-14T20:14:00Z"));
+        // Crypto has no calendar.
+        assert_eq!(
+            settled_until(utc("2024-06-15T16:00:00Z"), tf("1Day"), AssetClass::Crypto),
+            utc("2024-06-15T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_session_settles_once_its_after_hours_end() {
+        let class = AssetClass::Stocks;
+        // Wednesday 22:30 New York (EDT): Wednesday's daily bar and minute bars are settled.
+        let night = utc("2024-06-13T02:30:00Z");
+        assert_eq!(
+            settled_until(night, tf("1Day"), class),
+            utc("2024-06-13T04:00:00Z")
+        );
+        assert_eq!(
+            settled_until(night, tf("1Min"), class),
+            utc("2024-06-13T08:00:00Z")
+        );
+        assert_eq!(
+            settled_until(night, tf("1Week"), class),
+            utc("2024-06-10T04:00:00Z")
+        );
+        // 20:10: the settle window has not passed yet.
+        assert_eq!(
+            settled_until(utc("2024-06-13T00:10:00Z"), tf("1Day"), class),
+            utc("2024-06-12T04:00:00Z")
+        );
+        // An early close ends after-hours at 17:00: Christmas Eve 2024 at 17:30 is settled.
+        assert_eq!(
+            settled_until(utc("2024-12-24T22:30:00Z"), tf("1Day"), class),
+            utc("2024-12-26T05:00:00Z")
+        );
+        // Past the calendar: as without one.
+        assert_eq!(
+            settled_until(utc("2031-06-14T16:00:00Z"), tf("1Day"), class),
+            utc("2031-06-14T04:00:00Z")
+        );
+    }
+
+    fn iv(a: &str, b: &str) -> Interval {
+        Interval::new(utc(a), utc(b)).unwrap()
+    }
+
+    #[test]
+    fn gaps_without_a_session_are_not_asked_for() {
+        let class = AssetClass::Stocks;
+        let day = tf("1Day");
+        // Saturday: Friday's bar was settled on Friday night.
+        let covered =
+            IntervalSet::from_intervals([iv("2024-06-03T04:00:00Z", "2024-06-15T04:00:00Z")]);
+        let wanted = iv("2024-06-15T04:00:00Z", "2024-06-15T16:00:00Z");
+        let plan = plan_asks(wanted, &covered, utc("2024-06-15T16:00:00Z"), day, class);
+        assert!(plan.asks.is_empty());
+        assert_eq!(
+            plan.closed,
+            vec![iv("2024-06-15T04:00:00Z", "2024-06-16T04:00:00Z")]
+        );
+        // Good Friday 2024 and the weekend after it: nothing to ask.
+        let plan = plan_asks(
+            iv("2024-03-29T04:00:00Z", "2024-03-31T16:00:00Z"),
+            &IntervalSet::new(),
+            utc("2024-03-31T16:00:00Z"),
+            day,
+            class,
+        );
+        assert!(plan.asks.is_empty());
+        // 06:00 New York: the day's regular session has not begun, no daily bar is asked for.
+        let plan = plan_asks(
+            iv("2024-06-13T04:00:00Z", "2024-06-13T10:00:00Z"),
+            &IntervalSet::new(),
+            utc("2024-06-13T10:00:00Z"),
+            day,
+            class,
+        );
+        assert!(plan.asks.is_empty());
+        // The minute bars of that morning are.
+        let plan = plan_asks(
+            iv("2024-06-13T00:30:00Z", "2024-06-13T10:00:00Z"),
+            &IntervalSet::new(),
+            utc("2024-06-13T10:00:00Z"),
+            tf("1Min"),
+            class,
+        );
+        assert_eq!(
+            plan.ranges(),
+            vec![iv("2024-06-13T08:00:00Z", "2024-06-13T10:00:00Z")]
+        );
+        // Crypto: every gap is asked for.
+        let plan = plan_asks(
+            iv("2024-06-15T00:00:00Z", "2024-06-15T16:00:00Z"),
+            &IntervalSet::new(),
+            utc("2024-06-15T16:00:00Z"),
+            day,
+            AssetClass::Crypto,
+        );
+        assert_eq!(plan.asks.len(), 1);
+    }
+
+    #[test]
+    fn requests_are_trimmed_to_the_sessions_they_span() {
+        let class = AssetClass::Stocks;
+        // A week of minute bars, Saturday to Saturday: Monday 04:00 to Friday 20:00.
+        let week = iv("2024-06-08T04:00:00Z", "2024-06-15T04:00:00Z");
+        let plan = plan_asks(
+            week,
+            &IntervalSet::new(),
+            utc("2024-06-20T00:00:00Z"),
+            tf("1Min"),
+            class,
+        );
+        assert_eq!(
+            plan.asks,
+            vec![Ask {
+                range: iv("2024-06-10T08:00:00Z", "2024-06-15T00:00:00Z"),
+                gap: week
+            }]
+        );
+        // An answer that reached the end of the range covers the whole gap (when settled).
+        assert_eq!(
+            covered_by_answer(
+                plan.asks[0],
+                utc("2024-06-15T00:00:00Z"),
+                utc("2024-06-20T00:00:00Z")
+            ),
+            Some(week)
+        );
+        // A clamped answer covers up to where it reached.
+        assert_eq!(
+            covered_by_answer(
+                plan.asks[0],
+                utc("2024-06-12T00:00:00Z"),
+                utc("2024-06-20T00:00:00Z")
+            ),
+            Some(iv("2024-06-08T04:00:00Z", "2024-06-12T00:00:00Z"))
+        );
+        // Daily bars over Christmas 2024 to 2025-01-09: the holidays inside stay in the range,
+        // the weekend at the end goes.
+        let plan = plan_asks(
+            iv("2024-12-21T05:00:00Z", "2025-01-12T05:00:00Z"),
+            &IntervalSet::new(),
+            utc("2025-01-20T00:00:00Z"),
+            tf("1Day"),
+            class,
+        );
+        assert_eq!(
+            plan.ranges(),
+            vec![iv("2024-12-23T05:00:00Z", "2025-01-11T05:00:00Z")]
+        );
+        // Outside the calendar: the gap is asked for whole, and the plan says so.
+        let old = iv("2015-12-26T05:00:00Z", "2016-01-02T05:00:00Z");
+        let plan = plan_asks(
+            old,
+            &IntervalSet::new(),
+            utc("2024-01-01T00:00:00Z"),
+            tf("1Day"),
+            class,
+        );
+        assert!(plan.beyond_calendar);
+        assert_eq!(plan.ranges(), vec![old]);
     }
 
     #[test]
@@ -245,6 +546,13 @@ mod tests {
                 if requested.contains(t) && t < now && !coverage.contains(t) {
                     prop_assert!(gaps.iter().any(|g| g.contains(t)), "{} is missing and not planned", t);
                 }
+            }
+            // The calendar only ever narrows a gap, and every gap is either asked or closed.
+            let shaped = plan_asks(requested, &coverage, now, timeframe, class);
+            prop_assert_eq!(shaped.asks.len() + shaped.closed.len(), gaps.len());
+            for ask in &shaped.asks {
+                prop_assert!(gaps.contains(&ask.gap));
+                prop_assert!(ask.gap.start <= ask.range.start && ask.range.end <= ask.gap.end);
             }
             // Once the gaps are covered, nothing is left to plan.
             let mut filled = coverage.clone();

@@ -16,6 +16,7 @@ pub(super) struct Progress {
     bar_requests: AtomicU64,
     action_requests: AtomicU64,
     clamp_noted: std::sync::atomic::AtomicBool,
+    calendar_noted: std::sync::atomic::AtomicBool,
 }
 
 impl Progress {
@@ -36,6 +37,7 @@ impl Progress {
             bar_requests: AtomicU64::new(0),
             action_requests: AtomicU64::new(0),
             clamp_noted: false.into(),
+            calendar_noted: false.into(),
         }
     }
 
@@ -153,8 +155,21 @@ impl Observer for Progress {
                 });
             }
             Event::SeriesFailed { .. } => {}
+            Event::OutsideCalendar => {
+                if !self.calendar_noted.swap(true, Ordering::Relaxed) {
+                    self.say(|| self.printer.note(&calendar_note()));
+                }
+            }
         }
     }
+}
+
+/// The one note per run for gaps outside the market calendar's years.
+pub(super) fn calendar_note() -> String {
+    use crate::market::calendar::{FIRST_YEAR, LAST_YEAR};
+    format!(
+        "note: the market calendar covers {FIRST_YEAR} to {LAST_YEAR}; outside it barkeep asks Alpaca for every gap, as if every day were a trading day"
+    )
 }
 
 #[cfg(test)]

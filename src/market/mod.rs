@@ -1,11 +1,12 @@
 //! The vocabulary of market data that every other module speaks: symbols and their asset
 //! class, timeframes, bars, half-open time intervals, the `WHEN` syntax of `--start`/`--end`,
-//! corporate actions, and the adjustment of bars for them.
+//! the US equity market calendar, corporate actions, and the adjustment of bars for them.
 //!
 //! Everything here is pure: no I/O, no clock reads (the current time is always passed in).
 
 pub mod adjustment;
 pub mod bar;
+pub mod calendar;
 pub mod corporate_action;
 pub mod interval;
 pub mod symbol;

@@ -442,6 +442,8 @@ async fn ensure_cached(
                     key: key.clone(),
                     source: Box::new(e),
                 })?;
+                // Gaps without a session hold no bar: nothing is missing there.
+                let gaps = gaps.ranges();
                 if !gaps.is_empty() {
                     let spans: Vec<String> = gaps
                         .iter()

@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 
 use super::Error;
 use crate::api::{self, BarsPage, BarsRequest, Client};
-use crate::cache::planner::{plan_gaps, settled_until};
+use crate::cache::planner::{Ask, GapPlan, plan_asks, settled_until};
 use crate::cache::store::{CommitSummary, SeriesUpdate, WriteKind};
 use crate::cache::{self, SeriesKey, Store};
 use crate::events::{Event, Observer};
@@ -92,15 +92,11 @@ pub struct Batch {
     pub symbols: Vec<Symbol>,
 }
 
-/// The gaps of one target, from the coverage in the cache.
-fn plan_one(
-    store: &Store,
-    target: &FillTarget,
-    now: DateTime<Utc>,
-) -> Result<Vec<Interval>, Error> {
+/// The gaps of one target, from the coverage in the cache, shaped by the market calendar.
+fn plan_one(store: &Store, target: &FillTarget, now: DateTime<Utc>) -> Result<GapPlan, Error> {
     let summary = store.read_summary(&target.key)?;
     let coverage = summary.map(|s| s.metadata.coverage).unwrap_or_default();
-    Ok(plan_gaps(
+    Ok(plan_asks(
         target.range,
         &coverage,
         now,
@@ -109,13 +105,14 @@ fn plan_one(
     ))
 }
 
-/// The gaps of each target, from the coverage in the cache. A damaged file is an error for
-/// its series only.
+/// The gaps of each target, from the coverage in the cache, shaped by the market calendar
+/// (stock gaps are trimmed to the sessions they span; gaps without one are not asked). A
+/// damaged file is an error for its series only.
 pub fn plan(
     store: &Store,
     targets: &[FillTarget],
     now: DateTime<Utc>,
-) -> Vec<(SeriesKey, Result<Vec<Interval>, Error>)> {
+) -> Vec<(SeriesKey, Result<GapPlan, Error>)> {
     targets
         .iter()
         .map(|target| (target.key.clone(), plan_one(store, target, now)))
@@ -127,7 +124,7 @@ pub async fn plan_concurrently(
     store: &Store,
     targets: &[FillTarget],
     now: DateTime<Utc>,
-) -> Vec<(SeriesKey, Result<Vec<Interval>, Error>)> {
+) -> Vec<(SeriesKey, Result<GapPlan, Error>)> {
     futures::stream::iter(targets.iter().cloned())
         .map(|target| {
             let store = store.clone();
@@ -186,22 +183,34 @@ pub async fn fill(
 ) -> Result<Vec<SeriesOutcome>, Error> {
     let now = options.now;
     let planned = plan_concurrently(store, &targets, now).await;
+    if planned
+        .iter()
+        .any(|(_, p)| p.as_ref().is_ok_and(|p| p.beyond_calendar))
+    {
+        observer.event(Event::OutsideCalendar);
+    }
     let mut outcomes: BTreeMap<SeriesKey, SeriesOutcome> = BTreeMap::new();
     let mut series: HashMap<SeriesKey, SeriesState> = HashMap::new();
     for (key, gaps) in planned {
         match gaps {
-            Ok(gaps) if gaps.is_empty() => {
+            // Nothing to ask (at most gaps without a session): no request, no write.
+            Ok(plan) if plan.asks.is_empty() => {
                 outcomes.entry(key.clone()).or_insert(SeriesOutcome {
                     key,
-                    gaps,
+                    gaps: Vec::new(),
                     status: SeriesStatus::Unchanged,
                 });
             }
-            Ok(gaps) => {
+            Ok(plan) => {
                 let state = series.entry(key).or_default();
-                for gap in gaps {
-                    if !state.gaps.contains(&gap) {
-                        state.gaps.push(gap);
+                for ask in plan.asks {
+                    if !state.asks.iter().any(|a| a.range == ask.range) {
+                        state.asks.push(ask);
+                    }
+                }
+                for gap in plan.closed {
+                    if !state.closed.contains(&gap) {
+                        state.closed.push(gap);
                     }
                 }
             }
@@ -220,7 +229,11 @@ pub async fn fill(
     // A key planned twice (two ranges) with nothing missing in one of them is not unchanged.
     outcomes.retain(|key, _| !series.contains_key(key));
 
-    let batches = batch(series.iter().map(|(k, s)| (k, s.gaps.as_slice())));
+    let ranges: Vec<(SeriesKey, Vec<Interval>)> = series
+        .iter()
+        .map(|(k, s)| (k.clone(), s.asks.iter().map(|a| a.range).collect()))
+        .collect();
+    let batches = batch(ranges.iter().map(|(k, r)| (k, r.as_slice())));
     for b in &batches {
         for symbol in &b.symbols {
             let key = SeriesKey::new(symbol.clone(), b.feed, b.timeframe);
@@ -271,7 +284,11 @@ pub async fn fill(
 /// Where one series stands during a run.
 #[derive(Debug, Default)]
 struct SeriesState {
-    gaps: Vec<Interval>,
+    /// What is asked for each missing range (see [`Ask`]).
+    asks: Vec<Ask>,
+    /// Missing but holding no session: covered (up to the settled bound) with the first
+    /// commit of the series.
+    closed: Vec<Interval>,
     /// Requests carrying this series that have not finished with it.
     outstanding: usize,
     /// A commit of this series is running (commits of one series never overlap).
@@ -287,8 +304,11 @@ struct SeriesState {
 /// Where one symbol of a request stands.
 #[derive(Debug)]
 struct SymbolProgress {
-    /// Everything before this instant is committed (or queued for a commit).
+    /// Everything before this instant is committed (or queued for a commit). Starts at the
+    /// start of the missing range, which may lie before the request's (no session there).
     cursor: DateTime<Utc>,
+    /// The end of the missing range: covered when the answer reaches the request's end.
+    gap_end: DateTime<Utc>,
     /// Bars received and not yet committed, in time order.
     bars: Vec<Bar>,
     /// A later symbol (or the end of the answer) was seen: nothing more will come.
@@ -356,11 +376,18 @@ impl Engine<'_> {
             .symbols
             .iter()
             .map(|s| {
-                let cursor = cursors.remove(s).unwrap_or(batch.gap.start);
+                let key = SeriesKey::new(s.clone(), batch.feed, batch.timeframe);
+                let gap = self
+                    .series
+                    .get(&key)
+                    .and_then(|state| state.asks.iter().find(|a| a.range == batch.gap))
+                    .map_or(batch.gap, |ask| ask.gap);
+                let cursor = cursors.remove(s).unwrap_or(gap.start);
                 (
                     s.clone(),
                     SymbolProgress {
                         cursor,
+                        gap_end: gap.end,
                         bars: Vec::new(),
                         done: false,
                         received: false,
@@ -580,6 +607,11 @@ impl Engine<'_> {
                             updates.push((key, SeriesUpdate::default(), true));
                             continue;
                         }
+                        // Reaching the request's end answers the whole missing range (what
+                        // the calendar trimmed off holds no session).
+                        Flush::Complete if answered_until >= b.batch.gap.end => {
+                            progress.gap_end.max(answered_until)
+                        }
                         Flush::Complete => answered_until,
                         // Every bar up to the last one received is known.
                         _ => match bars.last() {
@@ -600,7 +632,7 @@ impl Engine<'_> {
             };
             updates.push((key, update, complete));
         }
-        for (key, update, complete) in updates {
+        for (key, mut update, complete) in updates {
             let Some(state) = self.series.get_mut(&key) else {
                 continue;
             };
@@ -610,6 +642,13 @@ impl Engine<'_> {
             if update.bars.is_empty() && update.answered.is_empty() {
                 continue;
             }
+            // Gaps without a session hold no bar: covered along with the first answer.
+            update.covered.extend(
+                state
+                    .closed
+                    .drain(..)
+                    .filter_map(|gap| Interval::new(gap.start, gap.end.min(settled))),
+            );
             match &mut state.queued {
                 _ if !state.committing => {
                     state.committing = true;
@@ -689,7 +728,7 @@ impl Engine<'_> {
             }
             self.outcomes.push(SeriesOutcome {
                 key,
-                gaps: state.gaps,
+                gaps: state.asks.iter().map(|a| a.range).collect(),
                 status,
             });
         }

@@ -1,7 +1,8 @@
 //! `inspect`: what the cache holds, series by series, from the file footers alone, and the
 //! corporate-actions ledgers of stock symbols; and `--verify`, which reads every file whole and
-//! checks it against the format's promises. A damaged file is listed with its error and never
-//! stops the listing of the others.
+//! checks it against the format's promises; and `--gaps`, the sessions of the market
+//! calendar inside a stock series' coverage that hold no bar. A damaged file is listed with
+//! its error and never stops the listing of the others.
 
 use std::path::PathBuf;
 
@@ -10,9 +11,11 @@ use chrono::{DateTime, Utc};
 use super::Error;
 use super::selection::SeriesFilter;
 use crate::cache::ledger::{self, Ledger};
+use crate::cache::planner::{bar_ceil, bar_floor};
 use crate::cache::store::{LeftoverTemp, Recovered};
 use crate::cache::{self, SeriesKey, Store};
-use crate::market::{AssetClass, IntervalSet, Symbol};
+use crate::market::calendar::{self, Session};
+use crate::market::{AssetClass, Interval, IntervalSet, Symbol, Timeframe};
 use crate::parquet_files::read::FileSummary;
 
 /// One cached series as its footer describes it.
@@ -137,6 +140,97 @@ pub fn leftovers(store: &Store) -> Result<Vec<LeftoverTemp>, Error> {
     Ok(store.leftovers()?)
 }
 
+/// The sessions inside one series' coverage that hold no bar at all.
+#[derive(Debug)]
+pub struct SeriesGaps {
+    pub key: SeriesKey,
+    /// `Err` for a file that cannot be read.
+    pub sessions: Result<Vec<Session>, cache::Error>,
+}
+
+/// What `--gaps` found: per listed stock series, and whether some coverage lay outside the
+/// calendar's years (not checked there).
+#[derive(Debug, Default)]
+pub struct GapReport {
+    pub series: Vec<SeriesGaps>,
+    pub beyond_calendar: bool,
+}
+
+/// For each listed stock series (crypto has no calendar), the sessions whose whole span lies
+/// inside the coverage (and inside `range`, when given) and that hold no bar. For a liquid
+/// symbol that is missing data; for a thinly traded one it may be normal.
+pub fn gaps(store: &Store, infos: &[SeriesInfo], range: Option<Interval>) -> GapReport {
+    let mut report = GapReport::default();
+    for info in infos
+        .iter()
+        .filter(|i| i.key.asset_class() == AssetClass::Stocks)
+    {
+        let sessions = store.read_bars(&info.key, range).map(|stored| {
+            let Some(stored) = stored else {
+                return Vec::new();
+            };
+            let coverage = match range {
+                Some(range) => IntervalSet::from_intervals(
+                    stored
+                        .metadata
+                        .coverage
+                        .intervals()
+                        .iter()
+                        .filter_map(|i| i.intersect(&range)),
+                ),
+                None => stored.metadata.coverage.clone(),
+            };
+            let stamps: Vec<DateTime<Utc>> = stored.bars.iter().map(|b| b.timestamp).collect();
+            let (sessions, beyond) = sessions_without_bars(&coverage, &stamps, info.key.timeframe);
+            report.beyond_calendar |= beyond;
+            sessions
+        });
+        report.series.push(SeriesGaps {
+            key: info.key.clone(),
+            sessions,
+        });
+    }
+    report
+}
+
+/// The sessions whose bar span (`pre_open` to `post_close`, widened to whole bars) lies
+/// inside `coverage` and holds none of the sorted `stamps`; and whether some coverage lay
+/// outside the calendar's years. Pure.
+pub fn sessions_without_bars(
+    coverage: &IntervalSet,
+    stamps: &[DateTime<Utc>],
+    timeframe: Timeframe,
+) -> (Vec<Session>, bool) {
+    let class = AssetClass::Stocks;
+    let (known_start, known_end) = calendar::known_span();
+    let mut beyond = false;
+    let mut missing = Vec::new();
+    for covered in coverage.intervals() {
+        beyond |= covered.start < known_start || covered.end > known_end;
+        let (start, end) = (covered.start.max(known_start), covered.end.min(known_end));
+        let Ok(sessions) = calendar::sessions_overlapping(start, end) else {
+            beyond = true;
+            continue;
+        };
+        for session in sessions {
+            let Some(span) = Interval::new(
+                bar_floor(session.pre_open, timeframe, class),
+                bar_ceil(session.post_close, timeframe, class),
+            ) else {
+                continue;
+            };
+            if !coverage.missing_from(span).is_empty() {
+                continue;
+            }
+            let first_at_or_after = stamps.partition_point(|t| *t < span.start);
+            if stamps.get(first_at_or_after).is_none_or(|t| *t >= span.end) {
+                missing.push(session);
+            }
+        }
+    }
+    (missing, beyond)
+}
+
 /// An error and its causes on one line.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -155,4 +249,53 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 /// The covered ranges of a summary, or none for a damaged file.
 pub fn coverage(info: &SeriesInfo) -> Option<&IntervalSet> {
     info.summary.as_ref().ok().map(|s| &s.metadata.coverage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn sessions_without_bars_are_those_wholly_covered_and_empty() {
+        let day: Timeframe = "1Day".parse().unwrap();
+        // Monday 2024-06-10 to Saturday 2024-06-15 covered; bars on every day but Wednesday.
+        let coverage = IntervalSet::from_intervals([Interval::new(
+            utc("2024-06-10T04:00:00Z"),
+            utc("2024-06-15T04:00:00Z"),
+        )
+        .unwrap()]);
+        let stamps: Vec<DateTime<Utc>> = [10, 11, 13, 14]
+            .iter()
+            .map(|d| utc(&format!("2024-06-{d}T04:00:00Z")))
+            .collect();
+        let (missing, beyond) = sessions_without_bars(&coverage, &stamps, day);
+        assert!(!beyond);
+        let dates: Vec<String> = missing.iter().map(|s| s.date.to_string()).collect();
+        assert_eq!(dates, ["2024-06-12"]);
+        // A session only partly covered is not reported.
+        let partial = IntervalSet::from_intervals([Interval::new(
+            utc("2024-06-12T12:00:00Z"),
+            utc("2024-06-13T04:00:00Z"),
+        )
+        .unwrap()]);
+        assert!(
+            sessions_without_bars(&partial, &[], "1Min".parse().unwrap())
+                .0
+                .is_empty()
+        );
+        // Coverage before 2016 is not checked, and said so.
+        let old = IntervalSet::from_intervals([Interval::new(
+            utc("2015-12-28T05:00:00Z"),
+            utc("2016-01-06T05:00:00Z"),
+        )
+        .unwrap()]);
+        let (missing, beyond) = sessions_without_bars(&old, &[], day);
+        assert!(beyond);
+        let dates: Vec<String> = missing.iter().map(|s| s.date.to_string()).collect();
+        assert_eq!(dates, ["2016-01-04", "2016-01-05"]);
+    }
 }

@@ -14,6 +14,7 @@ use super::fetch::resolve_range;
 use super::gap_fill::{self, Batch, FillOptions, FillTarget, SeriesOutcome};
 use super::selection::SeriesFilter;
 use crate::api::Client;
+use crate::cache::planner::GapPlan;
 use crate::cache::{SeriesKey, Store};
 use crate::events::Observer;
 use crate::interrupt::Interrupt;
@@ -123,17 +124,20 @@ pub struct PlannedRequest {
     pub estimated_pages: u64,
 }
 
-/// The requests an update would make, without making them.
+/// The requests an update would make, without making them, and each series' plan (its
+/// gaps without a session included).
 pub fn dry_run(
     store: &Store,
     targets: &[FillTarget],
     now: DateTime<Utc>,
-) -> (Vec<(SeriesKey, Vec<Interval>)>, Vec<PlannedRequest>) {
-    let planned: Vec<(SeriesKey, Vec<Interval>)> = gap_fill::plan(store, targets, now)
+) -> (Vec<(SeriesKey, GapPlan)>, Vec<PlannedRequest>) {
+    let planned: Vec<(SeriesKey, GapPlan)> = gap_fill::plan(store, targets, now)
         .into_iter()
-        .filter_map(|(key, gaps)| gaps.ok().map(|g| (key, g)))
+        .filter_map(|(key, plan)| plan.ok().map(|p| (key, p)))
         .collect();
-    let batches = gap_fill::batch(planned.iter().map(|(k, g)| (k, g.as_slice())));
+    let ranges: Vec<(&SeriesKey, Vec<Interval>)> =
+        planned.iter().map(|(k, p)| (k, p.ranges())).collect();
+    let batches = gap_fill::batch(ranges.iter().map(|(k, r)| (*k, r.as_slice())));
     let requests = batches
         .into_iter()
         .map(|batch| {

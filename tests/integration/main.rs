@@ -4,6 +4,7 @@
 
 mod adjustments;
 mod append;
+mod calendar;
 mod conventions;
 mod fetch;
 mod generated_files;

@@ -1,16 +1,22 @@
 //! `barkeep inspect`: list what the cache holds as a table, CSV or JSON, the recorded
-//! corporate actions of the symbols named, and `--verify`.
+//! corporate actions of the symbols named, and `--verify`; `--gaps` and `--calendar` are
+//! presented by [`super::inspect_calendar`].
 
 use std::io::{BufWriter, IsTerminal, Write};
 
+use chrono::{Days, NaiveDate};
 use clap::{Args, ValueEnum};
 use indicatif::HumanBytes;
 use serde_json::json;
 
 use super::fetch::FeedArg;
+use super::inspect_calendar::{write_calendar, write_gaps};
 use crate::cache::{self, ledger, ledger::Ledger};
-use crate::cli::Context;
-use crate::market::{AssetClass, Symbol, Timeframe};
+use crate::cli::progress::calendar_note;
+use crate::cli::{Context, UsageError};
+use crate::market::calendar::new_york_date;
+use crate::market::time_spec::midnight;
+use crate::market::{AssetClass, Interval, NEW_YORK, Symbol, Timeframe};
 use crate::ops::inspect::{self as op, Problem, SeriesInfo, error_chain};
 use crate::ops::selection::SeriesFilter;
 use crate::parquet_files::metadata::format_instant;
@@ -21,6 +27,8 @@ Examples:
   barkeep inspect AAPL -t 1Day                     # one series, with its covered ranges
   barkeep inspect --format json | jq '.[] | select(.rows > 100000) | .path'
   barkeep inspect --verify                         # read every file whole; exit 1 on problems
+  barkeep inspect AAPL -t 1Min --gaps              # sessions in the coverage without a bar
+  barkeep inspect --calendar --start 2024-12-20 --end 2025-01-10
 ";
 
 /// Show what the cache holds: one row per cached series.
@@ -50,6 +58,26 @@ pub struct InspectArgs {
     /// one row per timestamp, rows inside the recorded coverage; exit 1 if anything is wrong
     #[arg(long)]
     pub verify: bool,
+
+    /// List the market sessions inside each stock series' coverage that hold no bar at all
+    ///
+    /// For a liquid symbol such a session is missing data; for a thinly traded one it may be
+    /// normal. Crypto has no calendar and is skipped. --start/--end narrow the dates checked.
+    #[arg(long, conflicts_with = "verify")]
+    pub gaps: bool,
+
+    /// Print the US equity market calendar from --start to --end instead of the cache:
+    /// sessions (extended and regular hours), early closes and holidays, 2016 to 2030
+    #[arg(long, conflicts_with_all = ["verify", "gaps", "symbols", "timeframes", "feed"])]
+    pub calendar: bool,
+
+    /// First date (YYYY-MM-DD, New York) for --calendar or --gaps [default: --calendar: today]
+    #[arg(long, value_name = "DATE")]
+    pub start: Option<NaiveDate>,
+
+    /// Last date, inclusive, for --calendar or --gaps [default: --calendar: 2 weeks after --start]
+    #[arg(long, value_name = "DATE")]
+    pub end: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -156,12 +184,42 @@ fn json_row(info: &SeriesInfo, problems: Option<Vec<&Problem>>) -> serde_json::V
 }
 
 pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let format = args.format.unwrap_or(if stdout.is_terminal() {
+        InspectFormat::Table
+    } else {
+        InspectFormat::Csv
+    });
+    if (args.start.is_some() || args.end.is_some()) && !args.calendar && !args.gaps {
+        return Err(UsageError(
+            "--start and --end go with --calendar or --gaps; add one of them".to_owned(),
+        )
+        .into());
+    }
+    if args.calendar {
+        let start = args.start.unwrap_or_else(|| new_york_date(ctx.now));
+        let end = args
+            .end
+            .unwrap_or_else(|| start.checked_add_days(Days::new(14)).unwrap_or(start));
+        let mut out = BufWriter::new(stdout.lock());
+        write_calendar(&mut out, format, start, end)?;
+        out.flush()?;
+        if format == InspectFormat::Table {
+            ctx.printer.note(
+                "times in New York; extended hours run pre_open to post_close, the regular session open to close",
+            );
+        }
+        return Ok(());
+    }
     let filter = SeriesFilter {
         symbols: args.symbols,
         timeframes: args.timeframes,
         feed: args.feed.map(Into::into),
     };
     let infos = op::inspect(&ctx.store, &filter)?;
+    if args.gaps {
+        return run_gaps(ctx, (args.start, args.end), format, &infos);
+    }
     // The ledgers of the symbols named, or (for JSON) of every stock symbol listed.
     let mut ledger_symbols: Vec<Symbol> = if filter.symbols.is_empty() {
         infos.iter().map(|i| i.key.symbol.clone()).collect()
@@ -181,12 +239,6 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
         args.verify
             .then(|| problems.iter().filter(|p| p.path == info.path).collect())
     };
-    let stdout = std::io::stdout();
-    let format = args.format.unwrap_or(if stdout.is_terminal() {
-        InspectFormat::Table
-    } else {
-        InspectFormat::Csv
-    });
     let mut out = BufWriter::new(stdout.lock());
     let single = infos.len() == 1;
     match format {
@@ -384,6 +436,67 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
         }
         ctx.printer
             .note(&format!("verified {} series: no problems", infos.len()));
+    }
+    Ok(())
+}
+
+/// `--gaps`: the sessions without a bar, then notes and per-series errors on stderr.
+fn run_gaps(
+    ctx: &Context,
+    dates: (Option<NaiveDate>, Option<NaiveDate>),
+    format: InspectFormat,
+    infos: &[SeriesInfo],
+) -> anyhow::Result<()> {
+    let range = match dates {
+        (None, None) => None,
+        (start, end) => {
+            let start = start.map_or(chrono::DateTime::<chrono::Utc>::MIN_UTC, |d| {
+                midnight(d, &NEW_YORK)
+            });
+            let end = end
+                .and_then(|d| d.checked_add_days(Days::new(1)))
+                .map_or(chrono::DateTime::<chrono::Utc>::MAX_UTC, |d| {
+                    midnight(d, &NEW_YORK)
+                });
+            Some(Interval::new(start, end).ok_or_else(|| {
+                UsageError("--end is before --start; give an --end on or after --start".to_owned())
+            })?)
+        }
+    };
+    let report = op::gaps(&ctx.store, infos, range);
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let found = write_gaps(&mut out, format, &report)?;
+    out.flush()?;
+    drop(out);
+    let checked = report.series.iter().filter(|g| g.sessions.is_ok()).count();
+    ctx.printer.note(&format!(
+        "{found} sessions without a bar in {checked} stock series (missing data for a liquid symbol; may be normal for a thinly traded one)"
+    ));
+    if report.beyond_calendar {
+        ctx.printer.note(&calendar_note());
+    }
+    if infos
+        .iter()
+        .any(|i| i.key.asset_class() == AssetClass::Crypto)
+    {
+        ctx.printer
+            .note("crypto trades around the clock: its series have no sessions to check");
+    }
+    if infos.is_empty() {
+        ctx.printer.note(&format!(
+            "no cached series match (cache: `{}`)",
+            ctx.store.root().display()
+        ));
+    }
+    let mut failed = 0;
+    for g in &report.series {
+        if let Err(e) = &g.sessions {
+            failed += 1;
+            ctx.printer.error(&format!("{}: {}", g.key, error_chain(e)));
+        }
+    }
+    if failed > 0 {
+        return Err(ProblemsFound(failed).into());
     }
     Ok(())
 }

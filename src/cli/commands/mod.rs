@@ -3,5 +3,6 @@
 
 pub mod fetch;
 pub mod inspect;
+pub mod inspect_calendar;
 pub mod prune;
 pub mod update;

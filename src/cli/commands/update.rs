@@ -10,9 +10,9 @@ use indicatif::HumanCount;
 use serde_json::json;
 
 use super::fetch::FeedArg;
-use crate::cli::progress::Progress;
+use crate::cli::progress::{Progress, calendar_note};
 use crate::cli::{Context, UsageError, ops_hint};
-use crate::market::{Symbol, Timeframe, When};
+use crate::market::{Interval, Symbol, Timeframe, When};
 use crate::ops::gap_fill::SeriesStatus;
 use crate::ops::inspect::error_chain;
 use crate::ops::update::{self as op, UpdateOptions};
@@ -190,13 +190,14 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         if args.report.is_some() {
             let entries: Vec<_> = series
                 .iter()
-                .map(|(key, gaps)| {
+                .map(|(key, plan)| {
                     json!({
                         "symbol": key.symbol.as_str(),
                         "asset_class": key.asset_class().as_str(),
                         "feed": key.feed.as_str(),
                         "timeframe": key.timeframe.to_string(),
-                        "ranges": gaps.iter().map(|g| [format_instant(g.start), format_instant(g.end)]).collect::<Vec<_>>(),
+                        "ranges": plan.asks.iter().map(|a| [format_instant(a.range.start), format_instant(a.range.end)]).collect::<Vec<_>>(),
+                        "no_session_ranges": plan.closed.iter().map(|g| [format_instant(g.start), format_instant(g.end)]).collect::<Vec<_>>(),
                     })
                 })
                 .collect();
@@ -214,27 +215,32 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
                 "{}",
                 row(["symbol", "timeframe", "feed", "from", "to"])
             )?;
-            for (key, gaps) in &series {
-                for gap in gaps {
-                    let (tf, start, end) = (
-                        key.timeframe.to_string(),
-                        format_instant(gap.start),
-                        format_instant(gap.end),
-                    );
-                    writeln!(
-                        out,
-                        "{}",
-                        row([key.symbol.as_str(), &tf, key.feed.as_str(), &start, &end])
-                    )?;
+            for (key, plan) in &series {
+                let tf = key.timeframe.to_string();
+                let asked = plan.asks.iter().map(|a| (a.range, ""));
+                let closed = plan.closed.iter().map(|g| (*g, "  no session: not asked"));
+                let mut lines: Vec<(Interval, &str)> = asked.chain(closed).collect();
+                lines.sort_by_key(|(range, _)| range.start);
+                for (range, note) in lines {
+                    let (start, end) = (format_instant(range.start), format_instant(range.end));
+                    let line = row([key.symbol.as_str(), &tf, key.feed.as_str(), &start, &end]);
+                    writeln!(out, "{line}{note}")?;
                 }
             }
-            let needing = series.iter().filter(|(_, g)| !g.is_empty()).count();
+            let needing = series.iter().filter(|(_, p)| !p.asks.is_empty()).count();
+            let closed_only = series
+                .iter()
+                .filter(|(_, p)| p.asks.is_empty() && !p.closed.is_empty())
+                .count();
             writeln!(
                 out,
-                "{needing} of {} series need data; {} requests planned, about {pages} with pages",
+                "{needing} of {} series need data ({closed_only} more miss only time without a market session); {} requests planned, about {pages} with pages",
                 series.len(),
                 requests.len()
             )?;
+        }
+        if series.iter().any(|(_, p)| p.beyond_calendar) {
+            ctx.printer.note(&calendar_note());
         }
         for (key, error) in &plan.unplannable {
             ctx.printer.error(&format!("{key}: {}", error_chain(error)));

@@ -139,6 +139,8 @@ struct EmulatorState {
     failing: BTreeMap<String, u16>,
     /// An outage: every bar request after the first `.0` answers `.1`.
     outage: Option<(usize, u16)>,
+    /// Stock symbol and New York date whose bars the emulator leaves out of every answer.
+    removed_sessions: Vec<(String, NaiveDate)>,
 }
 
 impl EmulatorState {
@@ -171,6 +173,7 @@ impl EmulatorState {
             action_faults: VecDeque::new(),
             failing: BTreeMap::new(),
             outage: None,
+            removed_sessions: Vec::new(),
         }
     }
 
@@ -201,6 +204,12 @@ impl Emulator {
         let state = Arc::new(Mutex::new(EmulatorState::new()));
         let server = server::Running::start(Arc::clone(&state));
         Emulator { state, server }
+    }
+
+    /// Leaves every bar of `symbol` on the New York date `date` out of the answers, as if
+    /// the feed had lost that session.
+    pub(crate) fn remove_session(&self, symbol: &str, date: NaiveDate) {
+        self.lock().removed_sessions.push((symbol.to_owned(), date));
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.

@@ -507,9 +507,10 @@ fn answer(
             (l, factors)
         })
         .collect();
+    let removed = guard.removed_sessions.clone();
     // Generate without holding the lock: other requests and the test thread go on meanwhile.
     drop(guard);
-    let page = request.page(&listed, clock);
+    let page = request.page(&listed, clock, &removed);
     let mut reply = Reply::json(200, request.render(&page));
     reply.rate = Some(rate);
     reply
@@ -675,7 +676,12 @@ impl BarRequest {
 
     /// The page this request asks for: symbols in order, `limit` bars across all of them
     /// (adjusted by each symbol's factors), and a token for the next bar if there is one.
-    fn page(&self, listed: &[(Listing, Vec<Factor>)], clock: DateTime<Utc>) -> Page {
+    fn page(
+        &self,
+        listed: &[(Listing, Vec<Factor>)],
+        clock: DateTime<Utc>,
+        removed: &[(String, NaiveDate)],
+    ) -> Page {
         let mut page = Page {
             bars: Vec::new(),
             next: None,
@@ -707,6 +713,10 @@ impl BarRequest {
             };
             let mut bars = Vec::new();
             series.visit(start, end, self.descending, &mut |bar| {
+                let date = super::calendar::new_york_date(bar.t);
+                if removed.iter().any(|(s, d)| s == symbol && *d == date) {
+                    return true;
+                }
                 if count < self.limit {
                     count += 1;
                     bars.push(bar);
