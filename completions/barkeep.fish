@@ -31,7 +31,7 @@ never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_needs_command" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_needs_command" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
 complete -c barkeep -n "__fish_barkeep_needs_command" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
-complete -c barkeep -n "__fish_barkeep_needs_command" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+complete -c barkeep -n "__fish_barkeep_needs_command" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers'
 complete -c barkeep -n "__fish_barkeep_needs_command" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'
 complete -c barkeep -n "__fish_barkeep_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c barkeep -n "__fish_barkeep_needs_command" -s V -l version -d 'Print version'
@@ -62,7 +62,7 @@ complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l api-url -d 'Al
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l offline -d 'Do not use the network: serve from the cache or fail naming the missing ranges'
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
-complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers'
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -s t -l timeframe -d 'Timeframes to update; repeat for several [default: those cached, else 1Day]' -r
@@ -82,7 +82,7 @@ complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l rate-limit -d
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l dry-run -d 'Print the plan (series, ranges, estimated requests) and make no request'
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l no-wait -d 'Exit 1 at once if another barkeep run holds a series\' lock, instead of waiting'
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
-complete -c barkeep -n "__fish_barkeep_using_subcommand update" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+complete -c barkeep -n "__fish_barkeep_using_subcommand update" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers'
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -s t -l timeframe -d 'Only these timeframes; repeat for several' -r
@@ -105,7 +105,7 @@ complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l verify -d 'R
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l gaps -d 'List the market sessions inside each stock series\' coverage that hold no bar at all'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l calendar -d 'Print the US equity market calendar from --start to --end instead of the cache: sessions (extended and regular hours), early closes and holidays, 2016 to 2030'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
-complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -s t -l timeframe -d 'Only these timeframes; repeat for several' -r
@@ -127,7 +127,7 @@ complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -l dry-run -d 'Sh
 complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -s y -l yes -d 'Do not ask for confirmation'
 complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -l no-wait -d 'Exit 1 at once if another barkeep run holds a series\' lock, instead of waiting'
 complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
-complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers'
 complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l cache-dir -d 'The cache directory [default: the user cache directory]' -r -f -a "(__fish_complete_directories)"
@@ -137,7 +137,7 @@ never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
-complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "completions" -d 'Print SHELL\'s completion script, or write the scripts into --dir'
@@ -151,7 +151,7 @@ never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
-complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -l cache-dir -d 'The cache directory [default: the user cache directory]' -r -f -a "(__fish_complete_directories)"
@@ -161,7 +161,7 @@ never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
-complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr (API keys are never shown)'
+complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c barkeep -n "__fish_barkeep_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Print SHELL\'s completion script, or write the scripts into --dir'

@@ -19,6 +19,11 @@ pub enum Event<'a> {
         elapsed: Duration,
         items: usize,
     },
+    /// The headers of a response (credentials and cookies left out), for `-vv`.
+    ResponseHeaders {
+        url: &'a str,
+        headers: &'a [(String, String)],
+    },
     /// A request failed in a way worth retrying; the next attempt starts after `delay`.
     Retrying {
         url: &'a str,

@@ -484,6 +484,22 @@ impl Client {
                     .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
             };
             let (remaining, reset) = (header("x-ratelimit-remaining"), header("x-ratelimit-reset"));
+            // For `-vv`: every response header but anything that could carry a credential.
+            let shown_headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .filter(|(name, _)| !is_sensitive_header(name.as_str()))
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            self.observer.event(Event::ResponseHeaders {
+                url: shown_url,
+                headers: &shown_headers,
+            });
             let body = response.bytes().await.map_err(transport)?;
             Ok::<_, Error>((status, remaining, reset, body))
         }
@@ -522,6 +538,17 @@ impl Client {
         });
         outcome
     }
+}
+
+/// Headers never shown, even with `-vv`: credentials and cookies, in either direction.
+fn is_sensitive_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("apca-api-")
+        || name.contains("authorization")
+        || name.contains("cookie")
+        || name.contains("secret")
+        || name.contains("token")
+        || name.contains("key")
 }
 
 /// Checks that `base` can take the endpoints' paths: an http(s) URL with a host and no query.

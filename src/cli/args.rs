@@ -78,14 +78,16 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// Print a log of every request to Alpaca on stderr (API keys are never shown)
+    /// Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers
     ///
     /// One line per request with its URL, HTTP status, time taken and number of bars, plus
-    /// retries and rate-limit waits. Progress bars are off in this mode.
+    /// retries, rate-limit waits and commits. `-vv` adds each response's headers (rate-limit
+    /// budget, request id, ...). API keys, passwords in URLs, cookies and authorization
+    /// headers are never shown. Progress bars are off in this mode.
     ///
-    /// Example: barkeep -v fetch AAPL --start 1y 2>requests.log
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    /// Example: barkeep -vv fetch AAPL --start 1y 2>requests.log
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
     /// When to use colour on stderr (NO_COLOR is honoured)
     ///

@@ -16,6 +16,8 @@ use super::environment;
 pub struct Printer {
     quiet: bool,
     verbose: bool,
+    /// `-vv`: response headers too.
+    very_verbose: bool,
     color: bool,
     progress: bool,
 }
@@ -33,10 +35,11 @@ impl Printer {
         if !color {
             console::set_colors_enabled_stderr(false);
         }
-        let progress = stderr_tty && !args.quiet && !args.verbose && !args.no_progress;
+        let progress = stderr_tty && !args.quiet && args.verbose == 0 && !args.no_progress;
         Self {
             quiet: args.quiet,
-            verbose: args.verbose,
+            verbose: args.verbose > 0,
+            very_verbose: args.verbose > 1,
             color,
             progress,
         }
@@ -47,6 +50,7 @@ impl Printer {
         Self {
             quiet: false,
             verbose: false,
+            very_verbose: false,
             color: false,
             progress: false,
         }
@@ -54,6 +58,11 @@ impl Printer {
 
     pub fn is_verbose(&self) -> bool {
         self.verbose
+    }
+
+    /// `-vv`: log response headers too.
+    pub fn is_very_verbose(&self) -> bool {
+        self.very_verbose
     }
 
     pub fn progress_target(&self) -> ProgressDrawTarget {

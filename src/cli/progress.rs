@@ -128,6 +128,16 @@ impl Observer for Progress {
                     self.printer.log(&format!("  for {url}"));
                 });
             }
+            Event::ResponseHeaders { url, headers } => {
+                if self.printer.is_very_verbose() {
+                    self.say(|| {
+                        self.printer.log(&format!("response headers for {url}:"));
+                        for (name, value) in headers {
+                            self.printer.log(&format!("  {name}: {value}"));
+                        }
+                    });
+                }
+            }
             Event::RateLimited { delay } => {
                 self.say(|| {
                     self.printer.log(&format!(

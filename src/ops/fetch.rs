@@ -17,6 +17,7 @@ use super::Error;
 use super::corporate_actions::{self, MAX_AGE};
 use super::gap_fill::{self, FillOptions, FillTarget, SeriesStatus};
 use crate::api::Client;
+use crate::cache::planner::plan_asks;
 use crate::cache::store::SeriesScan;
 use crate::cache::{SeriesKey, Store};
 use crate::events::Observer;
@@ -133,6 +134,19 @@ pub struct LedgerUse {
 pub struct Fetched {
     pub series: FetchedBars,
     pub ledgers: Vec<LedgerUse>,
+    /// `--offline` only: the series whose requested range reaches past their last answer
+    /// from Alpaca (served up to it).
+    pub reach: Vec<CachedThrough>,
+}
+
+/// A series served `--offline` up to its last answer from Alpaca, short of the requested end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedThrough {
+    pub key: SeriesKey,
+    /// The end of the series' coverage and provisional ranges.
+    pub through: DateTime<Utc>,
+    /// When the series was last written.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// The requested bars, read from the cache as they are consumed: series after series in
@@ -227,10 +241,11 @@ pub async fn fetch(
     interrupt: &Interrupt,
 ) -> Result<Fetched, Error> {
     if adjustment.is_raw() {
-        ensure_cached(store, client, targets.clone(), now, observer, interrupt).await?;
+        let reach = ensure_cached(store, client, targets.clone(), now, observer, interrupt).await?;
         return Ok(Fetched {
             series: read(store, targets).await?,
             ledgers: Vec::new(),
+            reach,
         });
     }
     let mut stocks: Vec<Symbol> = targets
@@ -312,7 +327,8 @@ pub async fn fetch(
             None => fill.push(close.clone()),
         }
     }
-    ensure_cached(store, client, fill, now, observer, interrupt).await?;
+    let mut reach = ensure_cached(store, client, fill, now, observer, interrupt).await?;
+    reach.retain(|r| targets.iter().any(|t| t.key == r.key));
     let mut series = read(store, targets).await?.collect_all()?;
     let mut close_series: BTreeMap<Symbol, Vec<Bar>> = BTreeMap::new();
     for chunk in read(store, closes.into_values().collect())
@@ -355,6 +371,7 @@ pub async fn fetch(
     Ok(Fetched {
         series: FetchedBars::in_memory(store, series),
         ledgers: uses,
+        reach,
     })
 }
 
@@ -396,8 +413,11 @@ fn close_targets(
     out
 }
 
-/// Makes sure the cache covers every target: fills the gaps, or with no client (offline)
-/// fails naming what is missing.
+/// Makes sure the cache covers every target: fills the gaps. With no client (`--offline`),
+/// serves what the cache holds: a target is fine up to its series' last answer from Alpaca
+/// (its coverage and provisional ranges), and each one reaching past it is returned as a
+/// [`CachedThrough`]; a series that is absent, or unanswered ranges before that point,
+/// fail naming them.
 async fn ensure_cached(
     store: &Store,
     client: Option<&Client>,
@@ -405,66 +425,103 @@ async fn ensure_cached(
     now: DateTime<Utc>,
     observer: Arc<dyn Observer>,
     interrupt: &Interrupt,
-) -> Result<(), Error> {
-    match client {
-        Some(client) => {
-            let options = FillOptions {
-                now,
-                wait_for_locks: true,
-                concurrency: 4,
-                interrupt: interrupt.clone(),
-            };
-            let outcomes = gap_fill::fill(store, client, targets, options, observer).await?;
-            if let Some(signal) = interrupt.signal() {
-                return Err(Error::Interrupted(signal));
-            }
-            if let Some(failed) = outcomes
-                .into_iter()
-                .find(|o| matches!(o.status, SeriesStatus::Failed(_)))
-            {
-                let SeriesStatus::Failed(source) = failed.status else {
-                    unreachable!()
-                };
-                return Err(Error::Series {
-                    key: failed.key,
-                    source: Box::new(source),
-                });
-            }
+) -> Result<Vec<CachedThrough>, Error> {
+    let Some(client) = client else {
+        return check_offline(store, targets, now).await;
+    };
+    let options = FillOptions {
+        now,
+        wait_for_locks: true,
+        concurrency: 4,
+        interrupt: interrupt.clone(),
+    };
+    let outcomes = gap_fill::fill(store, client, targets, options, observer).await?;
+    if let Some(signal) = interrupt.signal() {
+        return Err(Error::Interrupted(signal));
+    }
+    if let Some(failed) = outcomes
+        .into_iter()
+        .find(|o| matches!(o.status, SeriesStatus::Failed(_)))
+    {
+        let SeriesStatus::Failed(source) = failed.status else {
+            unreachable!()
+        };
+        return Err(Error::Series {
+            key: failed.key,
+            source: Box::new(source),
+        });
+    }
+    Ok(Vec::new())
+}
+
+/// The `--offline` check of [`ensure_cached`].
+async fn check_offline(
+    store: &Store,
+    targets: Vec<FillTarget>,
+    now: DateTime<Utc>,
+) -> Result<Vec<CachedThrough>, Error> {
+    let store = store.clone();
+    let summaries = tokio::task::spawn_blocking(move || {
+        targets
+            .into_iter()
+            .map(|t| {
+                let summary = store.read_summary(&t.key);
+                (t, summary)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    let mut missing = Vec::new();
+    let mut reach = Vec::new();
+    for (target, summary) in summaries {
+        let key = target.key;
+        let summary = summary.map_err(|e| series_error(key.clone(), e))?;
+        let mut known = summary
+            .as_ref()
+            .map(|s| s.metadata.coverage.clone())
+            .unwrap_or_default();
+        if let Some(s) = &summary {
+            known.insert_all(&s.metadata.provisional);
         }
-        None => {
-            let (store, planned_targets) = (store.clone(), targets.clone());
-            let plan =
-                tokio::task::spawn_blocking(move || gap_fill::plan(&store, &planned_targets, now))
-                    .await?;
-            let mut missing = Vec::new();
-            for (key, gaps) in plan {
-                let gaps = gaps.map_err(|e| Error::Series {
-                    key: key.clone(),
-                    source: Box::new(e),
-                })?;
-                // Gaps without a session hold no bar: nothing is missing there.
-                let gaps = gaps.ranges();
-                if !gaps.is_empty() {
-                    let spans: Vec<String> = gaps
-                        .iter()
-                        .map(|g| {
-                            format!("{} to {}", format_instant(g.start), format_instant(g.end))
-                        })
-                        .collect();
-                    missing.push(format!(
-                        "{} {} ({})",
-                        key.symbol,
-                        key.timeframe,
-                        spans.join(", ")
-                    ));
-                }
+        let (Some(summary), Some(through)) = (summary, known.intervals().last().map(|i| i.end))
+        else {
+            missing.push(format!("{} {} (not cached)", key.symbol, key.timeframe));
+            continue;
+        };
+        // What is missing, with the market calendar: before `through` a hole, after it the
+        // time since the last answer.
+        let plan = plan_asks(target.range, &known, now, key.timeframe, key.asset_class());
+        let mut holes = Vec::new();
+        let mut beyond = false;
+        for range in plan.ranges() {
+            if range.start < through {
+                holes.extend(Interval::new(range.start, range.end.min(through)));
             }
-            if !missing.is_empty() {
-                return Err(Error::Offline(missing.join("; ")));
-            }
+            beyond |= range.end > through;
+        }
+        if !holes.is_empty() {
+            let spans: Vec<String> = holes
+                .iter()
+                .map(|g| format!("{} to {}", format_instant(g.start), format_instant(g.end)))
+                .collect();
+            missing.push(format!(
+                "{} {} ({})",
+                key.symbol,
+                key.timeframe,
+                spans.join(", ")
+            ));
+        } else if beyond && !reach.iter().any(|r: &CachedThrough| r.key == key) {
+            reach.push(CachedThrough {
+                key,
+                through,
+                updated_at: summary.metadata.updated_at,
+            });
         }
     }
-    Ok(())
+    if !missing.is_empty() {
+        return Err(Error::Offline(missing.join("; ")));
+    }
+    Ok(reach)
 }
 
 /// The stored bars of each target's range, streamed from the cache after every footer was

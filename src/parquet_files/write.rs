@@ -1,5 +1,11 @@
 //! Encoding a whole series into one Parquet file, from bars or by re-encoding another series
 //! file into large row groups (compaction).
+//!
+//! Every full write ends with a small row group of its own holding the *tail*: the last
+//! day's bars (the New York day for stocks, the UTC day for crypto) and every provisional
+//! bar. The next nightly update replaces the provisional bars and adds new ones after them,
+//! so it re-encodes only that small group in place (see `cache::local_dir`), never the large
+//! groups before it.
 
 use std::fs::File;
 use std::io::Write;
@@ -14,7 +20,9 @@ use super::footer::Footer;
 use super::metadata::METADATA_KEY;
 use super::record_batch::{check_batch_order, to_record_batch};
 use super::{Error, SeriesMetadata};
-use crate::market::Bar;
+use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+
+use crate::market::{AssetClass, Bar, NEW_YORK};
 
 /// Rows per row group. Large enough for fast scans, small enough that a range read of a long
 /// minute series skips most of the file through row-group statistics.
@@ -35,7 +43,26 @@ pub(crate) fn writer_properties(metadata: &SeriesMetadata) -> Result<WriterPrope
         .build())
 }
 
-/// Writes `bars` (strictly increasing timestamps) with `metadata` in the footer.
+/// Where the final small row group of a series starts: the start of the day of its last
+/// bar, or of its first provisional range if that is earlier. `None` for an empty series.
+pub fn tail_start(metadata: &SeriesMetadata, last: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    let last = last?;
+    let day_start = match metadata.feed.asset_class() {
+        AssetClass::Stocks => {
+            let day = last.with_timezone(&NEW_YORK).date_naive();
+            NEW_YORK
+                .from_local_datetime(&day.and_time(NaiveTime::MIN))
+                .earliest()
+                .map_or(last, |t| t.with_timezone(&Utc))
+        }
+        AssetClass::Crypto => last.date_naive().and_time(NaiveTime::MIN).and_utc(),
+    };
+    let provisional = metadata.provisional.intervals().first().map(|i| i.start);
+    Some(provisional.map_or(day_start, |p| p.min(day_start)))
+}
+
+/// Writes `bars` (strictly increasing timestamps) with `metadata` in the footer, the tail
+/// (see [`tail_start`]) in a row group of its own.
 pub fn write_series<W: Write + Send>(
     sink: W,
     metadata: &SeriesMetadata,
@@ -45,17 +72,31 @@ pub fn write_series<W: Write + Send>(
     let class = metadata.feed.asset_class();
     let props = writer_properties(metadata)?;
     let mut writer = ArrowWriter::try_new(sink, super::schema::bar_schema(class), Some(props))?;
-    for chunk in bars.chunks(BATCH_ROWS) {
+    let split = tail_start(metadata, bars.last().map(|b| b.timestamp))
+        .map_or(0, |start| bars.partition_point(|b| b.timestamp < start));
+    let (body, tail) = bars.split_at(split);
+    for chunk in body.chunks(BATCH_ROWS) {
+        writer.write(&to_record_batch(class, chunk)?)?;
+    }
+    if !body.is_empty() && !tail.is_empty() {
+        writer.flush()?;
+    }
+    for chunk in tail.chunks(BATCH_ROWS) {
         writer.write(&to_record_batch(class, chunk)?)?;
     }
     Ok(writer.into_inner()?)
 }
 
-/// Re-encodes the series file `source` into `sink` in row groups of [`ROW_GROUP_ROWS`], with
-/// the same metadata, streaming (memory stays bounded by a row group). Checks the order of
-/// the bars; the caller verifies the result against the source before using it.
+/// Re-encodes the series file `source` into `sink` in row groups of [`ROW_GROUP_ROWS`], the
+/// tail (see [`tail_start`]) in a row group of its own, with the same metadata, streaming
+/// (memory stays bounded by a row group). Checks the order of the bars; the caller verifies
+/// the result against the source before using it.
 pub fn rewrite_series<W: Write + Send>(source: &File, sink: W) -> Result<W, Error> {
     let footer = Footer::read(source)?;
+    let last = footer.first_last().1;
+    let tail = tail_start(&footer.series, last).and_then(|t| t.timestamp_nanos_opt());
+    let mut in_tail = false;
+    let mut written = 0usize;
     let arrow = footer.arrow_metadata()?;
     let class = footer.series.feed.asset_class();
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(source.try_clone()?, arrow)
@@ -72,9 +113,38 @@ pub fn rewrite_series<W: Write + Send>(source: &File, sink: W) -> Result<W, Erro
             super::schema::bar_schema(class),
             batch.columns().to_vec(),
         )?;
-        writer.write(&batch)?;
+        // The first row at or after the tail's start closes the row group before it.
+        let split = match tail {
+            Some(tail) if !in_tail => first_at_or_after(&batch, tail),
+            _ => None,
+        };
+        match split {
+            Some(at) => {
+                in_tail = true;
+                if at > 0 {
+                    writer.write(&batch.slice(0, at))?;
+                }
+                if written + at > 0 {
+                    writer.flush()?;
+                }
+                writer.write(&batch.slice(at, batch.num_rows() - at))?;
+            }
+            None => writer.write(&batch)?,
+        }
+        written += batch.num_rows();
     }
     Ok(writer.into_inner()?)
+}
+
+/// The index of the first row of `batch` whose timestamp (column 0, nanoseconds) is at or
+/// after `at`.
+fn first_at_or_after(batch: &arrow::array::RecordBatch, at: i64) -> Option<usize> {
+    use arrow::array::{Array, TimestampNanosecondArray};
+    let column = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<TimestampNanosecondArray>()?;
+    (0..column.len()).find(|&i| column.value(i) >= at)
 }
 
 fn check_order(bars: &[Bar]) -> Result<(), Error> {

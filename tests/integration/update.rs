@@ -292,11 +292,34 @@ fn watchlists_come_from_files_or_stdin() {
         "{}",
         missing.stderr
     );
+    assert_eq!(env.snapshot(), before);
+    // A line that is not a symbol is skipped and named; the others are updated; exit 1.
     std::fs::write(&list, "AAPL\nCSP1\n").unwrap();
     let bad = env
-        .run(&["update", "--symbols-file", list.to_str().unwrap()])
-        .failure(2);
-    assert!(bad.stderr.contains("watchlist.txt:2"), "{}", bad.stderr);
+        .run(&[
+            "update",
+            "--symbols-file",
+            list.to_str().unwrap(),
+            "--report",
+            "json",
+        ])
+        .failure(1);
+    assert!(
+        bad.stderr.contains("watchlist.txt:2: invalid symbol"),
+        "{}",
+        bad.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(&bad.stdout).unwrap();
+    assert_eq!(report["series_failed"], 1);
+    let entries = report["series"].as_array().unwrap();
+    let aapl = entries.iter().find(|e| e["symbol"] == "AAPL").unwrap();
+    assert_ne!(aapl["status"], "failed", "{aapl}");
+    let csp1 = entries.iter().find(|e| e["symbol"] == "CSP1").unwrap();
+    assert_eq!(csp1["status"], "failed");
+    assert!(env.series_path("stocks/sip/1Day/AAPL.parquet").exists());
+    // On the command line, a bad symbol is still bad usage: exit 2, nothing touched.
+    let before = env.snapshot();
+    env.run(&["update", "AAPL", "CSP1"]).failure(2);
     assert_eq!(env.snapshot(), before);
 }
 

@@ -191,6 +191,20 @@ fn age(now: chrono::DateTime<chrono::Utc>, then: chrono::DateTime<chrono::Utc>) 
     format!("{n} {unit}")
 }
 
+/// `--offline` past a series' last answer: one note per series saying how far the cache
+/// reaches and how old it is (`-q` silences it).
+fn note_reach(ctx: &Context, reach: &[op::CachedThrough]) {
+    for r in reach {
+        ctx.printer.note(&format!(
+            "{} {}: cached through {} UTC, updated {} ago",
+            r.key.symbol,
+            r.key.timeframe,
+            r.through.format("%Y-%m-%d %H:%M"),
+            age(ctx.now, r.updated_at)
+        ));
+    }
+}
+
 fn note_ledgers(ctx: &Context, ledgers: &[LedgerUse], offline: bool) {
     for ledger in ledgers {
         let checked = format!(
@@ -257,6 +271,7 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
         .log(&format!("{} requests to Alpaca", progress.requests()));
     let fetched = fetched?;
     note_ledgers(ctx, &fetched.ledgers, args.offline);
+    note_reach(ctx, &fetched.reach);
     // A damaged file that its footer does not give away fails on its first chunk: fail before
     // anything is written, rather than after a header.
     let mut series = fetched.series.peekable();

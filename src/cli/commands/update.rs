@@ -134,35 +134,68 @@ fn read_symbols_text(path: &Path) -> Result<String, UsageError> {
     Ok(text)
 }
 
-/// Symbols from a watchlist file (or stdin for `-`).
-fn read_symbols_file(path: &Path) -> Result<Vec<Symbol>, UsageError> {
+/// A watchlist line that is not a valid symbol: reported, skipped, counted as failed.
+struct BadLine {
+    /// `FILE:LINE`.
+    location: String,
+    /// The line as written (escaped and shortened for display).
+    text: String,
+    error: String,
+}
+
+/// Symbols from a watchlist file (or stdin for `-`), and the lines that are not symbols. A
+/// typo in one line of a nightly watchlist must not skip the whole night.
+fn read_symbols_file(path: &Path) -> Result<(Vec<Symbol>, Vec<BadLine>), UsageError> {
     let text = read_symbols_text(path)?;
-    let lines: Vec<&str> = text.lines().collect();
     let mut symbols = Vec::new();
-    for (number, line) in lines.iter().enumerate() {
+    let mut bad = Vec::new();
+    for (number, line) in text.lines().enumerate() {
         let text = line.split('#').next().unwrap_or("").trim();
         if text.is_empty() {
             continue;
         }
-        let symbol = text
-            .parse::<Symbol>()
-            .map_err(|e| UsageError(format!("{}:{}: {e}", path.display(), number + 1)))?;
-        symbols.push(symbol);
+        match text.parse::<Symbol>() {
+            Ok(symbol) => symbols.push(symbol),
+            Err(e) => bad.push(BadLine {
+                location: format!("{}:{}", path.display(), number + 1),
+                text: crate::market::shown_input(text),
+                error: e.to_string(),
+            }),
+        }
     }
-    Ok(symbols)
+    Ok((symbols, bad))
 }
 
 pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
     let mut symbols = args.symbols;
+    let mut bad_lines = Vec::new();
     if let Some(path) = &args.symbols_file {
-        symbols.extend(read_symbols_file(path)?);
-        if symbols.is_empty() {
+        let (listed, bad) = read_symbols_file(path)?;
+        symbols.extend(listed);
+        for line in &bad {
+            ctx.printer
+                .error(&format!("{}: {} (line skipped)", line.location, line.error));
+        }
+        bad_lines = bad;
+        if symbols.is_empty() && bad_lines.is_empty() {
             return Err(UsageError(format!(
                 "--symbols-file `{}` lists no symbols; put one symbol per line",
                 path.display()
             ))
             .into());
         }
+    }
+    if symbols.is_empty() && !bad_lines.is_empty() {
+        // Not one valid line: nothing to update (an empty list would mean "everything").
+        ctx.printer.note(&format!(
+            "0 series updated, 0 unchanged, {} failed: no valid symbol in the watchlist",
+            bad_lines.len()
+        ));
+        return Err(UpdateFailed {
+            count: bad_lines.len(),
+            hint: None,
+        }
+        .into());
     }
     symbols.sort();
     symbols.dedup();
@@ -246,11 +279,11 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
             ctx.printer.error(&format!("{key}: {}", error_chain(error)));
         }
         out.flush()?;
-        return if plan.unplannable.is_empty() {
+        return if plan.unplannable.is_empty() && bad_lines.is_empty() {
             Ok(())
         } else {
             Err(UpdateFailed {
-                count: plan.unplannable.len(),
+                count: plan.unplannable.len() + bad_lines.len(),
                 hint: plan.unplannable.iter().find_map(|(_, e)| ops_hint(e)),
             }
             .into())
@@ -264,7 +297,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
     let outcome = outcome?;
     let outcomes = outcome.series;
 
-    let (mut updated, mut unchanged, mut failed, mut bars_added) = (0, 0, 0, 0u64);
+    let (mut updated, mut unchanged, mut failed, mut bars_added) = (0, 0, bad_lines.len(), 0u64);
     let mut interrupted = 0;
     for outcome in &outcomes {
         match &outcome.status {
@@ -297,9 +330,19 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
     };
     let conflicts = ctx.store.conflicts();
     if args.report.is_some() {
-        let entries: Vec<_> = outcomes
-            .iter()
-            .map(|o| {
+        let bad_entries = bad_lines.iter().map(|line| {
+            json!({
+                "symbol": line.text,
+                "asset_class": null,
+                "feed": null,
+                "timeframe": null,
+                "status": "failed",
+                "bars_added": 0,
+                "error": format!("{}: {}", line.location, line.error),
+            })
+        });
+        let entries: Vec<_> = bad_entries
+            .chain(outcomes.iter().map(|o| {
                 let (status, added, error) = match &o.status {
                     SeriesStatus::Updated(s) => ("updated", s.bars_added, None),
                     SeriesStatus::Interrupted(s) => ("interrupted", s.bars_added, None),
@@ -315,7 +358,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
                     "bars_added": added,
                     "error": error,
                 })
-            })
+            }))
             .collect();
         let report = json!({
             "series_updated": updated,
