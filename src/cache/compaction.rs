@@ -9,9 +9,9 @@ use crate::parquet_files::write::ROW_GROUP_ROWS;
 /// whole-file read within a few percent of a fresh file's while compacting a long minute
 /// series about every 16 nightly appends.
 pub const MAX_EXTRA_ROW_GROUPS: usize = 16;
-/// With at least this many extra row groups, a file whose small row groups hold most of its
-/// rows (a short series that grew by appends) is compacted too; such files are cheap to rewrite.
-const MIN_EXTRA_FOR_SHARE: usize = 4;
+
+/// Files smaller than this are never compacted for their dead bytes alone.
+const DEAD_BYTES_MIN_FILE: u64 = 8 << 20;
 
 /// The layout of a series file, from its footer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,13 +44,16 @@ impl FileShape {
     }
 
     /// Whether the file should be rewritten into large row groups: too many extra row groups,
-    /// small groups holding most rows, or a quarter of the file dead.
+    /// or a quarter of the file dead. A short series (a daily one) that grows by one small
+    /// group a night is left alone until it has 16 extra groups too: reading a few dozen
+    /// small groups costs nothing, while a rewrite changes the file (and its inode) under
+    /// readers and costs the next nightly update its in-place append.
     pub fn needs_compaction(&self) -> bool {
         let extra = self.extra_row_groups();
         extra > MAX_EXTRA_ROW_GROUPS
-            || (extra >= MIN_EXTRA_FOR_SHARE && self.small_group_rows * 2 > self.rows)
-            // The footer itself is not live either; ignore files too small for this to matter.
-            || (self.file_len > 64 * 1024 && self.dead_bytes() * 4 > self.file_len)
+            // Each nightly tail rewrite leaves one small group dead; in files under 8 MiB the
+            // waste is too small to be worth a rewrite (and the inode it costs readers).
+            || (self.file_len > DEAD_BYTES_MIN_FILE && self.dead_bytes() * 4 > self.file_len)
     }
 }
 
@@ -76,9 +79,10 @@ mod tests {
         // 16 daily appends on top: still fine; the 17th tips it.
         assert!(!shape(big + 16_000, 26, 156_000, 34 << 20, 34 << 20).needs_compaction());
         assert!(shape(big + 17_000, 27, 157_000, 34 << 20, 34 << 20).needs_compaction());
-        // A short daily series that grew by appends.
-        assert!(!shape(300, 3, 300, 9_000, 8_000).needs_compaction());
-        assert!(shape(300, 5, 300, 9_000, 8_000).needs_compaction());
+        // A short daily series that grew by appends: after 16 extra groups only.
+        assert!(!shape(300, 5, 300, 9_000, 8_000).needs_compaction());
+        assert!(!shape(300, 17, 300, 9_000, 8_000).needs_compaction());
+        assert!(shape(300, 18, 300, 9_000, 8_000).needs_compaction());
         // A quarter of a large file dead.
         assert!(shape(big, 10, 140_000, 40 << 20, 29 << 20).needs_compaction());
         assert!(!shape(big, 10, 140_000, 40 << 20, 31 << 20).needs_compaction());

@@ -259,14 +259,15 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Kills a writer at random moments of an append that triggers a compaction, 120 times, and
-/// checks after each that the next command leaves exactly the old bars or the old plus the
-/// new ones. The writer is slowed by the test-only write delay so kills land mid-write.
+/// Kills writers at random moments, 120 times: half of them a fetch appending a fifth day,
+/// half a `prune --compact` of the five-day file. Checks after each that the next command
+/// leaves exactly the old bars or the old plus the new ones. Writers are slowed by the
+/// test-only write delay so kills land mid-write.
 #[test]
 fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series() {
     const KILLS: usize = 120;
     let env = TestEnv::new();
-    // Four days, one row group each: the fifth day's append also compacts the file.
+    // Four days, one row group each; the fifth day is appended, then compacted.
     grow_by_appends(&env, 4);
     let base = env.dir.path().join("base");
     copy_dir(&env.cache(), &base);
@@ -282,17 +283,31 @@ fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series()
             .stderr(Stdio::null());
         cmd
     };
-    let reset = || {
-        std::fs::remove_dir_all(env.cache()).unwrap();
-        copy_dir(&base, &env.cache());
+    let compactor = |delay_us: &str| {
+        let mut cmd = env.command(&["prune", "--compact", "-q"]);
+        cmd.env("BARKEEP_TEST_WRITE_DELAY_US", delay_us)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
     };
-    // One uninterrupted run: the new series, and how long a slowed writer takes.
+    let reset = |from: &Path| {
+        std::fs::remove_dir_all(env.cache()).unwrap();
+        copy_dir(from, &env.cache());
+    };
+    // Uninterrupted runs: the new series, and how long slowed writers take.
     let started = Instant::now();
     assert!(writer("300").status().unwrap().success());
     let full = started.elapsed();
     let new_bars = stored_bars(&env);
     assert!(new_bars.len() > old_bars.len());
     assert_eq!(new_bars[..old_bars.len()], old_bars[..]);
+    assert_eq!(row_groups(&env.series_path(SERIES)), 5, "appended in place");
+    let appended = env.dir.path().join("appended");
+    copy_dir(&env.cache(), &appended);
+    let started = Instant::now();
+    assert!(compactor("300").status().unwrap().success());
+    let full_compaction = started.elapsed();
+    assert_eq!(stored_bars(&env), new_bars);
     assert_eq!(
         row_groups(&env.series_path(SERIES)),
         2,
@@ -303,9 +318,19 @@ fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series()
     std::fs::create_dir_all(&survivors).unwrap();
     let (mut mid_append, mut mid_compaction, mut old, mut new) = (0, 0, 0, 0);
     for i in 0..KILLS {
-        reset();
-        let mut child = writer("300").spawn().unwrap();
-        let at = full.mul_f64(fastrand::f64() * 1.1);
+        let (mut child, at) = if i % 2 == 0 {
+            reset(&base);
+            (
+                writer("300").spawn().unwrap(),
+                full.mul_f64(fastrand::f64() * 1.1),
+            )
+        } else {
+            reset(&appended);
+            (
+                compactor("300").spawn().unwrap(),
+                full_compaction.mul_f64(fastrand::f64() * 1.1),
+            )
+        };
         std::thread::sleep(at);
         let _ = child.kill(); // SIGKILL
         child.wait().unwrap();

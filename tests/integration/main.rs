@@ -6,6 +6,7 @@ mod adjustments;
 mod append;
 mod calendar;
 mod conventions;
+mod daily_loop;
 mod fetch;
 mod generated_files;
 mod hardening;
