@@ -9,6 +9,7 @@ mod conventions;
 mod fetch;
 mod generated_files;
 mod hardening;
+mod hostile_cache;
 mod inspect;
 mod interruptions;
 mod prune;
