@@ -1079,6 +1079,117 @@ mod tests {
         assert_eq!(all_bars(&store), bars);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_link_at_a_series_path_is_listed_refused_and_removed_as_itself() {
+        let (_dir, store, lock) = store_with_100_bars();
+        let path = store.path(&key());
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = elsewhere.path().join("AAPL.parquet");
+        fs_err::rename(&path, &target).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let bytes = fs_err::read(&target).unwrap();
+
+        assert_eq!(store.list().unwrap(), vec![key()], "still listed");
+        let not_a_file = |r: Result<_, Error>| {
+            matches!(
+                r,
+                Err(Error::NotAFile {
+                    kind: "a symbolic link",
+                    ..
+                })
+            )
+        };
+        assert!(not_a_file(store.read_summary(&key()).map(drop)));
+        assert!(not_a_file(store.scan_bars(&key(), None).map(drop)));
+        let later = update(vec![bar(100, 2.0)], 100, 101, 101);
+        assert!(not_a_file(
+            store
+                .commit(&key(), &lock, later, bar(10_000, 0.0).timestamp)
+                .map(drop)
+        ));
+        assert!(not_a_file(store.compact(&key(), &lock, true).map(drop)));
+        // A journal beside it is never applied through the link either.
+        fs_err::write(journal_path(&path), b"garbage").unwrap();
+        assert!(not_a_file(store.recover(&key()).map(drop)));
+        assert_eq!(fs_err::read(&target).unwrap(), bytes, "never written");
+
+        let link_len = fs_err::symlink_metadata(&path).unwrap().len();
+        assert_eq!(store.size(&key()).unwrap(), Some(link_len));
+        store.remove(&key(), lock).unwrap();
+        assert!(fs_err::symlink_metadata(&path).is_err(), "the link is gone");
+        assert!(!journal_path(&path).exists());
+        assert_eq!(fs_err::read(&target).unwrap(), bytes, "its target stays");
+    }
+
+    #[test]
+    fn removing_a_series_removes_its_journal_and_temp_files() {
+        let (_dir, store, lock) = store_with_100_bars();
+        let path = store.path(&key());
+        let journal = journal_path(&path);
+        let extras = [
+            journal.clone(),
+            temp_file::temp_path(&path),
+            temp_file::temp_path(&journal),
+        ];
+        for extra in &extras {
+            fs_err::write(extra, b"left over").unwrap();
+        }
+        store.remove(&key(), lock).unwrap();
+        for extra in &extras {
+            assert!(!extra.exists(), "{}", extra.display());
+        }
+        let left: Vec<_> = fs_err::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_journal_without_its_series_file_is_listed_and_discarded_unread() {
+        let (_dir, store, lock) = store_with_100_bars();
+        let path = store.path(&key());
+        drop(lock);
+        fs_err::remove_file(&path).unwrap();
+        let journal = journal_path(&path);
+        fs_err::write(&journal, b"not a journal").unwrap();
+        let orphans = store.orphan_journals().unwrap();
+        assert_eq!(orphans.len(), 1);
+        assert_eq!(
+            (&orphans[0].path, &orphans[0].key),
+            (&journal, &Some(key()))
+        );
+        assert_eq!(
+            store.recover(&key()).unwrap(),
+            Recovered::Discarded {
+                journal: journal.clone()
+            }
+        );
+        assert!(!journal.exists());
+        assert!(store.orphan_journals().unwrap().is_empty());
+        assert!(store.read_summary(&key()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_directory_at_a_series_path_is_refused_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let path = store.path(&key());
+        fs_err::create_dir_all(path.join("inside")).unwrap();
+        assert_eq!(store.list().unwrap(), vec![key()]);
+        assert!(matches!(
+            store.read_summary(&key()),
+            Err(Error::NotAFile {
+                kind: "a directory",
+                ..
+            })
+        ));
+        let lock = store.lock(&key(), true).unwrap();
+        store.remove(&key(), lock).unwrap();
+        assert!(!path.exists());
+    }
+
     #[test]
     fn a_foreign_file_is_reported_as_damaged() {
         let dir = tempfile::tempdir().unwrap();

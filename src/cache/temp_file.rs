@@ -174,6 +174,20 @@ mod tests {
         assert_eq!(target_of(".AAPL.parquet.lock"), None);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_link_at_the_temp_path_is_replaced_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs_err::write(&outside, b"keep me").unwrap();
+        let target = dir.path().join("a.json");
+        std::os::unix::fs::symlink(&outside, temp_path(&target)).unwrap();
+        write(&target, None, |out| Ok(out.write_all(b"new")?), |_| Ok(())).unwrap();
+        assert_eq!(fs_err::read(&outside).unwrap(), b"keep me");
+        assert_eq!(fs_err::read(&target).unwrap(), b"new");
+        assert!(!fs_err::symlink_metadata(&target).unwrap().is_symlink());
+    }
+
     #[test]
     fn a_failed_write_leaves_the_old_file_and_no_temp() {
         let dir = tempfile::tempdir().unwrap();
