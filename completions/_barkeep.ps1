@@ -99,7 +99,7 @@ Register-ArgumentCompleter -Native -CommandName 'barkeep' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour on stderr (NO_COLOR is honoured)')
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'Alpaca''s market-data base URL')
             [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Requests per minute at most (Alpaca''s free plan allows 200)')
-            [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Read every file whole and check it: readable Parquet with the expected schema, sorted, one row per timestamp, rows inside the recorded coverage; exit 1 if anything is wrong')
+            [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Read every file whole and check it: a regular file (not a link or a directory), readable Parquet with the expected schema, sorted, one row per timestamp, rows inside the recorded coverage; also report rollback journals whose series file is gone; exit 1 if anything is wrong')
             [CompletionResult]::new('--gaps', '--gaps', [CompletionResultType]::ParameterName, 'List the market sessions inside each stock series'' coverage that hold no bar at all')
             [CompletionResult]::new('--calendar', '--calendar', [CompletionResultType]::ParameterName, 'Print the US equity market calendar from --start to --end instead of the cache: sessions (extended and regular hours), early closes and holidays, 2016 to 2030')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: no progress or notes (errors still show)')

@@ -82,7 +82,9 @@ pub trait CacheBackend: Debug + Send + Sync {
     fn compact(&self, key: &SeriesKey, lock: &SeriesLock, force: bool)
     -> Result<Compaction, Error>;
 
-    /// Every series in the cache with its size in bytes, sorted. Foreign files are ignored.
+    /// Every series in the cache with its size in bytes, sorted. Foreign files are ignored;
+    /// whatever stands at a series path is listed, a link or a directory too (reading one
+    /// then fails with [`Error::NotAFile`]).
     fn list_sized(&self) -> Result<Vec<(SeriesKey, u64)>, Error>;
 
     /// Every series in the cache, sorted.
@@ -101,6 +103,11 @@ pub trait CacheBackend: Debug + Send + Sync {
 
     /// Temp files left by interrupted writes.
     fn leftovers(&self) -> Result<Vec<LeftoverTemp>, Error>;
+
+    /// Rollback journals whose series file is gone, sorted: they guard nothing, and
+    /// [`CacheBackend::recover`] of their series (under its lock) discards them. Empty for a
+    /// backend that keeps no journals.
+    fn orphan_journals(&self) -> Result<Vec<LeftoverTemp>, Error>;
 
     /// Removes a leftover temp file; false when it was already gone.
     fn remove_leftover(&self, temp: &LeftoverTemp) -> Result<bool, Error>;
@@ -205,7 +212,8 @@ pub enum Compaction {
     },
 }
 
-/// A temp file left behind by an interrupted write, and the series it was written for.
+/// A file left behind by an interrupted write (a temp file, or a journal whose series file is
+/// gone), and the series it was written for.
 #[derive(Debug, Clone)]
 pub struct LeftoverTemp {
     pub path: PathBuf,

@@ -296,6 +296,11 @@ impl CacheBackend for Bucket {
         Ok(Vec::new())
     }
 
+    /// Objects are put whole: no journals.
+    fn orphan_journals(&self) -> Result<Vec<LeftoverTemp>, Error> {
+        Ok(Vec::new())
+    }
+
     fn remove_leftover(&self, _temp: &LeftoverTemp) -> Result<bool, Error> {
         Ok(false)
     }

@@ -17,6 +17,17 @@ pub enum Error {
         #[source]
         source: crate::parquet_files::Error,
     },
+    /// Something other than a regular file where a series file belongs (a symbolic link, a
+    /// directory, a FIFO...): never read, followed or written; `prune` removes it (a link
+    /// itself, never its target).
+    #[error("`{}` is {kind}, not a barkeep file", path.display())]
+    NotAFile {
+        path: PathBuf,
+        symbol: String,
+        timeframe: Timeframe,
+        /// What it is instead, with its article: "a symbolic link", "a directory".
+        kind: &'static str,
+    },
     #[error("could not write `{}`", path.display())]
     Write {
         path: PathBuf,

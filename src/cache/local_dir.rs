@@ -13,6 +13,14 @@
 //! A crash at any moment leaves the old series or the new one. A journal left by a crash is
 //! rolled back (under the series lock) before anything reads or writes the series: every read
 //! and commit here does it first, and [`CacheBackend::recover`] does it on demand.
+//!
+//! Only a regular file at a series path is a series: a symbolic link, a directory or anything
+//! else there is reported as [`Error::NotAFile`], never followed for reading or writing (a
+//! link to a file outside the cache must never be appended to), and still listed, so that
+//! `inspect` shows it and `prune` removes it (the link itself, never its target). Removing a
+//! series removes its journal and temp files with it, and a journal whose series file is gone
+//! guards nothing: recovery discards it (whatever it holds), and [`CacheBackend::orphan_journals`]
+//! lists it.
 
 use std::fs::File;
 use std::io::Write;
@@ -78,12 +86,49 @@ impl LocalDir {
         check_identity(&self.path(key), key, metadata)
     }
 
-    fn open(&self, key: &SeriesKey) -> Result<Option<File>, Error> {
-        match fs_err::File::open(self.path(key)) {
-            Ok(file) => Ok(Some(file.into_file())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+    fn not_a_file(&self, key: &SeriesKey, file_type: std::fs::FileType) -> Error {
+        Error::NotAFile {
+            path: self.path(key),
+            symbol: key.symbol.to_string(),
+            timeframe: key.timeframe,
+            kind: kind_of(file_type),
         }
+    }
+
+    fn open(&self, key: &SeriesKey) -> Result<Option<File>, Error> {
+        self.open_regular(key, false)
+    }
+
+    /// Opens the series file (for writing too with `write`) only if it is a regular file:
+    /// `None` when there is nothing at its path, [`Error::NotAFile`] for a symbolic link (never
+    /// followed), a directory, a FIFO (never opened, so never waited on) or anything else. The
+    /// file opened is checked to be the one inspected, so a link put in its place meanwhile is
+    /// not followed either.
+    fn open_regular(&self, key: &SeriesKey, write: bool) -> Result<Option<File>, Error> {
+        let path = self.path(key);
+        let Some(listed) = entry_metadata(&path)? else {
+            return Ok(None);
+        };
+        if !listed.file_type().is_file() {
+            return Err(self.not_a_file(key, listed.file_type()));
+        }
+        let file = match fs_err::OpenOptions::new()
+            .read(true)
+            .write(write)
+            .open(&path)
+        {
+            Ok(file) => file.into_file(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if !same_file(&listed, &file.metadata()?) {
+            return Err(std::io::Error::other(format!(
+                "`{}` was replaced while it was being opened",
+                path.display()
+            ))
+            .into());
+        }
+        Ok(Some(file))
     }
 
     /// Opens the series after recovering it, and runs `read` on it. A read that fails while
@@ -106,7 +151,7 @@ impl LocalDir {
                 Ok(value) => return Ok(Some(value)),
                 Err(e) => {
                     attempts += 1;
-                    let now = fs_err::metadata(&path).ok().map(|m| stamp(&m));
+                    let now = fs_err::symlink_metadata(&path).ok().map(|m| stamp(&m));
                     let changed = now != Some(before) || journal_path(&path).exists();
                     if !changed || attempts >= 3 {
                         return Err(self.damaged(key, e));
@@ -117,31 +162,32 @@ impl LocalDir {
         }
     }
 
-    /// Applies a leftover journal. The caller holds the series lock.
+    /// Applies a leftover journal. The caller holds the series lock. A journal whose series
+    /// file is gone is removed unread: it guards nothing, and a damaged one would otherwise
+    /// block the series for good. The series file is never followed if it is a link.
     fn roll_back(&self, key: &SeriesKey) -> Result<Recovered, Error> {
         let path = self.path(key);
         let journal = journal_path(&path);
+        if entry_metadata(&journal)?.is_none() {
+            return Ok(Recovered::Clean);
+        }
         let journal_error = |source| Error::Journal {
             path: path.clone(),
             journal: journal.clone(),
             source,
         };
+        let dir = path.parent().expect("series paths have a directory");
+        let Some(mut file) = self.open_regular(key, true)? else {
+            return match remove_entry(&journal)? {
+                true => {
+                    sync_dir(dir)?;
+                    Ok(Recovered::Discarded { journal })
+                }
+                false => Ok(Recovered::Clean),
+            };
+        };
         let Some(saved) = Journal::load(&journal).map_err(journal_error)? else {
             return Ok(Recovered::Clean);
-        };
-        let dir = path.parent().expect("series paths have a directory");
-        let mut file = match fs_err::OpenOptions::new()
-            .write(true)
-            .read(true)
-            .open(&path)
-        {
-            Ok(file) => file.into_file(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs_err::remove_file(&journal)?;
-                sync_dir(dir)?;
-                return Ok(Recovered::Discarded { journal });
-            }
-            Err(e) => return Err(e.into()),
         };
         saved.roll_back(&mut file).map_err(journal_error)?;
         fs_err::remove_file(&journal)?;
@@ -236,7 +282,7 @@ impl CacheBackend for LocalDir {
     /// every read and commit of the series fails the same way until someone removes it.
     fn recover(&self, key: &SeriesKey) -> Result<Recovered, Error> {
         let path = self.path(key);
-        if !journal_path(&path).exists() {
+        if entry_metadata(&journal_path(&path))?.is_none() {
             return Ok(Recovered::Clean);
         }
         if lock::held_by_this_process(&path) {
@@ -436,23 +482,27 @@ impl CacheBackend for LocalDir {
         Ok(keys)
     }
 
+    /// The size of what is at the series path, a link or a directory included (never its
+    /// target's).
     fn size(&self, key: &SeriesKey) -> Result<Option<u64>, Error> {
-        match fs_err::metadata(self.path(key)) {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(entry_metadata(&self.path(key))?.map(|m| m.len()))
     }
 
-    /// Deletes the series file and then its lock file. The lock is released when its file
-    /// is gone.
+    /// Deletes what is at the series path (a link itself, never its target; a directory with
+    /// its contents), its journal and temp files, and then its lock file. The lock is
+    /// released when its file is gone.
     fn remove(&self, key: &SeriesKey, lock: SeriesLock) -> Result<u64, Error> {
         let path = self.path(key);
-        let bytes = self.size(key)?.unwrap_or(0);
-        match fs_err::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
+        let journal = journal_path(&path);
+        let mut bytes = 0;
+        for entry in [
+            path.clone(),
+            temp_file::temp_path(&journal),
+            journal,
+            temp_file::temp_path(&path),
+        ] {
+            bytes += entry_metadata(&entry)?.map_or(0, |m| m.len());
+            remove_entry(&entry)?;
         }
         if let Some(dir) = path.parent() {
             sync_dir(dir)?;
@@ -463,6 +513,35 @@ impl CacheBackend for LocalDir {
 
     fn remove_lock(&self, lock: SeriesLock) -> Result<(), Error> {
         lock::remove(lock)
+    }
+
+    fn orphan_journals(&self) -> Result<Vec<LeftoverTemp>, Error> {
+        let mut found = Vec::new();
+        for_each_series_dir(&self.root, &mut |dir, relative| {
+            for entry in fs_err::read_dir(dir)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(target) = name
+                    .strip_prefix('.')
+                    .and_then(|n| n.strip_suffix(".journal"))
+                    .filter(|t| !t.is_empty())
+                else {
+                    continue;
+                };
+                if entry_metadata(&dir.join(target))?.is_some() {
+                    continue;
+                }
+                let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                found.push(LeftoverTemp {
+                    path: entry.path(),
+                    key: SeriesKey::from_relative_path(&relative.join(target)),
+                    bytes,
+                });
+            }
+            Ok(())
+        })?;
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(found)
     }
 
     fn leftovers(&self) -> Result<Vec<LeftoverTemp>, Error> {
@@ -590,8 +669,9 @@ impl CacheBackend for LocalDir {
     }
 }
 
-/// Visits every file up to four levels below `dir` (the depth of the layout), with its path
-/// relative to the root and its size.
+/// Visits every entry four levels below `dir` (the depth of the layout), with its path
+/// relative to the root and its size: regular files, and also links, directories and the
+/// rest, so that what stands at a series path is always listed (and then refused when read).
 fn walk(
     dir: &Path,
     relative: &mut Vec<std::ffi::OsString>,
@@ -608,7 +688,8 @@ fn walk(
         let file_type = entry.file_type()?;
         if file_type.is_dir() && relative.len() < 4 {
             walk(&entry.path(), relative, visit)?;
-        } else if file_type.is_file() && relative.len() == 4 {
+        } else if relative.len() == 4 {
+            // `DirEntry::metadata` describes a link itself, never its target.
             let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
             visit(&relative.iter().collect::<PathBuf>(), bytes);
         }
@@ -647,6 +728,70 @@ fn for_each_series_dir(
         }
     }
     Ok(())
+}
+
+/// What is at `path` itself (a link is not followed); `None` when nothing is.
+fn entry_metadata(path: &Path) -> Result<Option<std::fs::Metadata>, Error> {
+    match fs_err::symlink_metadata(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes what is at `path`: a file or a link (never its target), or a directory and its
+/// contents (links inside are not followed); false when nothing was there.
+fn remove_entry(path: &Path) -> Result<bool, Error> {
+    let Some(metadata) = entry_metadata(path)? else {
+        return Ok(false);
+    };
+    let removed = if metadata.file_type().is_dir() {
+        fs_err::remove_dir_all(path)
+    } else {
+        fs_err::remove_file(path)
+    };
+    match removed {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a path that is not a regular file is instead, for messages.
+fn kind_of(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+        if file_type.is_block_device() || file_type.is_char_device() {
+            return "a device";
+        }
+    }
+    if file_type.is_symlink() {
+        "a symbolic link"
+    } else if file_type.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
+/// Whether an opened file is the one `listed` described (no link or other file was put at
+/// its path in between).
+#[cfg(unix)]
+fn same_file(listed: &std::fs::Metadata, opened: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    opened.is_file() && listed.dev() == opened.dev() && listed.ino() == opened.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_listed: &std::fs::Metadata, opened: &std::fs::Metadata) -> bool {
+    opened.is_file()
 }
 
 /// What identifies a version of a file for a reader: a write changes its length or mtime.
@@ -934,6 +1079,117 @@ mod tests {
         store.compact(&key(), &lock, true).unwrap();
         assert_eq!(fs_err::read(store.path(&key())).unwrap(), bytes);
         assert_eq!(all_bars(&store), bars);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_at_a_series_path_is_listed_refused_and_removed_as_itself() {
+        let (_dir, store, lock) = store_with_100_bars();
+        let path = store.path(&key());
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = elsewhere.path().join("AAPL.parquet");
+        fs_err::rename(&path, &target).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let bytes = fs_err::read(&target).unwrap();
+
+        assert_eq!(store.list().unwrap(), vec![key()], "still listed");
+        let not_a_file = |r: Result<_, Error>| {
+            matches!(
+                r,
+                Err(Error::NotAFile {
+                    kind: "a symbolic link",
+                    ..
+                })
+            )
+        };
+        assert!(not_a_file(store.read_summary(&key()).map(drop)));
+        assert!(not_a_file(store.scan_bars(&key(), None).map(drop)));
+        let later = update(vec![bar(100, 2.0)], 100, 101, 101);
+        assert!(not_a_file(
+            store
+                .commit(&key(), &lock, later, bar(10_000, 0.0).timestamp)
+                .map(drop)
+        ));
+        assert!(not_a_file(store.compact(&key(), &lock, true).map(drop)));
+        // A journal beside it is never applied through the link either.
+        fs_err::write(journal_path(&path), b"garbage").unwrap();
+        assert!(not_a_file(store.recover(&key()).map(drop)));
+        assert_eq!(fs_err::read(&target).unwrap(), bytes, "never written");
+
+        let link_len = fs_err::symlink_metadata(&path).unwrap().len();
+        assert_eq!(store.size(&key()).unwrap(), Some(link_len));
+        store.remove(&key(), lock).unwrap();
+        assert!(fs_err::symlink_metadata(&path).is_err(), "the link is gone");
+        assert!(!journal_path(&path).exists());
+        assert_eq!(fs_err::read(&target).unwrap(), bytes, "its target stays");
+    }
+
+    #[test]
+    fn removing_a_series_removes_its_journal_and_temp_files() {
+        let (_dir, store, lock) = store_with_100_bars();
+        let path = store.path(&key());
+        let journal = journal_path(&path);
+        let extras = [
+            journal.clone(),
+            temp_file::temp_path(&path),
+            temp_file::temp_path(&journal),
+        ];
+        for extra in &extras {
+            fs_err::write(extra, b"left over").unwrap();
+        }
+        store.remove(&key(), lock).unwrap();
+        for extra in &extras {
+            assert!(!extra.exists(), "{}", extra.display());
+        }
+        let left: Vec<_> = fs_err::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_journal_without_its_series_file_is_listed_and_discarded_unread() {
+        let (_dir, store, lock) = store_with_100_bars();
+        let path = store.path(&key());
+        drop(lock);
+        fs_err::remove_file(&path).unwrap();
+        let journal = journal_path(&path);
+        fs_err::write(&journal, b"not a journal").unwrap();
+        let orphans = store.orphan_journals().unwrap();
+        assert_eq!(orphans.len(), 1);
+        assert_eq!(
+            (&orphans[0].path, &orphans[0].key),
+            (&journal, &Some(key()))
+        );
+        assert_eq!(
+            store.recover(&key()).unwrap(),
+            Recovered::Discarded {
+                journal: journal.clone()
+            }
+        );
+        assert!(!journal.exists());
+        assert!(store.orphan_journals().unwrap().is_empty());
+        assert!(store.read_summary(&key()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_directory_at_a_series_path_is_refused_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let path = store.path(&key());
+        fs_err::create_dir_all(path.join("inside")).unwrap();
+        assert_eq!(store.list().unwrap(), vec![key()]);
+        assert!(matches!(
+            store.read_summary(&key()),
+            Err(Error::NotAFile {
+                kind: "a directory",
+                ..
+            })
+        ));
+        let lock = store.lock(&key(), true).unwrap();
+        store.remove(&key(), lock).unwrap();
+        assert!(!path.exists());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! The temp file of `AAPL.parquet` is `.AAPL.parquet.tmp`: hidden, and matched by no
 //! `*.parquet` or `*.json` glob, so DuckDB or polars globbing the cache never trip on a write
 //! in progress or on a killed writer's leftover. Only the holder of the target's lock writes
-//! it, so one fixed name per target is enough, and a writer simply truncates a leftover.
+//! it, so one fixed name per target is enough, and a writer simply replaces a leftover.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -66,11 +66,13 @@ pub fn write<T>(
     fs_err::create_dir_all(dir)?;
     let temp = temp_path(target);
     let result = (|| {
+        // A leftover is unlinked and the temp file created anew: whatever stood at its path (a
+        // link to a file outside the cache, say) is never followed and written to.
+        remove_leftover(target)?;
         let file = fs_err::OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(&temp)?
             .into_file();
         let mut out = BufWriter::new(Throttled::new(file, delay));
@@ -170,6 +172,20 @@ mod tests {
         );
         assert_eq!(target_of("AAPL.parquet"), None);
         assert_eq!(target_of(".AAPL.parquet.lock"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_at_the_temp_path_is_replaced_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs_err::write(&outside, b"keep me").unwrap();
+        let target = dir.path().join("a.json");
+        std::os::unix::fs::symlink(&outside, temp_path(&target)).unwrap();
+        write(&target, None, |out| Ok(out.write_all(b"new")?), |_| Ok(())).unwrap();
+        assert_eq!(fs_err::read(&outside).unwrap(), b"keep me");
+        assert_eq!(fs_err::read(&target).unwrap(), b"new");
+        assert!(!fs_err::symlink_metadata(&target).unwrap().is_symlink());
     }
 
     #[test]

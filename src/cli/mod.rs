@@ -343,6 +343,15 @@ fn cache_hint(error: &cache::Error) -> Option<String> {
             "run `barkeep prune {symbol} -t {timeframe}` to remove `{}`, then fetch again; other series are not affected",
             path.display()
         )),
+        cache::Error::NotAFile {
+            path,
+            symbol,
+            timeframe,
+            ..
+        } => Some(format!(
+            "barkeep never follows or writes through it: run `barkeep prune {symbol} -t {timeframe}` to remove `{}` (a link itself, never its target), then fetch again",
+            path.display()
+        )),
         cache::Error::Journal { journal, path, .. } => Some(format!(
             "the file `{}` may hold a half-finished append: delete it and fetch again (or, if it reads fine elsewhere, delete only the journal `{}`)",
             path.display(),

@@ -1,8 +1,10 @@
 //! `inspect`: what the cache holds, series by series, from the file footers alone, and the
 //! corporate-actions ledgers of stock symbols; and `--verify`, which reads every file whole and
 //! checks it against the format's promises; and `--gaps`, the sessions of the market
-//! calendar inside a stock series' coverage that hold no bar. A damaged file is listed with
-//! its error and never stops the listing of the others.
+//! calendar inside a stock series' coverage that hold no bar. A damaged file, or anything but
+//! a regular file at a series path (a link, a directory), is listed with its error and never
+//! stops the listing of the others; `--verify` also names rollback journals whose series file
+//! is gone.
 
 use std::path::PathBuf;
 
@@ -133,6 +135,29 @@ pub fn ledgers(
         .filter(|s| s.asset_class() == AssetClass::Stocks)
         .map(|s| (s.clone(), ledger::read(store, s)))
         .collect()
+}
+
+/// The rollback journals of the series `filter` selects whose series file is gone, as
+/// problems: an append was interrupted on a file that was removed since (by hand, or by an
+/// older `prune`), and a damaged one would block its series.
+pub fn orphan_journals(store: &Store, filter: &SeriesFilter) -> Result<Vec<Problem>, Error> {
+    Ok(store
+        .orphan_journals()?
+        .into_iter()
+        .filter_map(|journal| {
+            // Only journals at barkeep's own series paths; foreign files are not ours to judge.
+            let key = journal.key.filter(|k| filter.matches(k))?;
+            Some(Problem {
+                message: format!(
+                    "a rollback journal without its series file `{}` (an append was interrupted on a file removed since); `barkeep prune {} -t {}` removes it",
+                    key.file_name(),
+                    key.symbol,
+                    key.timeframe
+                ),
+                path: journal.path,
+            })
+        })
+        .collect())
 }
 
 /// Temp files left by interrupted writes (harmless; `prune` removes them).

@@ -1,15 +1,17 @@
 //! `prune`: retention. Removes whole series, or drops the bars (and the matching coverage,
 //! so a later fetch asks Alpaca again) before a cutoff, or empties the cache. Removing the
 //! last series of a stock symbol removes its corporate-actions ledger too. Every change goes
-//! through the file's lock and an atomic replace; temp files left by interrupted writes are
-//! removed on the way. With `dry_run`, only reports what it would do.
+//! through the file's lock and an atomic replace; temp files left by interrupted writes, and
+//! rollback journals whose series file is gone, are removed on the way. Removing a series
+//! removes whatever stands at its path (a link itself, never its target; a directory), its
+//! journal and its temp files. With `dry_run`, only reports what it would do.
 
 use chrono::{DateTime, Utc};
 
 use super::Error;
 use super::selection::SeriesFilter;
 use crate::cache::ledger;
-use crate::cache::store::Compaction;
+use crate::cache::store::{Compaction, Recovered};
 use crate::cache::{SeriesKey, Store};
 use crate::market::{AssetClass, NEW_YORK, Symbol, When};
 
@@ -60,7 +62,10 @@ pub struct PruneReport {
     /// Series that matched but could not be pruned (e.g. a damaged file with `Before`).
     pub failed: Vec<(SeriesKey, Error)>,
     pub temp_files: usize,
+    /// Bytes of the leftover temp files and orphan journals.
     pub temp_bytes: u64,
+    /// Rollback journals whose series file is gone, removed (or to remove).
+    pub orphan_journals: usize,
     /// Stock symbols whose corporate-actions ledger is (or would be) removed, because no
     /// series of theirs remains.
     pub ledgers: Vec<Symbol>,
@@ -97,6 +102,26 @@ pub fn prune(store: &Store, options: &PruneOptions) -> Result<PruneReport, Error
         }
         report.temp_files += 1;
         report.temp_bytes += temp.bytes;
+    }
+    for journal in store.orphan_journals()? {
+        // Only journals of barkeep's own series paths (a journal is only ever written there).
+        let Some(key) = &journal.key else {
+            continue;
+        };
+        if !options.dry_run {
+            let Ok(lock) = store.lock(key, options.wait_for_locks) else {
+                continue;
+            };
+            // Under the lock, recovery discards a journal whose series file is still gone.
+            if !matches!(store.recover(key)?, Recovered::Discarded { .. }) {
+                continue;
+            }
+            if store.size(key)?.is_none() {
+                store.remove_lock(lock)?;
+            }
+        }
+        report.orphan_journals += 1;
+        report.temp_bytes += journal.bytes;
     }
     for key in keys {
         match prune_series(store, &key, options) {
@@ -161,7 +186,8 @@ fn prune_series(
     let bytes = store.size(key)?.unwrap_or(0);
     match options.action {
         PruneAction::Remove => {
-            // A damaged file can still be removed; its row count is then unknown (0).
+            // A damaged file, a link or a directory can still be removed; its row count is
+            // then unknown (0).
             let rows = store.read_summary(key).ok().flatten().map_or(0, |s| s.rows);
             if let Some(lock) = lock {
                 store.remove(key, lock)?;

@@ -10,6 +10,7 @@ mod daily_loop;
 mod fetch;
 mod generated_files;
 mod hardening;
+mod hostile_cache;
 mod inspect;
 mod interruptions;
 mod prune;

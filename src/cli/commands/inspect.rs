@@ -54,8 +54,10 @@ pub struct InspectArgs {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<InspectFormat>,
 
-    /// Read every file whole and check it: readable Parquet with the expected schema, sorted,
-    /// one row per timestamp, rows inside the recorded coverage; exit 1 if anything is wrong
+    /// Read every file whole and check it: a regular file (not a link or a directory),
+    /// readable Parquet with the expected schema, sorted, one row per timestamp, rows inside
+    /// the recorded coverage; also report rollback journals whose series file is gone; exit 1
+    /// if anything is wrong
     #[arg(long)]
     pub verify: bool,
 
@@ -230,11 +232,11 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
     ledger_symbols.dedup();
     ledger_symbols.retain(|s| s.asset_class() == AssetClass::Stocks);
     let ledgers = op::ledgers(&ctx.store, &ledger_symbols);
-    let problems = if args.verify {
-        op::verify(&ctx.store, &infos)
-    } else {
-        Vec::new()
-    };
+    let mut problems = Vec::new();
+    if args.verify {
+        problems = op::verify(&ctx.store, &infos);
+        problems.extend(op::orphan_journals(&ctx.store, &filter)?);
+    }
     let problems_of = |info: &SeriesInfo| -> Option<Vec<&Problem>> {
         args.verify
             .then(|| problems.iter().filter(|p| p.path == info.path).collect())
@@ -399,13 +401,21 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
         if let Err(e) = &info.summary
             && !args.verify
         {
-            ctx.printer.warning(&format!(
-                "`{}` is damaged: {}; `barkeep prune {} -t {}` removes it",
-                info.path.display(),
-                error_chain(e),
-                info.key.symbol,
-                info.key.timeframe
-            ));
+            let prune = format!(
+                "`barkeep prune {} -t {}`",
+                info.key.symbol, info.key.timeframe
+            );
+            ctx.printer.warning(&match e {
+                cache::Error::NotAFile { .. } => format!(
+                    "{}; {prune} removes it (a link itself, never its target)",
+                    error_chain(e)
+                ),
+                _ => format!(
+                    "`{}` is damaged: {}; {prune} removes it",
+                    info.path.display(),
+                    error_chain(e)
+                ),
+            });
         }
     }
     for info in &infos {

@@ -27,7 +27,9 @@ Examples:
 /// With symbols (optionally -t), removes those series. With --before or --keep, drops older
 /// bars and the matching coverage (so a later fetch of that span asks Alpaca again) from the
 /// selected series, or from every series when none is named. --all empties the cache. Also
-/// removes temp files left by interrupted writes. Prints what it removed (or would remove).
+/// removes temp files left by interrupted writes and rollback journals whose series file is
+/// gone. A symbolic link at a series path is removed, never its target. Prints what it removed
+/// (or would remove).
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct PruneArgs {
@@ -180,7 +182,11 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
             "{verb:<12}  {symbol} corporate actions (no series of {symbol} left)"
         )?;
     }
-    if report.series.is_empty() && report.temp_files == 0 && report.ledgers.is_empty() {
+    if report.series.is_empty()
+        && report.temp_files == 0
+        && report.orphan_journals == 0
+        && report.ledgers.is_empty()
+    {
         out.flush()?;
         drop(out);
         let why = if report.matched == 0 {
@@ -192,11 +198,16 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
         };
         ctx.printer.note(&format!("nothing to prune: {why}"));
     } else {
-        let temps = if report.temp_files > 0 {
-            format!("; {} leftover temp files", report.temp_files)
-        } else {
-            String::new()
-        };
+        let mut temps = String::new();
+        if report.temp_files > 0 {
+            temps.push_str(&format!("; {} leftover temp files", report.temp_files));
+        }
+        if report.orphan_journals > 0 {
+            temps.push_str(&format!(
+                "; {} rollback journals without their series file",
+                report.orphan_journals
+            ));
+        }
         let suffix = if args.dry_run {
             " (dry run: nothing changed)"
         } else {
