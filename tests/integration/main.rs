@@ -12,6 +12,7 @@ mod hardening;
 mod inspect;
 mod interruptions;
 mod prune;
+mod rerun;
 mod shared_cache;
 mod support;
 mod update;
