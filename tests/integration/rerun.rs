@@ -1,7 +1,7 @@
 //! Re-runs and concurrent runs of `update` on large watchlists (issue 12): two updates of
 //! 1,000 series at once lose and duplicate nothing, and an update right after another, which
 //! brings no new bar, leaves every corporate-actions ledger byte-identical and writes at most
-//! one footer append per series.
+//! one footer append per series; `fetch --adjustment` goes by the checks such a run recorded.
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -247,4 +247,71 @@ fn a_rerun_without_new_bars_rewrites_no_ledger_and_appends_at_most_a_footer() {
     eprintln!("series untouched: {untouched}, appended: {appended}");
     assert_eq!(untouched + appended, 60);
     assert_bars_match(&env, &list, 7, "2024-05-01");
+}
+
+/// `fetch --adjustment` asks again only for ledgers checked more than a day ago, and the
+/// check time it goes by is the index's: an `update` that found nothing new (and so rewrote
+/// no ledger) still counts as a check, for `fetch` as for `--offline`'s note.
+#[test]
+fn fetch_goes_by_the_check_an_unchanged_update_recorded() {
+    let env = TestEnv::new();
+    let list = many_symbols("F", 3);
+    watchlist(&env, &list);
+    env.emu
+        .add_action(EmuAction::forward_split(&list[0], "2022-08-22", 3.0, 1.0));
+    let fetch = |env: &TestEnv| {
+        let mut args = vec![
+            "fetch",
+            "-q",
+            "--start",
+            "2024-06-03",
+            "--adjustment",
+            "all",
+        ];
+        args.extend(list.iter().map(String::as_str));
+        env.run(&args).success();
+    };
+    fetch(&env);
+    assert_eq!(env.emu.corporate_action_requests().len(), 1);
+    let ledger = env.series_path(&format!("stocks/actions/{}.json", list[0]));
+    let written = seen(&ledger);
+
+    // Three days later an update checks every ledger and finds nothing new.
+    env.emu.set_now(utc("2024-06-17T21:00:00Z"));
+    env.emu.clear_requests();
+    let mut args = vec!["update", "-q"];
+    args.extend(list.iter().map(String::as_str));
+    env.run(&args).success();
+    assert_eq!(env.emu.corporate_action_requests().len(), 1);
+    assert_eq!(seen(&ledger), written, "no ledger rewritten");
+
+    // An hour later the ledgers are fresh: no request.
+    env.emu.set_now(utc("2024-06-17T22:00:00Z"));
+    env.emu.clear_requests();
+    fetch(&env);
+    assert!(env.emu.corporate_action_requests().is_empty());
+    let out = env
+        .run(&[
+            "fetch",
+            "--offline",
+            &list[0],
+            "--start",
+            "2024-06-03",
+            "--end",
+            "2024-06-14",
+            "--adjustment",
+            "split",
+        ])
+        .success();
+    assert!(
+        out.stderr
+            .contains("as last checked 60 minutes ago (2024-06-17T21:00:00Z)"),
+        "{}",
+        out.stderr
+    );
+
+    // A day and more after the update's check, fetch asks again.
+    env.emu.set_now(utc("2024-06-18T21:30:00Z"));
+    fetch(&env);
+    assert_eq!(env.emu.corporate_action_requests().len(), 1);
 }
