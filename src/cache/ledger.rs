@@ -23,6 +23,11 @@
 //! `old_symbol` and its `ex_date` the `effective_date`). Actions are sorted by ex-date, then
 //! id; an id appears once. Stored as a document of the cache's backend: on disk written like a series
 //! (temp file, fsync, rename) under a lock on `.<symbol>.json.lock` beside it.
+//!
+//! A refresh rewrites the file only when its actions change. Later checks that found nothing
+//! new are recorded in the cache's index of checks (`ledger_index`), which callers overlay on
+//! what [`read`] returns: `checked_at` and `process_dates` in the file are as of its last
+//! rewrite, so they may be older than the symbol's last check.
 
 use std::path::PathBuf;
 
@@ -32,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layout::{ledger_relative_dir, ledger_relative_path};
 use super::lock::SeriesLock;
-use super::{Error, Store};
+use super::{Error, Store, ledger_index};
 use crate::market::{ActionKind, AssetClass, CorporateAction, Symbol};
 use crate::parquet_files::metadata::format_instant;
 
@@ -95,7 +100,8 @@ pub fn path(store: &Store, symbol: &Symbol) -> PathBuf {
     store.document_location(&ledger_relative_path(symbol))
 }
 
-/// The ledger of `symbol`; `None` when none was recorded yet.
+/// The ledger file of `symbol`, as of its last rewrite; `None` when none was recorded yet.
+/// [`read_checked`] adds the latest check.
 pub fn read(store: &Store, symbol: &Symbol) -> Result<Option<Ledger>, Error> {
     let Some(bytes) = store.read_document(&ledger_relative_path(symbol))? else {
         return Ok(None);
@@ -113,6 +119,19 @@ pub fn read(store: &Store, symbol: &Symbol) -> Result<Option<Ledger>, Error> {
     Ok(Some(ledger))
 }
 
+/// The ledger of `symbol` overlaid with its latest check recorded in `index` (see the module
+/// documentation); `None` when none was recorded yet.
+pub fn read_checked(
+    store: &Store,
+    symbol: &Symbol,
+    index: &ledger_index::LedgerIndex,
+) -> Result<Option<Ledger>, Error> {
+    Ok(read(store, symbol)?.map(|mut ledger| {
+        index.apply(&mut ledger);
+        ledger
+    }))
+}
+
 /// The ledger as its file's JSON object (for `inspect --format json`).
 pub fn to_json(ledger: &Ledger) -> serde_json::Value {
     serde_json::to_value(Json::from(ledger)).expect("a ledger serialises")
@@ -124,6 +143,10 @@ pub fn list(store: &Store) -> Result<Vec<Symbol>, Error> {
         .list_documents(&ledger_relative_dir())?
         .iter()
         .filter_map(|name| {
+            // The index of checks sits beside the ledgers (its name can be no symbol's).
+            if name == ledger_index::FILE_NAME {
+                return None;
+            }
             let stem = name.strip_suffix(".json")?;
             let symbol = percent_decode_str(stem)
                 .decode_utf8()

@@ -8,7 +8,8 @@
 //!   second.
 //! - `series_merge`: merging an answer into stored bars and coverage, shared by both.
 //! - `layout` (file names), `location` (which cache), `planner` (what is still missing) and
-//!   `ledger` (the corporate-actions ledger of a stock symbol, a document of the backend).
+//!   `ledger` (the corporate-actions ledger of a stock symbol, a document of the backend)
+//!   with `ledger_index` (when each symbol's actions were last checked, one document).
 //!
 //! Encoding the bytes of a series file is `parquet_files`' job.
 
@@ -19,6 +20,7 @@ mod error;
 pub mod journal;
 pub mod layout;
 pub mod ledger;
+pub mod ledger_index;
 pub mod local_dir;
 pub mod location;
 pub mod lock;

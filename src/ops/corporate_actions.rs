@@ -4,6 +4,11 @@
 //! group of symbols whose ledgers end on the same day, split only to keep URLs short. A
 //! ledger is asked only for process dates after what it covers, less a lookback, because
 //! Alpaca does not promise how soon an action appears.
+//!
+//! Only what changed is written (issue 12): a ledger file is rewritten only when its actions
+//! change, and the check of every symbol a run asked about goes into the cache's index of
+//! checks in one write at the end (`cache::ledger_index`). An unchanged refresh of 500
+//! symbols thus writes one file. Everything here reads ledgers through that index.
 
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use std::collections::BTreeMap;
@@ -12,7 +17,8 @@ use super::Error;
 use crate::api::{self, Client, CorporateActionsRequest};
 use crate::cache::Store;
 use crate::cache::ledger::{self, Ledger};
-use crate::market::{NEW_YORK, Symbol};
+use crate::cache::ledger_index::{self, Check};
+use crate::market::{CorporateAction, NEW_YORK, Symbol};
 
 /// `fetch --adjustment` asks again when a ledger was checked longer ago than this.
 pub const MAX_AGE: TimeDelta = TimeDelta::days(1);
@@ -33,7 +39,7 @@ pub fn today(now: DateTime<Utc>) -> NaiveDate {
 /// What a refresh did.
 #[derive(Debug, Clone, Default)]
 pub struct RefreshReport {
-    /// The symbols whose ledgers were asked for and rewritten.
+    /// The symbols whose ledgers were asked for (and rewritten where their actions changed).
     pub checked: Vec<Symbol>,
     /// HTTP pages fetched (a page is one request).
     pub requests: u32,
@@ -85,8 +91,10 @@ pub async fn refresh_each(
         let (store, symbols) = (store.clone(), symbols.to_vec());
         tokio::task::spawn_blocking(move || {
             let mut groups: BTreeMap<NaiveDate, Vec<Symbol>> = BTreeMap::new();
+            // An index that cannot be read only costs requests.
+            let index = ledger_index::read(&store).unwrap_or_default();
             for symbol in symbols {
-                let known = ledger::read(&store, &symbol).ok().flatten();
+                let known = ledger::read_checked(&store, &symbol, &index).ok().flatten();
                 if let (Some(known), Some(max_age)) = (&known, max_age)
                     && now - known.checked_at <= max_age
                 {
@@ -103,6 +111,7 @@ pub async fn refresh_each(
     };
     let mut report = RefreshReport::default();
     let mut failures = Vec::new();
+    let mut checks: Vec<(Symbol, Check)> = Vec::new();
     for (start, mut symbols) in stale {
         symbols.sort();
         symbols.dedup();
@@ -126,45 +135,92 @@ pub async fn refresh_each(
             let store = store.clone();
             let symbols = request.symbols.clone();
             let written = tokio::task::spawn_blocking(move || {
+                let asked = (request.start, request.end);
                 let mut added = 0;
+                let mut checks = Vec::with_capacity(request.symbols.len());
                 for symbol in &request.symbols {
-                    let actions = answer
+                    let actions: Vec<CorporateAction> = answer
                         .actions
                         .iter()
                         .filter(|a| a.symbols().contains(&symbol.as_str()))
-                        .cloned();
-                    let lock = ledger::lock(&store, symbol, wait_for_locks)?;
-                    // Read again under the lock: another run may have written meanwhile.
-                    let mut ledger =
-                        ledger::read(&store, symbol)
-                            .ok()
-                            .flatten()
-                            .unwrap_or_else(|| {
-                                Ledger::new(symbol.clone(), now, (request.start, request.end))
-                            });
-                    added += ledger.merge(actions, (request.start, request.end), now);
-                    ledger::write(&store, &ledger, &lock)?;
+                        .cloned()
+                        .collect();
+                    // Most answers change nothing: find out without the lock, and take it
+                    // (then read again, as another run may have written meanwhile) only to
+                    // write.
+                    let (mut ledger, _, changed) = merged(&store, symbol, &actions, asked, now);
+                    if changed {
+                        let lock = ledger::lock(&store, symbol, wait_for_locks)?;
+                        let (again, new, changed) = merged(&store, symbol, &actions, asked, now);
+                        ledger = again;
+                        if changed {
+                            ledger::write(&store, &ledger, &lock)?;
+                            added += new;
+                        }
+                    }
+                    checks.push((
+                        symbol.clone(),
+                        Check {
+                            checked_at: now,
+                            process_dates: ledger.process_dates,
+                        },
+                    ));
                 }
-                Ok::<_, Error>((added, request.symbols))
+                Ok::<_, Error>((added, request.symbols, checks))
             })
             .await?;
             match written {
-                Ok((added, symbols)) => {
+                Ok((added, symbols, written_checks)) => {
                     report.actions_added += added;
                     report.checked.extend(symbols);
+                    checks.extend(written_checks);
                 }
                 Err(error) => failures.push(RefreshFailure { symbols, error }),
             }
+        }
+    }
+    // Every check of the run in one write.
+    if !checks.is_empty() {
+        let symbols: Vec<Symbol> = checks.iter().map(|(s, _)| s.clone()).collect();
+        let store = store.clone();
+        let recorded =
+            tokio::task::spawn_blocking(move || ledger_index::record(&store, checks)).await?;
+        if let Err(e) = recorded {
+            failures.push(RefreshFailure {
+                symbols,
+                error: e.into(),
+            });
         }
     }
     report.checked.sort();
     Ok((report, failures))
 }
 
-/// The recorded ledgers of `symbols`, `None` where none is recorded. Blocking.
+/// The recorded ledgers of `symbols`, `None` where none is recorded, with their latest checks
+/// from the index. Blocking.
 pub fn load(store: &Store, symbols: &[Symbol]) -> Result<Vec<(Symbol, Option<Ledger>)>, Error> {
+    let index = ledger_index::read(store)?;
     symbols
         .iter()
-        .map(|s| Ok((s.clone(), ledger::read(store, s)?)))
+        .map(|s| Ok((s.clone(), ledger::read_checked(store, s, &index)?)))
         .collect()
+}
+
+/// The ledger file of `symbol` with an answer merged in: the ledger, how many actions are
+/// new, and whether its actions changed (a ledger not recorded, or damaged, always has).
+/// Blocking.
+fn merged(
+    store: &Store,
+    symbol: &Symbol,
+    actions: &[CorporateAction],
+    asked: (NaiveDate, NaiveDate),
+    now: DateTime<Utc>,
+) -> (Ledger, usize, bool) {
+    let stored = ledger::read(store, symbol).ok().flatten();
+    let mut ledger = stored
+        .clone()
+        .unwrap_or_else(|| Ledger::new(symbol.clone(), now, asked));
+    let added = ledger.merge(actions.iter().cloned(), asked, now);
+    let changed = stored.is_none_or(|s| s.actions != ledger.actions);
+    (ledger, added, changed)
 }

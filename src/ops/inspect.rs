@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use super::Error;
 use super::selection::SeriesFilter;
 use crate::cache::ledger::{self, Ledger};
+use crate::cache::ledger_index;
 use crate::cache::planner::{bar_ceil, bar_floor};
 use crate::cache::store::{LeftoverTemp, Recovered};
 use crate::cache::{self, SeriesKey, Store};
@@ -130,10 +131,12 @@ pub fn ledgers(
     store: &Store,
     symbols: &[Symbol],
 ) -> Vec<(Symbol, Result<Option<Ledger>, cache::Error>)> {
+    // The check times of the index (an index that cannot be read leaves the ledgers' own).
+    let index = ledger_index::read(store).unwrap_or_default();
     symbols
         .iter()
         .filter(|s| s.asset_class() == AssetClass::Stocks)
-        .map(|s| (s.clone(), ledger::read(store, s)))
+        .map(|s| (s.clone(), ledger::read_checked(store, s, &index)))
         .collect()
 }
 

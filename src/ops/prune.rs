@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 
 use super::Error;
 use super::selection::SeriesFilter;
-use crate::cache::ledger;
 use crate::cache::store::{Compaction, Recovered};
 use crate::cache::{SeriesKey, Store};
+use crate::cache::{ledger, ledger_index};
 use crate::market::{AssetClass, NEW_YORK, Symbol, When};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +169,10 @@ fn prune_ledgers(
             ledger::remove(store, &symbol, lock)?;
         }
         gone.push(symbol);
+    }
+    if !options.dry_run {
+        // Their checks go too (the index tolerates an entry without a ledger, but keeps none).
+        ledger_index::retain(store, &ledger::list(store)?)?;
     }
     Ok(gone)
 }

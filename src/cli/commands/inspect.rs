@@ -100,7 +100,8 @@ fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 
 type Ledgers = Vec<(Symbol, Result<Option<Ledger>, cache::Error>)>;
 
-/// A stock series' `corporate_actions` in JSON: the ledger's file object, `null` when none
+/// A stock series' `corporate_actions` in JSON: the ledger's file object (with its latest
+/// check from the index), `null` when none
 /// is recorded, `{"error": ...}` when it is damaged.
 fn json_ledger(ledgers: &Ledgers, symbol: &Symbol) -> serde_json::Value {
     match ledgers.iter().find(|(s, _)| s == symbol).map(|(_, l)| l) {

@@ -1,0 +1,317 @@
+//! Re-runs and concurrent runs of `update` on large watchlists (issue 12): two updates of
+//! 1,000 series at once lose and duplicate nothing, and an update right after another, which
+//! brings no new bar, leaves every corporate-actions ledger byte-identical and writes at most
+//! one footer append per series; `fetch --adjustment` goes by the checks such a run recorded.
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::SystemTime;
+
+use chrono::{NaiveDate, TimeDelta};
+
+use crate::support::emulator::EmuAction;
+use crate::support::{TestEnv, bars_of, parse_csv, utc};
+
+/// `n` distinct stock symbols of letters: `{prefix}AAA`, `{prefix}AAB`, …
+fn many_symbols(prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let letter = |k: usize| char::from(b'A' + (k % 26) as u8);
+            format!("{prefix}{}{}{}", letter(i / 676), letter(i / 26), letter(i))
+        })
+        .collect()
+}
+
+/// Adds `symbols` to the emulator and writes them to a watchlist file; returns its path.
+fn watchlist(env: &TestEnv, symbols: &[String]) -> PathBuf {
+    for s in symbols {
+        env.emu
+            .add_symbol(s, NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
+    }
+    let path = env.dir.path().join("watchlist.txt");
+    std::fs::write(&path, symbols.join("\n")).unwrap();
+    path
+}
+
+/// Asserts that the cache serves exactly the emulator's daily bars for every `step`-th symbol
+/// (no bar lost, none twice), from `start` to the day before the clock.
+fn assert_bars_match(env: &TestEnv, symbols: &[String], step: usize, start: &str) {
+    let sample: Vec<&str> = symbols.iter().step_by(step).map(String::as_str).collect();
+    let mut args = vec![
+        "fetch",
+        "--offline",
+        "--start",
+        start,
+        "--end",
+        "2024-06-13",
+    ];
+    args.extend(&sample);
+    let rows = parse_csv(&env.run(&args).success().stdout);
+    for s in sample {
+        let expected = env.emu.bars(
+            s,
+            "1Day",
+            utc(&format!("{start}T04:00:00Z")),
+            utc("2024-06-14T03:59:59Z"),
+            "sip",
+        );
+        assert!(!expected.is_empty());
+        assert_eq!(bars_of(&rows, s), expected, "{s}");
+    }
+}
+
+/// The symbols recorded in the cache's index of corporate-actions checks.
+fn indexed(env: &TestEnv) -> Vec<String> {
+    let text = std::fs::read_to_string(env.series_path("stocks/actions/_index.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["symbols"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn two_concurrent_updates_of_1000_series_lose_and_duplicate_nothing() {
+    let env = TestEnv::new();
+    let list = many_symbols("C", 1000);
+    let file = watchlist(&env, &list);
+    let file = file.to_str().unwrap();
+    let args = [
+        "update",
+        "-q",
+        "--symbols-file",
+        file,
+        "--start",
+        "2024-05-01",
+    ];
+    let spawn = || {
+        env.command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let verified = env
+        .run(&["inspect", "--verify", "--format", "json"])
+        .success();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&verified.stdout).unwrap();
+    assert_eq!(rows.len(), 1000, "one series per symbol");
+    assert_bars_match(&env, &list, 37, "2024-05-01");
+    // Both runs recorded their checks in the one index: no symbol lost.
+    assert_eq!(indexed(&env), list);
+    for s in list.iter().step_by(97) {
+        assert!(
+            env.series_path(&format!("stocks/actions/{s}.json"))
+                .is_file(),
+            "{s}"
+        );
+    }
+}
+
+/// What a file looked like: enough to tell whether it was written.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    len: u64,
+    modified: SystemTime,
+    inode: u64,
+    hash: u64,
+    bytes: Vec<u8>,
+}
+
+fn seen(path: &Path) -> Seen {
+    let meta = std::fs::metadata(path).unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    let mut hasher = DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Seen {
+        len: meta.len(),
+        modified: meta.modified().unwrap(),
+        inode,
+        hash: hasher.finish(),
+        bytes,
+    }
+}
+
+/// Every file of `dir` (not the hidden lock files) with what it looked like.
+fn seen_in(dir: &Path) -> BTreeMap<String, Seen> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                seen(&p),
+            )
+        })
+        .collect()
+}
+
+/// The Parquet footer length, from a file's last 8 bytes (length, then `PAR1`).
+fn footer_len(bytes: &[u8]) -> usize {
+    assert_eq!(&bytes[bytes.len() - 4..], b"PAR1");
+    let n = &bytes[bytes.len() - 8..bytes.len() - 4];
+    u32::from_le_bytes(n.try_into().unwrap()) as usize
+}
+
+#[test]
+fn a_rerun_without_new_bars_rewrites_no_ledger_and_appends_at_most_a_footer() {
+    let env = TestEnv::new();
+    let list = many_symbols("R", 60);
+    let file = watchlist(&env, &list);
+    for s in list.iter().step_by(3) {
+        env.emu
+            .add_action(EmuAction::cash_dividend(s, "2024-03-15", 0.25));
+        env.emu
+            .add_action(EmuAction::forward_split(s, "2022-08-22", 3.0, 1.0));
+    }
+    let args = [
+        "update",
+        "-q",
+        "--symbols-file",
+        file.to_str().unwrap(),
+        "--start",
+        "2024-05-01",
+    ];
+    // Friday 22:30 in New York: the day's bar is final (after-hours ended at 20:00).
+    env.emu.set_now(utc("2024-06-15T02:30:00Z"));
+    env.run(&args).success();
+    let ledgers_dir = env.series_path("stocks/actions");
+    let series_dir = env.series_path("stocks/sip/1Day");
+    let ledgers = seen_in(&ledgers_dir);
+    let series = seen_in(&series_dir);
+    assert_eq!(ledgers.len(), 61, "60 ledgers and the index");
+    assert_eq!(series.len(), 60);
+
+    // A minute later: no new bar.
+    env.emu.set_now(env.emu.now() + TimeDelta::minutes(1));
+    env.emu.clear_requests();
+    env.run(&args).success();
+    assert_eq!(
+        env.emu.corporate_action_requests().len(),
+        1,
+        "the ledgers were checked"
+    );
+
+    let ledgers_after = seen_in(&ledgers_dir);
+    for (name, before) in &ledgers {
+        let after = &ledgers_after[name];
+        if name == "_index.json" {
+            assert_ne!(after.hash, before.hash, "the checks moved on");
+            continue;
+        }
+        assert_eq!(after.hash, before.hash, "{name} is byte-identical");
+        assert_eq!(after, before, "{name} was not even rewritten");
+    }
+    // The check is recorded even though no ledger was rewritten.
+    let out = env
+        .run(&["inspect", &list[0], "--format", "table"])
+        .success()
+        .stdout;
+    assert!(out.contains("last checked 2024-06-15T02:31:00Z"), "{out}");
+
+    let series_after = seen_in(&series_dir);
+    assert_eq!(series_after.len(), 60);
+    let (mut untouched, mut appended) = (0, 0);
+    for (name, before) in &series {
+        let after = &series_after[name];
+        if after == before {
+            untouched += 1;
+            continue;
+        }
+        // Rewritten in place (same inode), keeping every byte before the old footer, and
+        // longer by at most a new footer (no new row group: no bar is new).
+        assert_eq!(after.inode, before.inode, "{name} was not replaced");
+        let kept = before.len as usize - footer_len(&before.bytes) - 8;
+        assert_eq!(after.bytes[..kept], before.bytes[..kept], "{name}");
+        assert!(after.len > before.len, "{name} grew");
+        appended += 1;
+    }
+    eprintln!("series untouched: {untouched}, appended: {appended}");
+    assert_eq!(untouched + appended, 60);
+    assert_bars_match(&env, &list, 7, "2024-05-01");
+}
+
+/// `fetch --adjustment` asks again only for ledgers checked more than a day ago, and the
+/// check time it goes by is the index's: an `update` that found nothing new (and so rewrote
+/// no ledger) still counts as a check, for `fetch` as for `--offline`'s note.
+#[test]
+fn fetch_goes_by_the_check_an_unchanged_update_recorded() {
+    let env = TestEnv::new();
+    let list = many_symbols("F", 3);
+    watchlist(&env, &list);
+    env.emu
+        .add_action(EmuAction::forward_split(&list[0], "2022-08-22", 3.0, 1.0));
+    let fetch = |env: &TestEnv| {
+        let mut args = vec![
+            "fetch",
+            "-q",
+            "--start",
+            "2024-06-03",
+            "--adjustment",
+            "all",
+        ];
+        args.extend(list.iter().map(String::as_str));
+        env.run(&args).success();
+    };
+    fetch(&env);
+    assert_eq!(env.emu.corporate_action_requests().len(), 1);
+    let ledger = env.series_path(&format!("stocks/actions/{}.json", list[0]));
+    let written = seen(&ledger);
+
+    // Three days later an update checks every ledger and finds nothing new.
+    env.emu.set_now(utc("2024-06-17T21:00:00Z"));
+    env.emu.clear_requests();
+    let mut args = vec!["update", "-q"];
+    args.extend(list.iter().map(String::as_str));
+    env.run(&args).success();
+    assert_eq!(env.emu.corporate_action_requests().len(), 1);
+    assert_eq!(seen(&ledger), written, "no ledger rewritten");
+
+    // An hour later the ledgers are fresh: no request.
+    env.emu.set_now(utc("2024-06-17T22:00:00Z"));
+    env.emu.clear_requests();
+    fetch(&env);
+    assert!(env.emu.corporate_action_requests().is_empty());
+    let out = env
+        .run(&[
+            "fetch",
+            "--offline",
+            &list[0],
+            "--start",
+            "2024-06-03",
+            "--end",
+            "2024-06-14",
+            "--adjustment",
+            "split",
+        ])
+        .success();
+    assert!(
+        out.stderr
+            .contains("as last checked 60 minutes ago (2024-06-17T21:00:00Z)"),
+        "{}",
+        out.stderr
+    );
+
+    // A day and more after the update's check, fetch asks again.
+    env.emu.set_now(utc("2024-06-18T21:30:00Z"));
+    fetch(&env);
+    assert_eq!(env.emu.corporate_action_requests().len(), 1);
+}
