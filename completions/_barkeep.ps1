@@ -56,7 +56,7 @@ Register-ArgumentCompleter -Native -CommandName 'barkeep' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour on stderr (NO_COLOR is honoured)')
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'Alpaca''s market-data base URL')
             [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Requests per minute at most (Alpaca''s free plan allows 200)')
-            [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Do not use the network: serve from the cache or fail naming the missing ranges')
+            [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Do not use the network: serve what the cache holds, up to each series'' last update')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: no progress or notes (errors still show)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: no progress or notes (errors still show)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers')

@@ -60,7 +60,7 @@ always\t'Always colour stderr, even into a pipe or file'
 never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
-complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l offline -d 'Do not use the network: serve from the cache or fail naming the missing ranges'
+complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l offline -d 'Do not use the network: serve what the cache holds, up to each series\' last update'
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers'
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'

@@ -101,12 +101,16 @@ pub struct FetchArgs {
     #[arg(short, long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub output: Option<PathBuf>,
 
-    /// Do not use the network: serve from the cache or fail naming the missing ranges
+    /// Do not use the network: serve what the cache holds, up to each series' last update
     ///
-    /// Exits with status 1, and prints nothing on stdout, when part of the range is not
-    /// cached.
+    /// Bars still provisional (the latest answer Alpaca gave) are served. A range reaching
+    /// past a series' last answer (as `--end now` always does) is served up to it, with one
+    /// note per series on stderr, e.g. `AAPL 1Min: cached through 2024-06-07 22:01 UTC,
+    /// updated 3 minutes ago` (not with -q). Exits with status 1, and prints nothing on
+    /// stdout, only when a series is not cached at all or has holes (unanswered ranges
+    /// before its last answer); the message names them.
     ///
-    /// Example: barkeep fetch AAPL --start 2021-01-01 --end 2021-12-31 --offline
+    /// Example: barkeep fetch AAPL MSFT --start 1y --offline | next-tool
     #[arg(long)]
     pub offline: bool,
 
