@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use super::Error;
+use super::concurrent_reads::read_summaries;
 use super::corporate_actions::{self, MAX_AGE};
 use super::gap_fill::{self, FillOptions, FillTarget, SeriesStatus};
 use crate::api::Client;
@@ -460,22 +461,19 @@ async fn check_offline(
     targets: Vec<FillTarget>,
     now: DateTime<Utc>,
 ) -> Result<Vec<CachedThrough>, Error> {
-    let store = store.clone();
-    let summaries = tokio::task::spawn_blocking(move || {
-        targets
-            .into_iter()
-            .map(|t| {
-                let summary = store.read_summary(&t.key);
-                (t, summary)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await?;
+    let keys = targets.iter().map(|t| t.key.clone()).collect();
+    let summaries: Vec<_> = targets
+        .into_iter()
+        .zip(read_summaries(store, keys).await)
+        .collect();
     let mut missing = Vec::new();
     let mut reach = Vec::new();
     for (target, summary) in summaries {
         let key = target.key;
-        let summary = summary.map_err(|e| series_error(key.clone(), e))?;
+        let summary = summary.map_err(|e| Error::Series {
+            key: key.clone(),
+            source: Box::new(e),
+        })?;
         let mut known = summary
             .as_ref()
             .map(|s| s.metadata.coverage.clone())
@@ -527,19 +525,18 @@ async fn check_offline(
 /// The stored bars of each target's range, streamed from the cache after every footer was
 /// checked.
 async fn read(store: &Store, targets: Vec<FillTarget>) -> Result<FetchedBars, Error> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        for t in &targets {
-            store
-                .read_summary(&t.key)
-                .map_err(|e| series_error(t.key.clone(), e))?;
-        }
-        Ok(FetchedBars {
-            ready: VecDeque::new(),
-            store,
-            targets: targets.into(),
-            current: None,
-        })
+    // Every footer is checked (concurrently) before the first bar is served.
+    let keys = targets.iter().map(|t| t.key.clone()).collect();
+    for (t, summary) in targets.iter().zip(read_summaries(store, keys).await) {
+        summary.map_err(|e| Error::Series {
+            key: t.key.clone(),
+            source: Box::new(e),
+        })?;
+    }
+    Ok(FetchedBars {
+        ready: VecDeque::new(),
+        store: store.clone(),
+        targets: targets.into(),
+        current: None,
     })
-    .await?
 }

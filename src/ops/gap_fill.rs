@@ -24,11 +24,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures::StreamExt;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::Error;
+use super::concurrent_reads::map_blocking;
 use crate::api::{self, BarsPage, BarsRequest, Client};
 use crate::cache::planner::{Ask, GapPlan, plan_asks, settled_until};
 use crate::cache::store::{CommitSummary, SeriesUpdate, WriteKind};
@@ -42,9 +42,6 @@ pub const COMMIT_EVERY_BARS: usize = 100_000;
 
 /// Series commits running at once (each holds one lock and one file open).
 pub const COMMITS_IN_FLIGHT: usize = 16;
-
-/// Footer reads (or object GETs) running at once while planning.
-const READS_IN_FLIGHT: usize = 32;
 
 /// One series and the range the caller needs it to cover.
 #[derive(Debug, Clone)]
@@ -125,21 +122,13 @@ pub async fn plan_concurrently(
     targets: &[FillTarget],
     now: DateTime<Utc>,
 ) -> Vec<(SeriesKey, Result<GapPlan, Error>)> {
-    futures::stream::iter(targets.iter().cloned())
-        .map(|target| {
-            let store = store.clone();
-            async move {
-                let key = target.key.clone();
-                let gaps = tokio::task::spawn_blocking(move || plan_one(&store, &target, now))
-                    .await
-                    .map_err(Error::from)
-                    .and_then(|gaps| gaps);
-                (key, gaps)
-            }
-        })
-        .buffered(READS_IN_FLIGHT)
-        .collect()
-        .await
+    let keys = targets.iter().map(|t| t.key.clone());
+    let store = store.clone();
+    let plans = map_blocking(targets.to_vec(), move |target| {
+        plan_one(&store, &target, now)
+    })
+    .await;
+    keys.zip(plans).collect()
 }
 
 /// Groups gaps into requests: one per (feed, timeframe, interval), symbols sorted, split only

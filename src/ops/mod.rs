@@ -1,7 +1,9 @@
 //! The operations behind the subcommands, one file each, plus what they share: the
-//! gap-filling engine and the refreshing of corporate-actions ledgers. Inputs are typed
+//! gap-filling engine, the refreshing of corporate-actions ledgers and reading many series
+//! at once. Inputs are typed
 //! options; outputs are data. Nothing here parses argv or prints.
 
+pub mod concurrent_reads;
 pub mod corporate_actions;
 mod error;
 pub mod fetch;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::Error;
+use super::concurrent_reads::read_summaries;
 use super::corporate_actions::{self, RefreshReport};
 use super::fetch::resolve_range;
 use super::gap_fill::{self, Batch, FillOptions, FillTarget, SeriesOutcome};
@@ -50,9 +51,12 @@ pub struct UpdatePlan {
 }
 
 /// Decides which series to update and from when: a cached series from the end of its
-/// coverage, a new one from `start`.
-pub fn plan(store: &Store, options: &UpdateOptions) -> Result<UpdatePlan, Error> {
-    let cached = store.list()?;
+/// coverage, a new one from `start`. Footers are read concurrently (see `concurrent_reads`).
+pub async fn plan(store: &Store, options: &UpdateOptions) -> Result<UpdatePlan, Error> {
+    let cached = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.list()).await??
+    };
     let keys: Vec<SeriesKey> = if options.symbols.is_empty() {
         let filter = SeriesFilter {
             symbols: Vec::new(),
@@ -93,11 +97,12 @@ pub fn plan(store: &Store, options: &UpdateOptions) -> Result<UpdatePlan, Error>
     };
 
     let mut plan = UpdatePlan::default();
-    for key in keys {
-        let summary = match store.read_summary(&key) {
+    let summaries = read_summaries(store, keys.clone()).await;
+    for (key, summary) in keys.into_iter().zip(summaries) {
+        let summary = match summary {
             Ok(summary) => summary,
             Err(e) => {
-                plan.unplannable.push((key, e.into()));
+                plan.unplannable.push((key, e));
                 continue;
             }
         };

@@ -209,10 +209,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         interrupt: ctx.interrupt.clone(),
     };
     let started = Instant::now();
-    let plan = {
-        let (store, options) = (ctx.store.clone(), options.clone());
-        tokio::task::spawn_blocking(move || op::plan(&store, &options)).await??
-    };
+    let plan = { op::plan(&ctx.store, &options).await? };
 
     if args.dry_run {
         let (store, targets, now) = (ctx.store.clone(), plan.targets.clone(), ctx.now);
