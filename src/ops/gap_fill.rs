@@ -497,17 +497,10 @@ impl Engine<'_> {
     /// still open in halves, asked again, so the failure ends up naming only its symbols.
     /// When both halves of a split fail, the failure is not about symbols: splitting stops.
     fn request_failed(&mut self, id: usize, error: api::Error) {
-        let Some(b) = self.batches.get_mut(&id) else {
+        if !self.batches.contains_key(&id) {
             return;
-        };
-        let open: Vec<Symbol> = b
-            .symbols
-            .iter()
-            .filter(|(_, p)| !p.done)
-            .map(|(s, _)| s.clone())
-            .collect();
-        let flushes = open.iter().map(|s| (s.clone(), Flush::Partial)).collect();
-        self.apply(id, flushes);
+        }
+        let open = self.commit_open_symbols(id);
         let b = self.batches.remove(&id).expect("present");
         let both_halves_failed = b
             .siblings
@@ -539,20 +532,27 @@ impl Engine<'_> {
         }
     }
 
+    /// Commits what the symbols of a request still being paged received so far (up to their
+    /// last bar), and returns those symbols.
+    fn commit_open_symbols(&mut self, id: usize) -> Vec<Symbol> {
+        let open: Vec<Symbol> = self.batches[&id]
+            .symbols
+            .iter()
+            .filter(|(_, p)| !p.done)
+            .map(|(s, _)| s.clone())
+            .collect();
+        let flushes = open.iter().map(|s| (s.clone(), Flush::Partial)).collect();
+        self.apply(id, flushes);
+        open
+    }
+
     /// A signal: every open symbol commits what it received, and no request goes on.
     fn stop_every_batch(&mut self) {
         let ids: Vec<usize> = self.batches.keys().copied().collect();
         for id in ids {
             let b = &self.batches[&id];
-            let open: Vec<Symbol> = b
-                .symbols
-                .iter()
-                .filter(|(_, p)| !p.done)
-                .map(|(s, _)| s.clone())
-                .collect();
             let (feed, timeframe) = (b.batch.feed, b.batch.timeframe);
-            let flushes = open.iter().map(|s| (s.clone(), Flush::Partial)).collect();
-            self.apply(id, flushes);
+            let open = self.commit_open_symbols(id);
             for symbol in open {
                 let key = SeriesKey::new(symbol, feed, timeframe);
                 if let Some(s) = self.series.get_mut(&key) {
