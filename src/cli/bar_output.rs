@@ -1,13 +1,23 @@
 //! Writing bars for people and programs: CSV (header
 //! `symbol,timestamp,open,high,low,close,volume,trade_count,vwap`), NDJSON (one object per
 //! bar, same field names), JSON (one array) and an aligned table. Timestamps are RFC 3339 in
-//! UTC; numbers are printed exactly, in their shortest round-trip form.
+//! UTC; numbers are printed exactly, in their shortest round-trip form. The table shows
+//! daily, weekly and monthly stock bars by their New York date alone.
+//!
+//! CSV and JSON stream: one thread decodes the next chunk while two format chunks into
+//! reused byte buffers ([`bar_text`](super::bar_text)), and the caller's thread writes each
+//! buffer with one `write_all`, in order, checking between chunks whether to stop (a signal).
+//! At most [`BUFFERS`] chunks are in flight, so memory stays bounded whatever the length of
+//! the output.
 
-use std::io::{self, Write};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, mpsc};
 
 use clap::ValueEnum;
 
-use crate::market::{Bar, Volume};
+use super::bar_text::BarText;
+use crate::market::{AssetClass, Bar, NEW_YORK, Volume};
 use crate::ops::fetch::FetchedSeries;
 use crate::parquet_files::metadata::format_instant;
 
@@ -45,14 +55,6 @@ fn number(x: f64) -> String {
     }
 }
 
-fn json_number(x: f64) -> String {
-    if x.is_finite() {
-        x.to_string()
-    } else {
-        "null".to_owned()
-    }
-}
-
 fn volume(v: Volume) -> String {
     match v {
         Volume::Shares(n) => n.to_string(),
@@ -60,10 +62,20 @@ fn volume(v: Volume) -> String {
     }
 }
 
-fn fields(symbol: &str, bar: &Bar) -> [String; 9] {
+/// A table row; `date_only` shows the New York date instead of the instant (a stock bar of a
+/// day or longer stands for that day).
+fn fields(symbol: &str, bar: &Bar, date_only: bool) -> [String; 9] {
+    let timestamp = if date_only {
+        bar.timestamp
+            .with_timezone(&NEW_YORK)
+            .date_naive()
+            .to_string()
+    } else {
+        format_instant(bar.timestamp)
+    };
     [
         symbol.to_owned(),
-        format_instant(bar.timestamp),
+        timestamp,
         number(bar.open),
         number(bar.high),
         number(bar.low),
@@ -74,37 +86,122 @@ fn fields(symbol: &str, bar: &Bar) -> [String; 9] {
     ]
 }
 
-fn json_object(symbol: &str, bar: &Bar) -> String {
-    let volume = match bar.volume {
-        Volume::Shares(n) => n.to_string(),
-        Volume::Units(x) => json_number(x),
-    };
-    format!(
-        r#"{{"symbol":{},"timestamp":"{}","open":{},"high":{},"low":{},"close":{},"volume":{},"trade_count":{},"vwap":{}}}"#,
-        serde_json::to_string(symbol).expect("strings serialise"),
-        format_instant(bar.timestamp),
-        json_number(bar.open),
-        json_number(bar.high),
-        json_number(bar.low),
-        json_number(bar.close),
-        volume,
-        bar.trade_count,
-        json_number(bar.vwap),
-    )
+/// Chunks formatted ahead of the writer (each holds one text buffer from the start of its
+/// decoding until it is written): with chunks of 65,536 bars, a few tens of MB at most.
+const BUFFERS: usize = 4;
+/// Threads formatting chunks, besides the one decoding and the one writing.
+const FORMATTERS: usize = 2;
+
+/// A decoded chunk on its way to a formatter, with the buffer to format it into.
+type Job = (u64, anyhow::Result<(FetchedSeries, Vec<u8>)>);
+/// A formatted chunk on its way to the writer.
+type Formatted = (u64, anyhow::Result<Vec<u8>>);
+
+/// Appends the text of every bar of `chunk` to `out`: CSV rows, NDJSON lines, or JSON array
+/// elements each preceded by `,\n` (the writer drops the very first comma).
+fn format_chunk(format: BarFormat, chunk: &FetchedSeries, out: &mut Vec<u8>) {
+    let mut text = BarText::default();
+    let symbol = chunk.key.symbol.as_str();
+    out.reserve(chunk.bars.len() * 128);
+    match format {
+        BarFormat::Csv => {
+            for bar in &chunk.bars {
+                text.push_csv(out, symbol.as_bytes(), bar);
+            }
+        }
+        BarFormat::Ndjson => {
+            let symbol = serde_json::to_vec(symbol).expect("strings serialise");
+            for bar in &chunk.bars {
+                text.push_json(out, &symbol, bar);
+                out.push(b'\n');
+            }
+        }
+        BarFormat::Json => {
+            let symbol = serde_json::to_vec(symbol).expect("strings serialise");
+            for bar in &chunk.bars {
+                out.extend_from_slice(b",\n");
+                text.push_json(out, &symbol, bar);
+            }
+        }
+        BarFormat::Table => unreachable!("the table is not streamed"),
+    }
 }
 
-/// Calls `row` for every bar of every chunk, in order; stops at the first error.
-fn for_each_row<E>(
-    chunks: impl IntoIterator<Item = Result<FetchedSeries, E>>,
-    mut row: impl FnMut(&str, &Bar) -> io::Result<()>,
+/// Decodes (on one thread) and formats (on [`FORMATTERS`]) the chunks, and hands their text
+/// to `write` in order on the calling thread. Stops at the first error, from a chunk or from
+/// `write`; the threads then wind down on their own (a closed channel ends each).
+fn format_in_parallel<I, E>(
+    format: BarFormat,
+    chunks: I,
+    write: &mut dyn FnMut(&[u8]) -> anyhow::Result<()>,
 ) -> anyhow::Result<()>
 where
+    I: Iterator<Item = Result<FetchedSeries, E>> + Send,
     E: std::error::Error + Send + Sync + 'static,
 {
-    for chunk in chunks {
-        let chunk = chunk?;
-        for bar in &chunk.bars {
-            row(chunk.key.symbol.as_str(), bar)?;
+    let (pool_tx, pool_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+    for _ in 0..BUFFERS {
+        pool_tx
+            .send(Vec::new())
+            .expect("the pool has room for every buffer");
+    }
+    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(1);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = mpsc::sync_channel::<Formatted>(BUFFERS);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for (seq, chunk) in (0u64..).zip(chunks) {
+                // Waiting for a free buffer is what bounds the chunks in flight.
+                let Ok(buffer) = pool_rx.recv() else { return };
+                let job = chunk.map(|c| (c, buffer)).map_err(anyhow::Error::from);
+                let failed = job.is_err();
+                if job_tx.send((seq, job)).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        for _ in 0..FORMATTERS {
+            let (job_rx, done_tx) = (Arc::clone(&job_rx), done_tx.clone());
+            scope.spawn(move || {
+                loop {
+                    let received = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((seq, job)) = received else { return };
+                    let formatted = job.map(|(chunk, mut buffer)| {
+                        buffer.clear();
+                        format_chunk(format, &chunk, &mut buffer);
+                        buffer
+                    });
+                    if done_tx.send((seq, formatted)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop((done_tx, job_rx));
+        write_in_order(done_rx, pool_tx, write)
+    })
+}
+
+/// Writes the formatted chunks in sequence order, returning each buffer to the pool.
+/// Consumes both channel ends, so returning early closes them and stops the other threads.
+fn write_in_order(
+    done: mpsc::Receiver<Formatted>,
+    pool: mpsc::SyncSender<Vec<u8>>,
+    write: &mut dyn FnMut(&[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut pending = BTreeMap::new();
+    let mut next = 0u64;
+    for (seq, formatted) in done {
+        pending.insert(seq, formatted);
+        while let Some(formatted) = pending.remove(&next) {
+            let buffer = formatted?;
+            write(&buffer)?;
+            next += 1;
+            // Fails only once the decoding thread is done: the buffer is then not needed.
+            let _ = pool.send(buffer);
         }
     }
     Ok(())
@@ -112,42 +209,51 @@ where
 
 /// Writes the bars of `chunks` (a stream of series, or parts of series, in output order).
 /// Only the table, which needs every row to size its columns, holds them all in memory.
-pub(super) fn write_bars<E>(
+/// `stop` is asked before each chunk is written, and its error ends the output.
+pub(super) fn write_bars<I, E>(
     out: &mut dyn Write,
     format: BarFormat,
-    chunks: impl IntoIterator<Item = Result<FetchedSeries, E>>,
+    chunks: I,
+    stop: &dyn Fn() -> anyhow::Result<()>,
 ) -> anyhow::Result<()>
 where
+    I: Iterator<Item = Result<FetchedSeries, E>> + Send,
     E: std::error::Error + Send + Sync + 'static,
 {
     match format {
-        BarFormat::Csv => {
-            writeln!(out, "{}", COLUMNS.join(","))?;
-            for_each_row(chunks, |symbol, bar| {
-                writeln!(out, "{}", fields(symbol, bar).join(","))
-            })?;
-        }
-        BarFormat::Ndjson => {
-            for_each_row(chunks, |symbol, bar| {
-                writeln!(out, "{}", json_object(symbol, bar))
+        BarFormat::Csv | BarFormat::Ndjson => {
+            if format == BarFormat::Csv {
+                writeln!(out, "{}", COLUMNS.join(","))?;
+            }
+            format_in_parallel(format, chunks, &mut |text| {
+                stop()?;
+                Ok(out.write_all(text)?)
             })?;
         }
         BarFormat::Json => {
             write!(out, "[")?;
             let mut first = true;
-            for_each_row(chunks, |symbol, bar| {
-                let separator = if first { "" } else { "," };
-                first = false;
-                write!(out, "{separator}\n{}", json_object(symbol, bar))
+            format_in_parallel(format, chunks, &mut |text| {
+                stop()?;
+                let text = match text.split_first() {
+                    Some((b',', rest)) if first => rest,
+                    _ => text,
+                };
+                first &= text.is_empty();
+                Ok(out.write_all(text)?)
             })?;
             writeln!(out, "\n]")?;
         }
         BarFormat::Table => {
             let mut table: Vec<[String; 9]> = Vec::new();
-            for_each_row(chunks, |symbol, bar| {
-                table.push(fields(symbol, bar));
-                Ok(())
-            })?;
+            for chunk in chunks {
+                stop()?;
+                let chunk = chunk?;
+                let date_only = chunk.key.asset_class() == AssetClass::Stocks
+                    && !chunk.key.timeframe.is_intraday();
+                let symbol = chunk.key.symbol.as_str();
+                table.extend(chunk.bars.iter().map(|b| fields(symbol, b, date_only)));
+            }
             let mut widths = COLUMNS.map(str::len);
             for row in &table {
                 for (w, cell) in widths.iter_mut().zip(row) {
@@ -169,11 +275,16 @@ where
                     .collect::<Vec<_>>()
                     .join("  ")
             };
-            writeln!(out, "{}", line(&COLUMNS))?;
+            let mut text = String::new();
+            text.push_str(&line(&COLUMNS));
+            text.push('\n');
             for row in &table {
                 let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-                writeln!(out, "{}", line(&cells).trim_end())?;
+                text.push_str(line(&cells).trim_end());
+                text.push('\n');
             }
+            stop()?;
+            out.write_all(text.as_bytes())?;
         }
     }
     Ok(())
@@ -215,10 +326,339 @@ mod tests {
     }
 
     fn render(format: BarFormat) -> String {
+        render_chunks(format, &sample())
+    }
+
+    /// Today's output, as the string-per-field writer before issue 15 produced it: what the
+    /// streaming writer must match byte for byte.
+    mod reference {
+        use super::super::{COLUMNS, format_instant};
+        use crate::market::{Bar, Volume};
+        use crate::ops::fetch::FetchedSeries;
+
+        fn number(x: f64) -> String {
+            if x.is_finite() {
+                x.to_string()
+            } else {
+                String::new()
+            }
+        }
+
+        fn json_number(x: f64) -> String {
+            if x.is_finite() {
+                x.to_string()
+            } else {
+                "null".to_owned()
+            }
+        }
+
+        fn fields(symbol: &str, bar: &Bar) -> [String; 9] {
+            [
+                symbol.to_owned(),
+                format_instant(bar.timestamp),
+                number(bar.open),
+                number(bar.high),
+                number(bar.low),
+                number(bar.close),
+                match bar.volume {
+                    Volume::Shares(n) => n.to_string(),
+                    Volume::Units(x) => number(x),
+                },
+                bar.trade_count.to_string(),
+                number(bar.vwap),
+            ]
+        }
+
+        fn json_object(symbol: &str, bar: &Bar) -> String {
+            let volume = match bar.volume {
+                Volume::Shares(n) => n.to_string(),
+                Volume::Units(x) => json_number(x),
+            };
+            format!(
+                r#"{{"symbol":{},"timestamp":"{}","open":{},"high":{},"low":{},"close":{},"volume":{},"trade_count":{},"vwap":{}}}"#,
+                serde_json::to_string(symbol).unwrap(),
+                format_instant(bar.timestamp),
+                json_number(bar.open),
+                json_number(bar.high),
+                json_number(bar.low),
+                json_number(bar.close),
+                volume,
+                bar.trade_count,
+                json_number(bar.vwap),
+            )
+        }
+
+        pub(super) fn csv(chunks: &[FetchedSeries]) -> String {
+            let mut out = format!("{}\n", COLUMNS.join(","));
+            for c in chunks {
+                for bar in &c.bars {
+                    out += &format!("{}\n", fields(c.key.symbol.as_str(), bar).join(","));
+                }
+            }
+            out
+        }
+
+        pub(super) fn ndjson(chunks: &[FetchedSeries]) -> String {
+            let mut out = String::new();
+            for c in chunks {
+                for bar in &c.bars {
+                    out += &format!("{}\n", json_object(c.key.symbol.as_str(), bar));
+                }
+            }
+            out
+        }
+
+        pub(super) fn json(chunks: &[FetchedSeries]) -> String {
+            let mut out = "[".to_owned();
+            let mut first = true;
+            for c in chunks {
+                for bar in &c.bars {
+                    let separator = if first { "" } else { "," };
+                    first = false;
+                    out += &format!("{separator}\n{}", json_object(c.key.symbol.as_str(), bar));
+                }
+            }
+            out + "\n]\n"
+        }
+    }
+
+    fn render_chunks(format: BarFormat, chunks: &[FetchedSeries]) -> String {
         let mut out = Vec::new();
-        let chunks = sample().into_iter().map(Ok::<_, std::io::Error>);
-        write_bars(&mut out, format, chunks).unwrap();
+        let chunks = chunks.iter().cloned().map(Ok::<_, std::io::Error>);
+        write_bars(&mut out, format, chunks, &|| Ok(())).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    fn series(symbol: &str, timeframe: &str, bars: Vec<Bar>) -> FetchedSeries {
+        let symbol: crate::market::Symbol = symbol.parse().unwrap();
+        let feed = if symbol.asset_class() == AssetClass::Crypto {
+            Feed::CryptoUs
+        } else {
+            Feed::Sip
+        };
+        let t = bars.first().map_or_else(chrono::Utc::now, |b| b.timestamp);
+        FetchedSeries {
+            key: SeriesKey::new(symbol, feed, timeframe.parse().unwrap()),
+            range: Interval::new(t, t + chrono::TimeDelta::days(400)).unwrap(),
+            bars,
+        }
+    }
+
+    /// The awkward numbers and stamps the golden files pin.
+    fn awkward() -> Vec<FetchedSeries> {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let bar = |timestamp, open, close, volume, vwap| Bar {
+            timestamp,
+            open,
+            high: open.max(close),
+            low: open.min(close),
+            close,
+            volume,
+            trade_count: 7,
+            vwap,
+        };
+        vec![
+            series(
+                "BRK.B",
+                "1Min",
+                vec![
+                    bar(
+                        t("2024-01-02T14:30:00Z"),
+                        0.0001,
+                        1e-7,
+                        Volume::Shares(0),
+                        f64::NAN,
+                    ),
+                    bar(
+                        t("2024-01-02T14:31:00Z"),
+                        123_456_789.5,
+                        1e21,
+                        Volume::Shares(u64::MAX),
+                        f64::INFINITY,
+                    ),
+                    bar(
+                        t("2024-01-02T14:32:00.5Z"),
+                        0.1 + 0.2,
+                        1.0,
+                        Volume::Shares(1),
+                        5e-324,
+                    ),
+                    bar(
+                        t("2024-01-02T23:59:59Z"),
+                        187.15,
+                        185.64,
+                        Volume::Shares(100),
+                        185.949_847,
+                    ),
+                ],
+            ),
+            series("EMPTY", "1Min", Vec::new()),
+            series(
+                "BTC/USD",
+                "1Day",
+                vec![
+                    bar(
+                        t("2024-03-10T00:00:00Z"),
+                        68_000.5,
+                        69_001.25,
+                        Volume::Units(0.000_000_001),
+                        f64::NAN,
+                    ),
+                    bar(
+                        t("2024-03-11T00:00:00Z"),
+                        -0.0,
+                        1.234_567_890_123_456_7e-5,
+                        Volume::Units(1_234.567_891_234),
+                        714_220_865_198_563.2,
+                    ),
+                    bar(
+                        t("1999-12-31T23:59:59.123456Z"),
+                        1e16,
+                        1e15,
+                        Volume::Units(f64::NAN),
+                        2.5,
+                    ),
+                ],
+            ),
+        ]
+    }
+
+    #[test]
+    fn output_matches_the_golden_files_and_the_old_writer() {
+        let chunks = awkward();
+        for (format, golden, old, name) in [
+            (
+                BarFormat::Csv,
+                include_str!("../../tests/fixtures/output/golden.csv"),
+                reference::csv(&chunks),
+                "csv",
+            ),
+            (
+                BarFormat::Ndjson,
+                include_str!("../../tests/fixtures/output/golden.ndjson"),
+                reference::ndjson(&chunks),
+                "ndjson",
+            ),
+            (
+                BarFormat::Json,
+                include_str!("../../tests/fixtures/output/golden.json"),
+                reference::json(&chunks),
+                "json",
+            ),
+        ] {
+            // The golden files come from the old writer: `BARKEEP_UPDATE_GENERATED=1` rewrites them.
+            if std::env::var_os("BARKEEP_UPDATE_GENERATED").is_some() {
+                let path = format!(
+                    "{}/tests/fixtures/output/golden.{name}",
+                    env!("CARGO_MANIFEST_DIR")
+                );
+                std::fs::write(path, &old).unwrap();
+                continue;
+            }
+            let new = render_chunks(format, &chunks);
+            assert_eq!(new, old, "{format:?} differs from the old writer");
+            assert_eq!(new, golden, "{format:?} differs from its golden file");
+        }
+    }
+
+    proptest::proptest! {
+        /// Many chunks, some empty, with random numbers: the parallel writer keeps their order
+        /// and prints every bar as the old one did.
+        #[test]
+        fn streamed_output_equals_the_old_writer(
+            sizes in proptest::collection::vec(0usize..40, 0..12),
+            bits in proptest::collection::vec(proptest::prelude::any::<u64>(), 8),
+            seconds in 0i64..4_000_000_000,
+        ) {
+            let chunks: Vec<FetchedSeries> = sizes
+                .iter()
+                .enumerate()
+                .map(|(c, &n)| {
+                    let bars = (0..n)
+                        .map(|i| {
+                            let f = |k: usize| f64::from_bits(bits[(k + i + c) % bits.len()]);
+                            Bar {
+                                timestamp: DateTime::from_timestamp(seconds + (c * 100 + i) as i64 * 61, 0).unwrap(),
+                                open: f(0),
+                                high: f(1),
+                                low: (i as f64) / 100.0,
+                                close: f(3),
+                                volume: if c % 2 == 0 { Volume::Shares(bits[i % 8]) } else { Volume::Units(f(4)) },
+                                trade_count: bits[(i + 5) % 8],
+                                vwap: f(6),
+                            }
+                        })
+                        .collect();
+                    series(if c % 3 == 0 { "ETH/USD" } else { "SPY" }, "1Min", bars)
+                })
+                .collect();
+            proptest::prop_assert_eq!(render_chunks(BarFormat::Csv, &chunks), reference::csv(&chunks));
+            proptest::prop_assert_eq!(render_chunks(BarFormat::Ndjson, &chunks), reference::ndjson(&chunks));
+            proptest::prop_assert_eq!(render_chunks(BarFormat::Json, &chunks), reference::json(&chunks));
+        }
+    }
+
+    #[test]
+    fn the_table_shows_daily_stock_bars_by_their_new_york_date() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let bar = |timestamp| Bar {
+            timestamp,
+            open: 1.5,
+            high: 2.0,
+            low: 1.0,
+            close: 1.75,
+            volume: Volume::Shares(10),
+            trade_count: 3,
+            vwap: 1.6,
+        };
+        let chunks = vec![
+            series("AAPL", "1Day", vec![bar(t("2024-11-01T04:00:00Z"))]),
+            series("AAPL", "1Week", vec![bar(t("2024-11-04T05:00:00Z"))]),
+            series("AAPL", "1Month", vec![bar(t("2024-12-01T05:00:00Z"))]),
+            series("AAPL", "1Hour", vec![bar(t("2024-11-01T13:00:00Z"))]),
+            series("BTC/USD", "1Day", vec![bar(t("2024-11-01T00:00:00Z"))]),
+        ];
+        let table = render_chunks(BarFormat::Table, &chunks);
+        let stamps: Vec<&str> = table
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            stamps,
+            [
+                "2024-11-01",
+                "2024-11-04",
+                "2024-12-01",
+                "2024-11-01T13:00:00Z",
+                "2024-11-01T00:00:00Z"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stop_ends_the_output_between_chunks() {
+        let chunks = awkward();
+        let calls = std::cell::Cell::new(0);
+        let stop = || {
+            calls.set(calls.get() + 1);
+            if calls.get() > 1 {
+                Err(crate::cli::Interrupted(crate::interrupt::Signal::Interrupt).into())
+            } else {
+                Ok(())
+            }
+        };
+        let mut out = Vec::new();
+        let result = write_bars(
+            &mut out,
+            BarFormat::Csv,
+            chunks.into_iter().map(Ok::<_, std::io::Error>),
+            &stop,
+        );
+        assert!(result.unwrap_err().is::<crate::cli::Interrupted>());
+        let text = String::from_utf8(out).unwrap();
+        // The header and the first chunk only.
+        assert_eq!(text.lines().count(), 5, "{text}");
     }
 
     #[test]

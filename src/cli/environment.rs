@@ -56,7 +56,7 @@ pub(super) const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: TEST_WRITE_DELAY_US,
-        meaning: "Test-only: pause this many microseconds between the pieces a write puts on disk, so crash tests can kill a writer mid-append; never set it otherwise",
+        meaning: "Test-only: pause this many microseconds between the pieces a write puts on disk and before each chunk of output `fetch` writes, so tests can kill or interrupt a writer midway; never set it otherwise",
     },
     Variable {
         // The object-storage variables are read by the `object_store` crate.
@@ -86,8 +86,9 @@ pub(super) const VARIABLES: &[Variable] = &[
     },
 ];
 
-/// Test-only: microseconds the store pauses after each small piece it writes, so crash tests
-/// can kill a writer in the middle of an append or a compaction. Never set it otherwise.
+/// Test-only: microseconds the store pauses after each small piece it writes, and `fetch`
+/// before each chunk of output, so tests can kill a writer in the middle of an append or a
+/// compaction, or signal one in the middle of its output. Never set it otherwise.
 pub(super) const TEST_WRITE_DELAY_US: &str = "BARKEEP_TEST_WRITE_DELAY_US";
 
 fn non_empty(name: &str) -> Option<String> {

@@ -49,10 +49,10 @@ impl ExitStatus {
                 "bad usage or input: unknown timeframe, malformed date, end before start, invalid symbol, unknown adjustment or one other than `raw` for crypto, an unusable `--api-url`, a `--symbols-file` over 1 MiB or 100,000 lines, unknown flag. Nothing in the cache is touched."
             }
             ExitStatus::Interrupted => {
-                "interrupted (Ctrl-C, SIGINT); everything Alpaca answered before it is committed, nothing is left half-written"
+                "interrupted (Ctrl-C, SIGINT); everything Alpaca answered before it is committed, nothing is left half-written, and an `--output` file is left as it was"
             }
             ExitStatus::Terminated => {
-                "terminated (SIGTERM, e.g. by `timeout`); as for 130, everything answered before it is committed"
+                "terminated (SIGTERM, e.g. by `timeout`); as for 130, everything answered before it is committed and an `--output` file is left as it was"
             }
         }
     }

@@ -5,10 +5,12 @@
 
 pub mod args;
 mod bar_output;
+mod bar_text;
 pub mod commands;
 mod environment;
 mod exit_status;
 mod generate;
+mod output_file;
 mod printer;
 mod progress;
 

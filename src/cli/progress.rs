@@ -21,13 +21,11 @@ pub(super) struct Progress {
 
 impl Progress {
     pub(super) fn new(printer: Printer) -> Self {
-        let bar = ProgressBar::with_draw_target(Some(0), printer.progress_target());
+        // Until the plan says how many requests there are, a spinner: a bar at `0/0` would
+        // look full.
+        let bar = ProgressBar::with_draw_target(None, printer.progress_target());
         bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {msg} [{bar:30}] {pos}/{len} requests, {elapsed}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{spinner} {msg}, {elapsed}").expect("valid template"),
         );
         bar.set_message("fetching");
         bar.enable_steady_tick(Duration::from_millis(120));
@@ -72,7 +70,23 @@ impl Observer for Progress {
             // Pages and retries of split requests come on top of the plan, so the length
             // grows whenever the count would pass it (never `17/1 requests`).
             Event::Planned { requests, .. } => {
-                self.bar.inc_length(requests as u64);
+                if requests > 0 {
+                    match self.bar.length() {
+                        // The first plan: the spinner becomes a bar.
+                        None | Some(0) => {
+                            self.bar.set_style(
+                                ProgressStyle::with_template(
+                                    "{spinner} {msg} [{bar:30}] {pos}/{len} requests, {elapsed}",
+                                )
+                                .expect("valid template")
+                                .progress_chars("=> "),
+                            );
+                            self.bar.set_length(requests as u64);
+                        }
+                        // Another fill in the same run adds its requests.
+                        Some(_) => self.bar.inc_length(requests as u64),
+                    }
+                }
             }
             Event::Request {
                 url,

@@ -13,6 +13,7 @@ mod hardening;
 mod hostile_cache;
 mod inspect;
 mod interruptions;
+mod output;
 mod prune;
 mod rerun;
 mod shared_cache;

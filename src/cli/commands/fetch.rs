@@ -1,7 +1,7 @@
 //! `barkeep fetch`: arguments, then fill gaps and print bars (adjusted on the way out when
 //! `--adjustment` asks for it).
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum, ValueHint};
 
 use crate::cli::bar_output::{BarFormat, write_bars};
 use crate::cli::progress::Progress;
-use crate::cli::{Context, UsageError};
+use crate::cli::{Context, Interrupted, UsageError, environment, output_file};
 use crate::market::{Adjustments, AssetClass, Feed, Symbol, Timeframe, When};
 use crate::ops::fetch::{self as op, FetchOptions, LedgerUse};
 use crate::parquet_files::metadata::format_instant;
@@ -94,8 +94,9 @@ pub struct FetchArgs {
     /// Write the bars to FILE (replaced atomically) instead of stdout
     ///
     /// The bars are written to a temporary file beside FILE and renamed over it, so a reader
-    /// never sees half a file and an interrupted run leaves the old one. The format is csv
-    /// unless --format says otherwise.
+    /// never sees half a file and an interrupted run (Ctrl-C, SIGTERM) leaves the old one.
+    /// A FILE that is not a regular file (/dev/null, a FIFO, a symlink, /dev/stdout) is
+    /// written directly and never replaced. The format is csv unless --format says otherwise.
     ///
     /// Example: -o ~/data/aapl.csv
     #[arg(short, long, value_name = "FILE", value_hint = ValueHint::FilePath)]
@@ -285,49 +286,68 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
         return Err(e.into());
     }
 
-    match &args.output {
+    // Output runs on a thread of its own: the runtime stays free to see Ctrl-C or SIGTERM,
+    // which the output notices between two chunks.
+    let output = args.output;
+    let format = args.format;
+    let pace = environment::test_write_delay();
+    let interrupt = ctx.interrupt.clone();
+    let stop = move || {
+        if let Some(pace) = pace {
+            std::thread::sleep(pace);
+        }
+        match interrupt.signal() {
+            Some(signal) => Err(Interrupted(signal).into()),
+            None => Ok(()),
+        }
+    };
+    tokio::task::spawn_blocking(move || match &output {
         Some(path) => {
-            let format = args.format.unwrap_or(BarFormat::Csv);
-            write_file_atomically(path, |out| write_bars(out, format, series))?;
+            let format = format.unwrap_or(BarFormat::Csv);
+            output_file::write(path, |out| write_bars(out, format, series, &stop))
         }
         None => {
             let stdout = std::io::stdout();
-            let format = args.format.unwrap_or(if stdout.is_terminal() {
+            let format = format.unwrap_or(if stdout.is_terminal() {
                 BarFormat::Table
             } else {
                 BarFormat::Csv
             });
-            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-            write_bars(&mut out, format, series)?;
-            out.flush()?;
+            // Unbuffered beyond std's line buffering: each chunk goes out in one write as
+            // soon as it is formatted.
+            let mut out = Stdout(stdout.lock());
+            write_bars(&mut out, format, series, &stop)?;
+            Ok(out.flush()?)
         }
-    }
-    Ok(())
+    })
+    .await?
 }
 
-/// Writes through a temp file beside `path` and renames it into place, so an interrupted
-/// run never leaves a half-written output file.
-fn write_file_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{name}.barkeep-{}.tmp", std::process::id()));
-    let result = (|| -> anyhow::Result<()> {
-        let file = fs_err::File::create(&temp)?;
-        let mut out = BufWriter::new(file);
-        write(&mut out)?;
-        let file = out
-            .into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        Ok(fs_err::rename(&temp, path)?)
-    })();
-    if result.is_err() {
-        let _ = fs_err::remove_file(&temp);
+/// Standard output, whose write errors say it was standard output (a full disk behind a
+/// redirection is otherwise a bare "No space left on device"). The error kind is kept, so a
+/// closed pipe still ends the run quietly.
+struct Stdout<W>(W);
+
+impl<W: Write> Stdout<W> {
+    fn name(e: std::io::Error) -> std::io::Error {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            e
+        } else {
+            std::io::Error::new(e.kind(), format!("cannot write to stdout: {e}"))
+        }
     }
-    result
+}
+
+impl<W: Write> Write for Stdout<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(Self::name)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(buf).map_err(Self::name)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(Self::name)
+    }
 }

@@ -1,0 +1,360 @@
+//! `cargo bench --bench export`: how fast `barkeep fetch --offline` turns the cache into CSV
+//! and NDJSON (issue 15), against polars reading the same Parquet file and writing the same
+//! format, measured in the same run. Builds a 2.5M-bar 1Min series and 500 one-year daily
+//! series, prints medians and peak memory, checks the targets, and exits non-zero when one
+//! is missed.
+//!
+//! polars comes from `BARKEEP_BENCH_PYTHON`, else the interop venv `/work/venv/bin/python`,
+//! else `python3`; when none of them imports polars, the comparisons are skipped (saying why)
+//! and only the absolute targets are checked.
+//!
+//! A plain `harness = false` binary: each figure needs seconds of setup, which a statistics
+//! harness would repeat, and the ratios must come from one run on one machine.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::cast_precision_loss
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use barkeep::cache::store::SeriesUpdate;
+use barkeep::cache::{SeriesKey, Store};
+use barkeep::market::{Bar, Feed, Interval, Volume};
+use chrono::{DateTime, TimeDelta, Utc};
+
+const BIG: usize = 2_500_000;
+const DAILY_SERIES: usize = 500;
+const DAILY_BARS: usize = 365;
+const RUNS: usize = 5;
+
+fn start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2016-01-04T14:30:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+/// A bar as Alpaca sends them: prices in cents (some in hundredths of a cent), a VWAP with
+/// a few more decimals, share counts.
+fn bar(t: DateTime<Utc>, i: usize) -> Bar {
+    let cents = 20_000 + (i % 10_007) as i64 + ((i % 977) as f64).sin().mul_add(300.0, 0.0) as i64;
+    let price = cents as f64 / 100.0;
+    Bar {
+        timestamp: t,
+        open: price,
+        high: (cents + 25) as f64 / 100.0,
+        low: (cents * 100 - 2_507) as f64 / 10_000.0,
+        close: (cents + (i % 7) as i64 - 3) as f64 / 100.0,
+        volume: Volume::Shares(100 + (i % 50_003) as u64 * 7),
+        trade_count: 10 + (i % 997) as u64,
+        vwap: (cents * 10_000 + (i % 9_973) as i64) as f64 / 1_000_000.0,
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+/// Writes one series of `bars` into `store`, covering exactly their span.
+fn commit(store: &Store, key: &SeriesKey, bars: Vec<Bar>, step: TimeDelta) -> Interval {
+    let span = Interval::new(bars[0].timestamp, bars[bars.len() - 1].timestamp + step).unwrap();
+    let lock = store.lock(key, true).unwrap();
+    let update = SeriesUpdate {
+        bars,
+        answered: vec![span],
+        covered: vec![span],
+    };
+    store.commit(key, &lock, update, now()).unwrap();
+    span
+}
+
+/// What one timed run of a command took, and its peak resident memory.
+#[derive(Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    rss_kb: u64,
+}
+
+/// Runs `cmd` under `/usr/bin/time` (for the peak memory) `RUNS` times; the median wall time
+/// and the largest peak. Panics if the command fails.
+fn measure(mut make: impl FnMut() -> Command) -> Sample {
+    let mut samples: Vec<Sample> = (0..RUNS)
+        .map(|_| {
+            let inner = make();
+            let mut cmd = Command::new("/usr/bin/time");
+            cmd.arg("-f").arg("%M").arg(inner.get_program());
+            cmd.args(inner.get_args());
+            for (k, v) in inner.get_envs() {
+                if let Some(v) = v {
+                    cmd.env(k, v);
+                }
+            }
+            cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+            let t = Instant::now();
+            let out = cmd.output().expect("/usr/bin/time runs");
+            let wall = t.elapsed();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{:?} failed: {stderr}", inner);
+            let rss_kb = stderr
+                .lines()
+                .last()
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(0);
+            Sample { wall, rss_kb }
+        })
+        .collect();
+    samples.sort_by_key(|s| s.wall);
+    Sample {
+        wall: samples[RUNS / 2].wall,
+        rss_kb: samples.iter().map(|s| s.rss_kb).max().unwrap_or(0),
+    }
+}
+
+fn barkeep(cache: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_barkeep"));
+    cmd.arg("--cache-dir").arg(cache).args(["-q", "fetch"]);
+    cmd.args(args).env("BARKEEP_NOW", "2026-01-01T00:00:00Z");
+    cmd
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A Python that imports polars, or why there is none.
+fn polars_python() -> Result<PathBuf, String> {
+    let candidates: Vec<PathBuf> = std::env::var_os("BARKEEP_BENCH_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            PathBuf::from("/work/venv/bin/python"),
+            PathBuf::from("python3"),
+        ])
+        .collect();
+    let mut why = Vec::new();
+    for python in candidates {
+        match Command::new(&python)
+            .args(["-c", "import polars"])
+            .stderr(Stdio::null())
+            .status()
+        {
+            Ok(s) if s.success() => return Ok(python),
+            Ok(_) => why.push(format!("{} has no polars", python.display())),
+            Err(e) => why.push(format!("{}: {e}", python.display())),
+        }
+    }
+    Err(why.join("; "))
+}
+
+/// polars' time to read `parquet` and write it as `format` (`csv` or `ndjson`), timed inside
+/// Python (interpreter start-up and import excluded, which favours polars): the median of
+/// `RUNS`.
+fn polars_time(python: &Path, parquet: &Path, format: &str, out: &Path) -> Duration {
+    let script = format!(
+        r#"
+import sys, time
+import polars as pl
+times = []
+for _ in range({RUNS}):
+    t = time.perf_counter()
+    pl.read_parquet(sys.argv[1]).write_{format}(sys.argv[2])
+    times.append(time.perf_counter() - t)
+times.sort()
+print(times[len(times) // 2])
+"#
+    );
+    let output = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(parquet)
+        .arg(out)
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "polars failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seconds: f64 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("polars prints its time");
+    Duration::from_secs_f64(seconds)
+}
+
+/// polars as issue 15 timed it: the wall time of `python -c "import polars as pl;
+/// pl.read_parquet(F).write_FORMAT(OUT)"`, start-up and import included; the median of `RUNS`.
+fn polars_wall(python: &Path, parquet: &Path, format: &str, out: &Path) -> Duration {
+    let script = format!(
+        "import sys, polars as pl; pl.read_parquet(sys.argv[1]).write_{format}(sys.argv[2])"
+    );
+    let mut times: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            let status = Command::new(python)
+                .arg("-c")
+                .arg(&script)
+                .arg(parquet)
+                .arg(out)
+                .status()
+                .expect("python runs");
+            assert!(status.success(), "polars failed");
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[RUNS / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let mut failures = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        println!("  {} {what}", if ok { "ok  " } else { "MISS" });
+        if !ok {
+            failures.push(what);
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let store = Store::new(cache.clone());
+
+    let key = SeriesKey::new("SPY".parse().unwrap(), Feed::Sip, "1Min".parse().unwrap());
+    let bars = (0..BIG)
+        .map(|i| bar(start() + TimeDelta::minutes(i as i64), i))
+        .collect();
+    let span = commit(&store, &key, bars, TimeDelta::minutes(1));
+    let parquet = cache.join("stocks/sip/1Min/SPY.parquet");
+    assert!(
+        parquet.is_file(),
+        "{} is where the series lives",
+        parquet.display()
+    );
+    // An RFC 3339 --end includes its instant: the last bar's.
+    let (first, end) = (
+        rfc3339(span.start),
+        rfc3339(span.end - TimeDelta::minutes(1)),
+    );
+    let whole = |format: &'static str, out: PathBuf| {
+        let (first, end, cache) = (first.clone(), end.clone(), cache.clone());
+        move || {
+            let mut cmd = barkeep(
+                &cache,
+                &[
+                    "SPY",
+                    "-t",
+                    "1Min",
+                    "--start",
+                    &first,
+                    "--end",
+                    &end,
+                    "--offline",
+                    "--format",
+                    format,
+                    "-o",
+                ],
+            );
+            cmd.arg(&out);
+            cmd
+        }
+    };
+    let python = polars_python();
+    if let Err(why) = &python {
+        println!("polars comparisons skipped: {why}");
+    }
+
+    for (format, ratio) in [("csv", 0.6), ("ndjson", 0.8)] {
+        println!("whole {BIG}-bar 1Min series to {format} (-o, median of {RUNS}):");
+        let out = dir.path().join(format!("barkeep.{format}"));
+        let ours = measure(whole(format, out.clone()));
+        println!(
+            "  barkeep {} (peak RSS {:.1} MB, {:.0} MB written)",
+            ms(ours.wall),
+            ours.rss_kb as f64 / 1024.0,
+            fs_err::metadata(&out).map_or(0, |m| m.len()) as f64 / 1e6
+        );
+        if format == "csv" {
+            check(
+                ours.rss_kb < 100 * 1024,
+                format!("peak RSS < 100 MB: {:.1} MB", ours.rss_kb as f64 / 1024.0),
+            );
+        }
+        if let Ok(python) = &python {
+            let polars_out = dir.path().join(format!("polars.{format}"));
+            let inside = polars_time(python, &parquet, format, &polars_out);
+            let wall = polars_wall(python, &parquet, format, &polars_out);
+            println!(
+                "  polars read_parquet().write_{format}(): `python -c` wall {} (as issue 15 timed it), inside Python {}",
+                ms(wall),
+                ms(inside)
+            );
+            println!(
+                "  barkeep / polars inside Python (no start-up, and polars does not fsync): {:.2} x",
+                ours.wall.as_secs_f64() / inside.as_secs_f64()
+            );
+            let x = ours.wall.as_secs_f64() / wall.as_secs_f64();
+            check(
+                x <= ratio,
+                format!("<= {ratio} x polars' `python -c` time: {x:.2} x"),
+            );
+        }
+    }
+
+    println!("{DAILY_SERIES} daily series of {DAILY_BARS} bars to csv (-o, median of {RUNS}):");
+    let symbols: Vec<String> = (0..DAILY_SERIES)
+        .map(|i| {
+            let letter = |n: usize| char::from(b'A' + (n % 26) as u8);
+            format!("X{}{}{}", letter(i / 676), letter(i / 26), letter(i))
+        })
+        .collect();
+    let day_start = DateTime::parse_from_rfc3339("2024-01-01T05:00:00Z")
+        .unwrap()
+        .to_utc();
+    for (n, symbol) in symbols.iter().enumerate() {
+        let key = SeriesKey::new(symbol.parse().unwrap(), Feed::Sip, "1Day".parse().unwrap());
+        let bars = (0..DAILY_BARS)
+            .map(|i| bar(day_start + TimeDelta::days(i as i64), n * DAILY_BARS + i))
+            .collect();
+        commit(&store, &key, bars, TimeDelta::days(1));
+    }
+    let out = dir.path().join("daily.csv");
+    let daily = measure(|| {
+        let mut cmd = barkeep(&cache, &[]);
+        cmd.args(&symbols).args([
+            "-t",
+            "1Day",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-12-30",
+            "--offline",
+            "--format",
+            "csv",
+            "-o",
+        ]);
+        cmd.arg(&out);
+        cmd
+    });
+    println!(
+        "  barkeep {} (peak RSS {:.1} MB)",
+        ms(daily.wall),
+        daily.rss_kb as f64 / 1024.0
+    );
+    check(
+        daily.wall <= Duration::from_millis(300),
+        format!("<= 0.3 s: {}", ms(daily.wall)),
+    );
+
+    if !failures.is_empty() {
+        eprintln!("missed: {failures:?}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,279 @@
+//! Where `barkeep fetch` writes: `-o` to a regular file (temp file renamed over it) and to
+//! things that are not regular files (a FIFO, a symlink, a device, `/dev/stdout`), which are
+//! written directly and never replaced; SIGINT and SIGTERM in the middle of the output (exit
+//! 130 and 143, no temp file left, the old output file and the cache untouched); a closed
+//! pipe (exit 0, nothing said) and a full stdout (an error naming stdout).
+
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{TestEnv, run};
+
+const SYMBOLS: [&str; 5] = ["AAPL", "ACME", "MSFT", "NVDA", "SPY"];
+
+/// `fetch` of daily bars of the five symbols over 2023, with extra arguments.
+fn fetch_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["fetch"];
+    args.extend(SYMBOLS);
+    args.extend([
+        "-t",
+        "1Day",
+        "--start",
+        "2023-01-01",
+        "--end",
+        "2023-12-31",
+        "--format",
+        "csv",
+    ]);
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A test env whose cache holds the five series, and their CSV as stdout shows it.
+fn cached() -> (TestEnv, String) {
+    let env = TestEnv::new();
+    let csv = env.run(&fetch_args(&[])).success().stdout;
+    assert!(csv.lines().count() > 5 * 240, "{csv}");
+    (env, csv)
+}
+
+fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect()
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success());
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Whether this process runs as root (a file it creates belongs to uid 0).
+fn is_root(dir: &Path) -> bool {
+    let probe = dir.join("uid-probe");
+    std::fs::write(&probe, b"").unwrap();
+    let root = std::fs::metadata(&probe).unwrap().uid() == 0;
+    std::fs::remove_file(probe).unwrap();
+    root
+}
+
+#[test]
+fn output_to_a_regular_file_replaces_it_and_leaves_no_temp_file() {
+    let (env, csv) = cached();
+    let out = env.dir.path().join("bars.csv");
+    std::fs::write(&out, "old\n").unwrap();
+    let run = env.run(&fetch_args(&["--offline", "-o", out.to_str().unwrap()]));
+    assert!(run.success().stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);
+    assert!(temp_files(env.dir.path()).is_empty());
+}
+
+#[test]
+fn output_to_a_fifo_writes_into_it_and_keeps_it() {
+    let (env, csv) = cached();
+    let fifo = env.dir.path().join("bars.fifo");
+    mkfifo(&fifo);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    env.run(&fetch_args(&["--offline", "-o", fifo.to_str().unwrap()]))
+        .success();
+    assert_eq!(reader.join().unwrap(), csv);
+    let meta = std::fs::symlink_metadata(&fifo).unwrap();
+    assert!(meta.file_type().is_fifo(), "the FIFO was replaced");
+    assert!(temp_files(env.dir.path()).is_empty());
+}
+
+#[test]
+fn output_to_a_symlink_writes_its_target_and_keeps_the_link() {
+    let (env, csv) = cached();
+    let target = env.dir.path().join("target.csv");
+    std::fs::write(&target, "old\n").unwrap();
+    let link = env.dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    env.run(&fetch_args(&["--offline", "-o", link.to_str().unwrap()]))
+        .success();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the symlink was replaced"
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), csv);
+    assert!(temp_files(env.dir.path()).is_empty());
+}
+
+#[test]
+fn output_to_dev_null_and_dev_stdout_writes_through_them() {
+    let (env, csv) = cached();
+    // As root the old code renamed a regular file over /dev/null; as anyone else it failed
+    // creating `/dev/.null.barkeep-N.tmp`.
+    env.run(&fetch_args(&["--offline", "-o", "/dev/null"]))
+        .success();
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    let through_stdout = env
+        .run(&fetch_args(&["--offline", "-o", "/dev/stdout"]))
+        .success();
+    assert_eq!(through_stdout.stdout, csv);
+}
+
+#[test]
+fn output_to_a_character_device_keeps_it_when_root() {
+    let (env, csv) = cached();
+    if !is_root(env.dir.path()) {
+        eprintln!("not root: skipping the mknod test (`-o /dev/null` covers devices otherwise)");
+        return;
+    }
+    let device = env.dir.path().join("null");
+    let status = Command::new("mknod")
+        .args(["-m", "666"])
+        .arg(&device)
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    if !status.success() {
+        eprintln!("mknod is not permitted here: skipping");
+        return;
+    }
+    env.run(&fetch_args(&["--offline", "-o", device.to_str().unwrap()]))
+        .success();
+    let meta = std::fs::symlink_metadata(&device).unwrap();
+    assert!(meta.file_type().is_char_device(), "the device was replaced");
+    assert!(temp_files(env.dir.path()).is_empty());
+    drop(csv);
+}
+
+/// Starts an offline fetch to `-o out` slowed to about 300 ms per series (the test-only
+/// write delay also paces output chunks), and waits until its temp file exists.
+fn slow_output_to_file(env: &TestEnv, out: &Path) -> Child {
+    let mut cmd = env.command(&fetch_args(&["--offline", "-o", out.to_str().unwrap()]));
+    cmd.env("BARKEEP_TEST_WRITE_DELAY_US", "300000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while temp_files(env.dir.path()).is_empty() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the output never started");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+fn signal_mid_output_to_file(name: &str, code: i32) {
+    let (env, _) = cached();
+    let out = env.dir.path().join("bars.csv");
+    std::fs::write(&out, "old\n").unwrap();
+    let before = env.snapshot();
+    let child = slow_output_to_file(&env, &out);
+    signal(&child, name);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.stdout.is_empty());
+    assert!(
+        temp_files(env.dir.path()).is_empty(),
+        "{:?}",
+        temp_files(env.dir.path())
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "old\n");
+    assert!(env.snapshot() == before, "the cache changed");
+}
+
+#[test]
+fn sigint_mid_output_exits_130_and_removes_the_temp_file() {
+    signal_mid_output_to_file("INT", 130);
+}
+
+#[test]
+fn sigterm_mid_output_exits_143_and_removes_the_temp_file() {
+    signal_mid_output_to_file("TERM", 143);
+}
+
+#[test]
+fn ctrl_c_mid_output_to_stdout_stops_it() {
+    let (env, csv) = cached();
+    let mut cmd = env.command(&fetch_args(&["--offline"]));
+    cmd.env("BARKEEP_TEST_WRITE_DELAY_US", "300000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut header = String::new();
+    stdout.read_line(&mut header).unwrap();
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    signal(&child, "INT");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let printed = 2 + rest.lines().count();
+    assert!(
+        printed < csv.lines().count(),
+        "printed all {printed} lines after Ctrl-C"
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let (env, _) = cached();
+    let mut cmd = env.command(&fetch_args(&["--offline"]));
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut header = String::new();
+    stdout.read_line(&mut header).unwrap();
+    assert!(header.starts_with("symbol,timestamp"));
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
+
+#[test]
+fn a_full_stdout_is_named_in_the_error() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("no /dev/full here: skipping");
+        return;
+    };
+    let (env, _) = cached();
+    let mut cmd = env.command(&fetch_args(&["--offline"]));
+    cmd.stdout(full);
+    let result = run(&mut cmd).failure(1);
+    assert!(
+        result.stderr.contains("stdout") && result.stderr.contains("No space left on device"),
+        "{}",
+        result.stderr
+    );
+}
