@@ -43,6 +43,10 @@ pub const COMMIT_EVERY_BARS: usize = 100_000;
 /// Series commits running at once (each holds one lock and one file open).
 pub const COMMITS_IN_FLIGHT: usize = 16;
 
+/// Bars received and not yet committed, beyond which no more answers are read until commits
+/// catch up: the memory of a run is bounded by this (and a few pages), whatever its size.
+const MAX_HELD_BARS: usize = 2 * COMMIT_EVERY_BARS;
+
 /// One series and the range the caller needs it to cover.
 #[derive(Debug, Clone)]
 pub struct FillTarget {
@@ -236,7 +240,7 @@ pub async fn fill(
         series: series.len(),
     });
 
-    let (tx, rx) = mpsc::channel(64);
+    let (tx, rx) = mpsc::channel(8);
     let mut engine = Engine {
         store,
         client,
@@ -251,6 +255,7 @@ pub async fn fill(
         commits: JoinSet::new(),
         commit_slots: Arc::new(Semaphore::new(COMMITS_IN_FLIGHT)),
         outcomes: Vec::new(),
+        held: 0,
     };
     for b in batches {
         engine.send(b, None);
@@ -329,7 +334,8 @@ enum Message {
     },
 }
 
-type CommitResult = (SeriesKey, Result<CommitSummary, cache::Error>);
+/// A finished commit: its series, how many bars it carried, and its result.
+type CommitResult = (SeriesKey, usize, Result<CommitSummary, cache::Error>);
 
 struct Engine<'a> {
     store: &'a Store,
@@ -345,6 +351,8 @@ struct Engine<'a> {
     commits: JoinSet<CommitResult>,
     commit_slots: Arc<Semaphore>,
     outcomes: Vec<SeriesOutcome>,
+    /// Bars received and not yet committed (buffered, queued or being committed).
+    held: usize,
 }
 
 impl Engine<'_> {
@@ -431,6 +439,17 @@ impl Engine<'_> {
         let mut stopped = false;
         self.finish_idle_series();
         while !self.batches.is_empty() || !self.commits.is_empty() {
+            let mut full = self.held >= MAX_HELD_BARS;
+            if full && self.commits.is_empty() {
+                // Nothing is being committed, yet too much is held: commit what the open
+                // symbols received so far, so the answers can flow again.
+                let ids: Vec<usize> = self.batches.keys().copied().collect();
+                for id in ids {
+                    self.commit_open_symbols(id);
+                }
+                // Reading pauses only while commits run (they are what frees memory).
+                full = !self.commits.is_empty();
+            }
             tokio::select! {
                 biased;
                 _ = interrupt.wait(), if !stopped => {
@@ -439,10 +458,11 @@ impl Engine<'_> {
                     self.stop_every_batch();
                 }
                 Some(joined) = self.commits.join_next() => {
-                    let (key, result) = joined?;
+                    let (key, bars, result) = joined?;
+                    self.held = self.held.saturating_sub(bars);
                     self.committed(key, result);
                 }
-                Some(message) = rx.recv(), if !stopped => match message {
+                Some(message) = rx.recv(), if !stopped && !full => match message {
                     Message::Page { id, page } => self.page(id, page),
                     Message::Done { id, result: Ok(()) } => self.request_done(id),
                     Message::Done { id, result: Err(e) } => self.request_failed(id, e),
@@ -461,6 +481,12 @@ impl Engine<'_> {
         };
         b.answered_until = page.answered_until;
         b.unrequested_keys |= !page.unrequested_keys.is_empty();
+        self.held += page
+            .bars
+            .iter()
+            .filter(|(symbol, _)| b.symbols.contains_key(symbol))
+            .map(|(_, bars)| bars.len())
+            .sum::<usize>();
         let mut flushes = Vec::new();
         for (symbol, bars) in page.bars {
             complete_before(b, Some(&symbol), &mut flushes);
@@ -643,7 +669,10 @@ impl Engine<'_> {
                     state.committing = true;
                     self.commit(key, update);
                 }
-                Some(queued) => absorb(queued, update),
+                Some(queued) => {
+                    let dropped = absorb(queued, update);
+                    self.held = self.held.saturating_sub(dropped);
+                }
                 None => state.queued = Some(update),
             }
         }
@@ -654,6 +683,7 @@ impl Engine<'_> {
     fn commit(&mut self, key: SeriesKey, update: SeriesUpdate) {
         let (store, slots) = (self.store.clone(), self.commit_slots.clone());
         let (now, wait) = (self.options.now, self.options.wait_for_locks);
+        let bars = update.bars.len();
         self.commits.spawn(async move {
             let _slot = slots.acquire_owned().await;
             let task_key = key.clone();
@@ -665,7 +695,7 @@ impl Engine<'_> {
             })
             .await
             .unwrap_or_else(|e| Err(cache::Error::Io(std::io::Error::other(e.to_string()))));
-            (key, result)
+            (key, bars, result)
         });
     }
 
@@ -752,10 +782,11 @@ fn complete_before(
 }
 
 /// Adds a later update of the same series to one waiting to be committed. A later copy of
-/// a bar wins.
-fn absorb(into: &mut SeriesUpdate, later: SeriesUpdate) {
+/// a bar wins. Returns how many earlier copies were dropped.
+fn absorb(into: &mut SeriesUpdate, later: SeriesUpdate) -> usize {
     let mut bars = std::mem::take(&mut into.bars);
     bars.extend(later.bars);
+    let before = bars.len();
     // Stable sort, then keep the last copy of each timestamp.
     bars.sort_by_key(|b| b.timestamp);
     let mut kept: Vec<Bar> = Vec::with_capacity(bars.len());
@@ -765,9 +796,11 @@ fn absorb(into: &mut SeriesUpdate, later: SeriesUpdate) {
             _ => kept.push(bar),
         }
     }
+    let dropped = before - kept.len();
     into.bars = kept;
     into.answered.extend(later.answered);
     into.covered.extend(later.covered);
+    dropped
 }
 
 /// Sums the effects of two commits of one series.
