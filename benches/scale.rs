@@ -25,7 +25,9 @@
 //! The S3 rows need an S3 server: `BARKEEP_TEST_S3_ENDPOINT` (and `BARKEEP_TEST_S3_BUCKET`,
 //! default `barkeep-test`) as `.ci/run` sets them, or a `moto_server` executable named by
 //! `BARKEEP_BENCH_MOTO_SERVER`, found in `.venv/bin/` or on `PATH`, which the bench starts;
-//! otherwise they are skipped with the reason. Total runtime is about 3 minutes.
+//! otherwise they are skipped with the reason. A run took 566 s on a shared 2-core machine
+//! when first written, most of it in scenarios that missed their targets (corporate-actions
+//! ledgers rewritten one by one, S3 reads one at a time); expect far less once those are met.
 //!
 //! Prints one table (scenario, measured, target, pass/fail) and exits 1 when a target is
 //! missed. Wall times are single runs (each scenario changes the cache it measures); on a
@@ -363,6 +365,11 @@ fn daily_10k(table: &mut Table) {
     table.rss("10,000 daily, 1 day stale: peak RSS", &stale, 200.0);
 
     let again = world.run(None, &update).ok("re-run");
+    let report = again.report();
+    eprintln!(
+        "  (re-run: {} bars added, {} bar requests, {} corporate-actions requests)",
+        report["bars_added"], report["requests"], report["corporate_actions"]["requests"]
+    );
     table.wall("10,000 daily: re-run, nothing new", &again, 2.0);
 
     // Thursday night, under a limit of 256 open files the binary cannot raise.
