@@ -30,7 +30,7 @@
 //! ledgers rewritten one by one, S3 reads one at a time); expect far less once those are met.
 //!
 //! Prints one table (scenario, measured, target, pass/fail) and exits 1 when a target is
-//! missed. Wall times are single runs (each scenario changes the cache it measures); on a
+//! missed. `BARKEEP_BENCH_ONLY=daily,minute,latency,bucket,rss` runs only those scenarios. Wall times are single runs (each scenario changes the cache it measures); on a
 //! shared machine expect some noise.
 
 #![allow(
@@ -793,11 +793,23 @@ fn main() {
     }
     let started = Instant::now();
     let mut table = Table::default();
-    daily_10k(&mut table);
-    minute_1k(&mut table);
-    latency_500(&mut table);
-    bucket_500(&mut table);
-    fetch_memory(&mut table);
+    // `BARKEEP_BENCH_ONLY=daily,minute,latency,bucket,rss` runs only the scenarios named.
+    let only = std::env::var("BARKEEP_BENCH_ONLY").ok();
+    let scenarios: [(&str, fn(&mut Table)); 5] = [
+        ("daily", daily_10k),
+        ("minute", minute_1k),
+        ("latency", latency_500),
+        ("bucket", bucket_500),
+        ("rss", fetch_memory),
+    ];
+    for (name, scenario) in scenarios {
+        if only
+            .as_deref()
+            .is_none_or(|o| o.split(',').any(|n| n == name))
+        {
+            scenario(&mut table);
+        }
+    }
     println!("{}", table.print());
     println!("total bench time {:.0} s", started.elapsed().as_secs_f64());
     if table.missed > 0 {
