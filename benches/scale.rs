@@ -786,6 +786,9 @@ fn bucket_500(table: &mut Table) {
     drop(server);
 }
 
+/// One scenario: runs and adds its rows to the table.
+type Scenario = fn(&mut Table);
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         // `cargo bench -- --list` and test runners that enumerate benches.
@@ -795,7 +798,7 @@ fn main() {
     let mut table = Table::default();
     // `BARKEEP_BENCH_ONLY=daily,minute,latency,bucket,rss` runs only the scenarios named.
     let only = std::env::var("BARKEEP_BENCH_ONLY").ok();
-    let scenarios: [(&str, fn(&mut Table)); 5] = [
+    let scenarios: [(&str, Scenario); 5] = [
         ("daily", daily_10k),
         ("minute", minute_1k),
         ("latency", latency_500),
