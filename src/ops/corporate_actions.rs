@@ -14,6 +14,7 @@ use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use std::collections::BTreeMap;
 
 use super::Error;
+use super::concurrent_reads::map_blocking;
 use crate::api::{self, Client, CorporateActionsRequest};
 use crate::cache::Store;
 use crate::cache::ledger::{self, Ledger};
@@ -88,26 +89,38 @@ pub async fn refresh_each(
 ) -> Result<(RefreshReport, Vec<RefreshFailure>), Error> {
     let today = today(now);
     let stale = {
-        let (store, symbols) = (store.clone(), symbols.to_vec());
-        tokio::task::spawn_blocking(move || {
-            let mut groups: BTreeMap<NaiveDate, Vec<Symbol>> = BTreeMap::new();
-            // An index that cannot be read only costs requests.
-            let index = ledger_index::read(&store).unwrap_or_default();
-            for symbol in symbols {
-                let known = ledger::read_checked(&store, &symbol, &index).ok().flatten();
-                if let (Some(known), Some(max_age)) = (&known, max_age)
-                    && now - known.checked_at <= max_age
-                {
-                    continue;
-                }
-                let start = known.map_or_else(first_process_date, |l| {
-                    l.process_dates.1 - Days::new(LOOKBACK_DAYS)
-                });
-                groups.entry(start.min(today)).or_default().push(symbol);
+        // An index that cannot be read only costs requests.
+        let index = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || ledger_index::read(&store).unwrap_or_default())
+                .await?
+        };
+        // The known ledgers, 32 reads (or object GETs) at once.
+        let index = std::sync::Arc::new(index);
+        let known = {
+            let store = store.clone();
+            map_blocking(symbols.to_vec(), move |symbol| {
+                Ok(ledger::read_checked(&store, &symbol, &index).ok().flatten())
+            })
+            .await
+        };
+        let mut groups: BTreeMap<NaiveDate, Vec<Symbol>> = BTreeMap::new();
+        for (symbol, known) in symbols.iter().zip(known) {
+            let known = known.ok().flatten();
+            if let (Some(known), Some(max_age)) = (&known, max_age)
+                && now - known.checked_at <= max_age
+            {
+                continue;
             }
+            let start = known.map_or_else(first_process_date, |l| {
+                l.process_dates.1 - Days::new(LOOKBACK_DAYS)
+            });
             groups
-        })
-        .await?
+                .entry(start.min(today))
+                .or_default()
+                .push(symbol.clone());
+        }
+        groups
     };
     let mut report = RefreshReport::default();
     let mut failures = Vec::new();
