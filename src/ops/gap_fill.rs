@@ -43,6 +43,11 @@ pub const COMMIT_EVERY_BARS: usize = 100_000;
 /// Series commits running at once (each holds one lock and one file open).
 pub const COMMITS_IN_FLIGHT: usize = 16;
 
+/// Bars being encoded by commits at once, in units of [`BARS_PER_UNIT`]: a commit encodes its
+/// bars in memory (a row group), so a few large commits, not sixteen, run together.
+const COMMIT_BAR_UNITS: u32 = 150;
+const BARS_PER_UNIT: usize = 1_000;
+
 /// Bars received and not yet committed, beyond which no more answers are read until commits
 /// catch up: the memory of a run is bounded by this (and a few pages), whatever its size.
 const MAX_HELD_BARS: usize = 2 * COMMIT_EVERY_BARS;
@@ -254,6 +259,7 @@ pub async fn fill(
         request_slots: Arc::new(Semaphore::new(options.concurrency.max(1))),
         commits: JoinSet::new(),
         commit_slots: Arc::new(Semaphore::new(COMMITS_IN_FLIGHT)),
+        commit_bars: Arc::new(Semaphore::new(COMMIT_BAR_UNITS as usize)),
         outcomes: Vec::new(),
         held: 0,
     };
@@ -350,6 +356,8 @@ struct Engine<'a> {
     request_slots: Arc<Semaphore>,
     commits: JoinSet<CommitResult>,
     commit_slots: Arc<Semaphore>,
+    /// [`COMMIT_BAR_UNITS`]: the bars being committed at once.
+    commit_bars: Arc<Semaphore>,
     outcomes: Vec<SeriesOutcome>,
     /// Bars received and not yet committed (buffered, queued or being committed).
     held: usize,
@@ -678,14 +686,19 @@ impl Engine<'_> {
         }
     }
 
-    /// Commits one update on a blocking thread, under the series lock, once a commit slot is
-    /// free.
+    /// Commits one update on a blocking thread, under the series lock, once a commit slot
+    /// (and room for its bars) is free.
     fn commit(&mut self, key: SeriesKey, update: SeriesUpdate) {
         let (store, slots) = (self.store.clone(), self.commit_slots.clone());
+        let budget = self.commit_bars.clone();
         let (now, wait) = (self.options.now, self.options.wait_for_locks);
         let bars = update.bars.len();
+        let units = u32::try_from(bars.div_ceil(BARS_PER_UNIT))
+            .unwrap_or(u32::MAX)
+            .clamp(1, COMMIT_BAR_UNITS);
         self.commits.spawn(async move {
             let _slot = slots.acquire_owned().await;
+            let _room = budget.acquire_many_owned(units).await;
             let task_key = key.clone();
             // The blocking task owns everything it needs, so a run stopped by a signal still
             // finishes this write under the lock before the process exits.
