@@ -243,8 +243,13 @@ pub async fn fetch(
 ) -> Result<Fetched, Error> {
     if adjustment.is_raw() {
         let reach = ensure_cached(store, client, targets.clone(), now, observer, interrupt).await?;
+        // Offline, `ensure_cached` has just read every footer: nothing wrote since.
+        let series = match client {
+            None => FetchedBars::unchecked(store, targets),
+            Some(_) => read(store, targets).await?,
+        };
         return Ok(Fetched {
-            series: read(store, targets).await?,
+            series,
             ledgers: Vec::new(),
             reach,
         });
@@ -533,10 +538,17 @@ async fn read(store: &Store, targets: Vec<FillTarget>) -> Result<FetchedBars, Er
             source: Box::new(e),
         })?;
     }
-    Ok(FetchedBars {
-        ready: VecDeque::new(),
-        store: store.clone(),
-        targets: targets.into(),
-        current: None,
-    })
+    Ok(FetchedBars::unchecked(store, targets))
+}
+
+impl FetchedBars {
+    /// Streams `targets` whose footers the caller has already read and checked.
+    fn unchecked(store: &Store, targets: Vec<FillTarget>) -> Self {
+        FetchedBars {
+            ready: VecDeque::new(),
+            store: store.clone(),
+            targets: targets.into(),
+            current: None,
+        }
+    }
 }
