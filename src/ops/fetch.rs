@@ -222,7 +222,7 @@ impl FetchedBars {
     }
 }
 
-fn series_error(key: SeriesKey, e: crate::cache::Error) -> Error {
+fn series_error(key: SeriesKey, e: impl Into<Error>) -> Error {
     Error::Series {
         key,
         source: Box::new(e.into()),
@@ -473,12 +473,10 @@ async fn check_offline(
         .collect();
     let mut missing = Vec::new();
     let mut reach = Vec::new();
+    let mut noted = std::collections::HashSet::new();
     for (target, summary) in summaries {
         let key = target.key;
-        let summary = summary.map_err(|e| Error::Series {
-            key: key.clone(),
-            source: Box::new(e),
-        })?;
+        let summary = summary.map_err(|e| series_error(key.clone(), e))?;
         let mut known = summary
             .as_ref()
             .map(|s| s.metadata.coverage.clone())
@@ -513,7 +511,7 @@ async fn check_offline(
                 key.timeframe,
                 spans.join(", ")
             ));
-        } else if beyond && !reach.iter().any(|r: &CachedThrough| r.key == key) {
+        } else if beyond && noted.insert(key.clone()) {
             reach.push(CachedThrough {
                 key,
                 through,
@@ -533,10 +531,7 @@ async fn read(store: &Store, targets: Vec<FillTarget>) -> Result<FetchedBars, Er
     // Every footer is checked (concurrently) before the first bar is served.
     let keys = targets.iter().map(|t| t.key.clone()).collect();
     for (t, summary) in targets.iter().zip(read_summaries(store, keys).await) {
-        summary.map_err(|e| Error::Series {
-            key: t.key.clone(),
-            source: Box::new(e),
-        })?;
+        summary.map_err(|e| series_error(t.key.clone(), e))?;
     }
     Ok(FetchedBars::unchecked(store, targets))
 }
