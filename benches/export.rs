@@ -8,6 +8,9 @@
 //! else `python3`; when none of them imports polars, the comparisons are skipped (saying why)
 //! and only the absolute targets are checked.
 //!
+//! `BARKEEP_BENCH_CACHE=DIR` builds the cache in DIR and leaves it there (to profile a run by
+//! hand).
+//!
 //! A plain `harness = false` binary: each figure needs seconds of setup, which a statistics
 //! harness would repeat, and the ratios must come from one run on one machine.
 
@@ -224,7 +227,9 @@ fn main() {
         }
     };
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
+    // `BARKEEP_BENCH_CACHE=DIR`: build the cache there and keep it, to profile the runs.
+    let cache = std::env::var_os("BARKEEP_BENCH_CACHE")
+        .map_or_else(|| dir.path().join("cache"), PathBuf::from);
     let store = Store::new(cache.clone());
 
     let key = SeriesKey::new("SPY".parse().unwrap(), Feed::Sip, "1Min".parse().unwrap());

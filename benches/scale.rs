@@ -30,8 +30,11 @@
 //! ledgers rewritten one by one, S3 reads one at a time); expect far less once those are met.
 //!
 //! Prints one table (scenario, measured, target, pass/fail) and exits 1 when a target is
-//! missed. `BARKEEP_BENCH_ONLY=daily,minute,latency,bucket,rss` runs only those scenarios. Wall times are single runs (each scenario changes the cache it measures); on a
-//! shared machine expect some noise.
+//! missed. `BARKEEP_BENCH_ONLY=daily,minute,latency,bucket,rss` runs only those scenarios.
+//! Wall times are single runs (each scenario changes the cache it measures); on a shared
+//! machine expect some noise. Diagnostics: `BARKEEP_BENCH_WRAPPER="heaptrack -o FILE"` puts a
+//! profiler in front of every run, `BARKEEP_BENCH_PROXY_LOG=FILE` logs the bucket proxy's
+//! requests (start, end, method, path) to find what a run does one request at a time.
 
 #![allow(
     clippy::print_stdout,
@@ -167,6 +170,10 @@ impl World {
         if timed {
             argv.extend([GNU_TIME.into(), "-v".into(), "-o".into()]);
             argv.push(rss_path.to_string_lossy().into_owned());
+        }
+        // `BARKEEP_BENCH_WRAPPER="heaptrack -o FILE"`: a profiler in front of every run.
+        if let Ok(wrapper) = std::env::var("BARKEEP_BENCH_WRAPPER") {
+            argv.extend(wrapper.split_whitespace().map(str::to_owned));
         }
         argv.push(BIN.into());
         argv.extend(args.iter().map(|a| (*a).to_owned()));
@@ -618,6 +625,10 @@ struct ProxyState {
     upstream: String,
     delay: Duration,
     client: reqwest::Client,
+    /// `BARKEEP_BENCH_PROXY_LOG=FILE`: one line per request (start and end in ms since the
+    /// proxy started, method, path), the timeline that shows what a run does one at a time.
+    log: Option<std::sync::Mutex<std::fs::File>>,
+    started: Instant,
 }
 
 impl DelayProxy {
@@ -629,6 +640,9 @@ impl DelayProxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             delay,
             client: http_client(),
+            log: std::env::var_os("BARKEEP_BENCH_PROXY_LOG")
+                .map(|path| std::sync::Mutex::new(std::fs::File::create(path).unwrap())),
+            started: Instant::now(),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -678,6 +692,7 @@ async fn forward(
 ) -> axum::response::Response {
     use axum::http::header;
     let (parts, body) = request.into_parts();
+    let received = state.started.elapsed();
     let body = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
@@ -697,11 +712,22 @@ async fn forward(
     }
     let answer = state
         .client
-        .request(parts.method, target)
+        .request(parts.method.clone(), target)
         .headers(headers)
         .body(body)
         .send()
         .await;
+    if let Some(log) = &state.log {
+        use std::io::Write as _;
+        let line = format!(
+            "{:.1} {:.1} {} {}\n",
+            received.as_secs_f64() * 1e3,
+            state.started.elapsed().as_secs_f64() * 1e3,
+            parts.method,
+            parts.uri
+        );
+        let _ = log.lock().unwrap().write_all(line.as_bytes());
+    }
     let mut response = axum::response::Response::builder();
     match answer {
         Ok(answer) => {
@@ -782,6 +808,15 @@ fn bucket_500(table: &mut Table) {
     fetch.extend(all.iter().map(String::as_str));
     let offline = world.run(None, &fetch).ok("bucket fetch --offline");
     table.wall("bucket, 500 daily: fetch --offline", &offline, 1.0);
+    // The floor the S3 server itself sets: the same read without the proxy's 30 ms.
+    world.env = aws(&server.endpoint);
+    let direct = world
+        .run(None, &fetch)
+        .ok("bucket fetch --offline, no proxy");
+    eprintln!(
+        "  (the same fetch straight to the S3 server: {:.2} s)",
+        direct.secs()
+    );
     drop(proxy);
     drop(server);
 }

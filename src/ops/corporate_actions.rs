@@ -11,7 +11,7 @@
 //! symbols thus writes one file. Everything here reads ledgers through that index.
 
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::Error;
 use super::concurrent_reads::map_blocking;
@@ -88,6 +88,8 @@ pub async fn refresh_each(
     wait_for_locks: bool,
 ) -> Result<(RefreshReport, Vec<RefreshFailure>), Error> {
     let today = today(now);
+    // The ledgers read for planning, by symbol (absent: none recorded, or damaged).
+    let mut stored_ledgers: HashMap<Symbol, Ledger> = HashMap::new();
     let stale = {
         // An index that cannot be read only costs requests.
         let index = {
@@ -96,17 +98,24 @@ pub async fn refresh_each(
                 .await?
         };
         // The known ledgers, 32 reads (or object GETs) at once.
-        let index = std::sync::Arc::new(index);
-        let known = {
+        // Kept as read: the answers below merge into them without reading any again.
+        let stored = {
             let store = store.clone();
             map_blocking(symbols.to_vec(), move |symbol| {
-                Ok(ledger::read_checked(&store, &symbol, &index).ok().flatten())
+                Ok(ledger::read(&store, &symbol).ok().flatten())
             })
             .await
         };
         let mut groups: BTreeMap<NaiveDate, Vec<Symbol>> = BTreeMap::new();
-        for (symbol, known) in symbols.iter().zip(known) {
-            let known = known.ok().flatten();
+        for (symbol, stored) in symbols.iter().zip(stored) {
+            let stored = stored.ok().flatten();
+            let known = stored.clone().map(|mut ledger| {
+                index.apply(&mut ledger);
+                ledger
+            });
+            if let Some(stored) = stored {
+                stored_ledgers.insert(symbol.clone(), stored);
+            }
             if let (Some(known), Some(max_age)) = (&known, max_age)
                 && now - known.checked_at <= max_age
             {
@@ -147,24 +156,30 @@ pub async fn refresh_each(
             report.requests += answer.pages;
             let store = store.clone();
             let symbols = request.symbols.clone();
+            let stored: Vec<Option<Ledger>> = request
+                .symbols
+                .iter()
+                .map(|s| stored_ledgers.remove(s))
+                .collect();
             let written = tokio::task::spawn_blocking(move || {
                 let asked = (request.start, request.end);
                 let mut added = 0;
                 let mut checks = Vec::with_capacity(request.symbols.len());
-                for symbol in &request.symbols {
+                for (symbol, stored) in request.symbols.iter().zip(stored) {
                     let actions: Vec<CorporateAction> = answer
                         .actions
                         .iter()
                         .filter(|a| a.symbols().contains(&symbol.as_str()))
                         .cloned()
                         .collect();
-                    // Most answers change nothing: find out without the lock, and take it
-                    // (then read again, as another run may have written meanwhile) only to
-                    // write.
-                    let (mut ledger, _, changed) = merged(&store, symbol, &actions, asked, now);
+                    // Most answers change nothing: find out from the ledger read for
+                    // planning, without the lock, and take it (then read again, as another
+                    // run may have written meanwhile) only to write.
+                    let (mut ledger, _, changed) = merged(stored, symbol, &actions, asked, now);
                     if changed {
                         let lock = ledger::lock(&store, symbol, wait_for_locks)?;
-                        let (again, new, changed) = merged(&store, symbol, &actions, asked, now);
+                        let stored = ledger::read(&store, symbol).ok().flatten();
+                        let (again, new, changed) = merged(stored, symbol, &actions, asked, now);
                         ledger = again;
                         if changed {
                             ledger::write(&store, &ledger, &lock)?;
@@ -210,26 +225,35 @@ pub async fn refresh_each(
 }
 
 /// The recorded ledgers of `symbols`, `None` where none is recorded, with their latest checks
-/// from the index. Blocking.
-pub fn load(store: &Store, symbols: &[Symbol]) -> Result<Vec<(Symbol, Option<Ledger>)>, Error> {
-    let index = ledger_index::read(store)?;
-    symbols
-        .iter()
-        .map(|s| Ok((s.clone(), ledger::read_checked(store, s, &index)?)))
-        .collect()
+/// from the index; read 32 at a time (a bucket's GETs overlap).
+pub async fn load(
+    store: &Store,
+    symbols: &[Symbol],
+) -> Result<Vec<(Symbol, Option<Ledger>)>, Error> {
+    let index = {
+        let store = store.clone();
+        std::sync::Arc::new(tokio::task::spawn_blocking(move || ledger_index::read(&store)).await??)
+    };
+    let store = store.clone();
+    map_blocking(symbols.to_vec(), move |symbol| {
+        let ledger = ledger::read_checked(&store, &symbol, &index)?;
+        Ok((symbol, ledger))
+    })
+    .await
+    .into_iter()
+    .collect()
 }
 
-/// The ledger file of `symbol` with an answer merged in: the ledger, how many actions are
-/// new, and whether its actions changed (a ledger not recorded, or damaged, always has).
-/// Blocking.
+/// The ledger file of `symbol` as `stored` (`None`: not recorded, or damaged) with an answer
+/// merged in: the ledger, how many actions are new, and whether its actions changed (a ledger
+/// not recorded, or damaged, always has).
 fn merged(
-    store: &Store,
+    stored: Option<Ledger>,
     symbol: &Symbol,
     actions: &[CorporateAction],
     asked: (NaiveDate, NaiveDate),
     now: DateTime<Utc>,
 ) -> (Ledger, usize, bool) {
-    let stored = ledger::read(store, symbol).ok().flatten();
     let mut ledger = stored
         .clone()
         .unwrap_or_else(|| Ledger::new(symbol.clone(), now, asked));

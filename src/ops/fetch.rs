@@ -278,10 +278,7 @@ pub async fn fetch(
             .find(|f| f.symbols.contains(symbol))
             .map(|f| crate::ops::inspect::error_chain(&f.error))
     };
-    let ledgers = {
-        let (store, stocks) = (store.clone(), stocks.clone());
-        tokio::task::spawn_blocking(move || corporate_actions::load(&store, &stocks)).await??
-    };
+    let ledgers = corporate_actions::load(store, &stocks).await?;
     let mut actions: BTreeMap<Symbol, Vec<CorporateAction>> = BTreeMap::new();
     let mut uses = Vec::new();
     let mut unrecorded = Vec::new();
