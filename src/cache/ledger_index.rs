@@ -72,16 +72,22 @@ pub struct LedgerIndex {
 }
 
 impl LedgerIndex {
+    /// The latest check of `ledger`'s symbol: its file's own, overlaid with the recorded one.
+    pub fn check_of(&self, ledger: &Ledger) -> Check {
+        let own = Check {
+            checked_at: ledger.checked_at,
+            process_dates: ledger.process_dates,
+        };
+        self.checks
+            .get(&ledger.symbol)
+            .map_or(own, |check| check.merged(own))
+    }
+
     /// Overlays `ledger` with its symbol's recorded check, if any.
     pub fn apply(&self, ledger: &mut Ledger) {
-        if let Some(check) = self.checks.get(&ledger.symbol) {
-            let merged = check.merged(Check {
-                checked_at: ledger.checked_at,
-                process_dates: ledger.process_dates,
-            });
-            ledger.checked_at = merged.checked_at;
-            ledger.process_dates = merged.process_dates;
-        }
+        let check = self.check_of(ledger);
+        ledger.checked_at = check.checked_at;
+        ledger.process_dates = check.process_dates;
     }
 
     /// Adds `checks`, keeping for each symbol the later time and the union of the spans.

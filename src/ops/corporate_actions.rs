@@ -109,14 +109,11 @@ pub async fn refresh_each(
         let mut groups: BTreeMap<NaiveDate, Vec<Symbol>> = BTreeMap::new();
         for (symbol, stored) in symbols.iter().zip(stored) {
             let stored = stored.ok().flatten();
-            let known = stored.clone().map(|mut ledger| {
-                index.apply(&mut ledger);
-                ledger
-            });
+            let known = stored.as_ref().map(|ledger| index.check_of(ledger));
             if let Some(stored) = stored {
                 stored_ledgers.insert(symbol.clone(), stored);
             }
-            if let (Some(known), Some(max_age)) = (&known, max_age)
+            if let (Some(known), Some(max_age)) = (known, max_age)
                 && now - known.checked_at <= max_age
             {
                 continue;

@@ -1,7 +1,7 @@
 //! Decoding series files: the footer alone (metadata and row statistics), or the bars of a
 //! time range as a stream of chunks, skipping row groups whose timestamp statistics lie
-//! outside it. Memory stays bounded by one chunk and one row group's pages, whatever the
-//! length of the series.
+//! outside it. Memory stays bounded by one chunk and one row group's pages (a file of at
+//! most 4 MiB is read whole first), whatever the length of the series.
 
 use std::fs::File;
 use std::io::{Read as _, Seek as _};
