@@ -13,7 +13,8 @@
 //! - `inspect` of the 10,000 series (footers only) <= 2 s; `fetch --offline` of 500 daily series
 //!   (1 year each) to CSV <= 0.5 s;
 //! - a bucket cache on an S3 server behind a proxy (in this file) that adds 30 ms to every
-//!   request: nightly `update` of 500 daily series <= 2 s, `fetch --offline` of them <= 1 s;
+//!   request: nightly `update` of 500 daily series <= 2 s, `fetch --offline` of them <= 1 s
+//!   (and, without a target, `inspect` of them and the same fetch straight to the server);
 //! - issue 14: peak RSS <= 150 MB for 10 symbols x 10 years of 1Min bars fetched from the
 //!   emulator and written to CSV (`fetch ... -o FILE`). By default this runs 2 years (4.8M
 //!   bars, about a minute) and reports that; `BARKEEP_BENCH_RSS_YEARS=10` runs the full 10.
@@ -808,6 +809,14 @@ fn bucket_500(table: &mut Table) {
     fetch.extend(all.iter().map(String::as_str));
     let offline = world.run(None, &fetch).ok("bucket fetch --offline");
     table.wall("bucket, 500 daily: fetch --offline", &offline, 1.0);
+    // No target: footers and ledgers read through the proxy, 32 at a time.
+    let inspect = world
+        .run(None, &["inspect", "--format", "json"])
+        .ok("bucket inspect");
+    eprintln!(
+        "  (inspect of them through the proxy: {:.2} s)",
+        inspect.secs()
+    );
     // The floor the S3 server itself sets: the same read without the proxy's 30 ms.
     world.env = aws(&server.endpoint);
     let direct = world

@@ -1,7 +1,9 @@
 //! Reading many series at once. Each read is a blocking call (a footer from a file, or an
 //! object GET in a bucket); they run on tokio's blocking threads, at most
 //! [`READS_IN_FLIGHT`] at a time, and come back in the order asked. A bucket's reads overlap
-//! their latency this way, and a directory's footers are read on both cores.
+//! their latency this way, and a directory's footers are read on both cores. Commands that
+//! run outside the async runtime (`inspect`) use [`map_scoped`], the same bound on scoped
+//! threads.
 
 use futures::StreamExt;
 
@@ -43,4 +45,64 @@ pub async fn read_summaries(
 ) -> Vec<Result<Option<FileSummary>, Error>> {
     let store = store.clone();
     map_blocking(keys, move |key| Ok(store.read_summary(&key)?)).await
+}
+
+/// `read(item)` for every item, on at most [`READS_IN_FLIGHT`] scoped threads, in order: for
+/// callers on a plain thread. Each thread takes the next item not yet taken, so one slow read
+/// holds up only its own thread.
+pub fn map_scoped<T, R>(items: &[T], read: impl Fn(&T) -> R + Sync) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+{
+    let threads = READS_IN_FLIGHT.min(items.len());
+    if threads <= 1 {
+        return items.iter().map(read).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break done };
+                        done.push((i, read(item)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    results.sort_unstable_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_scoped_keeps_the_order_and_reads_every_item_once() {
+        let items: Vec<u32> = (0..1_000).collect();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let doubled = map_scoped(&items, |&i| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if i % 97 == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            i * 2
+        });
+        assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(calls.into_inner(), items.len());
+        assert!(map_scoped(&[] as &[u32], |&i| i).is_empty());
+        assert_eq!(map_scoped(&[7u32], |&i| i + 1), vec![8]);
+    }
 }

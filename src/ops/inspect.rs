@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use super::Error;
+use super::concurrent_reads::map_scoped;
 use super::selection::SeriesFilter;
 use crate::cache::ledger::{self, Ledger};
 use crate::cache::ledger_index;
@@ -40,13 +41,13 @@ pub struct Problem {
     pub message: String,
 }
 
-/// Lists the selected series, sorted by key.
+/// Lists the selected series, sorted by key. Footers are read [`READS_IN_FLIGHT`](super::concurrent_reads::READS_IN_FLIGHT) at a time
+/// (a bucket's GETs overlap; a directory's footers are read on both cores).
 pub fn inspect(store: &Store, filter: &SeriesFilter) -> Result<Vec<SeriesInfo>, Error> {
     let keys = filter.select_sized(store)?;
-    let mut infos = Vec::with_capacity(keys.len());
-    for (key, listed_bytes) in keys {
+    map_scoped(&keys, |(key, listed_bytes)| {
         // Roll back an interrupted append first, and say so.
-        let (recovered, recovery_error) = match store.recover(&key) {
+        let (recovered, recovery_error) = match store.recover(key) {
             Ok(Recovered::RolledBack { journal } | Recovered::Discarded { journal }) => {
                 (Some(journal), None)
             }
@@ -55,24 +56,25 @@ pub fn inspect(store: &Store, filter: &SeriesFilter) -> Result<Vec<SeriesInfo>, 
         };
         // A rolled-back append changed the size: ask again then.
         let bytes = match recovered {
-            Some(_) => store.size(&key)?.unwrap_or(0),
-            None => listed_bytes,
+            Some(_) => store.size(key)?.unwrap_or(0),
+            None => *listed_bytes,
         };
         let summary = match recovery_error {
             Some(e) => Err(e),
-            None => store.read_summary(&key).and_then(|s| {
+            None => store.read_summary(key).and_then(|s| {
                 s.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound).into())
             }),
         };
-        infos.push(SeriesInfo {
-            path: store.path(&key),
-            key,
+        Ok::<_, Error>(SeriesInfo {
+            path: store.path(key),
+            key: key.clone(),
             bytes,
             summary,
             recovered,
-        });
-    }
-    Ok(infos)
+        })
+    })
+    .into_iter()
+    .collect()
 }
 
 /// Reads every listed file whole: readable Parquet with the expected schema and metadata,
@@ -126,18 +128,20 @@ pub fn verify(store: &Store, infos: &[SeriesInfo]) -> Vec<Problem> {
 }
 
 /// The ledgers of the stock symbols among `symbols`: `Ok(None)` where none is recorded,
-/// `Err` for a damaged one.
+/// `Err` for a damaged one. Read [`READS_IN_FLIGHT`](super::concurrent_reads::READS_IN_FLIGHT) at a time.
 pub fn ledgers(
     store: &Store,
     symbols: &[Symbol],
 ) -> Vec<(Symbol, Result<Option<Ledger>, cache::Error>)> {
     // The check times of the index (an index that cannot be read leaves the ledgers' own).
     let index = ledger_index::read(store).unwrap_or_default();
-    symbols
+    let stocks: Vec<&Symbol> = symbols
         .iter()
         .filter(|s| s.asset_class() == AssetClass::Stocks)
-        .map(|s| (s.clone(), ledger::read_checked(store, s, &index)))
-        .collect()
+        .collect();
+    map_scoped(&stocks, |s| {
+        ((*s).clone(), ledger::read_checked(store, s, &index))
+    })
 }
 
 /// The rollback journals of the series `filter` selects whose series file is gone, as

@@ -61,8 +61,11 @@ pub fn encode_tail(
         seen: 0,
         kept: Vec::new(),
     };
-    let mut writer =
-        ArrowWriter::try_new(sink, bar_schema(class), Some(writer_properties(series)?))?;
+    let mut writer = ArrowWriter::try_new(
+        sink,
+        bar_schema(class),
+        Some(writer_properties(series, bars.len())?),
+    )?;
     let mut pad = at.saturating_sub(writer.bytes_written() as u64);
     while pad > 0 {
         let n = usize::try_from(pad.min(ZEROS.len() as u64)).expect("bounded by ZEROS");
@@ -264,6 +267,54 @@ mod tests {
             .map(|b| b.unwrap().num_rows())
             .sum();
         assert_eq!(rows, 3_000);
+    }
+
+    /// Large writes are zstd-compressed, small ones (and small appends to a large file) are
+    /// not, and a file mixing both reads back whole.
+    #[test]
+    fn small_row_groups_are_stored_uncompressed_and_mix_with_compressed_ones() {
+        use crate::parquet_files::write::COMPRESS_MIN_ROWS;
+        use parquet::basic::Compression;
+        let codecs = |footer: &Footer| -> Vec<Vec<Compression>> {
+            footer
+                .parquet
+                .row_groups()
+                .iter()
+                .map(|g| g.columns().iter().map(|c| c.compression()).collect())
+                .collect()
+        };
+        let is_zstd = |c: &Compression| matches!(c, Compression::ZSTD(_));
+        let small: Vec<Bar> = (0..300).map(bar).collect();
+        let footer = Footer::read(&write(&small, &series(0))).unwrap();
+        assert!(
+            codecs(&footer)
+                .iter()
+                .flatten()
+                .all(|c| *c == Compression::UNCOMPRESSED)
+        );
+
+        let n = i64::try_from(COMPRESS_MIN_ROWS).unwrap() + 500;
+        let all: Vec<Bar> = (0..n + 50).map(bar).collect();
+        let split = usize::try_from(n).unwrap();
+        let mut file = write(&all[..split], &series(0));
+        let footer = Footer::read(&file).unwrap();
+        assert!(codecs(&footer).iter().flatten().all(is_zstd));
+        let keep = footer.row_groups();
+        apply(
+            &mut file,
+            &encode_tail(&footer, keep, &series(1), &all[split..]).unwrap(),
+        );
+        let footer = Footer::read(&file).unwrap();
+        let codecs = codecs(&footer);
+        assert!(codecs[..keep].iter().flatten().all(is_zstd));
+        assert!(
+            codecs[keep..]
+                .iter()
+                .flatten()
+                .all(|c| *c == Compression::UNCOMPRESSED)
+        );
+        let (_, bars) = read_bars(reopen(&file), None).unwrap();
+        assert_eq!(bars, all);
     }
 
     #[test]

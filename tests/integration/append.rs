@@ -11,8 +11,10 @@ use barkeep::cache::journal::{Journal, journal_path};
 use barkeep::cache::{SeriesKey, Store};
 use barkeep::market::Bar;
 use barkeep::parquet_files::footer::Footer;
+use barkeep::parquet_files::write::COMPRESS_MIN_ROWS;
+use parquet::basic::Compression;
 
-use crate::support::{Run, TestEnv, parse_csv, run_python, test_python};
+use crate::support::{CsvBar, Run, TestEnv, parse_csv, run_python, test_python};
 
 const SERIES: &str = "stocks/sip/1Min/SPY.parquet";
 const DAYS: [&str; 5] = [
@@ -88,6 +90,78 @@ fn appended_files_read_back_equal_in_barkeep_and_outside_readers() {
             .coverage
     );
 
+    outside_readers_agree(
+        &path,
+        &rows,
+        4,
+        &serde_json::json!([["2024-06-03T04:00:00Z", "2024-06-07T04:00:00Z"]]),
+    );
+}
+
+/// A long series is written zstd-compressed; a day appended to it is a small row group stored
+/// uncompressed (see `parquet_files::write::COMPRESS_MIN_ROWS`). Every reader reads the mixed
+/// file whole, and barkeep reads it like a fresh fetch.
+#[test]
+fn a_compressed_file_with_small_uncompressed_appends_reads_back_everywhere() {
+    let env = TestEnv::new();
+    let long = |env: &TestEnv, end: &str, extra: &[&str]| {
+        let mut args = vec![
+            "fetch",
+            "SPY",
+            "-t",
+            "1Min",
+            "--start",
+            "2024-04-01",
+            "--end",
+            end,
+            "--format",
+            "csv",
+        ];
+        args.extend_from_slice(extra);
+        env.run(&args).success().stdout
+    };
+    long(&env, "2024-06-03", &[]);
+    long(&env, "2024-06-04", &[]);
+    let path = env.series_path(SERIES);
+    let footer = Footer::read(&std::fs::File::open(&path).unwrap()).unwrap();
+    let codecs: Vec<Vec<Compression>> = footer
+        .parquet
+        .row_groups()
+        .iter()
+        .map(|g| g.columns().iter().map(|c| c.compression()).collect())
+        .collect();
+    assert!(
+        footer.parquet.row_groups()[0].num_rows() >= COMPRESS_MIN_ROWS as i64,
+        "the body is large enough to compress"
+    );
+    assert!(codecs[0].iter().all(|c| matches!(c, Compression::ZSTD(_))));
+    let last = codecs.last().unwrap();
+    assert!(last.iter().all(|c| *c == Compression::UNCOMPRESSED));
+    let csv = long(&env, "2024-06-04", &["--offline"]);
+    assert_eq!(
+        long(&TestEnv::new(), "2024-06-04", &[]),
+        csv,
+        "same as one fetch"
+    );
+    let metadata: serde_json::Value = serde_json::from_str(&footer.series.to_json()).unwrap();
+    outside_readers_agree(
+        &path,
+        &parse_csv(&csv),
+        footer.row_groups(),
+        &metadata["coverage"],
+    );
+}
+
+/// pyarrow, DuckDB and polars read the series file at `path` whole and find `rows` (barkeep's
+/// CSV of it): count, first and last timestamps, sums, types, order, and the footer's
+/// `row_groups` and `coverage` (as JSON). Skipped without `BARKEEP_TEST_PYTHON`.
+#[allow(clippy::print_stderr)] // says why the outside readers were skipped
+fn outside_readers_agree(
+    path: &Path,
+    rows: &[CsvBar],
+    row_groups: usize,
+    coverage: &serde_json::Value,
+) {
     let Some(python) = test_python() else {
         eprintln!("BARKEEP_TEST_PYTHON is not set (CI sets it): skipping pyarrow, DuckDB, polars");
         return;
@@ -119,13 +193,9 @@ lazy = pl.scan_parquet(path).filter(pl.col("timestamp") >= pl.lit(p["timestamp"]
 out["polars_scan_rows"] = lazy.height
 print(json.dumps(out))
 "#;
-    let v: serde_json::Value =
-        serde_json::from_str(&run_python(&python, script, &[&path])).unwrap();
-    assert_eq!(v["row_groups"], 4);
-    assert_eq!(
-        v["coverage"],
-        serde_json::json!([["2024-06-03T04:00:00Z", "2024-06-07T04:00:00Z"]])
-    );
+    let v: serde_json::Value = serde_json::from_str(&run_python(&python, script, &[path])).unwrap();
+    assert_eq!(v["row_groups"], row_groups);
+    assert_eq!(&v["coverage"], coverage);
     let close_sum: f64 = rows.iter().map(|r| r.bar.c).sum();
     let volume_sum: f64 = rows.iter().map(|r| r.bar.v).sum();
     let iso = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
