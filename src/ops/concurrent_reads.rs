@@ -48,7 +48,7 @@ pub async fn read_summaries(
 }
 
 /// `read(item)` for every item, on at most [`READS_IN_FLIGHT`] scoped threads, in order: for
-/// callers on a plain thread. Each thread takes the next item not yet taken, so one slow read
+/// callers on a plain (or blocking) thread. Each thread takes the next item not yet taken, so one slow read
 /// holds up only its own thread.
 pub fn map_scoped<T, R>(items: &[T], read: impl Fn(&T) -> R + Sync) -> Vec<R>
 where
@@ -60,10 +60,14 @@ where
         return items.iter().map(read).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
+    // The workers run in the caller's runtime, if any: a bucket's reads then share its I/O
+    // driver and connection pool instead of building a runtime per read.
+    let runtime = tokio::runtime::Handle::try_current().ok();
     let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
+                    let _context = runtime.as_ref().map(tokio::runtime::Handle::enter);
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -10,7 +10,7 @@ use barkeep::market::Feed;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::support::emulator::Fault;
-use crate::support::{TestEnv, run, utc};
+use crate::support::{TestEnv, run_counting_threads, utc};
 
 const BACKFILL: [&str; 5] = ["AAPL", "ACME", "MSFT", "NVDA", "SPY"];
 
@@ -221,7 +221,7 @@ fn an_update_of_2000_series_needs_no_more_than_128_open_files() {
     let file = env.dir.path().join("watchlist.txt");
     std::fs::write(&file, list.join("\n")).unwrap();
     let update = |env: &TestEnv| {
-        run(&mut env.command_with_file_limit(
+        run_counting_threads(&mut env.command_with_file_limit(
             128,
             &[
                 "update",
@@ -235,7 +235,13 @@ fn an_update_of_2000_series_needs_no_more_than_128_open_files() {
             ],
         ))
     };
-    let out = update(&env).success();
+    let (out, threads) = update(&env);
+    let out = out.success();
+    // Threads are bounded too, whatever the watchlist: 2 async workers, at most 64 blocking
+    // threads, and a few of tokio's and the signal listener's (it reached 437 unbounded).
+    if let Some(threads) = threads {
+        assert!(threads <= 72, "{threads} threads");
+    }
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(report["series_updated"], 2_000, "{}", out.stderr);
     assert_eq!(report["series_failed"], 0);
@@ -260,7 +266,7 @@ fn an_update_of_2000_series_needs_no_more_than_128_open_files() {
     }
     // A day later, under the same limit.
     env.emu.set_now(utc("2024-06-17T21:00:00Z"));
-    let out = update(&env).success();
+    let out = update(&env).0.success();
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(report["series_failed"], 0, "{}", out.stderr);
 }

@@ -267,6 +267,34 @@ pub(crate) fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// [`run`], also sampling how many threads the process has every few milliseconds (from
+/// `/proc`, Linux only: elsewhere the count is `None`); returns the most seen.
+pub(crate) fn run_counting_threads(cmd: &mut Command) -> (Run, Option<usize>) {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("barkeep runs");
+    let tasks = format!("/proc/{}/task", child.id());
+    let sampler = std::thread::spawn(move || {
+        let mut most = None;
+        // The directory goes away once the child has exited and been reaped.
+        while let Ok(threads) = std::fs::read_dir(&tasks) {
+            most = Some(most.unwrap_or(0).max(threads.count()));
+            std::thread::sleep(std::time::Duration::from_millis(3));
+        }
+        most
+    });
+    let output = child.wait_with_output().expect("barkeep runs");
+    let most = sampler.join().expect("the sampler does not panic");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    };
+    (run, most)
+}
+
 /// One CSV row of `barkeep fetch` parsed back.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CsvBar {
