@@ -48,8 +48,8 @@ pub async fn read_summaries(
 }
 
 /// `read(item)` for every item, on at most [`READS_IN_FLIGHT`] scoped threads, in order: for
-/// callers on a plain (or blocking) thread. Each thread takes the next item not yet taken, so one slow read
-/// holds up only its own thread.
+/// callers on a plain (or blocking) thread, where [`map_blocking`] cannot be awaited. Each
+/// thread takes the next item not yet taken, so one slow read holds up only its own thread.
 pub fn map_scoped<T, R>(items: &[T], read: impl Fn(&T) -> R + Sync) -> Vec<R>
 where
     T: Sync,

@@ -41,8 +41,9 @@ pub struct Problem {
     pub message: String,
 }
 
-/// Lists the selected series, sorted by key. Footers are read [`READS_IN_FLIGHT`](super::concurrent_reads::READS_IN_FLIGHT) at a time
-/// (a bucket's GETs overlap; a directory's footers are read on both cores).
+/// Lists the selected series, sorted by key. Footers are read
+/// [`READS_IN_FLIGHT`](super::concurrent_reads::READS_IN_FLIGHT) at a time (a bucket's GETs
+/// overlap; a directory's footers are read on both cores).
 pub fn inspect(store: &Store, filter: &SeriesFilter) -> Result<Vec<SeriesInfo>, Error> {
     let keys = filter.select_sized(store)?;
     map_scoped(&keys, |(key, listed_bytes)| {
@@ -128,7 +129,8 @@ pub fn verify(store: &Store, infos: &[SeriesInfo]) -> Vec<Problem> {
 }
 
 /// The ledgers of the stock symbols among `symbols`: `Ok(None)` where none is recorded,
-/// `Err` for a damaged one. Read [`READS_IN_FLIGHT`](super::concurrent_reads::READS_IN_FLIGHT) at a time.
+/// `Err` for a damaged one. Read [`READS_IN_FLIGHT`](super::concurrent_reads::READS_IN_FLIGHT)
+/// at a time.
 pub fn ledgers(
     store: &Store,
     symbols: &[Symbol],
