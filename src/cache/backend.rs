@@ -149,7 +149,8 @@ pub struct StoredSeries {
 /// What Alpaca answered for one series, ready to be committed.
 #[derive(Debug, Clone, Default)]
 pub struct SeriesUpdate {
-    /// The bars received, sorted by timestamp.
+    /// The bars received, in the order they came. Repeats are allowed: the commit sorts them
+    /// and keeps the later copy of a timestamp (see [`crate::market::bar::sort_keeping_last`]).
     pub bars: Vec<Bar>,
     /// The intervals Alpaca was asked for and answered: stored bars inside them are replaced
     /// by `bars` (a newer answer wins, and a bar that vanished from the answer goes).

@@ -338,12 +338,13 @@ impl CacheBackend for LocalDir {
         footer.arrow_metadata().map_err(|e| self.damaged(key, e))?;
         self.check_identity(key, &footer.series)?;
 
-        // The earliest instant the update can change: row groups wholly before it stay.
+        // The earliest instant the update can change: row groups wholly before it stay. The
+        // bars are not assumed in order (the merge sorts them).
         let cut = update
             .answered
             .iter()
             .map(|a| a.start)
-            .chain(update.bars.first().map(|b| b.timestamp))
+            .chain(update.bars.iter().map(|b| b.timestamp))
             .min();
         let keep = match cut.and_then(|c| c.timestamp_nanos_opt()) {
             None if cut.is_some() => 0,

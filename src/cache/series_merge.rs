@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use super::Error;
 use super::backend::{CommitSummary, SeriesUpdate};
 use super::layout::SeriesKey;
+use crate::market::bar::sort_keeping_last;
 use crate::market::{Bar, IntervalSet};
 use crate::parquet_files::{self, SeriesMetadata};
 
@@ -57,15 +58,17 @@ pub(crate) fn check_identity(
 
 /// Merges `update` into `old` bars (all of them, or the tail the update can change) and the
 /// coverage; `None` when nothing changes. Fills the counts of `summary` (its `rows` counts
-/// the merged bars).
+/// the merged bars). The update's bars may come in any order and repeat a timestamp (a bar
+/// repeated at a page boundary): they are sorted first, and the later copy wins.
 pub(crate) fn merge_update(
     key: &SeriesKey,
     old_metadata: &SeriesMetadata,
     old: &[Bar],
-    update: SeriesUpdate,
+    mut update: SeriesUpdate,
     now: DateTime<Utc>,
     summary: &mut CommitSummary,
 ) -> Option<(SeriesMetadata, Vec<Bar>)> {
+    sort_keeping_last(&mut update.bars);
     let answered = IntervalSet::from_intervals(update.answered.iter().copied());
     let (bars, counts) = merge(old, update.bars, &answered);
     *summary = counts;
@@ -98,7 +101,8 @@ pub(crate) fn merge_update(
     Some((metadata, bars))
 }
 
-/// Stored bars outside `answered`, plus the new bars; counts what changed.
+/// Stored bars outside `answered`, plus the new bars (in time order, one per timestamp);
+/// counts what changed.
 fn merge(old: &[Bar], new: Vec<Bar>, answered: &IntervalSet) -> (Vec<Bar>, CommitSummary) {
     let mut summary = CommitSummary::default();
     let mut merged = Vec::with_capacity(old.len() + new.len());

@@ -14,9 +14,12 @@ pub enum Error {
     Api(#[from] Arc<api::Error>),
     #[error("--offline, and the cache does not cover {0}")]
     Offline(String),
-    #[error("could not bring {key} up to date")]
+    /// One or more series failed; `source` is the first one's failure.
+    #[error("could not bring {} up to date", series_names(key, others))]
     Series {
         key: SeriesKey,
+        /// Every other series of the run that failed too, so none goes unnamed.
+        others: Vec<SeriesKey>,
         #[source]
         source: Box<Error>,
     },
@@ -40,6 +43,19 @@ pub enum Error {
     /// A signal stopped the run; everything answered before it is committed.
     #[error("interrupted by {}; everything Alpaca answered before it is committed", .0.name())]
     Interrupted(crate::interrupt::Signal),
+}
+
+/// `AAPL 1Min (stock sip)`, or `2 series: AAPL 1Min (stock sip), SPY 1Min (stock sip)`.
+fn series_names(key: &SeriesKey, others: &[SeriesKey]) -> String {
+    if others.is_empty() {
+        return key.to_string();
+    }
+    let mut names = format!("{} series: {key}", others.len() + 1);
+    for other in others {
+        names.push_str(", ");
+        names.push_str(&other.to_string());
+    }
+    names
 }
 
 impl Error {

@@ -225,6 +225,7 @@ impl FetchedBars {
 fn series_error(key: SeriesKey, e: impl Into<Error>) -> Error {
     Error::Series {
         key,
+        others: Vec::new(),
         source: Box::new(e.into()),
     }
 }
@@ -442,15 +443,14 @@ async fn ensure_cached(
     if let Some(signal) = interrupt.signal() {
         return Err(Error::Interrupted(signal));
     }
-    if let Some(failed) = outcomes
-        .into_iter()
-        .find(|o| matches!(o.status, SeriesStatus::Failed(_)))
-    {
-        let SeriesStatus::Failed(source) = failed.status else {
-            unreachable!()
-        };
+    let mut failed = outcomes.into_iter().filter_map(|o| match o.status {
+        SeriesStatus::Failed(source) => Some((o.key, source)),
+        _ => None,
+    });
+    if let Some((key, source)) = failed.next() {
         return Err(Error::Series {
-            key: failed.key,
+            key,
+            others: failed.map(|(key, _)| key).collect(),
             source: Box::new(source),
         });
     }

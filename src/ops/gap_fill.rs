@@ -35,6 +35,7 @@ use crate::cache::store::{CommitSummary, SeriesUpdate, WriteKind};
 use crate::cache::{self, SeriesKey, Store};
 use crate::events::{Event, Observer};
 use crate::interrupt::Interrupt;
+use crate::market::bar::sort_keeping_last;
 use crate::market::{Bar, Feed, Interval, Symbol, Timeframe};
 
 /// A symbol still being paged is committed at least every this many bars.
@@ -621,7 +622,10 @@ impl Engine<'_> {
                     let Some(progress) = b.symbols.get_mut(&symbol) else {
                         continue;
                     };
-                    let bars = std::mem::take(&mut progress.bars);
+                    // Pages may repeat a bar (one stitched at an inclusive end, say): the
+                    // later copy wins, and `until` below is the latest bar received.
+                    let mut bars = std::mem::take(&mut progress.bars);
+                    self.held = self.held.saturating_sub(sort_keeping_last(&mut bars));
                     let until = match flush {
                         // An answer holding bars under keys that were not asked for and none
                         // for this symbol says nothing about it: nothing is marked as
@@ -797,20 +801,8 @@ fn complete_before(
 /// Adds a later update of the same series to one waiting to be committed. A later copy of
 /// a bar wins. Returns how many earlier copies were dropped.
 fn absorb(into: &mut SeriesUpdate, later: SeriesUpdate) -> usize {
-    let mut bars = std::mem::take(&mut into.bars);
-    bars.extend(later.bars);
-    let before = bars.len();
-    // Stable sort, then keep the last copy of each timestamp.
-    bars.sort_by_key(|b| b.timestamp);
-    let mut kept: Vec<Bar> = Vec::with_capacity(bars.len());
-    for bar in bars {
-        match kept.last_mut() {
-            Some(last) if last.timestamp == bar.timestamp => *last = bar,
-            _ => kept.push(bar),
-        }
-    }
-    let dropped = before - kept.len();
-    into.bars = kept;
+    into.bars.extend(later.bars);
+    let dropped = sort_keeping_last(&mut into.bars);
     into.answered.extend(later.answered);
     into.covered.extend(later.covered);
     dropped

@@ -15,6 +15,7 @@ mod inspect;
 mod interruptions;
 mod output;
 mod prune;
+mod repeated_bars;
 mod rerun;
 mod shared_cache;
 mod support;

@@ -141,6 +141,18 @@ struct EmulatorState {
     outage: Option<(usize, u16)>,
     /// Stock symbol and New York date whose bars the emulator leaves out of every answer.
     removed_sessions: Vec<(String, NaiveDate)>,
+    /// The `duplicate_last_bar` fault: every page that has a next page ends with a bar the
+    /// next page starts with again (see [`Emulator::repeat_last_bar_of_each_page`]).
+    repeat_last_bar: Option<Repeat>,
+}
+
+/// How a bar repeated at a page boundary differs from its second copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// Both copies are the same bar.
+    Identical,
+    /// The first copy has another close and volume; the second is the true bar.
+    Changed,
 }
 
 impl EmulatorState {
@@ -174,6 +186,7 @@ impl EmulatorState {
             failing: BTreeMap::new(),
             outage: None,
             removed_sessions: Vec::new(),
+            repeat_last_bar: None,
         }
     }
 
@@ -274,6 +287,13 @@ impl Emulator {
     /// requests; an empty bucket answers 429. Off by default.
     pub(crate) fn set_rate_limit(&self, capacity: u32, refill_per_sec: f64) {
         self.lock().rate_limit = Some(server::TokenBucket::new(capacity, refill_per_sec));
+    }
+
+    /// The `duplicate_last_bar` fault, for every later bar request until turned off: a page
+    /// with a next page ends with the bar the next page starts with (the page token points at
+    /// it, as windows stitched at an inclusive `end` repeat a bar; ALPACA_API.md §9).
+    pub(crate) fn repeat_last_bar_of_each_page(&self, repeat: Option<Repeat>) {
+        self.lock().repeat_last_bar = repeat;
     }
 
     /// The next `times` bar requests get `fault`.

@@ -508,9 +508,13 @@ fn answer(
         })
         .collect();
     let removed = guard.removed_sessions.clone();
+    let repeat = guard.repeat_last_bar;
     // Generate without holding the lock: other requests and the test thread go on meanwhile.
     drop(guard);
-    let page = request.page(&listed, clock, &removed);
+    let mut page = request.page(&listed, clock, &removed);
+    if let Some(repeat) = repeat {
+        request.repeat_last_bar(&mut page, repeat);
+    }
     let mut reply = Reply::json(200, request.render(&page));
     reply.rate = Some(rate);
     reply
@@ -735,6 +739,28 @@ impl BarRequest {
             }
         }
         page
+    }
+
+    /// The `duplicate_last_bar` fault: a page with a next page points its token at its own
+    /// last bar, which the next page serves again (a page of one bar is left alone, so the
+    /// answer still ends). With [`Repeat::Changed`] this first copy is perturbed, so only a
+    /// client that keeps the later copy ends with the true bar.
+    fn repeat_last_bar(&self, page: &mut Page, repeat: super::Repeat) {
+        let total: usize = page.bars.iter().map(|(_, bars)| bars.len()).sum();
+        if page.next.is_none() || total < 2 {
+            return;
+        }
+        let Some((symbol, bars)) = page.bars.last_mut() else {
+            return;
+        };
+        let Some(last) = bars.last_mut() else {
+            return;
+        };
+        page.next = Some(self.token(symbol, last.t));
+        if repeat == super::Repeat::Changed {
+            last.c = (last.c + 0.01).min(last.h);
+            last.v += 1.0;
+        }
     }
 
     fn token(&self, symbol: &str, t: DateTime<Utc>) -> String {
