@@ -1,23 +1,6 @@
-//! The gap-filling engine shared by `fetch` and `update`: plan every series' gaps, share
-//! requests between series that miss the same range, send them concurrently within the rate
-//! limit, and commit what Alpaca answers as it arrives.
-//!
-//! - **Commits follow the answer.** A multi-symbol answer is sorted by symbol, then time, so a
-//!   symbol is complete as soon as a page moves past it: its bars are committed then, not when
-//!   the whole request ends. Within one symbol, bars are committed at least every
-//!   [`COMMIT_EVERY_BARS`] bars, covering up to the last bar received (exact, because a
-//!   symbol's bars arrive in time order). Memory therefore holds the bars in flight, not a
-//!   whole backfill.
-//! - **A failure or a signal keeps every finished piece.** A failed request commits what it
-//!   received before failing; Ctrl-C or SIGTERM ([`Interrupt`]) stops the requests, commits
-//!   everything answered so far and reports those series as interrupted. A later run asks only
-//!   for the rest.
-//! - **Bounded file handles.** A series is locked only while it is committed (planning reads
-//!   footers without a lock; merges are idempotent), and at most [`COMMITS_IN_FLIGHT`]
-//!   commits run at once on blocking threads, so their fsyncs overlap and the number of open
-//!   files does not grow with the number of series. Two concurrent runs never lose or
-//!   duplicate a bar (every commit merges into the latest stored version under the lock), but
-//!   they may both ask Alpaca for the same missing range.
+//! The engine of a gap-filling run: sends the planned requests concurrently within the rate
+//! limit, follows each answer page by page, and commits every series as its bars arrive (see
+//! the parent module for the promises this keeps).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -27,16 +10,16 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::Error;
-use super::concurrent_reads::map_blocking;
+use super::plan::{Batch, RunPlan};
+use super::{FillOptions, SeriesOutcome, SeriesStatus};
 use crate::api::{self, BarsPage, BarsRequest, Client};
-use crate::cache::planner::{Ask, GapPlan, plan_asks, settled_until};
+use crate::cache::planner::{Ask, settled_until};
 use crate::cache::store::{CommitSummary, SeriesUpdate, WriteKind};
 use crate::cache::{self, SeriesKey, Store};
 use crate::events::{Event, Observer};
-use crate::interrupt::Interrupt;
 use crate::market::bar::sort_keeping_last;
-use crate::market::{Bar, Feed, Interval, Symbol, Timeframe};
+use crate::market::{Bar, Interval, Symbol};
+use crate::ops::Error;
 
 /// A symbol still being paged is committed at least every this many bars.
 pub const COMMIT_EVERY_BARS: usize = 100_000;
@@ -53,205 +36,34 @@ const BARS_PER_UNIT: usize = 1_000;
 /// catch up: the memory of a run is bounded by this (and a few pages), whatever its size.
 const MAX_HELD_BARS: usize = 2 * COMMIT_EVERY_BARS;
 
-/// One series and the range the caller needs it to cover.
-#[derive(Debug, Clone)]
-pub struct FillTarget {
-    pub key: SeriesKey,
-    pub range: Interval,
-}
-
-#[derive(Debug, Clone)]
-pub struct FillOptions {
-    pub now: DateTime<Utc>,
-    /// Wait for other processes' locks (else fail those series at once).
-    pub wait_for_locks: bool,
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    /// Stops the run early, keeping what was answered.
-    pub interrupt: Interrupt,
-}
-
-/// What happened to one series.
-#[derive(Debug)]
-pub enum SeriesStatus {
-    /// Nothing was missing, or Alpaca had nothing new.
-    Unchanged,
-    Updated(CommitSummary),
-    Failed(Error),
-    /// A signal stopped the run; what was answered before it is committed (`committed`).
-    Interrupted(CommitSummary),
-}
-
-#[derive(Debug)]
-pub struct SeriesOutcome {
-    pub key: SeriesKey,
-    /// The gaps that were asked for.
-    pub gaps: Vec<Interval>,
-    pub status: SeriesStatus,
-}
-
-/// One request to send: symbols that miss exactly the same interval.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Batch {
-    pub feed: Feed,
-    pub timeframe: Timeframe,
-    pub gap: Interval,
-    pub symbols: Vec<Symbol>,
-}
-
-/// The gaps of one target, from the coverage in the cache, shaped by the market calendar.
-fn plan_one(store: &Store, target: &FillTarget, now: DateTime<Utc>) -> Result<GapPlan, Error> {
-    let summary = store.read_summary(&target.key)?;
-    let coverage = summary.map(|s| s.metadata.coverage).unwrap_or_default();
-    Ok(plan_asks(
-        target.range,
-        &coverage,
-        now,
-        target.key.timeframe,
-        target.key.asset_class(),
-    ))
-}
-
-/// The gaps of each target, from the coverage in the cache, shaped by the market calendar
-/// (stock gaps are trimmed to the sessions they span; gaps without one are not asked). A
-/// damaged file is an error for its series only.
-pub fn plan(
-    store: &Store,
-    targets: &[FillTarget],
-    now: DateTime<Utc>,
-) -> Vec<(SeriesKey, Result<GapPlan, Error>)> {
-    targets
-        .iter()
-        .map(|target| (target.key.clone(), plan_one(store, target, now)))
-        .collect()
-}
-
-/// [`plan`] with up to 32 footer reads (or object GETs) at once on blocking threads.
-pub async fn plan_concurrently(
-    store: &Store,
-    targets: &[FillTarget],
-    now: DateTime<Utc>,
-) -> Vec<(SeriesKey, Result<GapPlan, Error>)> {
-    let keys = targets.iter().map(|t| t.key.clone());
-    let store = store.clone();
-    let plans = map_blocking(targets.to_vec(), move |target| {
-        plan_one(&store, &target, now)
-    })
-    .await;
-    keys.zip(plans).collect()
-}
-
-/// Groups gaps into requests: one per (feed, timeframe, interval), symbols sorted, split only
-/// to keep URLs short.
-pub fn batch<'a>(gaps: impl IntoIterator<Item = (&'a SeriesKey, &'a [Interval])>) -> Vec<Batch> {
-    let mut groups: BTreeMap<(Feed, Timeframe, Interval), Vec<Symbol>> = BTreeMap::new();
-    for (key, intervals) in gaps {
-        for gap in intervals {
-            groups
-                .entry((key.feed, key.timeframe, *gap))
-                .or_default()
-                .push(key.symbol.clone());
-        }
-    }
-    let mut batches = Vec::new();
-    for ((feed, timeframe, gap), mut symbols) in groups {
-        symbols.sort();
-        symbols.dedup();
-        batches.extend(
-            api::symbol_batches(symbols)
-                .into_iter()
-                .map(|symbols| Batch {
-                    feed,
-                    timeframe,
-                    gap,
-                    symbols,
-                }),
-        );
-    }
-    batches
-}
-
-/// Fills the gaps of every target and commits each series. Returns one outcome per target,
-/// in the order given.
-pub async fn fill(
+/// Runs a planned fill to its end: every request answered, failed or stopped by the
+/// interrupt, every answer committed. Returns the outcome of each series that was asked for.
+pub(super) async fn run(
     store: &Store,
     client: &Client,
-    targets: Vec<FillTarget>,
-    options: FillOptions,
+    options: &FillOptions,
     observer: Arc<dyn Observer>,
+    plan: RunPlan,
 ) -> Result<Vec<SeriesOutcome>, Error> {
-    let now = options.now;
-    let planned = plan_concurrently(store, &targets, now).await;
-    if planned
-        .iter()
-        .any(|(_, p)| p.as_ref().is_ok_and(|p| p.beyond_calendar))
-    {
-        observer.event(Event::OutsideCalendar);
-    }
-    let mut outcomes: BTreeMap<SeriesKey, SeriesOutcome> = BTreeMap::new();
-    let mut series: HashMap<SeriesKey, SeriesState> = HashMap::new();
-    for (key, gaps) in planned {
-        match gaps {
-            // Nothing to ask (at most gaps without a session): no request, no write.
-            Ok(plan) if plan.asks.is_empty() => {
-                outcomes.entry(key.clone()).or_insert(SeriesOutcome {
-                    key,
-                    gaps: Vec::new(),
-                    status: SeriesStatus::Unchanged,
-                });
-            }
-            Ok(plan) => {
-                let state = series.entry(key).or_default();
-                for ask in plan.asks {
-                    if !state.asks.iter().any(|a| a.range == ask.range) {
-                        state.asks.push(ask);
-                    }
-                }
-                for gap in plan.closed {
-                    if !state.closed.contains(&gap) {
-                        state.closed.push(gap);
-                    }
-                }
-            }
-            Err(e) => {
-                outcomes.insert(
-                    key.clone(),
-                    SeriesOutcome {
-                        key,
-                        gaps: Vec::new(),
-                        status: SeriesStatus::Failed(e),
-                    },
-                );
-            }
-        }
-    }
-    // A key planned twice (two ranges) with nothing missing in one of them is not unchanged.
-    outcomes.retain(|key, _| !series.contains_key(key));
-
-    let ranges: Vec<(SeriesKey, Vec<Interval>)> = series
-        .iter()
-        .map(|(k, s)| (k.clone(), s.asks.iter().map(|a| a.range).collect()))
+    let series = plan
+        .series
+        .into_iter()
+        .map(|(key, p)| {
+            let state = SeriesState {
+                asks: p.asks,
+                closed: p.closed,
+                outstanding: p.requests,
+                ..SeriesState::default()
+            };
+            (key, state)
+        })
         .collect();
-    let batches = batch(ranges.iter().map(|(k, r)| (k, r.as_slice())));
-    for b in &batches {
-        for symbol in &b.symbols {
-            let key = SeriesKey::new(symbol.clone(), b.feed, b.timeframe);
-            if let Some(s) = series.get_mut(&key) {
-                s.outstanding += 1;
-            }
-        }
-    }
-    observer.event(Event::Planned {
-        requests: batches.len(),
-        series: series.len(),
-    });
-
     let (tx, rx) = mpsc::channel(8);
     let mut engine = Engine {
         store,
         client,
-        options: &options,
-        observer: observer.clone(),
+        options,
+        observer,
         series,
         batches: HashMap::new(),
         next_batch: 0,
@@ -264,22 +76,11 @@ pub async fn fill(
         outcomes: Vec::new(),
         held: 0,
     };
-    for b in batches {
+    for b in plan.batches {
         engine.send(b, None);
     }
     engine.run(rx).await?;
-    for outcome in engine.outcomes {
-        outcomes.insert(outcome.key.clone(), outcome);
-    }
-
-    // One outcome per target, in the caller's order (a key requested twice reports once).
-    let mut ordered = Vec::with_capacity(targets.len());
-    for target in &targets {
-        if let Some(outcome) = outcomes.remove(&target.key) {
-            ordered.push(outcome);
-        }
-    }
-    Ok(ordered)
+    Ok(engine.outcomes)
 }
 
 /// Where one series stands during a run.
@@ -833,56 +634,5 @@ fn affects_every_request(e: &api::Error) -> bool {
             affects_every_request(last) || last.status() == Some(429)
         }
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeDelta;
-
-    #[test]
-    fn symbols_missing_the_same_range_share_one_request() {
-        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        let a = Interval::new(t0, t0 + TimeDelta::days(10)).unwrap();
-        let b = Interval::new(t0 + TimeDelta::days(20), t0 + TimeDelta::days(30)).unwrap();
-        let day: Timeframe = "1Day".parse().unwrap();
-        let keys: Vec<SeriesKey> = (0..450)
-            .map(|i| {
-                SeriesKey::new(
-                    format!("S{}", to_letters(i)).parse().unwrap(),
-                    Feed::Sip,
-                    day,
-                )
-            })
-            .collect();
-        let gaps_a = [a];
-        let gaps_ab = [a, b];
-        let mut input: Vec<(&SeriesKey, &[Interval])> =
-            keys.iter().map(|k| (k, &gaps_a[..])).collect();
-        input[0].1 = &gaps_ab;
-        let batches = batch(input);
-        // 450 symbols on `a` split in 3 requests of <= 200, plus one for `b`.
-        assert_eq!(batches.len(), 4);
-        assert_eq!(
-            batches
-                .iter()
-                .filter(|b| b.gap == a)
-                .map(|b| b.symbols.len())
-                .sum::<usize>(),
-            450
-        );
-        assert!(batches.iter().all(|b| b.symbols.len() <= 200));
-    }
-
-    fn to_letters(mut i: usize) -> String {
-        let mut s = String::new();
-        loop {
-            s.push(char::from(b'A' + u8::try_from(i % 26).unwrap()));
-            i /= 26;
-            if i == 0 {
-                return s;
-            }
-        }
     }
 }
