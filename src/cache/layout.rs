@@ -25,6 +25,10 @@ fn encoded(symbol: &Symbol) -> String {
     utf8_percent_encode(symbol.as_str(), FILE_NAME_ESCAPES).to_string()
 }
 
+/// The file name of the index of corporate-actions checks, inside the ledger directory (no
+/// symbol's ledger can have it: `_` is percent-encoded in ledger names).
+pub const LEDGER_INDEX_FILE: &str = "_index.json";
+
 /// The directory of the ledgers relative to the cache root: `stocks/actions`.
 pub fn ledger_relative_dir() -> PathBuf {
     Path::new(AssetClass::Stocks.as_str()).join(LEDGER_DIR)

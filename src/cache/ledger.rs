@@ -35,9 +35,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
-use super::layout::{ledger_relative_dir, ledger_relative_path};
+use super::layout::{LEDGER_INDEX_FILE, ledger_relative_dir, ledger_relative_path};
 use super::lock::SeriesLock;
-use super::{Error, Store, ledger_index};
+use super::{Error, Store};
 use crate::market::{ActionKind, AssetClass, CorporateAction, Symbol};
 use crate::parquet_files::metadata::format_instant;
 
@@ -101,7 +101,7 @@ pub fn path(store: &Store, symbol: &Symbol) -> PathBuf {
 }
 
 /// The ledger file of `symbol`, as of its last rewrite; `None` when none was recorded yet.
-/// [`read_checked`] adds the latest check.
+/// `LedgerIndex::read_checked` adds the latest check.
 pub fn read(store: &Store, symbol: &Symbol) -> Result<Option<Ledger>, Error> {
     let Some(bytes) = store.read_document(&ledger_relative_path(symbol))? else {
         return Ok(None);
@@ -119,19 +119,6 @@ pub fn read(store: &Store, symbol: &Symbol) -> Result<Option<Ledger>, Error> {
     Ok(Some(ledger))
 }
 
-/// The ledger of `symbol` overlaid with its latest check recorded in `index` (see the module
-/// documentation); `None` when none was recorded yet.
-pub fn read_checked(
-    store: &Store,
-    symbol: &Symbol,
-    index: &ledger_index::LedgerIndex,
-) -> Result<Option<Ledger>, Error> {
-    Ok(read(store, symbol)?.map(|mut ledger| {
-        index.apply(&mut ledger);
-        ledger
-    }))
-}
-
 /// The ledger as its file's JSON object (for `inspect --format json`).
 pub fn to_json(ledger: &Ledger) -> serde_json::Value {
     serde_json::to_value(Json::from(ledger)).expect("a ledger serialises")
@@ -144,7 +131,7 @@ pub fn list(store: &Store) -> Result<Vec<Symbol>, Error> {
         .iter()
         .filter_map(|name| {
             // The index of checks sits beside the ledgers (its name can be no symbol's).
-            if name == ledger_index::FILE_NAME {
+            if name == LEDGER_INDEX_FILE {
                 return None;
             }
             let stem = name.strip_suffix(".json")?;

@@ -33,15 +33,13 @@ use std::path::PathBuf;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::layout::ledger_relative_dir;
-use super::ledger::Ledger;
+use super::layout::{LEDGER_INDEX_FILE, ledger_relative_dir};
+use super::ledger::{self, Ledger};
 use super::{Error, Store};
 use crate::market::Symbol;
 use crate::parquet_files::metadata::format_instant;
 
 const FORMAT_VERSION: u32 = 1;
-/// The index's file name inside the ledger directory.
-pub const FILE_NAME: &str = "_index.json";
 
 /// One symbol's latest check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +88,15 @@ impl LedgerIndex {
         ledger.process_dates = check.process_dates;
     }
 
+    /// The ledger of `symbol` overlaid with its latest check recorded here (see the module
+    /// documentation); `None` when none was recorded yet.
+    pub fn read_checked(&self, store: &Store, symbol: &Symbol) -> Result<Option<Ledger>, Error> {
+        Ok(ledger::read(store, symbol)?.map(|mut ledger| {
+            self.apply(&mut ledger);
+            ledger
+        }))
+    }
+
     /// Adds `checks`, keeping for each symbol the later time and the union of the spans.
     pub fn merge(&mut self, checks: impl IntoIterator<Item = (Symbol, Check)>) {
         for (symbol, check) in checks {
@@ -103,7 +110,7 @@ impl LedgerIndex {
 
 /// The index relative to the cache root.
 pub fn relative_path() -> PathBuf {
-    ledger_relative_dir().join(FILE_NAME)
+    ledger_relative_dir().join(LEDGER_INDEX_FILE)
 }
 
 /// Where the index lives: a file path, or an object URL.

@@ -28,6 +28,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use num_traits::{CheckedAdd, CheckedDiv, CheckedMul};
 
 use super::corporate_action::{ActionKind, CorporateAction};
 use super::time_spec::midnight;
@@ -146,32 +147,16 @@ pub enum AdjustmentError {
     },
 }
 
-/// An exact non-negative fraction, for volume ratios: `num / den`, reduced.
+/// An exact non-negative fraction, for volume ratios: `num_rational`'s reduced `u128`
+/// fraction, with the conversions adjustments need (from a decimal rate, onto whole shares).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ratio {
-    num: u128,
-    den: u128,
-}
-
-fn gcd(mut a: u128, mut b: u128) -> u128 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
-}
+pub struct Ratio(num_rational::Ratio<u128>);
 
 impl Ratio {
-    pub const ONE: Ratio = Ratio { num: 1, den: 1 };
+    pub const ONE: Ratio = Ratio(num_rational::Ratio::new_raw(1, 1));
 
     fn new(num: u128, den: u128) -> Option<Ratio> {
-        if den == 0 {
-            return None;
-        }
-        let g = gcd(num, den).max(1);
-        Some(Ratio {
-            num: num / g,
-            den: den / g,
-        })
+        (den != 0).then(|| Ratio(num_rational::Ratio::new(num, den)))
     }
 
     /// A positive rate exactly as written in decimal (Alpaca sends rates as JSON numbers:
@@ -192,40 +177,24 @@ impl Ratio {
     }
 
     pub fn checked_mul(self, other: Ratio) -> Option<Ratio> {
-        // Cross-reduce first so products stay small.
-        let a = gcd(self.num, other.den).max(1);
-        let b = gcd(other.num, self.den).max(1);
-        Ratio::new(
-            (self.num / a).checked_mul(other.num / b)?,
-            (self.den / b).checked_mul(other.den / a)?,
-        )
+        self.0.checked_mul(&other.0).map(Ratio)
     }
 
     pub fn checked_div(self, other: Ratio) -> Option<Ratio> {
-        if other.num == 0 {
-            return None;
-        }
-        self.checked_mul(Ratio {
-            num: other.den,
-            den: other.num,
-        })
+        self.0.checked_div(&other.0).map(Ratio)
     }
 
     fn checked_add(self, other: Ratio) -> Option<Ratio> {
-        Ratio::new(
-            self.num
-                .checked_mul(other.den)?
-                .checked_add(other.num.checked_mul(self.den)?)?,
-            self.den.checked_mul(other.den)?,
-        )
+        self.0.checked_add(&other.0).map(Ratio)
     }
 
     /// `shares × self`, rounded to the nearest whole share (halves up).
     pub fn scale_shares(self, shares: u64) -> u64 {
+        let (num, den) = (*self.0.numer(), *self.0.denom());
         let scaled = u128::from(shares)
-            .checked_mul(self.num)
+            .checked_mul(num)
             .and_then(|n| n.checked_mul(2))
-            .map(|twice| (twice + self.den) / (2 * self.den));
+            .map(|twice| (twice + den) / (2 * den));
         match scaled {
             Some(v) => u64::try_from(v).unwrap_or(u64::MAX),
             // Only for absurd ratios: fall back to floating point.
@@ -234,7 +203,7 @@ impl Ratio {
     }
 
     pub fn as_f64(self) -> f64 {
-        self.num as f64 / self.den as f64
+        *self.0.numer() as f64 / *self.0.denom() as f64
     }
 }
 

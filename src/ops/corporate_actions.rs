@@ -233,7 +233,7 @@ pub async fn load(
     };
     let store = store.clone();
     map_blocking(symbols.to_vec(), move |symbol| {
-        let ledger = ledger::read_checked(&store, &symbol, &index)?;
+        let ledger = index.read_checked(&store, &symbol)?;
         Ok((symbol, ledger))
     })
     .await

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use super::Error;
 use super::concurrent_reads::map_scoped;
 use super::selection::SeriesFilter;
-use crate::cache::ledger::{self, Ledger};
+use crate::cache::ledger::Ledger;
 use crate::cache::ledger_index;
 use crate::cache::planner::{bar_ceil, bar_floor};
 use crate::cache::store::{LeftoverTemp, Recovered};
@@ -141,9 +141,7 @@ pub fn ledgers(
         .iter()
         .filter(|s| s.asset_class() == AssetClass::Stocks)
         .collect();
-    map_scoped(&stocks, |s| {
-        ((*s).clone(), ledger::read_checked(store, s, &index))
-    })
+    map_scoped(&stocks, |s| ((*s).clone(), index.read_checked(store, s)))
 }
 
 /// The rollback journals of the series `filter` selects whose series file is gone, as
