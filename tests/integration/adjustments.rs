@@ -3,18 +3,20 @@
 //! ledger (batched refresh, age, `--offline`, `inspect`, `prune`), restatement after a new
 //! split through `update`, spin-off refusal, and raw output untouched by all of it.
 
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
+use serde_json::Value;
 
 use crate::support::emulator::{EmuAction, EmuBar, Fault, RecordedRequest, calendar};
-use crate::support::{self, TestEnv, bars_of, parse_csv, utc};
+use crate::support::{self, TestEnv, assert_asked, bars_of, d, parse_csv, utc};
 
 /// Alpaca rounds adjusted prices to 2 decimals; barkeep prints 4.
 const HALF_A_CENT: f64 = 0.005 + 1e-9;
 
-fn fetch_csv(env: &TestEnv, args: &[&str]) -> String {
-    let mut full = vec!["fetch", "--format", "csv"];
-    full.extend_from_slice(args);
-    env.run(&full).success().stdout
+/// `barkeep fetch --format csv <args>`: its stdout, after asserting it succeeded.
+fn fetch_csv(env: &TestEnv, args: &str) -> String {
+    env.run(&format!("fetch --format csv {args}"))
+        .success()
+        .stdout
 }
 
 /// Same bars: timestamps, volume and trade count exactly, prices within half a cent.
@@ -57,20 +59,10 @@ fn assert_fetch_matches(
 ) -> Vec<EmuBar> {
     let out = fetch_csv(
         env,
-        &[
-            "ACME",
-            "-t",
-            timeframe,
-            "--start",
-            first,
-            "--end",
-            last,
-            "--adjustment",
-            adjustment,
-        ],
+        &format!("ACME -t {timeframe} --start {first} --end {last} --adjustment {adjustment}"),
     );
     let got = bars_of(&parse_csv(&out), "ACME");
-    let midnight = |d: &str| calendar::new_york(d.parse().unwrap(), 0, 0);
+    let midnight = |date: &str| calendar::new_york(d(date), 0, 0);
     let end = midnight(last) + Duration::days(1) - Duration::nanoseconds(1);
     let want = env
         .emu
@@ -144,22 +136,28 @@ fn adjusted_minute_bars_match_alpacas_and_fetch_the_closes_dividends_need() {
 #[test]
 fn raw_output_is_byte_identical_before_and_after_the_ledger_exists() {
     let env = TestEnv::new();
-    let args = ["ACME", "--start", "2022-06-01", "--end", "2023-12-31"];
-    let before = fetch_csv(&env, &args);
+    let before = fetch_csv(&env, "ACME --start 2022-06-01 --end 2023-12-31");
     assert!(
         corporate_action_requests(&env).is_empty(),
         "raw needs no ledger"
     );
     assert!(!env.series_path("stocks/actions/ACME.json").exists());
-    let mut adjusted = args.to_vec();
-    adjusted.extend(["--adjustment", "all"]);
-    assert_ne!(fetch_csv(&env, &adjusted), before);
+    let adjusted = fetch_csv(
+        &env,
+        "ACME --start 2022-06-01 --end 2023-12-31 --adjustment all",
+    );
+    assert_ne!(adjusted, before);
     assert!(env.series_path("stocks/actions/ACME.json").is_file());
-    let mut raw = args.to_vec();
-    raw.extend(["--adjustment", "raw"]);
     env.emu.clear_requests();
-    assert_eq!(fetch_csv(&env, &args), before);
-    assert_eq!(fetch_csv(&env, &raw), before);
+    assert_eq!(
+        fetch_csv(&env, "ACME --start 2022-06-01 --end 2023-12-31"),
+        before
+    );
+    let raw = fetch_csv(
+        &env,
+        "ACME --start 2022-06-01 --end 2023-12-31 --adjustment raw",
+    );
+    assert_eq!(raw, before);
     assert!(
         env.emu.requests().is_empty(),
         "raw output comes from the cache as before"
@@ -169,32 +167,24 @@ fn raw_output_is_byte_identical_before_and_after_the_ledger_exists() {
 #[test]
 fn non_raw_adjustments_of_crypto_and_unknown_names_are_usage_errors() {
     let env = TestEnv::new();
-    for args in [
-        vec!["fetch", "BTC/USD", "--adjustment", "split"],
-        vec!["fetch", "ACME", "ETH/USD", "--adjustment", "all"],
-        vec!["fetch", "ACME", "--adjustment", "bogus"],
-        vec!["fetch", "ACME", "--adjustment", "split,"],
+    for line in [
+        "fetch BTC/USD --adjustment split",
+        "fetch ACME ETH/USD --adjustment all",
+        "fetch ACME --adjustment bogus",
+        "fetch ACME --adjustment split,",
     ] {
-        let out = env.run(&args).failure(2);
-        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
-        assert!(out.stdout.is_empty());
+        let out = env.run(line).failure(2);
+        assert_eq!(out.stderr.lines().count(), 1, "{line}: {}", out.stderr);
+        out.assert_stdout_empty();
     }
-    let out = env
-        .run(&["fetch", "BTC/USD", "--adjustment", "dividend"])
-        .failure(2);
-    assert!(
-        out.stderr.contains("stocks only") && out.stderr.contains("BTC/USD"),
-        "{}",
-        out.stderr
-    );
-    let out = env
-        .run(&["fetch", "ACME", "--adjustment", "bogus"])
-        .failure(2);
-    assert!(
-        out.stderr.contains("spin-off"),
-        "lists the valid names: {}",
-        out.stderr
-    );
+    env.run("fetch BTC/USD --adjustment dividend")
+        .failure(2)
+        .assert_stderr_contains("stocks only")
+        .assert_stderr_contains("BTC/USD");
+    // Lists the valid names.
+    env.run("fetch ACME --adjustment bogus")
+        .failure(2)
+        .assert_stderr_contains("spin-off");
     assert!(env.emu.requests().is_empty());
     assert!(
         env.snapshot().is_empty(),
@@ -202,102 +192,55 @@ fn non_raw_adjustments_of_crypto_and_unknown_names_are_usage_errors() {
         env.snapshot().keys()
     );
     // Raw crypto is fine.
-    env.run(&[
-        "fetch",
-        "-q",
-        "BTC/USD",
-        "--start",
-        "2024-06-13",
-        "--adjustment",
-        "raw",
-    ])
-    .success();
+    env.run("fetch -q BTC/USD --start 2024-06-13 --adjustment raw")
+        .success();
 }
 
 #[test]
 fn offline_adjusts_with_the_ledger_it_has_and_says_how_old_it_is() {
     let env = TestEnv::new();
-    let args = [
-        "ACME",
-        "--start",
-        "2023-01-01",
-        "--end",
-        "2024-06-13",
-        "--adjustment",
-        "split",
-    ];
-    let online = fetch_csv(&env, &args);
+    let args = "ACME --start 2023-01-01 --end 2024-06-13 --adjustment split";
+    let online = fetch_csv(&env, args);
     env.emu.clear_requests();
 
     env.emu.set_now(utc("2024-06-17T21:00:00Z"));
-    let mut offline = vec!["fetch", "--format", "csv", "--offline"];
-    offline.extend_from_slice(&args);
-    let out = env.run(&offline).success();
+    let out = env
+        .run(&format!("fetch --format csv --offline {args}"))
+        .success();
     assert_eq!(out.stdout, online);
-    assert!(
-        out.stderr
-            .contains("last checked 3 days ago (2024-06-14T20:30:00Z)"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("last checked 3 days ago (2024-06-14T20:30:00Z)");
     assert!(env.emu.requests().is_empty());
 
     // Online, a ledger older than a day is asked again from a week before its end.
-    fetch_csv(&env, &args);
-    let asked = corporate_action_requests(&env);
-    assert_eq!(asked.len(), 1);
-    assert_eq!(asked[0].param("start"), Some("2024-06-07"));
-    assert_eq!(asked[0].param("end"), Some("2024-06-17"));
+    fetch_csv(&env, args);
+    assert_asked(
+        &corporate_action_requests(&env),
+        &[("2024-06-07", "2024-06-17")],
+    );
 
     // A symbol without a ledger cannot be adjusted offline.
-    env.run(&["fetch", "-q", "AAPL", "--start", "2024-01-01"])
-        .success();
+    env.run("fetch -q AAPL --start 2024-01-01").success();
     env.emu.clear_requests();
-    let out = env
-        .run(&[
-            "fetch",
-            "--offline",
-            "AAPL",
-            "--start",
-            "2024-01-01",
-            "--adjustment",
-            "split",
-        ])
-        .failure(1);
-    assert!(
-        out.stderr.contains("corporate actions of AAPL")
-            && out.stderr.contains("without --offline"),
-        "{}",
-        out.stderr
-    );
+    env.run("fetch --offline AAPL --start 2024-01-01 --adjustment split")
+        .failure(1)
+        .assert_stderr_contains("corporate actions of AAPL")
+        .assert_stderr_contains("without --offline");
     assert!(env.emu.requests().is_empty());
 }
 
 #[test]
 fn inspect_lists_the_recorded_actions_and_when_they_were_checked() {
     let env = TestEnv::new();
-    fetch_csv(
-        &env,
-        &["ACME", "--start", "2024-01-01", "--adjustment", "all"],
-    );
-    let out = env
-        .run(&["inspect", "ACME", "--format", "table"])
+    fetch_csv(&env, "ACME --start 2024-01-01 --adjustment all");
+    env.run("inspect ACME --format table")
         .success()
-        .stdout;
-    assert!(
-        out.contains("corporate actions of ACME: 12 recorded, last checked 2024-06-14T20:30:00Z (process dates 2016-01-01 to 2024-06-14)"),
-        "{out}"
-    );
-    assert!(out.contains("ex 2022-08-22  forward_split   3:1"), "{out}");
-    assert!(out.contains("ex 2023-11-13  reverse_split   1:2"), "{out}");
-    assert!(
-        out.contains("ex 2024-05-15  cash_dividend   0.56 per share"),
-        "{out}"
-    );
-    assert!(out.contains("processed 2024-05-29"), "{out}");
+        .assert_stdout_contains("corporate actions of ACME: 12 recorded, last checked 2024-06-14T20:30:00Z (process dates 2016-01-01 to 2024-06-14)")
+        .assert_stdout_contains("ex 2022-08-22  forward_split   3:1")
+        .assert_stdout_contains("ex 2023-11-13  reverse_split   1:2")
+        .assert_stdout_contains("ex 2024-05-15  cash_dividend   0.56 per share")
+        .assert_stdout_contains("processed 2024-05-29");
 
-    let rows: Vec<serde_json::Value> =
-        serde_json::from_str(&env.run(&["inspect", "--format", "json"]).success().stdout).unwrap();
+    let rows: Vec<Value> = env.run("inspect --format json").success().json();
     let ledger = &rows[0]["corporate_actions"];
     assert_eq!(ledger["checked_at"], "2024-06-14T20:30:00Z");
     assert_eq!(ledger["actions"].as_array().unwrap().len(), 12);
@@ -306,7 +249,7 @@ fn inspect_lists_the_recorded_actions_and_when_they_were_checked() {
         .emu
         .actions("ACME")
         .iter()
-        .filter(|a| a.process_date <= NaiveDate::from_ymd_opt(2024, 6, 14).unwrap())
+        .filter(|a| a.process_date <= d("2024-06-14"))
         .map(|a| a.id.clone())
         .collect();
     let listed: Vec<String> = ledger["actions"]
@@ -317,38 +260,29 @@ fn inspect_lists_the_recorded_actions_and_when_they_were_checked() {
         .collect();
     assert!(recorded.iter().all(|id| listed.contains(id)));
 
-    env.run(&["fetch", "-q", "MSFT", "--start", "2024-06-01"])
-        .success();
-    let out = env
-        .run(&["inspect", "MSFT", "--format", "table"])
+    env.run("fetch -q MSFT --start 2024-06-01").success();
+    env.run("inspect MSFT --format table")
         .success()
-        .stdout;
-    assert!(
-        out.contains("corporate actions of MSFT: none recorded yet"),
-        "{out}"
-    );
+        .assert_stdout_contains("corporate actions of MSFT: none recorded yet");
 }
 
 #[test]
 fn ledgers_of_many_symbols_refresh_in_one_request_per_page() {
     let env = TestEnv::new();
     let list = support::symbols("DV", 30);
+    env.add_symbols(&list);
     for s in &list {
-        env.emu
-            .add_symbol(s, NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
         // Monthly dividends: 30 × 42 = 1,260 actions, two pages of 1,000.
         for month in 0..42 {
             let ex = format!("{}-{:02}-25", 2021 + month / 12, month % 12 + 1);
             env.emu.add_action(EmuAction::cash_dividend(s, &ex, 0.01));
         }
     }
-    let mut args = vec!["fetch", "-q", "--start", "2024-05-01"];
-    args.extend(list.iter().map(String::as_str));
-    env.run(&args).success();
+    let fetch = format!("fetch -q --start 2024-05-01 {}", list.join(" "));
+    env.run(&fetch).success();
     assert!(corporate_action_requests(&env).is_empty());
 
-    args.extend(["--adjustment", "split"]);
-    env.run(&args).success();
+    env.run(&format!("{fetch} --adjustment split")).success();
     let asked = corporate_action_requests(&env);
     assert_eq!(asked.len(), 2, "one request per page: {asked:#?}");
     for r in &asked {
@@ -373,66 +307,48 @@ fn ledgers_of_many_symbols_refresh_in_one_request_per_page() {
     // Four weeks later, `update` refreshes every ledger in one request. The lookback asks
     // again for 2024-05-25's dividend (processed 06-08), and it is not recorded twice.
     env.emu.set_now(utc("2024-07-12T21:00:00Z"));
-    let out = env.run(&["update", "--report", "json"]).success();
+    let out = env.run("update --report json").success();
     let asked = corporate_action_requests(&env);
     assert_eq!(asked.len(), 1);
     assert_eq!(asked[0].symbols(), list);
     assert_eq!(asked[0].param("start"), Some("2024-06-07"));
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let report: Value = out.json();
     assert_eq!(report["corporate_actions"]["symbols_checked"], 30);
     assert_eq!(report["corporate_actions"]["requests"], 1);
     assert_eq!(report["corporate_actions"]["actions_added"], 30);
     assert_eq!(report["requests"], 1, "bar requests are counted apart");
-    assert!(
-        out.stderr
-            .contains("corporate actions of 30 symbols checked in 1 requests, 30 new"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("corporate actions of 30 symbols checked in 1 requests, 30 new");
     assert_eq!(count(&env, &list[29]), 42);
 }
 
 #[test]
 fn a_new_split_restates_history_after_update_without_refetching_it() {
     let env = TestEnv::new();
-    let args = [
-        "ACME",
-        "--start",
-        "2024-01-01",
-        "--end",
-        "2024-06-13",
-        "--adjustment",
-        "split",
-    ];
-    let before = bars_of(&parse_csv(&fetch_csv(&env, &args)), "ACME");
+    let before = fetch_csv(
+        &env,
+        "ACME --start 2024-01-01 --end 2024-06-13 --adjustment split",
+    );
+    let before = bars_of(&parse_csv(&before), "ACME");
     env.emu.clear_requests();
 
     // A 4:1 split on Monday 2024-06-24; update runs on Friday 2024-06-28 after the close.
     env.emu
         .add_action(EmuAction::forward_split("ACME", "2024-06-24", 4.0, 1.0));
     env.emu.set_now(utc("2024-06-28T21:00:00Z"));
-    env.run(&["update", "-q"]).success();
+    env.run("update -q").success();
     let asked = env.emu.corporate_action_requests();
     assert_eq!(asked.len(), 1, "the ledger request");
-    let bars = env.take_bar_requests();
-    assert_eq!(bars.len(), 1, "only the new bars: {bars:#?}");
-    assert_eq!(bars[0].param("start"), Some("2024-06-14T04:00:00Z"));
-
-    let after = bars_of(
-        &parse_csv(&fetch_csv(
-            &env,
-            &[
-                "ACME",
-                "--start",
-                "2024-01-01",
-                "--end",
-                "2024-06-27",
-                "--adjustment",
-                "split",
-            ],
-        )),
-        "ACME",
+    // Only the new bars.
+    assert_asked(
+        &env.take_bar_requests(),
+        &[("2024-06-14T04:00:00Z", "2024-06-29T03:59:59.999999999Z")],
     );
+
+    let after = fetch_csv(
+        &env,
+        "ACME --start 2024-01-01 --end 2024-06-27 --adjustment split",
+    );
+    let after = bars_of(&parse_csv(&after), "ACME");
     assert!(
         env.emu.requests().is_empty(),
         "served from the cache and the fresh ledger"
@@ -459,19 +375,11 @@ fn a_new_split_restates_history_after_update_without_refetching_it() {
 #[test]
 fn update_counts_its_ledger_request_and_survives_its_failure() {
     let env = TestEnv::new();
-    env.run(&[
-        "fetch",
-        "-q",
-        "ACME",
-        "MSFT",
-        "BTC/USD",
-        "--start",
-        "2024-06-01",
-    ])
-    .success();
+    env.run("fetch -q ACME MSFT BTC/USD --start 2024-06-01")
+        .success();
     env.emu.clear_requests();
     env.emu.set_now(utc("2024-06-18T21:00:00Z"));
-    env.run(&["update", "-q"]).success();
+    env.run("update -q").success();
     let asked = env.emu.corporate_action_requests();
     assert_eq!(asked.len(), 1);
     assert_eq!(asked[0].symbols(), ["ACME", "MSFT"], "stocks only");
@@ -480,110 +388,60 @@ fn update_counts_its_ledger_request_and_survives_its_failure() {
 
     env.emu.set_now(utc("2024-06-20T21:00:00Z"));
     env.emu.inject_corporate_actions(Fault::Status(422), 1);
-    let out = env.run(&["update", "--report", "json"]).failure(1);
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let out = env.run("update --report json").failure(1);
+    let report: Value = out.json();
     assert_eq!(report["series_failed"], 0);
     assert_eq!(report["series_updated"], 3);
     let error = report["corporate_actions"]["error"].as_str().unwrap();
     assert!(error.contains("Alpaca rejected the request"), "{error}");
-    assert!(out.stderr.contains("corporate actions"), "{}", out.stderr);
+    out.assert_stderr_contains("corporate actions");
 }
 
 #[test]
 fn spin_offs_are_refused_where_they_would_move_a_bar() {
     let env = TestEnv::new();
-    env.emu
-        .add_symbol("SPIN", NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
-    env.emu
-        .add_symbol("SPUN", NaiveDate::from_ymd_opt(2023, 4, 3).unwrap());
+    env.emu.add_symbol("SPIN", d("2015-01-02"));
+    env.emu.add_symbol("SPUN", d("2023-04-03"));
     env.emu
         .add_action(EmuAction::spin_off("SPIN", "2023-04-03", 2.0, "SPUN", 1.0));
-    let out = env
-        .run(&[
-            "fetch",
-            "SPIN",
-            "--start",
-            "2023-01-01",
-            "--end",
-            "2023-06-30",
-            "--adjustment",
-            "all",
-        ])
-        .failure(1);
-    assert!(
-        out.stderr
-            .contains("does not adjust for spin-offs: SPIN spun off SPUN on 2023-04-03"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("--adjustment split,dividend"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stdout.is_empty());
+    env.run("fetch SPIN --start 2023-01-01 --end 2023-06-30 --adjustment all")
+        .failure(1)
+        .assert_stderr_contains("does not adjust for spin-offs: SPIN spun off SPUN on 2023-04-03")
+        .assert_stderr_contains("--adjustment split,dividend")
+        .assert_stdout_empty();
 
-    let raw = fetch_csv(
-        &env,
-        &["SPIN", "--start", "2023-01-01", "--end", "2023-06-30"],
-    );
+    let raw = fetch_csv(&env, "SPIN --start 2023-01-01 --end 2023-06-30");
     let split_dividend = fetch_csv(
         &env,
-        &[
-            "SPIN",
-            "--start",
-            "2023-01-01",
-            "--end",
-            "2023-06-30",
-            "--adjustment",
-            "split,dividend",
-        ],
+        "SPIN --start 2023-01-01 --end 2023-06-30 --adjustment split,dividend",
     );
     assert_eq!(split_dividend, raw, "SPIN has nothing else to adjust");
     // Bars from the spin-off on need no adjustment for it.
     fetch_csv(
         &env,
-        &[
-            "SPIN",
-            "--start",
-            "2023-04-03",
-            "--end",
-            "2023-06-30",
-            "--adjustment",
-            "all",
-        ],
+        "SPIN --start 2023-04-03 --end 2023-06-30 --adjustment all",
     );
     // A symbol without spin-offs is unaffected by asking for them.
-    let acme = ["ACME", "--start", "2023-01-01", "--end", "2023-06-30"];
-    let mut spin_off = acme.to_vec();
-    spin_off.extend(["--adjustment", "spin-off"]);
-    assert_eq!(fetch_csv(&env, &spin_off), fetch_csv(&env, &acme));
+    let acme = "ACME --start 2023-01-01 --end 2023-06-30";
+    let spin_off = fetch_csv(&env, &format!("{acme} --adjustment spin-off"));
+    assert_eq!(spin_off, fetch_csv(&env, acme));
 }
 
 #[test]
 fn pruning_the_last_series_of_a_symbol_removes_its_ledger() {
     let env = TestEnv::new();
-    fetch_csv(
-        &env,
-        &["ACME", "--start", "2024-06-01", "--adjustment", "split"],
-    );
-    fetch_csv(&env, &["ACME", "-t", "1Hour", "--start", "2024-06-10"]);
+    fetch_csv(&env, "ACME --start 2024-06-01 --adjustment split");
+    fetch_csv(&env, "ACME -t 1Hour --start 2024-06-10");
     let ledger = env.series_path("stocks/actions/ACME.json");
-    env.run(&["prune", "ACME", "-t", "1Hour"]).success();
+    env.run("prune ACME -t 1Hour").success();
     assert!(ledger.is_file(), "1Day is left");
-    let out = env.run(&["prune", "ACME", "--dry-run"]).success();
-    assert!(
-        out.stdout.contains("would remove  ACME corporate actions"),
-        "{}",
-        out.stdout
-    );
+    env.run("prune ACME --dry-run")
+        .success()
+        .assert_stdout_contains("would remove  ACME corporate actions");
     assert!(ledger.is_file());
-    let out = env.run(&["prune", "ACME"]).success();
-    assert!(
-        out.stdout.contains("removed       ACME corporate actions"),
-        "{}",
-        out.stdout
-    );
+    env.run("prune ACME")
+        .success()
+        .assert_stdout_contains("removed       ACME corporate actions");
     assert!(!ledger.exists());
     let left = env.files();
     assert!(left.is_empty(), "{left:?}");

@@ -25,17 +25,16 @@ const DAYS: [&str; 5] = [
     "2024-06-07",
 ];
 
-fn fetch_days(env: &TestEnv, last_day: &str, extra: &[&str]) -> String {
+fn fetch_days(env: &TestEnv, last_day: &str, extra: &str) -> String {
     run_days(env, last_day, extra).success().stdout
 }
 
 /// `barkeep fetch` of SPY minute bars from the first day to `last_day`, as CSV.
-fn run_days(env: &TestEnv, last_day: &str, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "fetch", "SPY", "-t", "1Min", "--start", DAYS[0], "--end", last_day, "--format", "csv",
-    ];
-    args.extend_from_slice(extra);
-    env.run(&args)
+fn run_days(env: &TestEnv, last_day: &str, extra: &str) -> Run {
+    let first_day = DAYS[0];
+    env.run(&format!(
+        "fetch SPY -t 1Min --start {first_day} --end {last_day} --format csv {extra}"
+    ))
 }
 
 fn key() -> SeriesKey {
@@ -58,7 +57,7 @@ fn stored_bars(env: &TestEnv) -> Vec<Bar> {
 /// Day by day: the first fetch writes the file, each later day is appended in place.
 fn grow_by_appends(env: &TestEnv, days: usize) {
     for day in &DAYS[..days] {
-        fetch_days(env, day, &[]);
+        fetch_days(env, day, "");
     }
     assert!(!journal_path(&env.series_path(SERIES)).exists());
 }
@@ -75,10 +74,10 @@ fn appended_files_read_back_equal_in_barkeep_and_outside_readers() {
     grow_by_appends(&env, 4);
     let path = env.series_path(SERIES);
     assert_eq!(row_groups(&path), 4, "one row group per appended day");
-    let csv = fetch_days(&env, DAYS[3], &["--offline"]);
+    let csv = fetch_days(&env, DAYS[3], "--offline");
     let rows = parse_csv(&csv);
     let fresh = TestEnv::new();
-    assert_eq!(fetch_days(&fresh, DAYS[3], &[]), csv, "same as one fetch");
+    assert_eq!(fetch_days(&fresh, DAYS[3], ""), csv, "same as one fetch");
     assert_eq!(
         Footer::read(&std::fs::File::open(&path).unwrap())
             .unwrap()
@@ -104,24 +103,12 @@ fn appended_files_read_back_equal_in_barkeep_and_outside_readers() {
 #[test]
 fn a_compressed_file_with_small_uncompressed_appends_reads_back_everywhere() {
     let env = TestEnv::new();
-    let long = |env: &TestEnv, end: &str, extra: &[&str]| {
-        let mut args = vec![
-            "fetch",
-            "SPY",
-            "-t",
-            "1Min",
-            "--start",
-            "2024-04-01",
-            "--end",
-            end,
-            "--format",
-            "csv",
-        ];
-        args.extend_from_slice(extra);
-        env.run(&args).success().stdout
+    let long = |env: &TestEnv, end: &str, extra: &str| {
+        let line = format!("fetch SPY -t 1Min --start 2024-04-01 --end {end} --format csv {extra}");
+        env.run(&line).success().stdout
     };
-    long(&env, "2024-06-03", &[]);
-    long(&env, "2024-06-04", &[]);
+    long(&env, "2024-06-03", "");
+    long(&env, "2024-06-04", "");
     let path = env.series_path(SERIES);
     let footer = Footer::read(&std::fs::File::open(&path).unwrap()).unwrap();
     let codecs: Vec<Vec<Compression>> = footer
@@ -137,9 +124,9 @@ fn a_compressed_file_with_small_uncompressed_appends_reads_back_everywhere() {
     assert!(codecs[0].iter().all(|c| matches!(c, Compression::ZSTD(_))));
     let last = codecs.last().unwrap();
     assert!(last.iter().all(|c| *c == Compression::UNCOMPRESSED));
-    let csv = long(&env, "2024-06-04", &["--offline"]);
+    let csv = long(&env, "2024-06-04", "--offline");
     assert_eq!(
-        long(&TestEnv::new(), "2024-06-04", &[]),
+        long(&TestEnv::new(), "2024-06-04", ""),
         csv,
         "same as one fetch"
     );
@@ -243,7 +230,7 @@ fn leave_a_journal_behind(env: &TestEnv) -> Vec<u8> {
         footer.start,
     )
     .unwrap();
-    fetch_days(env, DAYS[4], &[]);
+    fetch_days(env, DAYS[4], "");
     assert!(std::fs::read(&path).unwrap() != before, "appended");
     std::fs::write(journal_path(&path), journal.encode()).unwrap();
     before
@@ -253,10 +240,10 @@ fn leave_a_journal_behind(env: &TestEnv) -> Vec<u8> {
 fn a_journal_left_by_a_crash_is_rolled_back_before_fetch_reads() {
     let env = TestEnv::new();
     grow_by_appends(&env, 2);
-    let old = fetch_days(&env, DAYS[1], &["--offline"]);
+    let old = fetch_days(&env, DAYS[1], "--offline");
     let before = leave_a_journal_behind(&env);
     // Reading the old range: the interrupted append is undone first, byte for byte.
-    assert_eq!(fetch_days(&env, DAYS[1], &["--offline"]), old);
+    assert_eq!(fetch_days(&env, DAYS[1], "--offline"), old);
     let path = env.series_path(SERIES);
     assert!(
         std::fs::read(&path).unwrap() == before,
@@ -265,15 +252,11 @@ fn a_journal_left_by_a_crash_is_rolled_back_before_fetch_reads() {
     assert!(!journal_path(&path).exists());
     // The rolled-back days are missing again: `--offline` serves up to the last answer and
     // says how far the cache reaches; a fetch asks for them anew.
-    let offline = run_days(&env, DAYS[4], &["--offline"]).success();
+    let offline = run_days(&env, DAYS[4], "--offline").success();
     assert_eq!(offline.stdout, old, "served up to the last answer");
-    assert!(
-        offline.stderr.contains("cached through"),
-        "{}",
-        offline.stderr
-    );
+    offline.assert_stderr_contains("cached through");
     env.take_bar_requests();
-    fetch_days(&env, DAYS[4], &[]);
+    fetch_days(&env, DAYS[4], "");
     assert_eq!(env.take_bar_requests().len(), 1);
 
     // The store API recovers the same way, and says so.
@@ -300,15 +283,12 @@ fn a_damaged_journal_is_reported_with_the_file_and_never_applied() {
     std::fs::write(&journal, &bytes).unwrap();
     let appended = std::fs::read(&path).unwrap();
 
-    let run = run_days(&env, DAYS[1], &["--offline"]).failure(1);
-    assert!(run.stdout.is_empty());
-    assert!(
-        run.stderr.contains(&path.display().to_string()),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("checksum"), "{}", run.stderr);
-    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    run_days(&env, DAYS[1], "--offline")
+        .failure(1)
+        .assert_stdout_empty()
+        .assert_stderr_contains(&path.display().to_string())
+        .assert_stderr_contains("checksum")
+        .assert_stderr_contains("hint:");
     assert!(std::fs::read(&path).unwrap() == appended, "never applied");
     assert!(
         std::fs::read(&journal).unwrap() == bytes,
@@ -342,19 +322,20 @@ fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series()
     let base = env.dir.path().join("base");
     copy_dir(&env.cache(), &base);
     let old_bars = stored_bars(&env);
-    let old_csv = fetch_days(&env, DAYS[3], &["--offline"]);
+    let old_csv = fetch_days(&env, DAYS[3], "--offline");
 
+    let (first_day, last_day) = (DAYS[0], DAYS[4]);
     let writer = |delay_us: &str| {
-        let mut cmd = env.command(&[
-            "fetch", "SPY", "-t", "1Min", "--start", DAYS[0], "--end", DAYS[4], "-q",
-        ]);
+        let mut cmd = env.command(&format!(
+            "fetch SPY -t 1Min --start {first_day} --end {last_day} -q"
+        ));
         cmd.env("BARKEEP_TEST_WRITE_DELAY_US", delay_us)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         cmd
     };
     let compactor = |delay_us: &str| {
-        let mut cmd = env.command(&["prune", "--compact", "-q"]);
+        let mut cmd = env.command("prune --compact -q");
         cmd.env("BARKEEP_TEST_WRITE_DELAY_US", delay_us)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -417,7 +398,7 @@ fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series()
 
         // Any command recovers before it reads; the old days are served unchanged.
         assert_eq!(
-            fetch_days(&env, DAYS[3], &["--offline"]),
+            fetch_days(&env, DAYS[3], "--offline"),
             old_csv,
             "kill {i} at {at:?}"
         );
@@ -471,20 +452,16 @@ fn update_inspect_and_prune_roll_back_a_leftover_journal_before_they_read() {
     grow_by_appends(&env, 2);
     let before = leave_a_journal_behind(&env);
     let path = env.series_path(SERIES);
-    let verify = env.run(&["inspect", "--verify"]).success();
-    assert!(
-        verify.stderr.contains("rolled back an interrupted append"),
-        "{}",
-        verify.stderr
-    );
+    env.run("inspect --verify")
+        .success()
+        .assert_stderr_contains("rolled back an interrupted append");
     assert!(std::fs::read(&path).unwrap() == before && !journal_path(&path).exists());
 
     // prune reads the series only after rolling it back.
     let env = TestEnv::new();
     grow_by_appends(&env, 2);
     let before = leave_a_journal_behind(&env);
-    env.run(&["prune", "--before", "2020-01-01", "--dry-run"])
-        .success();
+    env.run("prune --before 2020-01-01 --dry-run").success();
     let path = env.series_path(SERIES);
     assert!(std::fs::read(&path).unwrap() == before && !journal_path(&path).exists());
 
@@ -493,11 +470,11 @@ fn update_inspect_and_prune_roll_back_a_leftover_journal_before_they_read() {
     grow_by_appends(&env, 2);
     leave_a_journal_behind(&env);
     env.take_bar_requests();
-    env.run(&["update", "-q"]).success();
+    env.run("update -q").success();
     assert!(!journal_path(&env.series_path(SERIES)).exists());
     let requests = env.take_bar_requests();
     assert_eq!(requests.len(), 1);
-    env.run(&["inspect", "--verify"]).success();
+    env.run("inspect --verify").success();
 }
 
 #[test]
@@ -508,16 +485,18 @@ fn prune_compact_rewrites_into_large_row_groups_and_changes_no_bar() {
     let before_groups = row_groups(&path);
     assert!(before_groups > 1, "appends added row groups");
     let bars = stored_bars(&env);
-    let dry = env.run(&["prune", "--compact", "--dry-run"]).success();
-    assert!(dry.stdout.contains("would compact"), "{}", dry.stdout);
+    env.run("prune --compact --dry-run")
+        .success()
+        .assert_stdout_contains("would compact");
     assert_eq!(row_groups(&path), before_groups);
-    let out = env.run(&["prune", "--compact"]).success();
-    assert!(out.stdout.contains("compacted"), "{}", out.stdout);
+    env.run("prune --compact")
+        .success()
+        .assert_stdout_contains("compacted");
     assert_eq!(
         row_groups(&path),
         2,
         "the body, and the last day in a group of its own"
     );
     assert_eq!(stored_bars(&env), bars);
-    env.run(&["inspect", "--verify"]).success();
+    env.run("inspect --verify").success();
 }

@@ -2,26 +2,21 @@
 //! as its after-hours end, `inspect --gaps`, `inspect --calendar`, and the calendar checked
 //! against `exchange_calendars`' XNYS.
 
-use chrono::NaiveDate;
+use serde_json::{Value, json};
 
-use crate::support::{TestEnv, parse_csv, run_python, test_python, utc};
-
-fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
+use crate::support::emulator::RecordedRequest;
+use crate::support::{TestEnv, assert_asked, d, parse_csv, run_python, test_python, utc};
 
 /// Sets the clock (a UTC instant) and runs a quiet `update`; returns the bar requests made.
-fn update_at(env: &TestEnv, now: &str) -> Vec<crate::support::emulator::RecordedRequest> {
+fn update_at(env: &TestEnv, now: &str) -> Vec<RecordedRequest> {
     env.emu.set_now(utc(now));
-    env.run(&["update", "-q"]).success();
+    env.run("update -q").success();
     env.take_bar_requests()
 }
 
-fn coverage(env: &TestEnv, symbol: &str, timeframe: &str) -> serde_json::Value {
-    let out = env
-        .run(&["inspect", symbol, "-t", timeframe, "--format", "json"])
-        .success();
-    let info: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+fn coverage(env: &TestEnv, symbol: &str, timeframe: &str) -> Value {
+    let line = format!("inspect {symbol} -t {timeframe} --format json");
+    let info: Value = env.run(&line).success().json();
     info[0]["coverage"].clone()
 }
 
@@ -30,13 +25,12 @@ fn a_daily_series_updated_on_friday_night_asks_nothing_on_the_weekend() {
     let env = TestEnv::new();
     // Friday 2024-06-14, 22:30 New York.
     env.emu.set_now(utc("2024-06-15T02:30:00Z"));
-    env.run(&["fetch", "-q", "AAPL", "MSFT", "--start", "2024-06-03"])
-        .success();
+    env.run("fetch -q AAPL MSFT --start 2024-06-03").success();
     assert_eq!(env.take_bar_requests().len(), 1);
     // Friday's bar is settled: 20:00 plus the settle window has passed.
     assert_eq!(
         coverage(&env, "AAPL", "1Day"),
-        serde_json::json!([["2024-06-03T04:00:00Z", "2024-06-15T04:00:00Z"]])
+        json!([["2024-06-03T04:00:00Z", "2024-06-15T04:00:00Z"]])
     );
     // (The corporate-actions ledgers are refreshed on every update; the series are not.)
     let series = |env: &TestEnv| {
@@ -56,35 +50,25 @@ fn a_daily_series_updated_on_friday_night_asks_nothing_on_the_weekend() {
     );
 
     // The plan says why there is nothing to ask.
-    let dry = env.run(&["update", "--dry-run"]).success();
-    assert!(
-        dry.stdout.contains("no session: not asked"),
-        "{}",
-        dry.stdout
-    );
-    assert!(
-        dry.stdout
-            .contains("0 of 2 series need data (2 more miss only time without a market session); 0 requests planned"),
-        "{}",
-        dry.stdout
-    );
-    let json = env
-        .run(&["update", "--dry-run", "--report", "json"])
-        .success();
-    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(report["series"][0]["ranges"], serde_json::json!([]));
+    env.run("update --dry-run")
+        .success()
+        .assert_stdout_contains("no session: not asked")
+        .assert_stdout_contains("0 of 2 series need data (2 more miss only time without a market session); 0 requests planned");
+    let report: Value = env.run("update --dry-run --report json").success().json();
+    assert_eq!(report["series"][0]["ranges"], json!([]));
     assert_eq!(
         report["series"][0]["no_session_ranges"],
-        serde_json::json!([["2024-06-15T04:00:00Z", "2024-06-17T04:00:00Z"]])
+        json!([["2024-06-15T04:00:00Z", "2024-06-17T04:00:00Z"]])
     );
 
     // Monday night: Monday only, and the weekend is recorded as covered with it.
-    let monday = update_at(&env, "2024-06-18T02:30:00Z");
-    assert_eq!(monday.len(), 1);
-    assert_eq!(monday[0].param("start"), Some("2024-06-17T04:00:00Z"));
+    assert_asked(
+        &update_at(&env, "2024-06-18T02:30:00Z"),
+        &[("2024-06-17T04:00:00Z", "2024-06-18T03:59:59.999999999Z")],
+    );
     assert_eq!(
         coverage(&env, "AAPL", "1Day"),
-        serde_json::json!([["2024-06-03T04:00:00Z", "2024-06-18T04:00:00Z"]])
+        json!([["2024-06-03T04:00:00Z", "2024-06-18T04:00:00Z"]])
     );
 }
 
@@ -92,16 +76,16 @@ fn a_daily_series_updated_on_friday_night_asks_nothing_on_the_weekend() {
 fn a_night_update_settles_the_day_so_the_morning_asks_nothing() {
     let env = TestEnv::new();
     env.emu.set_now(utc("2024-06-10T02:30:00Z"));
-    env.run(&["fetch", "-q", "AAPL", "--start", "2024-06-03"])
-        .success();
+    env.run("fetch -q AAPL --start 2024-06-03").success();
     env.take_bar_requests();
     // Tuesday 22:30 New York, then Wednesday 06:00.
-    let night = update_at(&env, "2024-06-12T02:30:00Z");
-    assert_eq!(night.len(), 1);
-    assert_eq!(night[0].param("start"), Some("2024-06-10T04:00:00Z"));
+    assert_asked(
+        &update_at(&env, "2024-06-12T02:30:00Z"),
+        &[("2024-06-10T04:00:00Z", "2024-06-12T03:59:59.999999999Z")],
+    );
     assert_eq!(
         coverage(&env, "AAPL", "1Day"),
-        serde_json::json!([["2024-06-03T04:00:00Z", "2024-06-12T04:00:00Z"]])
+        json!([["2024-06-03T04:00:00Z", "2024-06-12T04:00:00Z"]])
     );
     assert!(update_at(&env, "2024-06-12T10:00:00Z").is_empty(), "06:00");
     // At 22:30 the 20:00 close is not settled for 15 minutes: 20:10 still asks next time.
@@ -127,8 +111,7 @@ fn holidays_and_special_closures_cost_no_request() {
     for (start, before, holiday) in cases {
         let _ = std::fs::remove_dir_all(env.cache());
         env.emu.set_now(utc(before));
-        env.run(&["fetch", "-q", "AAPL", "--start", start])
-            .success();
+        env.run(&format!("fetch -q AAPL --start {start}")).success();
         assert_eq!(env.take_bar_requests().len(), 1, "{start}");
         assert!(update_at(&env, holiday).is_empty(), "{holiday}");
     }
@@ -136,12 +119,12 @@ fn holidays_and_special_closures_cost_no_request() {
     // settled at 17:30.
     let _ = std::fs::remove_dir_all(env.cache());
     env.emu.set_now(utc("2024-11-28T03:30:00Z"));
-    env.run(&["fetch", "-q", "AAPL", "--start", "2024-11-20"])
-        .success();
+    env.run("fetch -q AAPL --start 2024-11-20").success();
     env.take_bar_requests();
-    let friday = update_at(&env, "2024-11-29T22:30:00Z");
-    assert_eq!(friday.len(), 1);
-    assert_eq!(friday[0].param("start"), Some("2024-11-29T05:00:00Z"));
+    assert_asked(
+        &update_at(&env, "2024-11-29T22:30:00Z"),
+        &[("2024-11-29T05:00:00Z", "2024-11-30T04:59:59.999999999Z")],
+    );
     assert!(update_at(&env, "2024-11-30T15:00:00Z").is_empty());
     assert!(update_at(&env, "2024-12-01T15:00:00Z").is_empty());
 }
@@ -151,26 +134,20 @@ fn two_nightly_minute_updates_ask_only_for_the_session_between_them() {
     let env = TestEnv::new();
     // Monday 2024-06-10, 22:30 New York.
     env.emu.set_now(utc("2024-06-11T02:30:00Z"));
-    env.run(&["fetch", "-q", "AAPL", "-t", "1Min", "--start", "2024-06-10"])
+    env.run("fetch -q AAPL -t 1Min --start 2024-06-10")
         .success();
-    let first = env.take_bar_requests();
-    assert_eq!(first.len(), 1);
-    assert_eq!(first[0].param("start"), Some("2024-06-10T08:00:00Z"));
-    assert_eq!(
-        first[0].param("end"),
-        Some("2024-06-10T23:59:59.999999999Z")
+    assert_asked(
+        &env.take_bar_requests(),
+        &[("2024-06-10T08:00:00Z", "2024-06-10T23:59:59.999999999Z")],
     );
     // Tuesday 22:30: Tuesday's 04:00-20:00 only, not the night before or after.
-    let tuesday = update_at(&env, "2024-06-12T02:30:00Z");
-    assert_eq!(tuesday.len(), 1);
-    assert_eq!(tuesday[0].param("start"), Some("2024-06-11T08:00:00Z"));
-    assert_eq!(
-        tuesday[0].param("end"),
-        Some("2024-06-11T23:59:59.999999999Z")
+    assert_asked(
+        &update_at(&env, "2024-06-12T02:30:00Z"),
+        &[("2024-06-11T08:00:00Z", "2024-06-11T23:59:59.999999999Z")],
     );
     assert_eq!(
         coverage(&env, "AAPL", "1Min"),
-        serde_json::json!([["2024-06-10T04:00:00Z", "2024-06-12T02:30:00Z"]])
+        json!([["2024-06-10T04:00:00Z", "2024-06-12T02:30:00Z"]])
     );
     // The night between sessions: nothing to ask.
     assert!(update_at(&env, "2024-06-12T07:00:00Z").is_empty());
@@ -181,85 +158,39 @@ fn a_week_of_minute_bars_asks_only_for_its_sessions() {
     let env = TestEnv::new();
     env.emu.set_now(utc("2024-06-20T12:00:00Z"));
     // Saturday to Sunday: the request runs from Monday 04:00 to Friday 20:00 New York.
-    let args = [
-        "fetch",
-        "AAPL",
-        "-t",
-        "1Min",
-        "--start",
-        "2024-06-08",
-        "--end",
-        "2024-06-16",
-    ];
-    let out = env.run(&args).success();
-    let requests = env.take_bar_requests();
-    assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].param("start"), Some("2024-06-10T08:00:00Z"));
-    assert_eq!(
-        requests[0].param("end"),
-        Some("2024-06-14T23:59:59.999999999Z")
+    let week = "fetch AAPL -t 1Min --start 2024-06-08 --end 2024-06-16";
+    let out = env.run(week).success();
+    assert_asked(
+        &env.take_bar_requests(),
+        &[("2024-06-10T08:00:00Z", "2024-06-14T23:59:59.999999999Z")],
     );
     let rows = parse_csv(&out.stdout);
     let days: std::collections::BTreeSet<String> =
         rows.iter().map(|r| r.t.format("%F").to_string()).collect();
     assert_eq!(days.len(), 5, "Monday to Friday: {days:?}");
     // The whole week, weekends included, is now covered.
-    env.run(&args).success();
+    env.run(week).success();
     assert!(env.take_bar_requests().is_empty());
     // Over Juneteenth 2024 (Wednesday): the holiday stays inside the one request, the
     // weekend around it does not.
-    env.run(&[
-        "fetch",
-        "-q",
-        "AAPL",
-        "-t",
-        "1Min",
-        "--start",
-        "2024-06-15",
-        "--end",
-        "2024-06-19",
-    ])
-    .success();
-    let requests = env.take_bar_requests();
-    assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].param("start"), Some("2024-06-17T08:00:00Z"));
-    assert_eq!(
-        requests[0].param("end"),
-        Some("2024-06-18T23:59:59.999999999Z")
+    env.run("fetch -q AAPL -t 1Min --start 2024-06-15 --end 2024-06-19")
+        .success();
+    assert_asked(
+        &env.take_bar_requests(),
+        &[("2024-06-17T08:00:00Z", "2024-06-18T23:59:59.999999999Z")],
     );
 }
 
 #[test]
 fn inspect_gaps_finds_a_session_missing_from_a_liquid_symbol() {
     let env = TestEnv::new();
-    env.emu.remove_session("AAPL", ymd(2024, 6, 12));
-    env.run(&[
-        "fetch",
-        "-q",
-        "AAPL",
-        "MSFT",
-        "--start",
-        "2024-06-03",
-        "--end",
-        "2024-06-14",
-    ])
-    .success();
-    env.run(&[
-        "fetch",
-        "-q",
-        "AAPL",
-        "-t",
-        "1Min",
-        "--start",
-        "2024-06-10",
-        "--end",
-        "2024-06-13",
-    ])
-    .success();
-    let out = env
-        .run(&["inspect", "--gaps", "--format", "json"])
+    env.emu.remove_session("AAPL", d("2024-06-12"));
+    env.run("fetch -q AAPL MSFT --start 2024-06-03 --end 2024-06-14")
         .success();
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    env.run("fetch -q AAPL -t 1Min --start 2024-06-10 --end 2024-06-13")
+        .success();
+    let out = env.run("inspect --gaps --format json").success();
+    let report: Value = out.json();
     let sessions = |symbol: &str, tf: &str| {
         report
             .as_array()
@@ -269,42 +200,27 @@ fn inspect_gaps_finds_a_session_missing_from_a_liquid_symbol() {
             .unwrap()["sessions_without_bars"]
             .clone()
     };
-    let june_12 = serde_json::json!([{
+    let june_12 = json!([{
         "date": "2024-06-12",
         "start": "2024-06-12T08:00:00Z",
         "end": "2024-06-13T00:00:00Z",
     }]);
     assert_eq!(sessions("AAPL", "1Day"), june_12);
     assert_eq!(sessions("AAPL", "1Min"), june_12);
-    assert_eq!(sessions("MSFT", "1Day"), serde_json::json!([]));
-    assert!(
-        out.stderr
-            .contains("2 sessions without a bar in 3 stock series"),
-        "{}",
-        out.stderr
-    );
+    assert_eq!(sessions("MSFT", "1Day"), json!([]));
+    out.assert_stderr_contains("2 sessions without a bar in 3 stock series");
 
     // CSV (the default off a terminal), one series, a date range.
-    let csv = env
-        .run(&["inspect", "AAPL", "-t", "1Day", "--gaps"])
-        .success();
+    let csv = env.run("inspect AAPL -t 1Day --gaps").success();
     assert_eq!(
         csv.stdout,
         "symbol,feed,timeframe,date,start,end\nAAPL,sip,1Day,2024-06-12,2024-06-12T08:00:00Z,2024-06-13T00:00:00Z\n"
     );
     let narrowed = env
-        .run(&[
-            "inspect",
-            "AAPL",
-            "-t",
-            "1Day",
-            "--gaps",
-            "--start",
-            "2024-06-13",
-        ])
+        .run("inspect AAPL -t 1Day --gaps --start 2024-06-13")
         .success();
     assert_eq!(narrowed.stdout.lines().count(), 1, "{}", narrowed.stdout);
-    let intact = env.run(&["inspect", "MSFT", "--gaps"]).success();
+    let intact = env.run("inspect MSFT --gaps").success();
     assert_eq!(intact.stdout.lines().count(), 1, "{}", intact.stdout);
 }
 
@@ -312,16 +228,7 @@ fn inspect_gaps_finds_a_session_missing_from_a_liquid_symbol() {
 fn inspect_calendar_prints_the_sessions() {
     let env = TestEnv::new();
     let out = env
-        .run(&[
-            "inspect",
-            "--calendar",
-            "--start",
-            "2024-12-20",
-            "--end",
-            "2025-01-10",
-            "--format",
-            "table",
-        ])
+        .run("inspect --calendar --start 2024-12-20 --end 2025-01-10 --format table")
         .success();
     let lines: Vec<&str> = out.stdout.lines().collect();
     // 16 weekdays: 13 sessions, Christmas, New Year's Day and 2025-01-09.
@@ -346,22 +253,13 @@ fn inspect_calendar_prints_the_sessions() {
     assert!(lines.contains(&"2024-12-20  Fri  open         04:00     09:30  16:00  20:00"));
     assert!(!env.cache().exists(), "the calendar needs no cache");
 
-    let json = env
-        .run(&[
-            "inspect",
-            "--calendar",
-            "--start",
-            "2024-11-29",
-            "--end",
-            "2024-11-29",
-            "--format",
-            "json",
-        ])
-        .success();
-    let days: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let days: Value = env
+        .run("inspect --calendar --start 2024-11-29 --end 2024-11-29 --format json")
+        .success()
+        .json();
     assert_eq!(
         days,
-        serde_json::json!([{
+        json!([{
             "date": "2024-11-29",
             "weekday": "Fri",
             "status": "early_close",
@@ -373,33 +271,19 @@ fn inspect_calendar_prints_the_sessions() {
         }])
     );
 
-    let outside = env
-        .run(&["inspect", "--calendar", "--start", "2031-01-02"])
-        .failure(2);
-    assert!(
-        outside.stderr.contains("2016 to 2030"),
-        "{}",
-        outside.stderr
-    );
-    let stray = env.run(&["inspect", "--start", "2024-01-02"]).failure(2);
-    assert!(stray.stderr.contains("--calendar"), "{}", stray.stderr);
+    env.run("inspect --calendar --start 2031-01-02")
+        .failure(2)
+        .assert_stderr_contains("2016 to 2030");
+    env.run("inspect --start 2024-01-02")
+        .failure(2)
+        .assert_stderr_contains("--calendar");
 }
 
 #[test]
 fn past_the_calendar_alpaca_is_asked_as_before_and_a_note_says_so_once() {
     let env = TestEnv::new();
     let out = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "MSFT",
-            "-t",
-            "1Day",
-            "--start",
-            "2015-12-30",
-            "--end",
-            "2016-01-04",
-        ])
+        .run("fetch AAPL MSFT -t 1Day --start 2015-12-30 --end 2016-01-04")
         .success();
     assert_eq!(
         out.stderr
@@ -426,18 +310,9 @@ fn past_the_calendar_alpaca_is_asked_as_before_and_a_note_says_so_once() {
 fn the_calendar_equals_exchange_calendars_xnys() {
     let env = TestEnv::new();
     let out = env
-        .run(&[
-            "inspect",
-            "--calendar",
-            "--start",
-            "2016-01-01",
-            "--end",
-            "2030-12-31",
-            "--format",
-            "json",
-        ])
+        .run("inspect --calendar --start 2016-01-01 --end 2030-12-31 --format json")
         .success();
-    let days: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let days: Value = out.json();
     assert!(days.as_array().unwrap().len() > 3700);
     let Some(python) = test_python() else {
         eprintln!("BARKEEP_TEST_PYTHON is not set (CI sets it): skipping exchange_calendars");

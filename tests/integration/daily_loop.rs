@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::support::{TestEnv, bars_of, parse_csv, run_python, test_python, utc};
+use crate::support::{TestEnv, bars_of, ny, parse_csv, run_python, test_python, utc};
 
 const WATCHLIST: &str = "# nightly watchlist\nAAPL\nMSFT\nCSP1  # a typo: digits are not valid\n";
 
@@ -20,19 +20,8 @@ fn inode(path: &Path) -> u64 {
 /// `fetch --offline` of the watchlist's `timeframe` series: exit 0, and exactly the
 /// emulator's bars from the first one served up to now (when the last update ran).
 fn check_offline(env: &TestEnv, timeframe: &str, start: &str) {
-    let out = env
-        .run(&[
-            "fetch",
-            "--offline",
-            "-t",
-            timeframe,
-            "--start",
-            start,
-            "AAPL",
-            "MSFT",
-        ])
-        .success();
-    let rows = parse_csv(&out.stdout);
+    let line = format!("fetch --offline -t {timeframe} --start {start} AAPL MSFT");
+    let rows = parse_csv(&env.run(&line).success().stdout);
     let now = env.emu.now();
     for symbol in ["AAPL", "MSFT"] {
         let got = bars_of(&rows, symbol);
@@ -46,33 +35,18 @@ fn check_offline(env: &TestEnv, timeframe: &str, start: &str) {
     }
 }
 
-/// New York wall time on `date` as UTC (June: EDT, UTC-4).
-fn new_york(date: &str, time: &str) -> DateTime<Utc> {
-    utc(&format!("{date}T{time}:00-04:00"))
-}
-
 #[test]
 fn two_weeks_of_nightly_updates_and_offline_reads() {
     let env = TestEnv::new();
     let list = env.dir.path().join("watchlist.txt");
     std::fs::write(&list, WATCHLIST).unwrap();
-    let list = list.to_str().unwrap().to_owned();
+    let nightly = format!("update --symbols-file '{}'", list.display());
 
     // Day 0: the watchlist's series are fetched once, daily for a year and minutes for a week.
-    env.emu.set_now(new_york("2024-06-07", "18:00"));
-    env.run(&["fetch", "-q", "-t", "1Day", "--start", "1y", "AAPL", "MSFT"])
+    env.emu.set_now(ny("2024-06-07 18:00"));
+    env.run("fetch -q -t 1Day --start 1y AAPL MSFT").success();
+    env.run("fetch -q -t 1Min --start 2024-06-03 AAPL MSFT")
         .success();
-    env.run(&[
-        "fetch",
-        "-q",
-        "-t",
-        "1Min",
-        "--start",
-        "2024-06-03",
-        "AAPL",
-        "MSFT",
-    ])
-    .success();
     let series: Vec<_> = ["1Day", "1Min"]
         .iter()
         .flat_map(|tf| {
@@ -96,24 +70,17 @@ fn two_weeks_of_nightly_updates_and_offline_reads() {
         "2024-06-20",
         "2024-06-21",
     ] {
-        runs.push(new_york(day, "18:00"));
-        runs.push(new_york(day, "22:30"));
+        runs.push(ny(&format!("{day} 18:00")));
+        runs.push(ny(&format!("{day} 22:30")));
     }
-    runs.push(new_york("2024-06-22", "12:00"));
+    runs.push(ny("2024-06-22 12:00"));
     runs.sort();
     for now in runs {
         env.emu.set_now(now);
-        let update = env.run(&["update", "--symbols-file", &list]).failure(1);
-        assert!(
-            update.stderr.contains("watchlist.txt:4: invalid symbol"),
-            "{now}: {}",
-            update.stderr
-        );
-        assert!(
-            update.stderr.contains("1 failed"),
-            "{now}: {}",
-            update.stderr
-        );
+        let update = env.run(&nightly).failure(1);
+        update
+            .assert_stderr_contains("watchlist.txt:4: invalid symbol")
+            .assert_stderr_contains("1 failed");
         for (path, before) in series.iter().zip(&inodes) {
             assert_eq!(
                 inode(path),
@@ -126,122 +93,55 @@ fn two_weeks_of_nightly_updates_and_offline_reads() {
         check_offline(&env, "1Day", "1y");
         check_offline(&env, "1Min", "2024-06-03");
     }
-    env.run(&["inspect", "--verify"]).success();
+    env.run("inspect --verify").success();
 }
 
 #[test]
 fn offline_reaches_past_the_last_answer_with_a_note_and_fails_on_holes() {
     let env = TestEnv::new();
-    env.emu.set_now(new_york("2024-06-12", "18:00"));
-    env.run(&["fetch", "-q", "AAPL", "-t", "1Min", "--start", "2024-06-10"])
+    env.emu.set_now(ny("2024-06-12 18:00"));
+    env.run("fetch -q AAPL -t 1Min --start 2024-06-10")
         .success();
     // Hours later, the open end `--end now` reaches past the last answer: served with a note.
-    env.emu.set_now(new_york("2024-06-13", "11:00"));
+    env.emu.set_now(ny("2024-06-13 11:00"));
     let later = env
-        .run(&[
-            "fetch",
-            "--offline",
-            "AAPL",
-            "-t",
-            "1Min",
-            "--start",
-            "2024-06-10",
-        ])
+        .run("fetch --offline AAPL -t 1Min --start 2024-06-10")
         .success();
     let rows = parse_csv(&later.stdout);
+    let answered = env.emu.bars(
+        "AAPL",
+        "1Min",
+        utc("2024-06-10T08:00:00Z"),
+        ny("2024-06-12 17:59"),
+        "sip",
+    );
     assert_eq!(
         rows.last().unwrap().bar.t,
-        env.emu
-            .bars(
-                "AAPL",
-                "1Min",
-                utc("2024-06-10T08:00:00Z"),
-                new_york("2024-06-12", "17:59"),
-                "sip"
-            )
-            .last()
-            .unwrap()
-            .t,
+        answered.last().unwrap().t,
         "served through the last answer, its provisional minutes included"
     );
-    assert!(
-        later
-            .stderr
-            .contains("AAPL 1Min: cached through 2024-06-12 22:00 UTC, updated 17 hours ago"),
-        "{}",
-        later.stderr
+    later.assert_stderr_contains(
+        "AAPL 1Min: cached through 2024-06-12 22:00 UTC, updated 17 hours ago",
     );
     let quiet = env
-        .run(&[
-            "-q",
-            "fetch",
-            "--offline",
-            "AAPL",
-            "-t",
-            "1Min",
-            "--start",
-            "2024-06-10",
-        ])
+        .run("-q fetch --offline AAPL -t 1Min --start 2024-06-10")
         .success();
-    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+    quiet.assert_stderr_empty();
     assert_eq!(quiet.stdout, later.stdout);
 
     // A hole before the last answer fails, naming it.
-    env.run(&[
-        "fetch",
-        "-q",
-        "AAPL",
-        "--start",
-        "2024-01-02",
-        "--end",
-        "2024-01-31",
-    ])
-    .success();
-    env.run(&[
-        "fetch",
-        "-q",
-        "AAPL",
-        "--start",
-        "2024-03-01",
-        "--end",
-        "2024-03-28",
-    ])
-    .success();
-    let hole = env
-        .run(&[
-            "fetch",
-            "--offline",
-            "AAPL",
-            "--start",
-            "2024-01-02",
-            "--end",
-            "2024-03-28",
-        ])
-        .failure(1);
-    assert!(
-        hole.stderr.contains("AAPL 1Day (2024-02-01"),
-        "{}",
-        hole.stderr
-    );
-    assert!(hole.stdout.is_empty());
+    env.run("fetch -q AAPL --start 2024-01-02 --end 2024-01-31")
+        .success();
+    env.run("fetch -q AAPL --start 2024-03-01 --end 2024-03-28")
+        .success();
+    env.run("fetch --offline AAPL --start 2024-01-02 --end 2024-03-28")
+        .failure(1)
+        .assert_stderr_contains("AAPL 1Day (2024-02-01")
+        .assert_stdout_empty();
     // An absent series fails, naming it.
-    let absent = env
-        .run(&[
-            "fetch",
-            "--offline",
-            "MSFT",
-            "AAPL",
-            "--start",
-            "2024-03-01",
-            "--end",
-            "2024-03-28",
-        ])
-        .failure(1);
-    assert!(
-        absent.stderr.contains("MSFT 1Day (not cached)"),
-        "{}",
-        absent.stderr
-    );
+    env.run("fetch --offline MSFT AAPL --start 2024-03-01 --end 2024-03-28")
+        .failure(1)
+        .assert_stderr_contains("MSFT 1Day (not cached)");
 }
 
 /// After a fetch, and after a compaction, the next day's update appends in place: daily and
@@ -249,7 +149,7 @@ fn offline_reaches_past_the_last_answer_with_a_note_and_fails_on_holes() {
 #[test]
 fn every_nightly_commit_appends_in_place() {
     let env = TestEnv::new();
-    env.emu.set_now(new_york("2024-06-10", "18:00"));
+    env.emu.set_now(ny("2024-06-10 18:00"));
     let series = [
         ("AAPL", "1Day", "stocks/sip/1Day/AAPL.parquet", "1y"),
         ("AAPL", "1Min", "stocks/sip/1Min/AAPL.parquet", "2024-06-03"),
@@ -262,44 +162,28 @@ fn every_nightly_commit_appends_in_place() {
         ),
     ];
     for (symbol, tf, _, start) in series {
-        env.run(&["fetch", "-q", symbol, "-t", tf, "--start", start])
+        env.run(&format!("fetch -q {symbol} -t {tf} --start {start}"))
             .success();
     }
     let paths: Vec<_> = series.iter().map(|s| env.series_path(s.2)).collect();
     let fetched: Vec<u64> = paths.iter().map(|p| inode(p)).collect();
-    env.emu.set_now(new_york("2024-06-11", "18:00"));
-    let update = env
-        .run(&[
-            "update", "--report", "json", "AAPL", "BTC/USD", "-t", "1Day", "-t", "1Min",
-        ])
-        .success();
-    assert!(
-        update.stdout.contains("\"series_updated\":4"),
-        "{}",
-        update.stdout
-    );
+    env.emu.set_now(ny("2024-06-11 18:00"));
+    env.run("update --report json AAPL BTC/USD -t 1Day -t 1Min")
+        .success()
+        .assert_stdout_contains("\"series_updated\":4");
     for (path, before) in paths.iter().zip(&fetched) {
-        assert_eq!(
-            inode(path),
-            *before,
-            "fetch then update: {}",
-            path.display()
-        );
+        let what = format!("fetch then update: {}", path.display());
+        assert_eq!(inode(path), *before, "{what}");
     }
-    env.run(&["prune", "--compact"]).success();
+    env.run("prune --compact").success();
     let compacted: Vec<u64> = paths.iter().map(|p| inode(p)).collect();
-    env.emu.set_now(new_york("2024-06-12", "18:00"));
-    env.run(&["update", "AAPL", "BTC/USD", "-t", "1Day", "-t", "1Min"])
-        .success();
+    env.emu.set_now(ny("2024-06-12 18:00"));
+    env.run("update AAPL BTC/USD -t 1Day -t 1Min").success();
     for (path, before) in paths.iter().zip(&compacted) {
-        assert_eq!(
-            inode(path),
-            *before,
-            "compaction then update: {}",
-            path.display()
-        );
+        let what = format!("compaction then update: {}", path.display());
+        assert_eq!(inode(path), *before, "{what}");
     }
-    env.run(&["inspect", "--verify"]).success();
+    env.run("inspect --verify").success();
 }
 
 /// A writer killed in the middle of a rewrite leaves a temp file that no `*.parquet` glob
@@ -307,11 +191,9 @@ fn every_nightly_commit_appends_in_place() {
 #[test]
 fn a_killed_rewrite_never_breaks_duckdb_globbing_the_cache() {
     let env = TestEnv::new();
-    env.emu.set_now(new_york("2024-06-07", "18:00"));
-    env.run(&["fetch", "-q", "SPY", "-t", "1Min", "--start", "2024-06-05"])
-        .success();
-    env.run(&["fetch", "-q", "AAPL", "--start", "2024-01-02"])
-        .success();
+    env.emu.set_now(ny("2024-06-07 18:00"));
+    env.run("fetch -q SPY -t 1Min --start 2024-06-05").success();
+    env.run("fetch -q AAPL --start 2024-01-02").success();
     let dir = env.series_path("stocks/sip/1Min/SPY.parquet");
     let dir = dir.parent().unwrap().to_path_buf();
     let temp_left = || {
@@ -320,9 +202,9 @@ fn a_killed_rewrite_never_breaks_duckdb_globbing_the_cache() {
             .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".tmp"))
     };
     // Earlier days: a rewrite, slowed so the kill lands in the middle of it.
-    let args = ["fetch", "-q", "SPY", "-t", "1Min", "--start", "2024-05-28"];
+    let rewrite = "fetch -q SPY -t 1Min --start 2024-05-28";
     let mut child = env
-        .command(&args)
+        .command(rewrite)
         .env("BARKEEP_TEST_WRITE_DELAY_US", "2000")
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -347,32 +229,25 @@ print(duckdb.connect().execute(query).fetchone()[0])
         assert!(count.trim().parse::<u64>().unwrap() > 0, "{count}");
     };
     glob(&env);
-    env.run(&args).success();
+    env.run(rewrite).success();
     assert!(!temp_left(), "the next write removed the leftover");
     glob(&env);
-    env.run(&["inspect", "--verify"]).success();
+    env.run("inspect --verify").success();
 }
 
 #[test]
 fn repeated_v_logs_headers_and_never_a_credential() {
     let env = TestEnv::new();
-    let out = env
-        .run(&["-vv", "fetch", "AAPL", "--start", "2024-06-03"])
-        .success();
-    assert!(
-        out.stderr.contains("response headers for"),
-        "{}",
-        out.stderr
-    );
+    let out = env.run("-vv fetch AAPL --start 2024-06-03").success();
+    out.assert_stderr_contains("response headers for")
+        .assert_stderr_lacks(env.emu.secret_key())
+        .assert_stderr_lacks(env.emu.key_id());
     assert!(
         out.stderr.to_lowercase().contains("content-type"),
         "{}",
         out.stderr
     );
-    assert!(!out.stderr.contains(env.emu.secret_key()), "{}", out.stderr);
-    assert!(!out.stderr.contains(env.emu.key_id()), "{}", out.stderr);
-    let one = env
-        .run(&["-v", "fetch", "AAPL", "--start", "2024-05-01"])
-        .success();
-    assert!(!one.stderr.contains("response headers"), "{}", one.stderr);
+    env.run("-v fetch AAPL --start 2024-05-01")
+        .success()
+        .assert_stderr_lacks("response headers");
 }

@@ -5,15 +5,18 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
+use serde_json::{Value, json};
+
 use crate::support::emulator::Fault;
-use crate::support::{TestEnv, bars_of, parse_csv, rfc3339, run, utc};
+use crate::support::{TestEnv, assert_asked, bars_of, parse_csv, rfc3339, run, utc};
 
 const END_OF_DAY: chrono::TimeDelta = chrono::TimeDelta::nanoseconds(1);
 
-fn fetch_csv(env: &TestEnv, args: &[&str]) -> String {
-    let mut full = vec!["fetch", "--format", "csv"];
-    full.extend_from_slice(args);
-    env.run(&full).success().stdout
+/// `barkeep fetch --format csv <args>`: its stdout, after asserting it succeeded.
+fn fetch_csv(env: &TestEnv, args: &str) -> String {
+    env.run(&format!("fetch --format csv {args}"))
+        .success()
+        .stdout
 }
 
 #[test]
@@ -21,16 +24,7 @@ fn first_fetch_batches_symbols_and_repeats_cost_nothing() {
     let env = TestEnv::new();
     let out = fetch_csv(
         &env,
-        &[
-            "AAPL",
-            "MSFT",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-03-31",
-        ],
+        "AAPL MSFT -t 1Day --start 2024-01-01 --end 2024-03-31",
     );
     let requests = env.take_bar_requests();
     assert_eq!(requests.len(), 1, "{requests:#?}");
@@ -39,13 +33,8 @@ fn first_fetch_batches_symbols_and_repeats_cost_nothing() {
     assert_eq!(requests[0].param("adjustment"), Some("raw"));
     assert_eq!(requests[0].param("limit"), Some("10000"));
     assert!(requests[0].accept_gzip);
-    assert!(
-        requests[0]
-            .user_agent
-            .as_deref()
-            .unwrap_or("")
-            .starts_with("barkeep/")
-    );
+    let user_agent = requests[0].user_agent.as_deref().unwrap_or("");
+    assert!(user_agent.starts_with("barkeep/"));
 
     let rows = parse_csv(&out);
     let (start, end) = (
@@ -68,30 +57,10 @@ fn first_fetch_batches_symbols_and_repeats_cost_nothing() {
     // The same fetch again, and a range inside it: served from the cache.
     let again = fetch_csv(
         &env,
-        &[
-            "AAPL",
-            "MSFT",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-03-31",
-        ],
+        "AAPL MSFT -t 1Day --start 2024-01-01 --end 2024-03-31",
     );
     assert_eq!(again, out);
-    let inside = fetch_csv(
-        &env,
-        &[
-            "AAPL",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-02-01",
-            "--end",
-            "2024-02-29",
-        ],
-    );
+    let inside = fetch_csv(&env, "AAPL -t 1Day --start 2024-02-01 --end 2024-02-29");
     assert!(env.take_bar_requests().is_empty());
     let expected = env.emu.bars(
         "AAPL",
@@ -106,36 +75,14 @@ fn first_fetch_batches_symbols_and_repeats_cost_nothing() {
 #[test]
 fn extending_the_range_asks_only_for_the_new_edges() {
     let env = TestEnv::new();
-    fetch_csv(
-        &env,
-        &[
-            "AAPL",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-03-31",
-        ],
-    );
+    fetch_csv(&env, "AAPL -t 1Day --start 2024-01-01 --end 2024-03-31");
     env.take_bar_requests();
 
-    let out = fetch_csv(
-        &env,
-        &[
-            "AAPL",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-05-31",
-        ],
+    let out = fetch_csv(&env, "AAPL -t 1Day --start 2024-01-01 --end 2024-05-31");
+    assert_asked(
+        &env.take_bar_requests(),
+        &[("2024-04-01T04:00:00Z", "2024-06-01T03:59:59.999999999Z")],
     );
-    let tail = env.take_bar_requests();
-    assert_eq!(tail.len(), 1);
-    assert_eq!(tail[0].param("start"), Some("2024-04-01T04:00:00Z"));
-    assert_eq!(tail[0].param("end"), Some("2024-06-01T03:59:59.999999999Z"));
     let expected = env.emu.bars(
         "AAPL",
         "1Day",
@@ -145,70 +92,26 @@ fn extending_the_range_asks_only_for_the_new_edges() {
     );
     assert_eq!(bars_of(&parse_csv(&out), "AAPL"), expected);
 
-    fetch_csv(
-        &env,
-        &[
-            "AAPL",
-            "-t",
-            "1Day",
-            "--start",
-            "2023-10-01",
-            "--end",
-            "2024-05-31",
-        ],
-    );
-    let head = env.take_bar_requests();
-    assert_eq!(head.len(), 1);
+    fetch_csv(&env, "AAPL -t 1Day --start 2023-10-01 --end 2024-05-31");
     // Trimmed to sessions: 2023-10-01 is a Sunday, 2023-12-30 to 2024-01-01 a weekend and
     // New Year's Day.
-    assert_eq!(head[0].param("start"), Some("2023-10-02T04:00:00Z"));
-    assert_eq!(head[0].param("end"), Some("2023-12-30T04:59:59.999999999Z"));
+    assert_asked(
+        &env.take_bar_requests(),
+        &[("2023-10-02T04:00:00Z", "2023-12-30T04:59:59.999999999Z")],
+    );
 }
 
 #[test]
 fn a_hole_between_two_fetched_ranges_costs_one_request() {
     let env = TestEnv::new();
-    fetch_csv(
-        &env,
-        &[
-            "MSFT",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-31",
-        ],
-    );
-    fetch_csv(
-        &env,
-        &[
-            "MSFT",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-03-01",
-            "--end",
-            "2024-03-31",
-        ],
-    );
+    fetch_csv(&env, "MSFT -t 1Day --start 2024-01-01 --end 2024-01-31");
+    fetch_csv(&env, "MSFT -t 1Day --start 2024-03-01 --end 2024-03-31");
     env.take_bar_requests();
-    let out = fetch_csv(
-        &env,
-        &[
-            "MSFT",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-03-31",
-        ],
+    let out = fetch_csv(&env, "MSFT -t 1Day --start 2024-01-01 --end 2024-03-31");
+    assert_asked(
+        &env.take_bar_requests(),
+        &[("2024-02-01T05:00:00Z", "2024-03-01T04:59:59.999999999Z")],
     );
-    let hole = env.take_bar_requests();
-    assert_eq!(hole.len(), 1);
-    assert_eq!(hole[0].param("start"), Some("2024-02-01T05:00:00Z"));
-    assert_eq!(hole[0].param("end"), Some("2024-03-01T04:59:59.999999999Z"));
     let expected = env.emu.bars(
         "MSFT",
         "1Day",
@@ -223,63 +126,19 @@ fn a_hole_between_two_fetched_ranges_costs_one_request() {
 fn empty_ranges_are_asked_once() {
     let env = TestEnv::new();
     // A weekend holds no daily bars: nothing is asked.
-    let weekend = fetch_csv(
-        &env,
-        &[
-            "AAPL",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-06-08",
-            "--end",
-            "2024-06-09",
-        ],
-    );
+    let weekend = fetch_csv(&env, "AAPL -t 1Day --start 2024-06-08 --end 2024-06-09");
     assert_eq!(weekend.lines().count(), 1, "header only: {weekend}");
     assert!(env.take_bar_requests().is_empty());
-    fetch_csv(
-        &env,
-        &[
-            "AAPL",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-06-08",
-            "--end",
-            "2024-06-09",
-        ],
-    );
+    fetch_csv(&env, "AAPL -t 1Day --start 2024-06-08 --end 2024-06-09");
     assert!(env.take_bar_requests().is_empty());
 
     // NEWCO listed on 2024-03-15: the months before its listing are not asked again.
-    let out = fetch_csv(
-        &env,
-        &[
-            "NEWCO",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-05-31",
-        ],
-    );
+    let out = fetch_csv(&env, "NEWCO -t 1Day --start 2024-01-01 --end 2024-05-31");
     assert_eq!(env.take_bar_requests().len(), 1);
     let rows = parse_csv(&out);
     assert!(!rows.is_empty());
     assert!(rows.iter().all(|r| r.t >= utc("2024-03-15T04:00:00Z")));
-    let before = fetch_csv(
-        &env,
-        &[
-            "NEWCO",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-02-15",
-        ],
-    );
+    let before = fetch_csv(&env, "NEWCO -t 1Day --start 2024-01-01 --end 2024-02-15");
     assert_eq!(before.lines().count(), 1);
     assert!(env.take_bar_requests().is_empty());
 }
@@ -290,20 +149,12 @@ fn twenty_symbols_missing_the_same_range_cost_one_request_per_page() {
     let symbols: Vec<String> = (b'A'..b'A' + 20)
         .map(|c| format!("SYM{}", char::from(c)))
         .collect();
-    for s in &symbols {
-        env.emu
-            .add_symbol(s, chrono::NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
-    }
-    let mut args: Vec<&str> = symbols.iter().map(String::as_str).collect();
-    args.extend([
-        "-t",
-        "15Min",
-        "--start",
-        "2024-05-01",
-        "--end",
-        "2024-05-31",
-    ]);
-    let out = fetch_csv(&env, &args);
+    env.add_symbols(&symbols);
+    let line = format!(
+        "{} -t 15Min --start 2024-05-01 --end 2024-05-31",
+        symbols.join(" ")
+    );
+    let out = fetch_csv(&env, &line);
     let rows = parse_csv(&out);
     let requests = env.take_bar_requests();
     let pages = rows.len().div_ceil(10_000);
@@ -333,35 +184,14 @@ fn twenty_symbols_missing_the_same_range_cost_one_request_per_page() {
 fn a_bar_fetched_while_forming_is_replaced_by_its_final_value() {
     let env = TestEnv::new();
     env.emu.set_now(utc("2024-06-14T15:00:30Z"));
-    let early = parse_csv(&fetch_csv(
-        &env,
-        &[
-            "AAPL",
-            "-t",
-            "1Min",
-            "--start",
-            "2024-06-14",
-            "--end",
-            "2024-06-14",
-        ],
-    ));
+    let friday = "AAPL -t 1Min --start 2024-06-14 --end 2024-06-14";
+    let early = parse_csv(&fetch_csv(&env, friday));
     let forming = early.last().unwrap().clone();
     assert_eq!(forming.t, utc("2024-06-14T15:00:00Z"));
     env.take_bar_requests();
 
     env.emu.set_now(utc("2024-06-14T21:00:00Z"));
-    let late = parse_csv(&fetch_csv(
-        &env,
-        &[
-            "AAPL",
-            "-t",
-            "1Min",
-            "--start",
-            "2024-06-14",
-            "--end",
-            "2024-06-14",
-        ],
-    ));
+    let late = parse_csv(&fetch_csv(&env, friday));
     let requests = env.take_bar_requests();
     assert_eq!(requests.len(), 1);
     let asked_from = utc(requests[0].param("start").unwrap());
@@ -384,33 +214,12 @@ fn a_bar_fetched_while_forming_is_replaced_by_its_final_value() {
     );
 
     // Daily bars: today's bar is provisional until the day has settled.
+    let week = "SPY -t 1Day --start 2024-06-10 --end 2024-06-14";
     env.emu.set_now(utc("2024-06-14T15:00:00Z"));
-    let during = parse_csv(&fetch_csv(
-        &env,
-        &[
-            "SPY",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-06-10",
-            "--end",
-            "2024-06-14",
-        ],
-    ));
+    let during = parse_csv(&fetch_csv(&env, week));
     env.emu.set_now(utc("2024-06-15T12:00:00Z"));
     env.take_bar_requests();
-    let after = parse_csv(&fetch_csv(
-        &env,
-        &[
-            "SPY",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-06-10",
-            "--end",
-            "2024-06-14",
-        ],
-    ));
+    let after = parse_csv(&fetch_csv(&env, week));
     assert_eq!(env.take_bar_requests().len(), 1);
     assert_ne!(during.last().unwrap().bar, after.last().unwrap().bar);
     let expected = env.emu.bars(
@@ -422,36 +231,14 @@ fn a_bar_fetched_while_forming_is_replaced_by_its_final_value() {
     );
     assert_eq!(bars_of(&after, "SPY"), expected);
     // Now settled: no further request.
-    fetch_csv(
-        &env,
-        &[
-            "SPY",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-06-10",
-            "--end",
-            "2024-06-14",
-        ],
-    );
+    fetch_csv(&env, week);
     assert!(env.take_bar_requests().is_empty());
 }
 
 #[test]
 fn output_formats_agree_and_csv_is_byte_exact() {
     let env = TestEnv::new();
-    let csv = fetch_csv(
-        &env,
-        &[
-            "AAPL",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-01-02",
-            "--end",
-            "2024-01-04",
-        ],
-    );
+    let csv = fetch_csv(&env, "AAPL -t 1Day --start 2024-01-02 --end 2024-01-04");
     let expected = env.emu.bars(
         "AAPL",
         "1Day",
@@ -476,20 +263,12 @@ fn output_formats_agree_and_csv_is_byte_exact() {
     assert_eq!(expected.len(), 3);
     assert_eq!(csv, golden);
 
+    let three_days = "fetch AAPL --start 2024-01-02 --end 2024-01-04";
     let ndjson = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-01-02",
-            "--end",
-            "2024-01-04",
-            "--format",
-            "ndjson",
-        ])
+        .run(&format!("{three_days} --format ndjson"))
         .success()
         .stdout;
-    let objects: Vec<serde_json::Value> = ndjson
+    let objects: Vec<Value> = ndjson
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -497,49 +276,21 @@ fn output_formats_agree_and_csv_is_byte_exact() {
     assert_eq!(objects[0]["timestamp"], "2024-01-02T05:00:00Z");
     assert_eq!(objects[0]["close"].as_f64().unwrap(), expected[0].c);
     assert_eq!(objects[0]["volume"].as_u64().unwrap() as f64, expected[0].v);
-    let json = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-01-02",
-            "--end",
-            "2024-01-04",
-            "--format",
-            "json",
-        ])
+    let array: Vec<Value> = env
+        .run(&format!("{three_days} --format json"))
         .success()
-        .stdout;
-    let array: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        .json();
     assert_eq!(array, objects);
     let table = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-01-02",
-            "--end",
-            "2024-01-04",
-            "--format",
-            "table",
-        ])
+        .run(&format!("{three_days} --format table"))
         .success()
         .stdout;
     assert_eq!(table.lines().count(), 4);
     assert!(table.starts_with("symbol  timestamp"));
 
     let file = env.dir.path().join("out.csv");
-    env.run(&[
-        "fetch",
-        "AAPL",
-        "--start",
-        "2024-01-02",
-        "--end",
-        "2024-01-04",
-        "-o",
-        file.to_str().unwrap(),
-    ])
-    .success();
+    env.run(&format!("{three_days} -o '{}'", file.display()))
+        .success();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), csv);
     assert!(
         env.take_bar_requests().len() == 1,
@@ -551,18 +302,7 @@ fn output_formats_agree_and_csv_is_byte_exact() {
 fn a_closed_pipe_ends_quietly() {
     let env = TestEnv::new();
     let mut child = env
-        .command(&[
-            "fetch",
-            "AAPL",
-            "MSFT",
-            "NVDA",
-            "-t",
-            "1Min",
-            "--start",
-            "2024-06-03",
-            "--end",
-            "2024-06-07",
-        ])
+        .command("fetch AAPL MSFT NVDA -t 1Min --start 2024-06-03 --end 2024-06-07")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -580,116 +320,52 @@ fn a_closed_pipe_ends_quietly() {
 #[test]
 fn bad_input_exits_2_with_one_line_and_touches_nothing() {
     let env = TestEnv::new();
-    let cases: &[&[&str]] = &[
-        &["fetch", "AAPL", "-t", "3Fortnight"],
-        &["fetch", "AAPL", "-t", "1m"],
-        &["fetch", "AAPL", "--start", "2024-13-01"],
-        &["fetch", "AAPL", "--start", "yesterday"],
-        &[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-05-01",
-            "--end",
-            "2024-04-01",
-        ],
-        &["fetch", "../x"],
-        &["fetch", "CSP1"],
-        &["fetch", ""],
-        &["fetch", "AAPL", "--feed", "delayed_sip"],
-        &["fetch", "AAPL", "-o", "/nonexistent/dir/out.csv"],
+    let cases = [
+        "fetch AAPL -t 3Fortnight",
+        "fetch AAPL -t 1m",
+        "fetch AAPL --start 2024-13-01",
+        "fetch AAPL --start yesterday",
+        "fetch AAPL --start 2024-05-01 --end 2024-04-01",
+        "fetch ../x",
+        "fetch CSP1",
+        "fetch ''",
+        "fetch AAPL --feed delayed_sip",
+        "fetch AAPL -o /nonexistent/dir/out.csv",
     ];
-    for args in cases {
-        let out = env.run(args).failure(2);
-        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
-        assert!(
-            out.stderr.starts_with("error: "),
-            "{args:?}: {}",
-            out.stderr
-        );
-        assert!(
-            !env.cache().exists(),
-            "{args:?} created the cache directory"
-        );
+    for line in cases {
+        let out = env.run(line).failure(2);
+        assert_eq!(out.stderr.lines().count(), 1, "{line}: {}", out.stderr);
+        assert!(out.stderr.starts_with("error: "), "{line}: {}", out.stderr);
+        assert!(!env.cache().exists(), "{line} created the cache directory");
     }
     assert!(env.emu.requests().is_empty());
 
     // With a populated cache, bad input changes nothing either.
-    fetch_csv(
-        &env,
-        &[
-            "AAPL",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-31",
-        ],
-    );
+    fetch_csv(&env, "AAPL -t 1Day --start 2024-01-01 --end 2024-01-31");
     let before = env.snapshot();
-    for args in cases {
-        env.run(args).failure(2);
+    for line in cases {
+        env.run(line).failure(2);
     }
     assert_eq!(env.snapshot(), before);
-    let end_before_start = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-05-01",
-            "--end",
-            "2024-04-01",
-        ])
-        .stderr;
-    assert!(
-        end_before_start.contains("--end"),
-        "names the fix: {end_before_start}"
-    );
-    let bad_tf = env.run(&["fetch", "AAPL", "-t", "3Fortnight"]).stderr;
-    assert!(
-        bad_tf.contains("1Day") && bad_tf.contains("3Fortnight"),
-        "{bad_tf}"
-    );
+    // Names the fix.
+    env.run("fetch AAPL --start 2024-05-01 --end 2024-04-01")
+        .assert_stderr_contains("--end");
+    env.run("fetch AAPL -t 3Fortnight")
+        .assert_stderr_contains("1Day")
+        .assert_stderr_contains("3Fortnight");
 }
 
 #[test]
 fn offline_serves_the_cache_or_names_what_is_missing() {
     let env = TestEnv::new();
-    let missing = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-31",
-            "--offline",
-        ])
-        .failure(1);
-    assert!(
-        missing.stderr.contains("AAPL 1Day (not cached)"),
-        "{}",
-        missing.stderr
-    );
-    assert!(missing.stdout.is_empty());
+    env.run("fetch AAPL --start 2024-01-01 --end 2024-01-31 --offline")
+        .failure(1)
+        .assert_stderr_contains("AAPL 1Day (not cached)")
+        .assert_stdout_empty();
     assert!(!env.cache().exists());
-    let online = fetch_csv(
-        &env,
-        &["AAPL", "--start", "2024-01-01", "--end", "2024-01-31"],
-    );
+    let online = fetch_csv(&env, "AAPL --start 2024-01-01 --end 2024-01-31");
     env.take_bar_requests();
-    let offline = fetch_csv(
-        &env,
-        &[
-            "AAPL",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-31",
-            "--offline",
-        ],
-    );
+    let offline = fetch_csv(&env, "AAPL --start 2024-01-01 --end 2024-01-31 --offline");
     assert_eq!(offline, online);
     assert!(env.emu.requests().is_empty());
 }
@@ -697,74 +373,47 @@ fn offline_serves_the_cache_or_names_what_is_missing() {
 #[test]
 fn rejected_credentials_are_explained_and_never_printed() {
     let env = TestEnv::new();
-    let out = run(env
-        .command(&[
-            "fetch",
-            "-v",
-            "AAPL",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-31",
-        ])
+    // -v logs requests.
+    run(env
+        .command("fetch -v AAPL --start 2024-01-01 --end 2024-01-31")
         .env("APCA_API_KEY_ID", "AKVERYSECRETID")
         .env("APCA_API_SECRET_KEY", "sEcReT-value-123"))
-    .failure(1);
-    assert!(
-        out.stderr.contains("rejected the credentials"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("APCA_API_KEY_ID") && out.stderr.contains("APCA_API_SECRET_KEY"));
-    assert!(
-        out.stderr.contains("GET http://127.0.0.1"),
-        "-v logs requests: {}",
-        out.stderr
-    );
-    assert!(!out.stderr.contains("sEcReT-value-123") && !out.stderr.contains("AKVERYSECRETID"));
-    assert!(!out.stderr.contains("panicked"));
+    .failure(1)
+    .assert_stderr_contains("rejected the credentials")
+    .assert_stderr_contains("APCA_API_KEY_ID")
+    .assert_stderr_contains("APCA_API_SECRET_KEY")
+    .assert_stderr_contains("GET http://127.0.0.1")
+    .assert_stderr_lacks("sEcReT-value-123")
+    .assert_stderr_lacks("AKVERYSECRETID")
+    .assert_stderr_lacks("panicked");
     assert_eq!(env.take_bar_requests().len(), 1, "a 401 is not retried");
 
-    let none = run(env
-        .command(&["fetch", "AAPL"])
+    run(env
+        .command("fetch AAPL")
         .env_remove("APCA_API_KEY_ID")
         .env_remove("APCA_API_SECRET_KEY"))
-    .failure(1);
-    assert!(none.stderr.contains("APCA_API_KEY_ID"), "{}", none.stderr);
+    .failure(1)
+    .assert_stderr_contains("APCA_API_KEY_ID");
     assert!(
         env.emu.requests().is_empty(),
         "no request without credentials"
     );
 
     env.emu.inject(Fault::ForbiddenHtml, 1);
-    let html = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-31",
-        ])
-        .failure(1);
-    assert!(
-        html.stderr.contains("rejected the credentials (HTTP 403)"),
-        "{}",
-        html.stderr
-    );
+    env.run("fetch AAPL --start 2024-01-01 --end 2024-01-31")
+        .failure(1)
+        .assert_stderr_contains("rejected the credentials (HTTP 403)");
 }
 
 #[test]
 fn crypto_needs_no_credentials() {
     let env = TestEnv::new();
     let out = run(env
-        .command(&[
-            "fetch", "BTC/USD", "-t", "1Hour", "--start", "2d", "--format", "ndjson",
-        ])
+        .command("fetch BTC/USD -t 1Hour --start 2d --format ndjson")
         .env_remove("APCA_API_KEY_ID")
         .env_remove("APCA_API_SECRET_KEY"))
     .success();
-    let rows: Vec<serde_json::Value> = out
+    let rows: Vec<Value> = out
         .stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -794,52 +443,23 @@ fn crypto_needs_no_credentials() {
 fn transient_failures_are_retried_and_persistent_ones_reported() {
     let env = TestEnv::new();
     env.emu.inject(Fault::TooManyRequests, 2);
-    let out = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-31",
-        ])
-        .success();
+    // Retries are noted.
+    env.run("fetch AAPL --start 2024-01-01 --end 2024-01-31")
+        .success()
+        .assert_stderr_contains("429");
     assert_eq!(env.take_bar_requests().len(), 3);
-    assert!(
-        out.stderr.contains("429"),
-        "retries are noted: {}",
-        out.stderr
-    );
 
     env.emu.inject(Fault::TruncatedJson, 1);
-    env.run(&[
-        "fetch",
-        "AAPL",
-        "--start",
-        "2024-02-01",
-        "--end",
-        "2024-02-28",
-    ])
-    .success();
+    env.run("fetch AAPL --start 2024-02-01 --end 2024-02-28")
+        .success();
     assert_eq!(env.take_bar_requests().len(), 2);
 
     let before = env.snapshot();
     env.emu.inject(Fault::Status(503), 50);
-    let failed = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2023-01-01",
-            "--end",
-            "2023-01-31",
-        ])
-        .failure(1);
-    assert!(
-        failed.stderr.contains("gave up") && failed.stderr.contains("503"),
-        "{}",
-        failed.stderr
-    );
+    env.run("fetch AAPL --start 2023-01-01 --end 2023-01-31")
+        .failure(1)
+        .assert_stderr_contains("gave up")
+        .assert_stderr_contains("503");
     assert_eq!(env.take_bar_requests().len(), 6, "bounded attempts");
     assert_eq!(env.snapshot(), before);
 }
@@ -849,10 +469,7 @@ fn free_plans_get_sip_up_to_15_minutes_ago() {
     let env = TestEnv::new();
     env.emu.set_free_plan(true);
     env.emu.set_now(utc("2024-06-14T15:00:30Z"));
-    let out = parse_csv(&fetch_csv(
-        &env,
-        &["SPY", "-t", "1Min", "--start", "2024-06-14"],
-    ));
+    let out = parse_csv(&fetch_csv(&env, "SPY -t 1Min --start 2024-06-14"));
     let requests = env.take_bar_requests();
     assert_eq!(
         requests.iter().map(|r| r.status).collect::<Vec<_>>(),
@@ -872,15 +489,7 @@ fn free_plans_get_sip_up_to_15_minutes_ago() {
     env.emu.set_now(utc("2024-06-14T16:00:00Z"));
     fetch_csv(
         &env,
-        &[
-            "SPY",
-            "-t",
-            "1Min",
-            "--start",
-            "2024-06-14",
-            "--end",
-            "2024-06-14T15:00:00Z",
-        ],
+        "SPY -t 1Min --start 2024-06-14 --end 2024-06-14T15:00:00Z",
     );
     assert!(!env.take_bar_requests().is_empty());
 }
@@ -890,7 +499,7 @@ fn ctrl_c_exits_130_and_leaves_nothing_half_written() {
     let env = TestEnv::new();
     env.emu.inject(Fault::Delay(Duration::from_secs(5)), 1);
     let child = env
-        .command(&["fetch", "AAPL", "--start", "2024-01-01"])
+        .command("fetch AAPL --start 2024-01-01")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -922,18 +531,7 @@ fn pyarrow_reads_the_cache_file_with_utc_timestamps_and_coverage() {
         return;
     };
     let env = TestEnv::new();
-    let csv = fetch_csv(
-        &env,
-        &[
-            "AAPL",
-            "-t",
-            "1Day",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-03-31",
-        ],
-    );
+    let csv = fetch_csv(&env, "AAPL -t 1Day --start 2024-01-01 --end 2024-03-31");
     let rows = parse_csv(&csv);
     let script = r#"
 import json, sys
@@ -953,29 +551,18 @@ print(json.dumps({
 }))
 "#;
     let path = env.series_path("stocks/sip/1Day/AAPL.parquet");
-    let v: serde_json::Value =
+    let v: Value =
         serde_json::from_str(&crate::support::run_python(&python, script, &[&path])).unwrap();
     assert_eq!(v["timestamp"], "timestamp[ns, tz=UTC]");
     assert_eq!(v["volume"], "uint64");
-    assert_eq!(
-        v["columns"],
-        serde_json::json!([
-            "timestamp",
-            "open",
-            "high",
-            "low",
-            "close",
-            "volume",
-            "trade_count",
-            "vwap"
-        ])
-    );
+    let columns = "timestamp open high low close volume trade_count vwap";
+    assert_eq!(v["columns"], json!(columns.split(' ').collect::<Vec<_>>()));
     assert_eq!(v["rows"].as_u64().unwrap() as usize, rows.len());
     assert_eq!(v["first"], "2024-01-02T05:00:00+00:00");
     assert_eq!(v["first_close"].as_f64().unwrap(), rows[0].bar.c);
     assert_eq!(
         v["coverage"],
-        serde_json::json!([["2024-01-01T05:00:00Z", "2024-04-01T04:00:00Z"]])
+        json!([["2024-01-01T05:00:00Z", "2024-04-01T04:00:00Z"]])
     );
     assert_eq!(v["symbol"], "AAPL");
 }
@@ -986,22 +573,14 @@ fn requests_are_paced_by_the_rate_limit_headers_instead_of_hitting_429() {
     let symbols: Vec<String> = (b'A'..b'A' + 20)
         .map(|c| format!("PACE{}", char::from(c)))
         .collect();
-    for s in &symbols {
-        env.emu
-            .add_symbol(s, chrono::NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
-    }
+    env.add_symbols(&symbols);
     // Two requests in the bucket, refilled at five per second: the third page must wait.
     env.emu.set_rate_limit(2, 5.0);
-    let mut args: Vec<&str> = symbols.iter().map(String::as_str).collect();
-    args.extend([
-        "-t",
-        "15Min",
-        "--start",
-        "2024-05-01",
-        "--end",
-        "2024-05-31",
-    ]);
-    fetch_csv(&env, &args);
+    let line = format!(
+        "{} -t 15Min --start 2024-05-01 --end 2024-05-31",
+        symbols.join(" ")
+    );
+    fetch_csv(&env, &line);
     let statuses: Vec<u16> = env.take_bar_requests().iter().map(|r| r.status).collect();
     assert!(statuses.len() >= 3, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 200), "no 429: {statuses:?}");
@@ -1011,20 +590,8 @@ fn requests_are_paced_by_the_rate_limit_headers_instead_of_hitting_429() {
 fn alpaca_bad_request_messages_are_shown() {
     let env = TestEnv::new();
     env.emu.inject(Fault::Status(400), 1);
-    let out = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-31",
-        ])
-        .failure(1);
-    assert!(
-        out.stderr.contains("Alpaca rejected the request:"),
-        "{}",
-        out.stderr
-    );
+    env.run("fetch AAPL --start 2024-01-01 --end 2024-01-31")
+        .failure(1)
+        .assert_stderr_contains("Alpaca rejected the request:");
     assert_eq!(env.take_bar_requests().len(), 1, "a 400 is not retried");
 }

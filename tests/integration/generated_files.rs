@@ -14,9 +14,9 @@ const REGENERATE: &str =
     "BARKEEP_UPDATE_GENERATED=1 cargo test --locked --test integration generated_files";
 
 /// The committed folders and how `barkeep generate` fills one.
-const FOLDERS: [(&str, &[&str]); 2] = [
-    ("completions", &["generate", "completions", "--dir"]),
-    ("man", &["generate", "man"]),
+const FOLDERS: [(&str, &str); 2] = [
+    ("completions", "generate completions --dir"),
+    ("man", "generate man"),
 ];
 
 #[test]
@@ -25,8 +25,8 @@ fn committed_completions_and_man_pages_are_current() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let fresh = tempfile::tempdir().unwrap();
     let mut problems = Vec::new();
-    for (folder, args) in FOLDERS {
-        let generated = generate(args, &fresh.path().join(folder));
+    for (folder, line) in FOLDERS {
+        let generated = generate(line, &fresh.path().join(folder));
         let committed_dir = repo.join(folder);
         let committed = files_in(&committed_dir);
         if update {
@@ -61,18 +61,18 @@ fn committed_completions_and_man_pages_are_current() {
 #[test]
 fn generate_needs_no_home_cache_or_clock() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(Command::new(BIN)
+    run(Command::new(BIN)
         .args(["generate", "man"])
         .arg(dir.path())
         .env_clear()
-        .env("BARKEEP_NOW", "not a time"));
-    assert_eq!(out.code, 0, "{}", out.stderr);
+        .env("BARKEEP_NOW", "not a time"))
+    .success();
     assert!(dir.path().join("barkeep.1").is_file());
     assert!(dir.path().join("barkeep-fetch.1").is_file());
-    let usage = run(Command::new(BIN)
+    run(Command::new(BIN)
         .args(["generate", "completions"])
-        .env_clear());
-    assert_eq!(usage.code, 2, "{}", usage.stderr);
+        .env_clear())
+    .failure(2);
 }
 
 /// Tab completion in bash offers subcommands, flags, flag values and paths. Skipped where
@@ -85,8 +85,8 @@ fn bash_completes_subcommands_flags_and_values() {
     }
     let script = run(Command::new(BIN)
         .args(["generate", "completions", "bash"])
-        .env_clear());
-    assert_eq!(script.code, 0, "{}", script.stderr);
+        .env_clear())
+    .success();
     let dir = tempfile::tempdir().unwrap();
     let script_path = dir.path().join("barkeep.bash");
     std::fs::write(&script_path, &script.stdout).unwrap();
@@ -109,8 +109,8 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
             .args(["--norc", "--noprofile", "-c", &program, "bash"])
             .arg(&script_path)
             .current_dir(dir.path())
-            .env_clear());
-        assert_eq!(out.code, 0, "{}", out.stderr);
+            .env_clear())
+        .success();
         out.stdout.lines().map(str::to_owned).collect()
     };
 
@@ -134,12 +134,12 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
     assert!(files.iter().any(|f| f.starts_with("data")), "{files:?}");
 }
 
-/// Runs `barkeep <args> <dir>` and reads back what it wrote.
-fn generate(args: &[&str], dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let out = run(Command::new(BIN).args(args).arg(dir).env_clear());
-    assert_eq!(out.code, 0, "barkeep {args:?} failed: {}", out.stderr);
+/// Runs `barkeep <line> <dir>` and reads back what it wrote.
+fn generate(line: &str, dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let args = line.split_whitespace();
+    run(Command::new(BIN).args(args).arg(dir).env_clear()).success();
     let files = files_in(dir);
-    assert!(!files.is_empty(), "barkeep {args:?} wrote nothing");
+    assert!(!files.is_empty(), "barkeep {line} wrote nothing");
     files
 }
 

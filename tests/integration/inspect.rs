@@ -4,42 +4,26 @@ use arrow::array::{ArrayRef, RecordBatch, UInt64Array};
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use serde_json::{Value, json};
 
-use crate::support::{TestEnv, parse_csv};
+use crate::support::{TestEnv, parse_csv, rfc3339};
 
-fn inspect_json(env: &TestEnv, args: &[&str]) -> Vec<serde_json::Value> {
-    let mut full = vec!["inspect", "--format", "json"];
-    full.extend_from_slice(args);
-    serde_json::from_str(&env.run(&full).success().stdout).unwrap()
+fn inspect_json(env: &TestEnv, args: &str) -> Vec<Value> {
+    env.run(&format!("inspect --format json {args}"))
+        .success()
+        .json()
 }
 
 #[test]
 fn json_describes_every_series() {
     let env = TestEnv::new();
     let csv = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-03-31",
-        ])
+        .run("fetch AAPL --start 2024-01-01 --end 2024-03-31")
         .success()
         .stdout;
-    env.run(&[
-        "fetch",
-        "-q",
-        "BTC/USD",
-        "-t",
-        "1Hour",
-        "--start",
-        "2024-06-10",
-        "--end",
-        "2024-06-11",
-    ])
-    .success();
-    let rows = inspect_json(&env, &[]);
+    env.run("fetch -q BTC/USD -t 1Hour --start 2024-06-10 --end 2024-06-11")
+        .success();
+    let rows = inspect_json(&env, "");
     assert_eq!(rows.len(), 2);
     let aapl = &rows[0];
     let path = env.series_path("stocks/sip/1Day/AAPL.parquet");
@@ -53,17 +37,10 @@ fn json_describes_every_series() {
         parse_csv(&csv).len()
     );
     assert_eq!(aapl["first"], "2024-01-02T05:00:00Z");
-    assert_eq!(
-        aapl["last"],
-        parse_csv(&csv)
-            .last()
-            .unwrap()
-            .t
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-    );
+    assert_eq!(aapl["last"], rfc3339(parse_csv(&csv).last().unwrap().t));
     assert_eq!(
         aapl["coverage"],
-        serde_json::json!([["2024-01-01T05:00:00Z", "2024-04-01T04:00:00Z"]])
+        json!([["2024-01-01T05:00:00Z", "2024-04-01T04:00:00Z"]])
     );
     assert_eq!(
         aapl["bytes"].as_u64().unwrap(),
@@ -78,26 +55,21 @@ fn json_describes_every_series() {
     assert_eq!(btc["timeframe"], "1Hour");
     assert_eq!(
         btc["coverage"],
-        serde_json::json!([["2024-06-10T00:00:00Z", "2024-06-12T00:00:00Z"]])
+        json!([["2024-06-10T00:00:00Z", "2024-06-12T00:00:00Z"]])
     );
 
-    assert_eq!(inspect_json(&env, &["BTC/USD"]).len(), 1);
-    assert_eq!(inspect_json(&env, &["-t", "1Day"]).len(), 1);
-    let table = env
-        .run(&["inspect", "AAPL", "--format", "table"])
+    assert_eq!(inspect_json(&env, "BTC/USD").len(), 1);
+    assert_eq!(inspect_json(&env, "-t 1Day").len(), 1);
+    env.run("inspect AAPL --format table")
         .success()
-        .stdout;
-    assert!(
-        table.contains("covered ranges of AAPL 1Day")
-            && table.contains("2024-01-01T05:00:00Z to 2024-04-01T04:00:00Z"),
-        "{table}"
-    );
-    let csv_listing = env.run(&["inspect"]).success().stdout;
+        .assert_stdout_contains("covered ranges of AAPL 1Day")
+        .assert_stdout_contains("2024-01-01T05:00:00Z to 2024-04-01T04:00:00Z");
+    let csv_listing = env.run("inspect").success().stdout;
     assert!(csv_listing.starts_with(
         "symbol,asset_class,feed,timeframe,first,last,rows,coverage_ranges,bytes,updated,path\n"
     ));
     assert_eq!(csv_listing.lines().count(), 3);
-    env.run(&["inspect", "--verify"]).success();
+    env.run("inspect --verify").success();
 }
 
 /// Rewrites a series file with one row duplicated, keeping barkeep's metadata.
@@ -139,18 +111,8 @@ fn duplicate_a_row(path: &std::path::Path) {
 #[test]
 fn verify_finds_damaged_files_and_fetch_refuses_them() {
     let env = TestEnv::new();
-    env.run(&[
-        "fetch",
-        "-q",
-        "AAPL",
-        "MSFT",
-        "NVDA",
-        "--start",
-        "2024-01-01",
-        "--end",
-        "2024-03-31",
-    ])
-    .success();
+    env.run("fetch -q AAPL MSFT NVDA --start 2024-01-01 --end 2024-03-31")
+        .success();
     let aapl = env.series_path("stocks/sip/1Day/AAPL.parquet");
     let msft = env.series_path("stocks/sip/1Day/MSFT.parquet");
     let len = std::fs::metadata(&aapl).unwrap().len();
@@ -163,59 +125,30 @@ fn verify_finds_damaged_files_and_fetch_refuses_them() {
     duplicate_a_row(&msft);
 
     // The plain listing still lists all three and flags the truncated file.
-    let rows = inspect_json(&env, &[]);
+    let rows = inspect_json(&env, "");
     assert_eq!(rows.len(), 3);
     assert!(rows[0]["error"].as_str().is_some(), "{:?}", rows[0]);
     assert!(rows[2]["error"].is_null());
 
-    let verify = env.run(&["inspect", "--verify"]).failure(1);
-    assert!(
-        verify.stderr.contains(&aapl.display().to_string()),
-        "{}",
-        verify.stderr
-    );
-    assert!(
-        verify.stderr.contains(&msft.display().to_string()),
-        "{}",
-        verify.stderr
-    );
-    assert!(verify.stderr.contains("duplicated"), "{}", verify.stderr);
-    assert!(!verify.stderr.contains("NVDA.parquet"));
+    env.run("inspect --verify")
+        .failure(1)
+        .assert_stderr_contains(&aapl.display().to_string())
+        .assert_stderr_contains(&msft.display().to_string())
+        .assert_stderr_contains("duplicated")
+        .assert_stderr_lacks("NVDA.parquet");
 
     for (symbol, path) in [("AAPL", &aapl), ("MSFT", &msft)] {
-        let out = env
-            .run(&[
-                "fetch",
-                symbol,
-                "--start",
-                "2024-01-01",
-                "--end",
-                "2024-03-31",
-            ])
-            .failure(1);
-        assert!(out.stdout.is_empty());
-        assert!(
-            out.stderr.contains("damaged") && out.stderr.contains(&path.display().to_string()),
-            "{}",
-            out.stderr
-        );
-        assert!(
-            out.stderr
-                .contains(&format!("barkeep prune {symbol} -t 1Day")),
-            "{}",
-            out.stderr
-        );
+        env.run(&format!(
+            "fetch {symbol} --start 2024-01-01 --end 2024-03-31"
+        ))
+        .failure(1)
+        .assert_stdout_empty()
+        .assert_stderr_contains("damaged")
+        .assert_stderr_contains(&path.display().to_string())
+        .assert_stderr_contains(&format!("barkeep prune {symbol} -t 1Day"));
     }
     // The recovery the hint gives works.
-    env.run(&["prune", "AAPL", "-t", "1Day"]).success();
-    env.run(&[
-        "fetch",
-        "-q",
-        "AAPL",
-        "--start",
-        "2024-01-01",
-        "--end",
-        "2024-03-31",
-    ])
-    .success();
+    env.run("prune AAPL -t 1Day").success();
+    env.run("fetch -q AAPL --start 2024-01-01 --end 2024-03-31")
+        .success();
 }

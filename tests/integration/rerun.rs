@@ -6,13 +6,12 @@
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::SystemTime;
 
-use chrono::{NaiveDate, TimeDelta};
+use chrono::TimeDelta;
 
 use crate::support::emulator::EmuAction;
-use crate::support::{TestEnv, bars_of, parse_csv, utc};
+use crate::support::{TestEnv, bars_of, parse_csv, spawn, utc};
 
 /// `n` distinct stock symbols of letters: `{prefix}AAA`, `{prefix}AAB`, …
 fn many_symbols(prefix: &str, n: usize) -> Vec<String> {
@@ -26,10 +25,7 @@ fn many_symbols(prefix: &str, n: usize) -> Vec<String> {
 
 /// Adds `symbols` to the emulator and writes them to a watchlist file; returns its path.
 fn watchlist(env: &TestEnv, symbols: &[String]) -> PathBuf {
-    for s in symbols {
-        env.emu
-            .add_symbol(s, NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
-    }
+    env.add_symbols(symbols);
     let path = env.dir.path().join("watchlist.txt");
     std::fs::write(&path, symbols.join("\n")).unwrap();
     path
@@ -39,16 +35,11 @@ fn watchlist(env: &TestEnv, symbols: &[String]) -> PathBuf {
 /// (no bar lost, none twice), from `start` to the day before the clock.
 fn assert_bars_match(env: &TestEnv, symbols: &[String], step: usize, start: &str) {
     let sample: Vec<&str> = symbols.iter().step_by(step).map(String::as_str).collect();
-    let mut args = vec![
-        "fetch",
-        "--offline",
-        "--start",
-        start,
-        "--end",
-        "2024-06-13",
-    ];
-    args.extend(&sample);
-    let rows = parse_csv(&env.run(&args).success().stdout);
+    let line = format!(
+        "fetch --offline --start {start} --end 2024-06-13 {}",
+        sample.join(" ")
+    );
+    let rows = parse_csv(&env.run(&line).success().stdout);
     for s in sample {
         let expected = env.emu.bars(
             s,
@@ -79,45 +70,24 @@ fn two_concurrent_updates_of_1000_series_lose_and_duplicate_nothing() {
     let env = TestEnv::new();
     let list = many_symbols("C", 1000);
     let file = watchlist(&env, &list);
-    let file = file.to_str().unwrap();
-    let args = [
-        "update",
-        "-q",
-        "--symbols-file",
-        file,
-        "--start",
-        "2024-05-01",
-    ];
-    let spawn = || {
-        env.command(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (a, b) = (spawn(), spawn());
-    for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let verified = env
-        .run(&["inspect", "--verify", "--format", "json"])
-        .success();
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&verified.stdout).unwrap();
+    let update = format!(
+        "update -q --symbols-file '{}' --start 2024-05-01",
+        file.display()
+    );
+    let (a, b) = (
+        spawn(&mut env.command(&update)),
+        spawn(&mut env.command(&update)),
+    );
+    a.wait().success();
+    b.wait().success();
+    let rows: Vec<serde_json::Value> = env.run("inspect --verify --format json").success().json();
     assert_eq!(rows.len(), 1000, "one series per symbol");
     assert_bars_match(&env, &list, 37, "2024-05-01");
     // Both runs recorded their checks in the one index: no symbol lost.
     assert_eq!(indexed(&env), list);
     for s in list.iter().step_by(97) {
-        assert!(
-            env.series_path(&format!("stocks/actions/{s}.json"))
-                .is_file(),
-            "{s}"
-        );
+        let ledger = env.series_path(&format!("stocks/actions/{s}.json"));
+        assert!(ledger.is_file(), "{s}");
     }
 }
 
@@ -182,17 +152,13 @@ fn a_rerun_without_new_bars_rewrites_no_ledger_and_appends_at_most_a_footer() {
         env.emu
             .add_action(EmuAction::forward_split(s, "2022-08-22", 3.0, 1.0));
     }
-    let args = [
-        "update",
-        "-q",
-        "--symbols-file",
-        file.to_str().unwrap(),
-        "--start",
-        "2024-05-01",
-    ];
+    let update = format!(
+        "update -q --symbols-file '{}' --start 2024-05-01",
+        file.display()
+    );
     // Friday 22:30 in New York: the day's bar is final (after-hours ended at 20:00).
     env.emu.set_now(utc("2024-06-15T02:30:00Z"));
-    env.run(&args).success();
+    env.run(&update).success();
     let ledgers_dir = env.series_path("stocks/actions");
     let series_dir = env.series_path("stocks/sip/1Day");
     let ledgers = seen_in(&ledgers_dir);
@@ -203,7 +169,7 @@ fn a_rerun_without_new_bars_rewrites_no_ledger_and_appends_at_most_a_footer() {
     // A minute later: no new bar.
     env.emu.set_now(env.emu.now() + TimeDelta::minutes(1));
     env.emu.clear_requests();
-    env.run(&args).success();
+    env.run(&update).success();
     assert_eq!(
         env.emu.corporate_action_requests().len(),
         1,
@@ -221,11 +187,9 @@ fn a_rerun_without_new_bars_rewrites_no_ledger_and_appends_at_most_a_footer() {
         assert_eq!(after, before, "{name} was not even rewritten");
     }
     // The check is recorded even though no ledger was rewritten.
-    let out = env
-        .run(&["inspect", &list[0], "--format", "table"])
+    env.run(&format!("inspect {} --format table", list[0]))
         .success()
-        .stdout;
-    assert!(out.contains("last checked 2024-06-15T02:31:00Z"), "{out}");
+        .assert_stdout_contains("last checked 2024-06-15T02:31:00Z");
 
     let series_after = seen_in(&series_dir);
     assert_eq!(series_after.len(), 60);
@@ -260,16 +224,11 @@ fn fetch_goes_by_the_check_an_unchanged_update_recorded() {
     env.emu
         .add_action(EmuAction::forward_split(&list[0], "2022-08-22", 3.0, 1.0));
     let fetch = |env: &TestEnv| {
-        let mut args = vec![
-            "fetch",
-            "-q",
-            "--start",
-            "2024-06-03",
-            "--adjustment",
-            "all",
-        ];
-        args.extend(list.iter().map(String::as_str));
-        env.run(&args).success();
+        let line = format!(
+            "fetch -q --start 2024-06-03 --adjustment all {}",
+            list.join(" ")
+        );
+        env.run(&line).success();
     };
     fetch(&env);
     assert_eq!(env.emu.corporate_action_requests().len(), 1);
@@ -279,9 +238,7 @@ fn fetch_goes_by_the_check_an_unchanged_update_recorded() {
     // Three days later an update checks every ledger and finds nothing new.
     env.emu.set_now(utc("2024-06-17T21:00:00Z"));
     env.emu.clear_requests();
-    let mut args = vec!["update", "-q"];
-    args.extend(list.iter().map(String::as_str));
-    env.run(&args).success();
+    env.run(&format!("update -q {}", list.join(" "))).success();
     assert_eq!(env.emu.corporate_action_requests().len(), 1);
     assert_eq!(seen(&ledger), written, "no ledger rewritten");
 
@@ -290,25 +247,13 @@ fn fetch_goes_by_the_check_an_unchanged_update_recorded() {
     env.emu.clear_requests();
     fetch(&env);
     assert!(env.emu.corporate_action_requests().is_empty());
-    let out = env
-        .run(&[
-            "fetch",
-            "--offline",
-            &list[0],
-            "--start",
-            "2024-06-03",
-            "--end",
-            "2024-06-14",
-            "--adjustment",
-            "split",
-        ])
-        .success();
-    assert!(
-        out.stderr
-            .contains("as last checked 60 minutes ago (2024-06-17T21:00:00Z)"),
-        "{}",
-        out.stderr
+    let line = format!(
+        "fetch --offline {} --start 2024-06-03 --end 2024-06-14 --adjustment split",
+        list[0]
     );
+    env.run(&line)
+        .success()
+        .assert_stderr_contains("as last checked 60 minutes ago (2024-06-17T21:00:00Z)");
 
     // A day and more after the update's check, fetch asks again.
     env.emu.set_now(utc("2024-06-18T21:30:00Z"));

@@ -6,9 +6,12 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use serde_json::{Value, json};
 
-use crate::support::{TestEnv, bars_of, parse_csv, s3_cache_url, s3_endpoint, utc};
+use crate::support::emulator::Fault;
+use crate::support::{
+    TestEnv, assert_asked, bars_of, parse_csv, s3_cache_url, s3_endpoint, spawn, utc,
+};
 
 macro_rules! require_s3 {
     () => {
@@ -24,20 +27,8 @@ fn gap_filling_in_a_bucket_costs_the_same_requests_as_on_disk() {
     require_s3!();
     let env = TestEnv::new();
     let url = s3_cache_url();
-    let first = env
-        .s3_run(
-            &url,
-            &[
-                "fetch",
-                "AAPL",
-                "MSFT",
-                "--start",
-                "2024-01-01",
-                "--end",
-                "2024-03-31",
-            ],
-        )
-        .success();
+    let quarter = "fetch AAPL MSFT --start 2024-01-01 --end 2024-03-31";
+    let first = env.s3_run(&url, quarter).success();
     let requests = env.take_bar_requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].symbols(), vec!["AAPL", "MSFT"]);
@@ -51,50 +42,18 @@ fn gap_filling_in_a_bucket_costs_the_same_requests_as_on_disk() {
     );
     assert_eq!(bars_of(&rows, "MSFT"), expected);
 
-    let again = env
-        .s3_run(
-            &url,
-            &[
-                "fetch",
-                "AAPL",
-                "MSFT",
-                "--start",
-                "2024-01-01",
-                "--end",
-                "2024-03-31",
-            ],
-        )
-        .success();
+    let again = env.s3_run(&url, quarter).success();
     assert_eq!(again.stdout, first.stdout);
-    env.s3_run(
-        &url,
-        &[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-02-01",
-            "--end",
-            "2024-02-29",
-        ],
-    )
-    .success();
+    env.s3_run(&url, "fetch AAPL --start 2024-02-01 --end 2024-02-29")
+        .success();
     assert!(env.take_bar_requests().is_empty(), "served from the bucket");
 
-    env.s3_run(
-        &url,
-        &[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-05-31",
-        ],
-    )
-    .success();
-    let tail = env.take_bar_requests();
-    assert_eq!(tail.len(), 1);
-    assert_eq!(tail[0].param("start"), Some("2024-04-01T04:00:00Z"));
+    env.s3_run(&url, "fetch AAPL --start 2024-01-01 --end 2024-05-31")
+        .success();
+    assert_asked(
+        &env.take_bar_requests(),
+        &[("2024-04-01T04:00:00Z", "2024-06-01T03:59:59.999999999Z")],
+    );
     assert!(!env.cache().exists(), "nothing is written to local disk");
 
     // A second "worker" with its own empty disk sees the same cache.
@@ -102,16 +61,7 @@ fn gap_filling_in_a_bucket_costs_the_same_requests_as_on_disk() {
     let offline = other
         .s3_run(
             &url,
-            &[
-                "fetch",
-                "--offline",
-                "AAPL",
-                "MSFT",
-                "--start",
-                "2024-01-01",
-                "--end",
-                "2024-03-31",
-            ],
+            "fetch --offline AAPL MSFT --start 2024-01-01 --end 2024-03-31",
         )
         .success();
     assert_eq!(offline.stdout, first.stdout);
@@ -124,24 +74,10 @@ fn inspect_update_and_prune_work_against_the_bucket() {
     let url = s3_cache_url();
     env.s3_run(
         &url,
-        &[
-            "fetch",
-            "-q",
-            "AAPL",
-            "NVDA",
-            "--start",
-            "2024-05-01",
-            "--end",
-            "2024-05-31",
-        ],
+        "fetch -q AAPL NVDA --start 2024-05-01 --end 2024-05-31",
     )
     .success();
-    let listing: Vec<serde_json::Value> = serde_json::from_str(
-        &env.s3_run(&url, &["inspect", "--format", "json"])
-            .success()
-            .stdout,
-    )
-    .unwrap();
+    let listing: Vec<Value> = env.s3_run(&url, "inspect --format json").success().json();
     assert_eq!(listing.len(), 2);
     assert_eq!(
         listing[0]["path"],
@@ -149,14 +85,13 @@ fn inspect_update_and_prune_work_against_the_bucket() {
     );
     assert_eq!(
         listing[0]["coverage"],
-        serde_json::json!([["2024-05-01T04:00:00Z", "2024-06-01T04:00:00Z"]])
+        json!([["2024-05-01T04:00:00Z", "2024-06-01T04:00:00Z"]])
     );
     assert!(listing[0]["bytes"].as_u64().unwrap() > 0);
-    env.s3_run(&url, &["inspect", "--verify"]).success();
+    env.s3_run(&url, "inspect --verify").success();
 
     env.take_bar_requests();
-    let update = env.s3_run(&url, &["update", "--report", "json"]).success();
-    let report: serde_json::Value = serde_json::from_str(&update.stdout).unwrap();
+    let report: Value = env.s3_run(&url, "update --report json").success().json();
     assert_eq!(report["series_updated"], 2);
     assert_eq!(
         env.take_bar_requests().len(),
@@ -164,42 +99,21 @@ fn inspect_update_and_prune_work_against_the_bucket() {
         "both series share one request"
     );
 
-    let pruned = env
-        .s3_run(&url, &["prune", "--before", "2024-05-15"])
+    env.s3_run(&url, "prune --before 2024-05-15")
+        .success()
+        .assert_stdout_contains("trimmed");
+    env.s3_run(&url, "fetch -q AAPL --start 2024-05-01 --end 2024-05-31")
         .success();
-    assert!(pruned.stdout.contains("trimmed"), "{}", pruned.stdout);
-    env.s3_run(
-        &url,
-        &[
-            "fetch",
-            "-q",
-            "AAPL",
-            "--start",
-            "2024-05-01",
-            "--end",
-            "2024-05-31",
-        ],
-    )
-    .success();
-    let refetch = env.take_bar_requests();
-    assert_eq!(refetch.len(), 1);
-    assert_eq!(refetch[0].param("start"), Some("2024-05-01T04:00:00Z"));
-    env.s3_run(&url, &["prune", "NVDA"]).success();
-    let listing: Vec<serde_json::Value> = serde_json::from_str(
-        &env.s3_run(&url, &["inspect", "--format", "json"])
-            .success()
-            .stdout,
-    )
-    .unwrap();
-    assert_eq!(listing.len(), 1);
-    env.s3_run(&url, &["prune", "--all", "--yes"]).success();
-    assert_eq!(
-        env.s3_run(&url, &["inspect", "--format", "json"])
-            .success()
-            .stdout
-            .trim(),
-        "[]"
+    assert_asked(
+        &env.take_bar_requests(),
+        &[("2024-05-01T04:00:00Z", "2024-05-15T03:59:59.999999999Z")],
     );
+    env.s3_run(&url, "prune NVDA").success();
+    let listing: Vec<Value> = env.s3_run(&url, "inspect --format json").success().json();
+    assert_eq!(listing.len(), 1);
+    env.s3_run(&url, "prune --all --yes").success();
+    let inspect = env.s3_run(&url, "inspect --format json").success();
+    assert_eq!(inspect.stdout.trim(), "[]");
 }
 
 #[test]
@@ -210,79 +124,39 @@ fn eight_racing_workers_never_lose_each_others_bars() {
     let symbols: Vec<String> = (0..8u8)
         .map(|i| format!("RACE{}", char::from(b'A' + i)))
         .collect();
-    for s in &symbols {
-        env.emu
-            .add_symbol(s, NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
-    }
+    env.add_symbols(&symbols);
     // Every series exists, so each worker's plan reads a version of it; slow answers then make
     // every worker commit against that same version: all but one writer of each series must
     // lose the conditional put, re-read and merge.
-    let mut seed = vec![
-        "fetch",
-        "-q",
-        "-t",
-        "1Hour",
-        "--start",
-        "2024-05-20",
-        "--end",
-        "2024-05-24",
-    ];
-    seed.extend(symbols.iter().map(String::as_str));
+    let seed = format!(
+        "fetch -q -t 1Hour --start 2024-05-20 --end 2024-05-24 {}",
+        symbols.join(" ")
+    );
     env.s3_run(&url, &seed).success();
     // Worker i updates symbols i, i+1 and i+2: every series has three writers.
-    env.emu.inject(
-        crate::support::emulator::Fault::Delay(Duration::from_millis(700)),
-        8,
-    );
+    env.emu.inject(Fault::Delay(Duration::from_millis(700)), 8);
     let workers: Vec<_> = (0..8)
         .map(|i| {
-            let mut args = vec![
-                "update",
-                "--report",
-                "json",
-                "-t",
-                "1Hour",
-                "--start",
-                "2024-05-20",
-            ];
-            args.extend((0..3).map(|k| symbols[(i + k) % 8].as_str()));
-            env.s3_command(&url, &args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            let three: Vec<&str> = (0..3).map(|k| symbols[(i + k) % 8].as_str()).collect();
+            let line = format!(
+                "update --report json -t 1Hour --start 2024-05-20 {}",
+                three.join(" ")
+            );
+            spawn(&mut env.s3_command(&url, &line))
         })
         .collect();
     let mut conflicts = 0;
     for worker in workers {
-        let out = worker.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{stderr}");
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let report: Value = worker.wait().success().json();
         conflicts += report["conflicts"].as_u64().unwrap();
     }
     eprintln!("8 racing workers: {conflicts} conditional-put conflicts, all retried");
     assert!(conflicts > 0, "the workers raced on the same objects");
     env.assert_nothing_local();
-    env.s3_run(&url, &["inspect", "--verify"]).success();
+    env.s3_run(&url, "inspect --verify").success();
     for s in &symbols {
-        let csv = env
-            .s3_run(
-                &url,
-                &[
-                    "fetch",
-                    "--offline",
-                    s,
-                    "-t",
-                    "1Hour",
-                    "--start",
-                    "2024-05-20",
-                    "--end",
-                    "2024-06-13",
-                ],
-            )
-            .success()
-            .stdout;
+        let line = format!("fetch --offline {s} -t 1Hour --start 2024-05-20 --end 2024-06-13");
+        let csv = env.s3_run(&url, &line).success().stdout;
         let expected = env.emu.bars(
             s,
             "1Hour",
@@ -300,28 +174,15 @@ fn a_worker_killed_mid_commit_leaves_the_previous_state() {
     let env = TestEnv::new();
     let url = s3_cache_url();
     env.emu.set_now(utc("2024-06-10T21:00:00Z"));
-    let before = env
-        .s3_run(
-            &url,
-            &[
-                "fetch",
-                "SPY",
-                "-t",
-                "1Min",
-                "--start",
-                "2024-06-03",
-                "--end",
-                "2024-06-07",
-            ],
-        )
-        .success()
-        .stdout;
+    let week = "fetch SPY -t 1Min --start 2024-06-03 --end 2024-06-07";
+    let offline = "fetch --offline SPY -t 1Min --start 2024-06-03 --end 2024-06-07";
+    let before = env.s3_run(&url, week).success().stdout;
     for round in 0..8u64 {
         env.emu.set_now(
             utc("2024-06-10T21:00:00Z") + chrono::TimeDelta::days(i64::try_from(round).unwrap()),
         );
         let mut child = env
-            .s3_command(&url, &["update", "-q", "SPY", "-t", "1Min"])
+            .s3_command(&url, "update -q SPY -t 1Min")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -330,24 +191,8 @@ fn a_worker_killed_mid_commit_leaves_the_previous_state() {
         let _ = child.kill();
         let _ = child.wait();
         env.assert_nothing_local();
-        env.s3_run(&url, &["inspect", "--verify"]).success();
-        let now = env
-            .s3_run(
-                &url,
-                &[
-                    "fetch",
-                    "--offline",
-                    "SPY",
-                    "-t",
-                    "1Min",
-                    "--start",
-                    "2024-06-03",
-                    "--end",
-                    "2024-06-07",
-                ],
-            )
-            .success()
-            .stdout;
+        env.s3_run(&url, "inspect --verify").success();
+        let now = env.s3_run(&url, offline).success().stdout;
         assert_eq!(
             now, before,
             "round {round}: the bars held before are intact"
@@ -360,28 +205,17 @@ fn adjusted_fetches_keep_their_ledger_in_the_bucket_too() {
     require_s3!();
     let env = TestEnv::new();
     let url = s3_cache_url();
-    let args = [
-        "fetch",
-        "ACME",
-        "--start",
-        "2022-01-01",
-        "--end",
-        "2024-06-13",
-        "--adjustment",
-        "all",
-    ];
-    let local = env.run(&args).success().stdout;
-    let bucket = env.s3_run(&url, &args).success().stdout;
+    let adjusted = "fetch ACME --start 2022-01-01 --end 2024-06-13 --adjustment all";
+    let local = env.run(adjusted).success().stdout;
+    let bucket = env.s3_run(&url, adjusted).success().stdout;
     assert_eq!(
         bucket, local,
         "the same adjusted bars from a bucket as from disk"
     );
-    let listing: Vec<serde_json::Value> = serde_json::from_str(
-        &env.s3_run(&url, &["inspect", "ACME", "--format", "json"])
-            .success()
-            .stdout,
-    )
-    .unwrap();
+    let listing: Vec<Value> = env
+        .s3_run(&url, "inspect ACME --format json")
+        .success()
+        .json();
     assert!(
         listing[0]["corporate_actions"]
             .to_string()
@@ -393,26 +227,13 @@ fn adjusted_fetches_keep_their_ledger_in_the_bucket_too() {
     let offline = env
         .s3_run(
             &url,
-            &[
-                "fetch",
-                "--offline",
-                "ACME",
-                "--start",
-                "2022-01-01",
-                "--end",
-                "2024-06-13",
-                "--adjustment",
-                "all",
-            ],
+            "fetch --offline ACME --start 2022-01-01 --end 2024-06-13 --adjustment all",
         )
         .success();
     assert_eq!(offline.stdout, local);
-    env.s3_run(&url, &["prune", "--all", "--yes"]).success();
+    env.s3_run(&url, "prune --all --yes").success();
     let other = TestEnv::new();
     other
-        .s3_run(
-            &url,
-            &["fetch", "--offline", "ACME", "--adjustment", "split"],
-        )
+        .s3_run(&url, "fetch --offline ACME --adjustment split")
         .failure(1);
 }

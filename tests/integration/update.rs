@@ -4,40 +4,30 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use serde_json::{Value, json};
 
 use crate::support::emulator::Fault;
-use crate::support::{self, TestEnv, bars_of, parse_csv, rfc3339, run, utc};
+use crate::support::{self, TestEnv, bars_of, parse_csv, rfc3339, run, spawn, utc};
 
-fn symbols(n: u8) -> Vec<String> {
-    support::symbols("W", n)
-}
-
-fn add_all(env: &TestEnv, symbols: &[String]) {
-    for s in symbols {
-        env.emu
-            .add_symbol(s, NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
-    }
-}
-
-fn report(stdout: &str) -> serde_json::Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+/// `n` watchlist symbols (`WAA`, `WAB`, …), added to the emulator.
+fn symbols(env: &TestEnv, n: u8) -> Vec<String> {
+    let list = support::symbols("W", n);
+    env.add_symbols(&list);
+    list
 }
 
 #[test]
 fn a_nightly_update_of_50_stale_series_costs_only_the_pages_needed() {
     let env = TestEnv::new();
-    let list = symbols(50);
-    add_all(&env, &list);
+    let list = symbols(&env, 50);
     env.emu.set_now(utc("2024-06-07T21:00:00Z"));
-    let mut args = vec!["fetch", "-q", "--start", "2024-05-01"];
-    args.extend(list.iter().map(String::as_str));
-    env.run(&args).success();
+    env.run(&format!("fetch -q --start 2024-05-01 {}", list.join(" ")))
+        .success();
     assert_eq!(env.take_bar_requests().len(), 1);
 
     // A week later.
     env.emu.set_now(utc("2024-06-14T21:00:00Z"));
-    let out = env.run(&["update", "--report", "json"]).success();
+    let out = env.run("update --report json").success();
     let requests = env.take_bar_requests();
     assert_eq!(requests.len(), 1, "one request carries all 50 series");
     assert_eq!(requests[0].symbols(), list);
@@ -46,7 +36,7 @@ fn a_nightly_update_of_50_stale_series_costs_only_the_pages_needed() {
         Some("2024-06-07T04:00:00Z"),
         "new bars only"
     );
-    let r = report(&out.stdout);
+    let r: Value = out.json();
     assert_eq!(r["series_updated"], 50);
     assert_eq!(r["series_failed"], 0);
     assert_eq!(r["requests"], 1);
@@ -60,26 +50,16 @@ fn a_nightly_update_of_50_stale_series_costs_only_the_pages_needed() {
     assert_eq!(first["status"], "updated");
     assert_eq!(first["bars_added"], 5);
     assert!(first["error"].is_null());
-    assert!(
-        out.stderr
-            .contains("50 series updated, 0 unchanged, 0 failed; 250 bars added; 1 requests"),
-        "{}",
-        out.stderr
+    out.assert_stderr_contains(
+        "50 series updated, 0 unchanged, 0 failed; 250 bars added; 1 requests",
     );
 
     // What the cache now serves is exactly the emulator's bars.
-    let csv = env
-        .run(&[
-            "fetch",
-            "--offline",
-            &list[7],
-            "--start",
-            "2024-05-01",
-            "--end",
-            "2024-06-13",
-        ])
-        .success()
-        .stdout;
+    let line = format!(
+        "fetch --offline {} --start 2024-05-01 --end 2024-06-13",
+        list[7]
+    );
+    let csv = env.run(&line).success().stdout;
     let expected = env.emu.bars(
         &list[7],
         "1Day",
@@ -90,20 +70,22 @@ fn a_nightly_update_of_50_stale_series_costs_only_the_pages_needed() {
     assert_eq!(bars_of(&parse_csv(&csv), &list[7]), expected);
 
     // Running again at once asks only for the unsettled tail, in one request.
-    env.run(&["update", "-q"]).success();
+    env.run("update -q").success();
     assert_eq!(env.take_bar_requests().len(), 1);
 }
 
 #[test]
 fn one_failing_symbol_does_not_stop_the_others() {
     let env = TestEnv::new();
-    let list = symbols(6);
-    add_all(&env, &list);
+    let list = symbols(&env, 6);
     env.emu.fail_symbol(&list[2], 500);
-    let mut args = vec!["update", "--report", "json", "--start", "2024-06-01"];
-    args.extend(list.iter().map(String::as_str));
-    let out = env.run(&args).failure(1);
-    let r = report(&out.stdout);
+    let out = env
+        .run(&format!(
+            "update --report json --start 2024-06-01 {}",
+            list.join(" ")
+        ))
+        .failure(1);
+    let r: Value = out.json();
     assert_eq!(r["series_updated"], 5);
     assert_eq!(r["series_failed"], 1);
     let failed: Vec<_> = r["series"]
@@ -115,79 +97,33 @@ fn one_failing_symbol_does_not_stop_the_others() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["symbol"], list[2].as_str());
     assert!(failed[0]["error"].as_str().unwrap().contains("500"));
-    assert!(
-        out.stderr.contains(&format!("{} 1Day", list[2])),
-        "the failure is named: {}",
-        out.stderr
-    );
+    // The failure is named.
+    out.assert_stderr_contains(&format!("{} 1Day", list[2]));
     for (i, s) in list.iter().enumerate() {
-        assert_eq!(
-            env.series_path(&format!("stocks/sip/1Day/{s}.parquet"))
-                .exists(),
-            i != 2,
-            "{s}"
-        );
+        let path = env.series_path(&format!("stocks/sip/1Day/{s}.parquet"));
+        assert_eq!(path.exists(), i != 2, "{s}");
     }
 }
 
 #[test]
 fn two_updates_at_once_neither_corrupt_nor_duplicate() {
     let env = TestEnv::new();
-    let list = symbols(8);
-    add_all(&env, &list);
-    let mut args = vec![
-        "update",
-        "-q",
-        "-t",
-        "1Day",
-        "-t",
-        "1Hour",
-        "--start",
-        "2024-05-01",
-    ];
-    args.extend(list.iter().map(String::as_str));
+    let list = symbols(&env, 8);
+    let line = format!(
+        "update -q -t 1Day -t 1Hour --start 2024-05-01 {}",
+        list.join(" ")
+    );
     env.emu.inject(Fault::Delay(Duration::from_millis(300)), 4);
-    let a = env
-        .command(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let b = env
-        .command(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert_eq!(
-        a.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&a.stderr)
+    let (a, b) = (
+        spawn(&mut env.command(&line)),
+        spawn(&mut env.command(&line)),
     );
-    assert_eq!(
-        b.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&b.stderr)
-    );
-    env.run(&["inspect", "--verify"]).success();
+    a.wait().success();
+    b.wait().success();
+    env.run("inspect --verify").success();
     for s in &list {
-        let csv = env
-            .run(&[
-                "fetch",
-                "--offline",
-                s,
-                "-t",
-                "1Hour",
-                "--start",
-                "2024-05-01",
-                "--end",
-                "2024-06-13",
-            ])
-            .success()
-            .stdout;
+        let line = format!("fetch --offline {s} -t 1Hour --start 2024-05-01 --end 2024-06-13");
+        let csv = env.run(&line).success().stdout;
         let expected = env.emu.bars(
             s,
             "1Hour",
@@ -205,8 +141,7 @@ fn two_updates_at_once_neither_corrupt_nor_duplicate() {
 #[test]
 fn no_wait_fails_fast_when_another_run_holds_the_locks() {
     let env = TestEnv::new();
-    env.run(&["update", "-q", "AAPL", "--start", "2024-06-03"])
-        .success();
+    env.run("update -q AAPL --start 2024-06-03").success();
     env.emu.set_now(env.emu.now() + chrono::TimeDelta::days(1));
     let series = env.series_path("stocks/sip/1Day/AAPL.parquet");
     let lock_path = series.with_file_name(".AAPL.parquet.lock");
@@ -217,17 +152,12 @@ fn no_wait_fails_fast_when_another_run_holds_the_locks() {
     holder.lock().unwrap();
     let before = std::fs::read(&series).unwrap();
     let started = std::time::Instant::now();
-    let out = env.run(&["update", "--no-wait", "AAPL"]).failure(1);
+    let out = env.run("update --no-wait AAPL").failure(1);
     assert!(started.elapsed() < Duration::from_secs(5), "fails fast");
-    assert!(
-        out.stderr
-            .contains("another barkeep process holds the lock"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("another barkeep process holds the lock");
     assert_eq!(std::fs::read(&series).unwrap(), before, "nothing written");
     holder.unlock().unwrap();
-    env.run(&["update", "--no-wait", "AAPL"]).success();
+    env.run("update --no-wait AAPL").success();
     assert_ne!(std::fs::read(&series).unwrap(), before);
 }
 
@@ -240,18 +170,13 @@ fn watchlists_come_from_files_or_stdin() {
         "# my watchlist\nAAPL\n\n  msft   # lowercase is fine\nBTC/USD\n",
     )
     .unwrap();
-    let out = env
-        .run(&[
-            "update",
-            "--symbols-file",
-            list.to_str().unwrap(),
-            "--start",
-            "2024-06-01",
-            "--report",
-            "json",
-        ])
-        .success();
-    let r = report(&out.stdout);
+    let file = list.display();
+    let r: Value = env
+        .run(&format!(
+            "update --symbols-file '{file}' --start 2024-06-01 --report json"
+        ))
+        .success()
+        .json();
     let names: Vec<_> = r["series"]
         .as_array()
         .unwrap()
@@ -265,15 +190,7 @@ fn watchlists_come_from_files_or_stdin() {
     );
     assert!(env.series_path("stocks/sip/1Day/MSFT.parquet").is_file());
 
-    let mut cmd = env.command(&[
-        "update",
-        "--symbols-file",
-        "-",
-        "-t",
-        "1Hour",
-        "--start",
-        "2024-06-10",
-    ]);
+    let mut cmd = env.command("update --symbols-file - -t 1Hour --start 2024-06-10");
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -284,32 +201,17 @@ fn watchlists_come_from_files_or_stdin() {
     assert!(env.series_path("stocks/sip/1Hour/NVDA.parquet").is_file());
 
     let before = env.snapshot();
-    let missing = env
-        .run(&["update", "--symbols-file", "/no/such/list"])
-        .failure(2);
-    assert!(
-        missing.stderr.contains("/no/such/list") && missing.stderr.lines().count() == 1,
-        "{}",
-        missing.stderr
-    );
+    let missing = env.run("update --symbols-file /no/such/list").failure(2);
+    missing.assert_stderr_contains("/no/such/list");
+    assert_eq!(missing.stderr.lines().count(), 1, "{}", missing.stderr);
     assert_eq!(env.snapshot(), before);
     // A line that is not a symbol is skipped and named; the others are updated; exit 1.
     std::fs::write(&list, "AAPL\nCSP1\n").unwrap();
     let bad = env
-        .run(&[
-            "update",
-            "--symbols-file",
-            list.to_str().unwrap(),
-            "--report",
-            "json",
-        ])
+        .run(&format!("update --symbols-file '{file}' --report json"))
         .failure(1);
-    assert!(
-        bad.stderr.contains("watchlist.txt:2: invalid symbol"),
-        "{}",
-        bad.stderr
-    );
-    let report: serde_json::Value = serde_json::from_str(&bad.stdout).unwrap();
+    bad.assert_stderr_contains("watchlist.txt:2: invalid symbol");
+    let report: Value = bad.json();
     assert_eq!(report["series_failed"], 1);
     let entries = report["series"].as_array().unwrap();
     let aapl = entries.iter().find(|e| e["symbol"] == "AAPL").unwrap();
@@ -319,39 +221,23 @@ fn watchlists_come_from_files_or_stdin() {
     assert!(env.series_path("stocks/sip/1Day/AAPL.parquet").exists());
     // On the command line, a bad symbol is still bad usage: exit 2, nothing touched.
     let before = env.snapshot();
-    env.run(&["update", "AAPL", "CSP1"]).failure(2);
+    env.run("update AAPL CSP1").failure(2);
     assert_eq!(env.snapshot(), before);
 }
 
 #[test]
 fn new_series_start_at_start_and_cached_timeframes_are_the_default() {
     let env = TestEnv::new();
-    env.run(&[
-        "fetch",
-        "-q",
-        "AAPL",
-        "-t",
-        "1Hour",
-        "--start",
-        "2024-06-10",
-    ])
-    .success();
-    env.run(&["fetch", "-q", "AAPL", "-t", "1Day", "--start", "2024-06-01"])
+    env.run("fetch -q AAPL -t 1Hour --start 2024-06-10")
+        .success();
+    env.run("fetch -q AAPL -t 1Day --start 2024-06-01")
         .success();
     env.take_bar_requests();
     env.emu.set_now(utc("2024-06-18T21:00:00Z"));
-    let out = env
-        .run(&[
-            "update",
-            "AAPL",
-            "NVDA",
-            "--start",
-            "2024-06-03",
-            "--report",
-            "json",
-        ])
-        .success();
-    let r = report(&out.stdout);
+    let r: Value = env
+        .run("update AAPL NVDA --start 2024-06-03 --report json")
+        .success()
+        .json();
     let series: Vec<String> = r["series"]
         .as_array()
         .unwrap()
@@ -366,15 +252,7 @@ fn new_series_start_at_start_and_cached_timeframes_are_the_default() {
         .collect();
     assert_eq!(series, ["AAPL 1Hour", "AAPL 1Day", "NVDA 1Day"]);
     let nvda = env
-        .run(&[
-            "fetch",
-            "--offline",
-            "NVDA",
-            "--start",
-            "2024-06-03",
-            "--end",
-            "2024-06-17",
-        ])
+        .run("fetch --offline NVDA --start 2024-06-03 --end 2024-06-17")
         .success()
         .stdout;
     assert_eq!(
@@ -386,29 +264,18 @@ fn new_series_start_at_start_and_cached_timeframes_are_the_default() {
 #[test]
 fn dry_run_plans_without_requests_or_changes() {
     let env = TestEnv::new();
-    env.run(&["fetch", "-q", "AAPL", "MSFT", "--start", "2024-05-01"])
-        .success();
+    env.run("fetch -q AAPL MSFT --start 2024-05-01").success();
     env.take_bar_requests();
     env.emu.set_now(utc("2024-06-21T21:00:00Z"));
     let before = env.snapshot();
-    let out = env.run(&["update", "--dry-run"]).success();
+    let out = env.run("update --dry-run").success();
     assert!(env.emu.requests().is_empty());
     assert_eq!(env.snapshot(), before);
-    assert!(
-        out.stdout.contains("AAPL") && out.stdout.contains("MSFT"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains(&rfc3339(utc("2024-06-14T04:00:00Z"))),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("1 requests planned"), "{}", out.stdout);
-    let json = env
-        .run(&["update", "--dry-run", "--report", "json"])
-        .success();
-    let r = report(&json.stdout);
+    out.assert_stdout_contains("AAPL")
+        .assert_stdout_contains("MSFT")
+        .assert_stdout_contains(&rfc3339(utc("2024-06-14T04:00:00Z")))
+        .assert_stdout_contains("1 requests planned");
+    let r: Value = env.run("update --dry-run --report json").success().json();
     assert_eq!(r["dry_run"], true);
     assert_eq!(r["series"].as_array().unwrap().len(), 2);
     assert_eq!(r["series"][0]["ranges"][0][0], "2024-06-14T04:00:00Z");
@@ -417,9 +284,10 @@ fn dry_run_plans_without_requests_or_changes() {
 #[test]
 fn an_empty_cache_has_nothing_to_update() {
     let env = TestEnv::new();
-    let out = env.run(&["update"]).success();
-    assert!(out.stderr.contains("0 series updated"), "{}", out.stderr);
+    env.run("update")
+        .success()
+        .assert_stderr_contains("0 series updated");
     assert!(env.emu.requests().is_empty());
-    let piped = run(&mut env.command(&["update", "--report", "json"]));
-    assert_eq!(report(&piped.stdout)["series"], serde_json::json!([]));
+    let piped = run(&mut env.command("update --report json"));
+    assert_eq!(piped.json::<Value>()["series"], json!([]));
 }

@@ -1,17 +1,32 @@
 //! Test support: `TestEnv` (a temporary cache, a running emulator and a hermetic
 //! environment for the binary) and helpers to read its output and the cache.
+//!
+//! Tests read like the README: `env.run("fetch -q AAPL --start 2024-01-02")` (a command line
+//! as one string, see `command_line`), `.success()` or `.failure(2)`, then
+//! `.assert_stderr_contains(..)` on the [`Run`]; [`assert_asked`] checks the windows of the
+//! requests the emulator received; `emulator::dates` has the one set of date helpers
+//! ([`utc`], [`d`], [`ny`], [`rfc3339`]), re-exported here.
 
 #![allow(dead_code)]
 
+mod command_line;
 pub(crate) mod emulator;
+mod run;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
-use emulator::{EmuBar, Emulator};
+pub(crate) use command_line::CommandLine;
+// A toolbox: a module uses the helpers it needs, and not every helper has a user at every
+// moment (modules move to the new helpers one by one).
+#[allow(unused_imports)]
+pub(crate) use emulator::dates::{d, ny, rfc3339, utc};
+use emulator::{EmuBar, Emulator, RecordedRequest};
+#[allow(unused_imports)]
+pub(crate) use run::{Run, run, run_counting_threads, spawn};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_barkeep");
 
@@ -21,42 +36,27 @@ pub(crate) struct TestEnv {
     pub(crate) dir: tempfile::TempDir,
 }
 
-/// What a run of the binary produced.
-#[derive(Debug)]
-pub(crate) struct Run {
-    pub(crate) code: i32,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
-}
-
-impl Run {
-    #[track_caller]
-    pub(crate) fn success(self) -> Self {
-        assert_eq!(
-            self.code, 0,
-            "expected success\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
-    #[track_caller]
-    pub(crate) fn failure(self, code: i32) -> Self {
-        assert_eq!(
-            self.code, code,
-            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-pub(crate) fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+/// Asserts that `requests` asked for exactly these `(start, end)` windows, in order (their
+/// `start` and `end` parameters as sent): `assert_asked(&env.take_bar_requests(),
+/// &[("2024-04-01T04:00:00Z", "2024-06-01T03:59:59.999999999Z")])`.
+#[track_caller]
+pub(crate) fn assert_asked(requests: &[RecordedRequest], windows: &[(&str, &str)]) {
+    let asked: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|r| {
+            let param = |name| r.param(name).unwrap_or("(none)");
+            (param("start"), param("end"))
+        })
+        .collect();
+    let sent: Vec<String> = requests
+        .iter()
+        .map(|r| format!("{} {}", r.path, r.param("symbols").unwrap_or("")))
+        .collect();
+    assert!(
+        asked == windows,
+        "asked for the (start, end) windows\n  {asked:?}\nexpected\n  {windows:?}\n\
+         requests: {sent:?}"
+    );
 }
 
 impl TestEnv {
@@ -72,20 +72,20 @@ impl TestEnv {
     }
 
     /// The binary with a hermetic environment: only the variables a test sets.
-    pub(crate) fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, line: impl CommandLine) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.args(args);
+        cmd.args(line.into_args());
         self.hermetic(cmd)
     }
 
     /// The binary as [`TestEnv::command`] runs it, under a limit of `files` open files that
     /// it cannot raise (`ulimit -n` in sh lowers the soft and the hard limit).
-    pub(crate) fn command_with_file_limit(&self, files: u32, args: &[&str]) -> Command {
+    pub(crate) fn command_with_file_limit(&self, files: u32, line: impl CommandLine) -> Command {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
             .arg(BIN)
-            .args(args);
+            .args(line.into_args());
         self.hermetic(cmd)
     }
 
@@ -103,14 +103,15 @@ impl TestEnv {
         cmd
     }
 
-    pub(crate) fn run(&self, args: &[&str]) -> Run {
-        run(&mut self.command(args))
+    /// Runs the binary to the end: `env.run("fetch -q AAPL --start 2024-06-03")`.
+    pub(crate) fn run(&self, line: impl CommandLine) -> Run {
+        run(&mut self.command(line))
     }
 
     /// The binary pointed at a cache in the test bucket (`url` from [`s3_cache_url`]).
-    pub(crate) fn s3_command(&self, url: &str, args: &[&str]) -> Command {
+    pub(crate) fn s3_command(&self, url: &str, line: impl CommandLine) -> Command {
         let endpoint = s3_endpoint().expect("S3 tests run only with BARKEEP_TEST_S3_ENDPOINT");
-        let mut cmd = self.command(args);
+        let mut cmd = self.command(line);
         let scratch = self.s3_scratch();
         std::fs::create_dir_all(&scratch).unwrap();
         // An object-storage cache writes nothing locally: run in an empty working and temp
@@ -130,10 +131,10 @@ impl TestEnv {
     /// local disk: not in its working or temp directory, the home directory, or anywhere
     /// else under the test's directory.
     #[track_caller]
-    pub(crate) fn s3_run(&self, url: &str, args: &[&str]) -> Run {
+    pub(crate) fn s3_run(&self, url: &str, line: impl CommandLine) -> Run {
         std::fs::create_dir_all(self.s3_scratch()).unwrap();
         let before = all_paths(self.dir.path());
-        let result = run(&mut self.s3_command(url, args));
+        let result = run(&mut self.s3_command(url, line));
         let after = all_paths(self.dir.path());
         let created: Vec<_> = after.difference(&before).collect();
         assert!(
@@ -163,8 +164,15 @@ impl TestEnv {
         );
     }
 
+    /// Adds stock `symbols` to the emulator, listed since 2015-01-02.
+    pub(crate) fn add_symbols<S: AsRef<str>>(&self, symbols: &[S]) {
+        for s in symbols {
+            self.emu.add_symbol(s.as_ref(), d("2015-01-02"));
+        }
+    }
+
     /// Bar requests the emulator received since the last call.
-    pub(crate) fn take_bar_requests(&self) -> Vec<emulator::RecordedRequest> {
+    pub(crate) fn take_bar_requests(&self) -> Vec<RecordedRequest> {
         let requests = self.emu.bar_requests();
         self.emu.clear_requests();
         requests
@@ -256,43 +264,6 @@ pub(crate) fn s3_cache_url() -> String {
         std::process::id(),
         fastrand::u64(..)
     )
-}
-
-pub(crate) fn run(cmd: &mut Command) -> Run {
-    let output = cmd.output().expect("barkeep runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
-    }
-}
-
-/// [`run`], also sampling how many threads the process has every few milliseconds (from
-/// `/proc`, Linux only: elsewhere the count is `None`); returns the most seen.
-pub(crate) fn run_counting_threads(cmd: &mut Command) -> (Run, Option<usize>) {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("barkeep runs");
-    let tasks = format!("/proc/{}/task", child.id());
-    let sampler = std::thread::spawn(move || {
-        let mut most = None;
-        // The directory goes away once the child has exited and been reaped.
-        while let Ok(threads) = std::fs::read_dir(&tasks) {
-            most = Some(most.unwrap_or(0).max(threads.count()));
-            std::thread::sleep(std::time::Duration::from_millis(3));
-        }
-        most
-    });
-    let output = child.wait_with_output().expect("barkeep runs");
-    let most = sampler.join().expect("the sampler does not panic");
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
-    };
-    (run, most)
 }
 
 /// One CSV row of `barkeep fetch` parsed back.

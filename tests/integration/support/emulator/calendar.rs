@@ -3,7 +3,13 @@
 //!
 //! Owns: the holiday rules (observed dates, Easter for Good Friday, Juneteenth from 2022),
 //! the two special closures (2018-12-05, 2025-01-09) and the 13:00 ET early closes.
-//! Must not: know about symbols, bars or HTTP.
+//! Must not: know about symbols, bars or HTTP, or share code with `src/market/calendar.rs`.
+//!
+//! This is an independent copy of the market calendar, on purpose: the emulator is the oracle
+//! the tests check barkeep against, so a rule written wrong in barkeep's calendar must not be
+//! copied into it (a shared calendar would agree with itself and hide the bug). The two are
+//! written apart, and `calendar::the_calendar_equals_exchange_calendars_xnys` checks barkeep's
+//! against a third, `exchange_calendars`' XNYS.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::America::New_York;

@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 
 use super::EmuBar;
 use super::calendar;
+use super::dates::d;
 use super::market_data::{Feed, Market, Series, ShareChange, Timeframe, fnv1a, mix, round_to};
 use super::server::{param, reject_unexpected};
 
@@ -113,13 +114,9 @@ impl EmuActionKind {
     }
 }
 
-fn ymd(text: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("YYYY-MM-DD")
-}
-
 impl EmuAction {
     fn new(symbol: &str, ex_date: &str, process_date: NaiveDate, kind: EmuActionKind) -> Self {
-        let ex_date = ymd(ex_date);
+        let ex_date = d(ex_date);
         let h = mix(fnv1a(&format!("{symbol}|{}|{ex_date}", kind.type_name())));
         let g = mix(h);
         EmuAction {
@@ -142,26 +139,26 @@ impl EmuAction {
     /// is ten for one), processed on the ex-date.
     pub(crate) fn forward_split(symbol: &str, ex_date: &str, new_rate: f64, old_rate: f64) -> Self {
         let kind = EmuActionKind::ForwardSplit { old_rate, new_rate };
-        EmuAction::new(symbol, ex_date, ymd(ex_date), kind)
+        EmuAction::new(symbol, ex_date, d(ex_date), kind)
     }
 
     /// `new_rate` shares for every `old_rate` (`reverse_split("X", "2023-11-13", 1.0, 2.0)`
     /// is one for two), processed on the ex-date.
     pub(crate) fn reverse_split(symbol: &str, ex_date: &str, new_rate: f64, old_rate: f64) -> Self {
         let kind = EmuActionKind::ReverseSplit { old_rate, new_rate };
-        EmuAction::new(symbol, ex_date, ymd(ex_date), kind)
+        EmuAction::new(symbol, ex_date, d(ex_date), kind)
     }
 
     /// `rate` dollars per share, processed (paid) two weeks after the ex-date.
     pub(crate) fn cash_dividend(symbol: &str, ex_date: &str, rate: f64) -> Self {
         let kind = EmuActionKind::CashDividend { rate };
-        EmuAction::new(symbol, ex_date, ymd(ex_date) + Duration::days(14), kind)
+        EmuAction::new(symbol, ex_date, d(ex_date) + Duration::days(14), kind)
     }
 
     /// `rate` new shares per share, processed two weeks after the ex-date.
     pub(crate) fn stock_dividend(symbol: &str, ex_date: &str, rate: f64) -> Self {
         let kind = EmuActionKind::StockDividend { rate };
-        EmuAction::new(symbol, ex_date, ymd(ex_date) + Duration::days(14), kind)
+        EmuAction::new(symbol, ex_date, d(ex_date) + Duration::days(14), kind)
     }
 
     /// `new_rate` shares of `new_symbol` per `source_rate` held, processed on the ex-date.
@@ -177,12 +174,12 @@ impl EmuAction {
             new_symbol: new_symbol.to_owned(),
             new_rate,
         };
-        EmuAction::new(symbol, ex_date, ymd(ex_date), kind)
+        EmuAction::new(symbol, ex_date, d(ex_date), kind)
     }
 
     /// The same action, appearing in the listing on another day.
     pub(crate) fn processed_on(mut self, process_date: &str) -> Self {
-        self.process_date = ymd(process_date);
+        self.process_date = d(process_date);
         self
     }
 
@@ -651,11 +648,8 @@ pub(crate) fn list(
 #[cfg(test)]
 mod tests {
     use super::super::Emulator;
+    use super::super::dates::utc;
     use super::*;
-
-    fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-    }
 
     #[test]
     fn splits_show_in_raw_bars_on_their_ex_date() {

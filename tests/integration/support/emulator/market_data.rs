@@ -685,11 +685,8 @@ fn uniform(seed: u64, tag: u64, t: i64) -> f64 {
 mod tests {
     use chrono::Timelike as _;
 
+    use super::super::dates::utc;
     use super::*;
-
-    fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-    }
 
     fn series<'a>(symbol: &'a str, tf: &str, clock: &str) -> Series<'a> {
         let crypto = symbol.contains('/');

@@ -16,6 +16,7 @@
 
 pub(crate) mod calendar;
 mod corporate_actions;
+pub(crate) mod dates;
 mod market_data;
 mod server;
 

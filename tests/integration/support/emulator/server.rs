@@ -1078,6 +1078,7 @@ mod tests {
     use chrono::TimeZone as _;
     use serde_json::Value;
 
+    use super::super::dates::{d, utc};
     use super::super::{Emulator, Fault};
     use super::*;
 
@@ -1184,12 +1185,6 @@ mod tests {
                 ("APCA-API-SECRET-KEY", emu.secret_key()),
             ],
         )
-    }
-
-    fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .expect("test time")
-            .to_utc()
     }
 
     fn decode(token: &str) -> String {
@@ -1814,7 +1809,7 @@ mod tests {
             "/v2/stocks/bars?symbols=NEWCO&timeframe=1Min&start=2024-03-01&end=2024-03-14",
         );
         assert_eq!(before.text(), "{\"bars\":{},\"next_page_token\":null}");
-        emu.add_symbol("LATE", NaiveDate::from_ymd_opt(2024, 6, 12).unwrap());
+        emu.add_symbol("LATE", d("2024-06-12"));
         let late = emu.bars(
             "LATE",
             "1Week",
@@ -1846,11 +1841,10 @@ mod tests {
         let resp = get(&emu, target);
         let elapsed = started.elapsed();
         let json = resp.json();
-        let trading_days = NaiveDate::from_ymd_opt(2019, 6, 14)
-            .unwrap()
+        let trading_days = d("2019-06-14")
             .iter_days()
-            .take_while(|d| *d <= NaiveDate::from_ymd_opt(2024, 6, 14).unwrap())
-            .filter(|d| calendar::is_trading_day(*d))
+            .take_while(|day| *day <= d("2024-06-14"))
+            .filter(|day| calendar::is_trading_day(*day))
             .count();
         assert_eq!(json["bars"]["TSLA"].as_array().unwrap().len(), trading_days);
         assert!(json["next_page_token"].is_null());
@@ -1882,7 +1876,7 @@ mod tests {
     #[test]
     fn corporate_actions_page_by_process_date_and_validate_like_alpaca() {
         let emu = Emulator::start();
-        emu.add_symbol("SPIN", NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
+        emu.add_symbol("SPIN", d("2015-01-02"));
         emu.add_action(super::super::EmuAction::spin_off(
             "SPIN",
             "2023-04-03",
