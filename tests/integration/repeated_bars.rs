@@ -5,10 +5,10 @@
 use crate::support::emulator::{Fault, Repeat};
 use crate::support::{TestEnv, bars_of, parse_csv, utc};
 
-fn fetch_csv(env: &TestEnv, args: &[&str]) -> String {
-    let mut full = vec!["fetch", "--format", "csv"];
-    full.extend_from_slice(args);
-    env.run(&full).success().stdout
+fn fetch_csv(env: &TestEnv, args: &str) -> String {
+    env.run(format!("fetch --format csv {args}").as_str())
+        .success()
+        .stdout
 }
 
 /// Every `symbol` of `out` equals the emulator's bars of `timeframe` over `[start, end]`.
@@ -29,18 +29,8 @@ fn a_bar_repeated_at_each_page_boundary_is_merged_and_the_later_copy_wins() {
     env.emu.repeat_last_bar_of_each_page(Some(Repeat::Changed));
     // And 503s on the way, so retried requests repeat bars too.
     env.emu.inject(Fault::Status(503), 2);
-    let args = [
-        "AAPL",
-        "MSFT",
-        "SPY",
-        "-t",
-        "1Min",
-        "--start",
-        "2024-05-15",
-        "--end",
-        "2024-06-13",
-    ];
-    let out = fetch_csv(&env, &args);
+    let args = "AAPL MSFT SPY -t 1Min --start 2024-05-15 --end 2024-06-13";
+    let out = fetch_csv(&env, args);
     let requests = env.take_bar_requests();
     let pages = requests.iter().filter(|r| r.param("page_token").is_some());
     assert!(pages.count() >= 2, "several pages: {requests:#?}");
@@ -54,7 +44,7 @@ fn a_bar_repeated_at_each_page_boundary_is_merged_and_the_later_copy_wins() {
 
     // Everything was committed: the same fetch is served from the cache, with the same bars.
     env.emu.repeat_last_bar_of_each_page(None);
-    let again = fetch_csv(&env, &args);
+    let again = fetch_csv(&env, args);
     assert_eq!(env.take_bar_requests().len(), 0);
     assert_eq!(again, out);
 }
@@ -64,16 +54,8 @@ fn a_long_single_symbol_fetch_with_repeated_bars_commits_everything() {
     let env = TestEnv::new();
     env.emu
         .repeat_last_bar_of_each_page(Some(Repeat::Identical));
-    let args = [
-        "SPY",
-        "-t",
-        "1Min",
-        "--start",
-        "2024-05-01",
-        "--end",
-        "2024-06-13",
-    ];
-    let out = fetch_csv(&env, &args);
+    let args = "SPY -t 1Min --start 2024-05-01 --end 2024-06-13";
+    let out = fetch_csv(&env, args);
     assert!(env.take_bar_requests().len() >= 3, "a multi-page answer");
     assert_equals_emulator(
         &env,
@@ -82,9 +64,10 @@ fn a_long_single_symbol_fetch_with_repeated_bars_commits_everything() {
         "2024-05-01T04:00:00Z",
         "2024-06-14T03:59:00Z",
     );
-    let run = env.run(&["inspect", "--format", "csv"]).success();
-    assert!(run.stdout.contains("SPY"), "{}", run.stdout);
-    let again = fetch_csv(&env, &args);
+    env.run("inspect --format csv")
+        .success()
+        .assert_stdout_contains("SPY");
+    let again = fetch_csv(&env, args);
     assert_eq!(env.take_bar_requests().len(), 0);
     assert_eq!(again, out);
 }
@@ -93,18 +76,7 @@ fn a_long_single_symbol_fetch_with_repeated_bars_commits_everything() {
 fn a_crypto_fetch_with_repeated_bars_equals_the_emulator() {
     let env = TestEnv::new();
     env.emu.repeat_last_bar_of_each_page(Some(Repeat::Changed));
-    let out = fetch_csv(
-        &env,
-        &[
-            "BTC/USD",
-            "-t",
-            "1Min",
-            "--start",
-            "2024-06-01",
-            "--end",
-            "2024-06-10",
-        ],
-    );
+    let out = fetch_csv(&env, "BTC/USD -t 1Min --start 2024-06-01 --end 2024-06-10");
     assert!(env.take_bar_requests().len() >= 2, "a multi-page answer");
     let rows = parse_csv(&out);
     let expected = env.emu.bars(
