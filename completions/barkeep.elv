@@ -52,6 +52,7 @@ set edit:completion:arg-completer[barkeep] = {|@words|
             cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
             cand --api-url 'Alpaca''s market-data base URL'
             cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
+            cand --force 'Replace the --output FILE even when it is read-only (it stays read-only)'
             cand --offline 'Do not use the network: serve what the cache holds, up to each series'' last update'
             cand -q 'Print less: no progress or notes (errors still show)'
             cand --quiet 'Print less: no progress or notes (errors still show)'

@@ -60,6 +60,7 @@ always\t'Always colour stderr, even into a pipe or file'
 never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
+complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l force -d 'Replace the --output FILE even when it is read-only (it stays read-only)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l offline -d 'Do not use the network: serve what the cache holds, up to each series\' last update'
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers'

@@ -1,7 +1,9 @@
 //! How a URL may be shown: with the credentials a proxy URL can carry (`http://user:pass@host`)
 //! and the values of secret-looking query parameters (`?apikey=...`, `X-Amz-Signature=...`)
-//! replaced by `***`. Every URL that reaches an error, an event or a log line goes through
-//! here first; the URL actually requested is never changed.
+//! replaced by `***`, and control characters escaped (`\u{1b}`), so a URL from the
+//! environment cannot move the cursor or recolour the terminal. Every URL that reaches an
+//! error, an event or a log line goes through here first; the URL actually requested is never
+//! changed.
 
 use reqwest::Url;
 
@@ -30,9 +32,28 @@ fn is_secret_name(name: &str) -> bool {
         && (name == "sig" || name == "pwd" || SECRET_NAME_PARTS.iter().any(|p| name.contains(p)))
 }
 
-/// `text` (a URL, possibly malformed) with its userinfo and secret query values hidden.
-/// Works on the text itself, so it also redacts what `Url::parse` refuses.
+/// `text` (a URL, possibly malformed) with its userinfo and secret query values hidden and
+/// its control characters escaped. Works on the text itself, so it also redacts what
+/// `Url::parse` refuses.
 pub(super) fn redact_url(text: &str) -> String {
+    let redacted = redact_url_raw(text);
+    if redacted.chars().any(char::is_control) {
+        redacted
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_debug().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        redacted
+    }
+}
+
+fn redact_url_raw(text: &str) -> String {
     let (before_fragment, fragment) = match text.find('#') {
         Some(i) => text.split_at(i),
         None => (text, ""),
@@ -165,6 +186,14 @@ mod tests {
         );
         // An `@` in the path is not userinfo.
         assert_eq!(redact_url("http://h/a@b"), "http://h/a@b");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            redact_url("http://u:p@ex\u{1b}[31mample\r\n/x\u{7}?key=\u{1b}"),
+            "http://***@ex\\u{1b}[31mample\\r\\n/x\\u{7}?key=***"
+        );
     }
 
     #[test]

@@ -29,8 +29,6 @@ use crate::market::{Bar, Interval};
 use crate::parquet_files::read::{self, FileSummary};
 use crate::parquet_files::{self, SeriesMetadata};
 
-pub use super::object_client::is_object_url;
-
 /// Attempts of one commit before giving up on a series that keeps changing under us.
 const MAX_COMMIT_ATTEMPTS: u32 = 16;
 

@@ -54,4 +54,8 @@ pub enum Error {
     Contended { location: String, attempts: u32 },
     #[error("could not determine the user cache directory")]
     NoCacheDir,
+    /// A cache location that is neither a directory nor a URL barkeep supports; `location`
+    /// is escaped for display.
+    #[error("the cache location `{location}` {problem}")]
+    Location { location: String, problem: String },
 }

@@ -40,12 +40,9 @@ pub struct ObjectClient {
     url: String,
 }
 
-/// True for cache locations that name object storage rather than a directory.
-pub fn is_object_url(location: &str) -> bool {
-    ["s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://"]
-        .iter()
-        .any(|scheme| location.starts_with(scheme))
-}
+/// The URL schemes of the object storage a cache can live in (`s3://BUCKET/PREFIX`, ...).
+/// `location` parses cache locations with them; [`ObjectClient::open`] opens each one.
+pub const BUCKET_SCHEMES: [&str; 6] = ["s3", "s3a", "gs", "az", "abfs", "abfss"];
 
 fn storage_error(url: &str, e: object_store::Error) -> Error {
     Error::Storage {

@@ -3,7 +3,7 @@
 //! trait's methods through it and never learns which backend answers.
 
 use std::ops::Deref;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +12,10 @@ pub use super::backend::{
     CacheBackend, CommitSummary, Compaction, LeftoverTemp, Recovered, SeriesScan, SeriesUpdate,
     StoredSeries, WriteKind,
 };
-use super::bucket::{self, Bucket};
+use super::bucket::Bucket;
 use super::layout::SeriesKey;
 use super::local_dir::LocalDir;
+use super::location::Location;
 use crate::market::Interval;
 
 /// A cache, whichever backend holds it. Cheap to clone.
@@ -37,14 +38,13 @@ impl Store {
         Self::with_backend(LocalDir::new(root))
     }
 
-    /// The cache at `location`: object storage for `s3://`, `gs://` and `az://` URLs, else a
-    /// directory. `write_delay` is the test-only write throttle of a directory cache (see
-    /// [`LocalDir::with_write_delay`]); `None` outside tests.
-    pub fn open(location: &Path, write_delay: Option<Duration>) -> Result<Self, Error> {
-        match location.to_str().filter(|l| bucket::is_object_url(l)) {
-            Some(url) => Self::open_bucket(url),
-            None => Ok(Self::with_backend(
-                LocalDir::new(location.to_path_buf()).with_write_delay(write_delay),
+    /// The cache at `location`. `write_delay` is the test-only write throttle of a directory
+    /// cache (see [`LocalDir::with_write_delay`]); `None` outside tests.
+    pub fn open(location: &Location, write_delay: Option<Duration>) -> Result<Self, Error> {
+        match location {
+            Location::Bucket(url) => Self::open_bucket(url),
+            Location::Directory(dir) => Ok(Self::with_backend(
+                LocalDir::new(dir.clone()).with_write_delay(write_delay),
             )),
         }
     }

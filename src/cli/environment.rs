@@ -3,7 +3,8 @@
 //! terminal. Every read of these is here or in `printer` (colour), and every one of them is
 //! listed in [`VARIABLES`], which the man pages' ENVIRONMENT section is made from. Variables
 //! that stand for an option (`BARKEEP_CACHE_DIR`, ...) are clap `env` attributes in `args`
-//! instead, and the man pages take them from there.
+//! instead, and the man pages take them from there. A value shown in a message is escaped
+//! (`shown_input`): a control character in a variable never reaches the terminal raw.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::UsageError;
 use crate::api::Credentials;
+use crate::market::shown_input;
 
 pub(super) const KEY_ID: &str = "APCA_API_KEY_ID";
 pub(super) const SECRET_KEY: &str = "APCA_API_SECRET_KEY";
@@ -108,7 +110,7 @@ pub(super) fn now() -> Result<DateTime<Utc>, UsageError> {
         None => Ok(Utc::now()),
         Some(text) => DateTime::parse_from_rfc3339(text.trim())
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| UsageError(format!("{NOW} is `{text}`, not an RFC 3339 time; unset it or use e.g. 2024-06-14T20:30:00Z"))),
+            .map_err(|_| UsageError(format!("{NOW} is `{}`, not an RFC 3339 time; unset it or use e.g. 2024-06-14T20:30:00Z", shown_input(&text)))),
     }
 }
 
@@ -119,7 +121,7 @@ pub(super) fn retry_base_delay() -> Result<Option<Duration>, UsageError> {
             .trim()
             .parse::<u64>()
             .map(|ms| Some(Duration::from_millis(ms)))
-            .map_err(|_| UsageError(format!("{RETRY_BASE_MS} is `{text}`, not a number of milliseconds; unset it or use e.g. 500"))),
+            .map_err(|_| UsageError(format!("{RETRY_BASE_MS} is `{}`, not a number of milliseconds; unset it or use e.g. 500", shown_input(&text)))),
     }
 }
 

@@ -103,22 +103,32 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Help and version go to stdout with status 0; a bad value is one line naming the problem
-/// and the fix; other usage errors keep clap's usage text. All usage errors exit 2.
+/// Help and version go to stdout with status 0 (1 when stdout cannot take them, say a full
+/// disk; 0 for a closed pipe); a bad value is one line naming the problem and the fix; other
+/// usage errors keep clap's usage text. All usage errors exit 2.
 fn clap_error(e: &clap::Error) -> ExitCode {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let written = e
+                .print()
+                .and_then(|()| std::io::Write::flush(&mut std::io::stdout()));
+            match written {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    let what = if e.kind() == ErrorKind::DisplayHelp {
+                        "the help"
+                    } else {
+                        "the version"
+                    };
+                    Printer::fallback().error(&format!("cannot write {what} to stdout: {error}"));
+                    ExitCode::from(ExitStatus::Failure.code())
+                }
+                _ => ExitCode::SUCCESS,
+            }
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
-            ExitCode::from(
-                if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                    2
-                } else {
-                    0
-                },
-            )
+            ExitCode::from(ExitStatus::Usage.code())
         }
         ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
             // One line: the problem, then what would be accepted. The value is repeated
@@ -185,8 +195,13 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     };
     raise_open_file_limit();
     let now = environment::now()?;
-    let root = cache::location::resolve(cli.global.cache_dir.clone())?;
-    let store = Store::open(&root, environment::test_write_delay())?;
+    let location = match cache::location::resolve(cli.global.cache_dir.clone()) {
+        Err(e @ cache::Error::Location { .. }) => {
+            return Err(UsageError(format!("--cache-dir (or BARKEEP_CACHE_DIR): {e}")).into());
+        }
+        location => location?,
+    };
+    let store = Store::open(&location, environment::test_write_delay())?;
     let (interrupt, trigger) = Interrupt::new();
     let ctx = Context {
         printer: printer.clone(),

@@ -14,6 +14,7 @@ mod hostile_cache;
 mod inspect;
 mod interruptions;
 mod output;
+mod output_replace;
 mod prune;
 mod repeated_bars;
 mod rerun;

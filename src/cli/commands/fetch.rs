@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum, ValueHint};
 
+use crate::cache;
 use crate::cli::bar_output::{BarFormat, write_bars};
 use crate::cli::progress::Progress;
 use crate::cli::{Context, Interrupted, UsageError, environment, output_file};
@@ -95,12 +96,23 @@ pub struct FetchArgs {
     ///
     /// The bars are written to a temporary file beside FILE and renamed over it, so a reader
     /// never sees half a file and an interrupted run (Ctrl-C, SIGTERM) leaves the old one.
-    /// A FILE that is not a regular file (/dev/null, a FIFO, a symlink, /dev/stdout) is
-    /// written directly and never replaced. The format is csv unless --format says otherwise.
+    /// The new FILE keeps the old one's mode and owner; a FILE whose owner barkeep may not
+    /// keep, a read-only FILE (without --force) and a file of the cache are refused (exit 2).
+    /// When only FILE, not its directory, is writable, it is rewritten in place (not
+    /// atomically, with a note). A FILE that is not a regular file (/dev/null, a FIFO, a
+    /// symlink, /dev/stdout) is written directly and never replaced. The format is csv unless
+    /// --format says otherwise.
     ///
     /// Example: -o ~/data/aapl.csv
     #[arg(short, long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub output: Option<PathBuf>,
+
+    /// Replace the --output FILE even when it is read-only (it stays read-only)
+    ///
+    /// Without it, a FILE without write permission is refused (exit 2), as an editor refuses
+    /// to save over one.
+    #[arg(long, requires = "output")]
+    pub force: bool,
 
     /// Do not use the network: serve what the cache holds, up to each series' last update
     ///
@@ -151,8 +163,9 @@ impl From<FeedArg> for Feed {
     }
 }
 
-/// Checks that `path` can be written before any work is done.
-fn check_output_path(path: &Path) -> Result<(), UsageError> {
+/// Checks that `path` can be written before any work is done: not a file of the cache at
+/// `cache_root`, and replaceable (see `output_file`).
+fn check_output_path(path: &Path, force: bool, cache_root: &Path) -> anyhow::Result<()> {
     let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -161,15 +174,25 @@ fn check_output_path(path: &Path) -> Result<(), UsageError> {
         return Err(UsageError(format!(
             "--output `{}` is a directory; give a file name",
             path.display()
-        )));
+        ))
+        .into());
     }
     if !parent.is_dir() {
         return Err(UsageError(format!(
             "the directory of --output `{}` does not exist; create it first",
             path.display()
-        )));
+        ))
+        .into());
     }
-    Ok(())
+    if cache::location::holds(cache_root, path) {
+        return Err(UsageError(format!(
+            "--output `{}` is inside the cache `{}`, where the bars would replace its own files; write the output somewhere else",
+            path.display(),
+            cache_root.display()
+        ))
+        .into());
+    }
+    output_file::check(path, force)
 }
 
 /// Adjustments apply to stocks only: crypto has no corporate actions.
@@ -253,7 +276,7 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
     };
     let targets = op::targets(&options).map_err(|e| UsageError(e.to_string()))?;
     if let Some(path) = &args.output {
-        check_output_path(path)?;
+        check_output_path(path, args.force, ctx.store.root())?;
     }
     let progress = Arc::new(Progress::new(ctx.printer.clone()));
     let client = if args.offline {
@@ -289,6 +312,8 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
     // Output runs on a thread of its own: the runtime stays free to see Ctrl-C or SIGTERM,
     // which the output notices between two chunks.
     let output = args.output;
+    let force = args.force;
+    let printer = ctx.printer.clone();
     let format = args.format;
     let pace = environment::test_write_delay();
     let interrupt = ctx.interrupt.clone();
@@ -304,7 +329,9 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || match &output {
         Some(path) => {
             let format = format.unwrap_or(BarFormat::Csv);
-            output_file::write(path, |out| write_bars(out, format, series, &stop))
+            output_file::write(path, force, &printer, |out| {
+                write_bars(out, format, series, &stop)
+            })
         }
         None => {
             let stdout = std::io::stdout();

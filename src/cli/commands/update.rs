@@ -134,6 +134,12 @@ fn read_symbols_text(path: &Path) -> Result<String, UsageError> {
     Ok(text)
 }
 
+/// `text` without the UTF-8 byte-order mark that Windows editors put at the start of a file
+/// (it would otherwise make the first symbol invalid).
+fn without_byte_order_mark(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// A watchlist line that is not a valid symbol: reported, skipped, counted as failed.
 struct BadLine {
     /// `FILE:LINE`.
@@ -147,6 +153,7 @@ struct BadLine {
 /// typo in one line of a nightly watchlist must not skip the whole night.
 fn read_symbols_file(path: &Path) -> Result<(Vec<Symbol>, Vec<BadLine>), UsageError> {
     let text = read_symbols_text(path)?;
+    let text = without_byte_order_mark(&text);
     let mut symbols = Vec::new();
     let mut bad = Vec::new();
     for (number, line) in text.lines().enumerate() {
