@@ -131,7 +131,7 @@ fn output_refuses_a_file_whose_owner_it_cannot_keep() {
         eprintln!("not root: no file of another user to replace here, skipping");
         return;
     }
-    let mut cmd = env.command(&[]);
+    let mut cmd = env.command("");
     let out = env.dir.path().join("roots.csv");
     if !unprivileged(&env, &mut cmd) {
         eprintln!("user nobody cannot run the binary here: skipping");
@@ -201,7 +201,7 @@ fn output_in_a_read_only_directory_rewrites_the_file_in_place() {
     let out = dir.join("bars.csv");
     std::fs::write(&out, "old\n").unwrap();
     chmod(&out, 0o640);
-    let mut cmd = env.command(&[]);
+    let mut cmd = env.command("");
     if !unprivileged(&env, &mut cmd) {
         eprintln!("user nobody cannot run the binary here: skipping");
         return;
@@ -225,7 +225,7 @@ fn output_in_a_read_only_directory_rewrites_the_file_in_place() {
 
     // A new file there cannot be created at all: refused before any work.
     let new = dir.join("new.csv");
-    let mut cmd = env.command(&[]);
+    let mut cmd = env.command("");
     assert!(unprivileged(&env, &mut cmd));
     chmod(&dir, 0o555);
     cmd.args(fetch_to(&new, &[]));
