@@ -17,5 +17,6 @@ mod output;
 mod prune;
 mod rerun;
 mod shared_cache;
+mod signals;
 mod support;
 mod update;
