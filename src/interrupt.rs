@@ -13,8 +13,9 @@
 //!   process is in flight are registered: the CLI ends the process during them, leaving the
 //!   thread to the process exit.
 //!
-//! Signals are process-wide, and so are these records: [`received`] and the two lists are
-//! statics, for the waits deep in the cache that hold no [`Interrupt`].
+//! Signals are process-wide, and so are these records: [`received`], the blocked waits and
+//! the first wait given up are statics, for the waits deep in the cache that hold no
+//! [`Interrupt`].
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};

@@ -29,8 +29,8 @@ pub(super) fn write(
     }
 }
 
-/// Whether `path` is written directly (anything but a regular file, or nothing) rather than
-/// replaced through a temp file.
+/// Whether `path` is written directly: something that is not a regular file (a device, a
+/// FIFO, a symlink). A regular file, or nothing, is replaced through a temp file.
 pub(super) fn is_written_directly(path: &Path) -> bool {
     fs_err::symlink_metadata(path).is_ok_and(|meta| !meta.file_type().is_file())
 }
