@@ -14,6 +14,7 @@ use super::models::{BarsPage as RawBarsPage, ErrorBody, Page};
 use super::redact::{redact_error, redact_url, shown};
 use super::{Error, Pacer, RetryPolicy};
 use crate::events::{Event, Observer, RequestKind};
+use crate::interrupt::{self, Interrupt, Wait};
 use crate::market::{AssetClass, Bar, Feed, Symbol, Timeframe};
 
 /// Alpaca's page size maximum; the limit counts bars across all symbols of a request.
@@ -71,6 +72,9 @@ pub struct ClientConfig {
     pub read_timeout: Duration,
     /// The current time, for clamping recent SIP requests.
     pub now: DateTime<Utc>,
+    /// Ends a retry back-off or a wait for the rate limit at once: the request then fails
+    /// with [`Error::Interrupted`] instead of being sent (again).
+    pub interrupt: Interrupt,
 }
 
 /// One logical request: bars of some symbols of one asset class, feed and timeframe over
@@ -427,13 +431,17 @@ impl Client {
                 Ok(page) => return Ok(page),
                 Err(e) if e.is_transient() && attempt < policy.max_attempts => {
                     let delay = policy.delay(attempt);
+                    let reason = e.retry_reason();
                     self.observer.event(Event::Retrying {
                         url: &shown_url,
-                        reason: &e.retry_reason(),
+                        reason: &reason,
                         attempt,
                         delay,
                     });
-                    tokio::time::sleep(delay).await;
+                    self.unless_interrupted(tokio::time::sleep(delay), || {
+                        format!("waiting to retry a request ({reason})")
+                    })
+                    .await?;
                     attempt += 1;
                 }
                 Err(e) if e.is_transient() => {
@@ -448,6 +456,27 @@ impl Client {
         }
     }
 
+    /// Runs `wait` (a back-off, the rate limit) unless a signal arrives first or during it:
+    /// then fails with [`Error::Interrupted`], recording what it was `waiting` for when it
+    /// cut a wait short.
+    async fn unless_interrupted<T>(
+        &self,
+        wait: impl Future<Output = T>,
+        waiting: impl FnOnce() -> String,
+    ) -> Result<T, Error> {
+        let stop = &self.config.interrupt;
+        if let Some(signal) = stop.signal() {
+            return Err(Error::Interrupted(signal));
+        }
+        tokio::select! {
+            value = wait => Ok(value),
+            signal = stop.wait() => {
+                interrupt::gave_up(Wait::Other(waiting()));
+                Err(Error::Interrupted(signal))
+            }
+        }
+    }
+
     /// One GET of `url`; `shown_url` is its redacted form, for events.
     async fn send_once<P: Page>(
         &self,
@@ -455,7 +484,12 @@ impl Client {
         shown_url: &str,
         kind: RequestKind,
     ) -> Result<P, Error> {
-        let waited = self.pacer.acquire().await;
+        let waited = self
+            .unless_interrupted(self.pacer.acquire(), || {
+                "waiting for the rate limit (--rate-limit, or Alpaca's x-ratelimit-reset)"
+                    .to_owned()
+            })
+            .await?;
         if !waited.is_zero() {
             self.observer.event(Event::RateLimited { delay: waited });
         }

@@ -25,6 +25,10 @@ pub enum Error {
     InvalidBaseUrl { url: String, reason: String },
     #[error("network error talking to Alpaca")]
     Transport(#[source] reqwest::Error),
+    /// A signal stopped the request while it waited (a retry back-off, the rate limit): it
+    /// was not sent again.
+    #[error("interrupted by {} before Alpaca answered", .0.name())]
+    Interrupted(crate::interrupt::Signal),
     /// `url` is redacted.
     #[error("gave up on `{url}` after {attempts} attempts")]
     GaveUp {

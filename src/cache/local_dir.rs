@@ -270,7 +270,7 @@ impl CacheBackend for LocalDir {
     }
 
     fn lock(&self, key: &SeriesKey, wait: bool) -> Result<SeriesLock, Error> {
-        lock::acquire(&self.path(key), wait)
+        lock::acquire(&self.path(key), wait, key)
     }
 
     /// Rolls back an append that was interrupted (a crash or a kill between writing its
@@ -604,7 +604,11 @@ impl CacheBackend for LocalDir {
     }
 
     fn lock_document(&self, relative: &Path, wait: bool) -> Result<SeriesLock, Error> {
-        lock::acquire(&self.document_path(relative), wait)
+        lock::acquire(
+            &self.document_path(relative),
+            wait,
+            &format_args!("`{}`", relative.display()),
+        )
     }
 
     fn read_document(&self, relative: &Path) -> Result<Option<Vec<u8>>, Error> {

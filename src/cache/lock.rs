@@ -5,12 +5,23 @@
 //! rename), except to roll back a journal an interrupted append left behind: the store does
 //! that under this lock. The locks this process holds are also kept in a process-wide list,
 //! so that such a recovery inside a process that already holds the lock does not wait for it.
+//!
+//! Waiting for a lock another process holds is a loop of tries, not a blocking `flock`, so a
+//! signal ends it within [`POLL_AT_MOST`] (issue 20): the wait then fails, and the run commits
+//! what it can and stops.
 
+use std::fmt;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::Error;
+use crate::interrupt::{self, Wait};
+
+/// The longest pause between two tries of a lock another process holds. The first pauses
+/// are shorter (1 ms, doubling), so a lock held for a commit is taken soon after it is free.
+const POLL_AT_MOST: Duration = Duration::from_millis(20);
 
 /// An exclusive lock, released when dropped (or when the process dies).
 #[derive(Debug)]
@@ -62,14 +73,19 @@ pub fn lock_path(series_path: &Path) -> PathBuf {
 }
 
 /// Locks `series_path`, creating its directory and lock file as needed. With `wait` false,
-/// fails with [`Error::Locked`] instead of waiting for another process.
+/// fails with [`Error::Locked`] instead of waiting for another process. `guarded` names what
+/// the lock guards ("AAPL 1Min (stocks sip)"), for the line a signal ending the wait prints.
 ///
 /// `prune` deletes lock files (while holding them). A process that was waiting on a deleted
 /// lock file would then hold a lock nobody else can see, so after locking we check that the
 /// path still names the file we locked, and start over if not.
-pub fn acquire(series_path: &Path, wait: bool) -> Result<SeriesLock, Error> {
+pub fn acquire(
+    series_path: &Path,
+    wait: bool,
+    guarded: &dyn fmt::Display,
+) -> Result<SeriesLock, Error> {
     loop {
-        let lock = acquire_once(series_path, wait)?;
+        let lock = acquire_once(series_path, wait, guarded)?;
         if still_linked(&lock)? {
             return Ok(lock);
         }
@@ -107,7 +123,11 @@ pub fn remove(lock: SeriesLock) -> Result<(), Error> {
     }
 }
 
-fn acquire_once(series_path: &Path, wait: bool) -> Result<SeriesLock, Error> {
+fn acquire_once(
+    series_path: &Path,
+    wait: bool,
+    guarded: &dyn fmt::Display,
+) -> Result<SeriesLock, Error> {
     let path = lock_path(series_path);
     if let Some(dir) = path.parent() {
         fs_err::create_dir_all(dir)?;
@@ -118,17 +138,12 @@ fn acquire_once(series_path: &Path, wait: bool) -> Result<SeriesLock, Error> {
         .write(true)
         .open(&path)?
         .into_file();
-    if wait {
-        file.lock().map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("failed to lock `{}`: {e}", path.display()),
-            )
-        })?;
-    } else {
+    let mut pause = Duration::from_millis(1);
+    loop {
         match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(Error::Locked { path }),
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) if !wait => return Err(Error::Locked { path }),
+            Err(TryLockError::WouldBlock) => {}
             Err(TryLockError::Error(e)) => {
                 return Err(std::io::Error::new(
                     e.kind(),
@@ -137,6 +152,24 @@ fn acquire_once(series_path: &Path, wait: bool) -> Result<SeriesLock, Error> {
                 .into());
             }
         }
+        // Another process holds it. A signal ends the wait (a free lock is still taken after
+        // one: committing what was answered needs it).
+        if let Some(signal) = interrupt::received() {
+            interrupt::gave_up(Wait::Other(format!(
+                "waiting for the lock of {guarded} held by another barkeep"
+            )));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                format!(
+                    "stopped waiting for the lock `{}` held by another barkeep ({})",
+                    path.display(),
+                    signal.name()
+                ),
+            )
+            .into());
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(POLL_AT_MOST);
     }
     HELD.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -155,18 +188,44 @@ mod tests {
     fn second_lock_without_wait_is_refused_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let series = dir.path().join("stocks/sip/1Day/AAPL.parquet");
-        let first = acquire(&series, false).unwrap();
+        let first = acquire(&series, false, &"AAPL").unwrap();
         assert_eq!(
             first.path(),
             dir.path().join("stocks/sip/1Day/.AAPL.parquet.lock")
         );
-        assert!(matches!(acquire(&series, false), Err(Error::Locked { .. })));
+        assert!(matches!(
+            acquire(&series, false, &"AAPL"),
+            Err(Error::Locked { .. })
+        ));
         assert!(held_by_this_process(&series));
         drop(first);
         assert!(!held_by_this_process(&series));
-        let second = acquire(&series, false).unwrap();
+        let second = acquire(&series, false, &"AAPL").unwrap();
         remove(second).unwrap();
         assert!(!lock_path(&series).exists());
-        acquire(&series, false).unwrap();
+        acquire(&series, false, &"AAPL").unwrap();
+    }
+
+    #[test]
+    fn a_waiting_lock_is_taken_soon_after_the_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let series = dir.path().join("stocks/sip/1Day/AAPL.parquet");
+        let first = acquire(&series, false, &"AAPL").unwrap();
+        let waiter = {
+            let series = series.clone();
+            std::thread::spawn(move || {
+                let started = std::time::Instant::now();
+                let lock = acquire(&series, true, &"AAPL").unwrap();
+                (started.elapsed(), lock)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        drop(first);
+        let (waited, _lock) = waiter.join().unwrap();
+        assert!(waited >= Duration::from_millis(200), "{waited:?}");
+        assert!(
+            waited < Duration::from_millis(200) + 10 * POLL_AT_MOST,
+            "{waited:?}"
+        );
     }
 }

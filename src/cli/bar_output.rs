@@ -9,6 +9,10 @@
 //! buffer with one `write_all`, in order, checking between chunks whether to stop (a signal).
 //! At most [`BUFFERS`] chunks are in flight, so memory stays bounded whatever the length of
 //! the output.
+//!
+//! A reader that stops reading (`fetch ... | sleep 60`) blocks a write in the kernel, where no
+//! signal reaches it: every write is registered as a wait for the reader
+//! ([`interrupt::blocked_on`]), so that Ctrl-C or SIGTERM ends the run at once (issue 20).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,6 +21,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use clap::ValueEnum;
 
 use super::bar_text::BarText;
+use crate::interrupt::{self, Wait};
 use crate::market::{AssetClass, Bar, NEW_YORK, Volume};
 use crate::ops::fetch::FetchedSeries;
 use crate::parquet_files::metadata::format_instant;
@@ -207,9 +212,31 @@ fn write_in_order(
     Ok(())
 }
 
-/// Writes the bars of `chunks` (a stream of series, or parts of series, in output order).
-/// Only the table, which needs every row to size its columns, holds them all in memory.
-/// `stop` is asked before each chunk is written, and its error ends the output.
+/// The output, each of whose writes (and flushes) is registered as a wait for its reader
+/// while it lasts.
+struct ReaderWait<'a>(&'a mut dyn Write);
+
+impl Write for ReaderWait<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _waiting = interrupt::blocked_on(Wait::Output);
+        self.0.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let _waiting = interrupt::blocked_on(Wait::Output);
+        self.0.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _waiting = interrupt::blocked_on(Wait::Output);
+        self.0.flush()
+    }
+}
+
+/// Writes the bars of `chunks` (a stream of series, or parts of series, in output order),
+/// and flushes `out`. Only the table, which needs every row to size its columns, holds them
+/// all in memory. `stop` is asked before each chunk is written, and its error ends the
+/// output.
 pub(super) fn write_bars<I, E>(
     out: &mut dyn Write,
     format: BarFormat,
@@ -220,6 +247,7 @@ where
     I: Iterator<Item = Result<FetchedSeries, E>> + Send,
     E: std::error::Error + Send + Sync + 'static,
 {
+    let out = &mut ReaderWait(out);
     match format {
         BarFormat::Csv | BarFormat::Ndjson => {
             if format == BarFormat::Csv {
@@ -287,7 +315,7 @@ where
             out.write_all(text.as_bytes())?;
         }
     }
-    Ok(())
+    Ok(out.flush()?)
 }
 
 #[cfg(test)]

@@ -14,8 +14,10 @@ mod output_file;
 mod printer;
 mod progress;
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Parser;
@@ -23,7 +25,7 @@ use clap::Parser;
 use crate::api::{self, Client, ClientConfig, RetryPolicy};
 use crate::cache::{self, Store};
 use crate::events::Observer;
-use crate::interrupt::{Interrupt, Signal};
+use crate::interrupt::{Interrupt, Signal, Wait};
 use crate::market::adjustment::AdjustmentError;
 use crate::market::shown_input;
 use crate::ops;
@@ -43,8 +45,11 @@ pub struct UsageError(pub String);
 pub struct Interrupted(pub Signal);
 
 /// How long a command may take, after a signal, to commit what it has before the process
-/// stops anyway.
-const GRACE_AFTER_SIGNAL: std::time::Duration = std::time::Duration::from_secs(10);
+/// stops anyway. Waits for anything that is not ours end sooner (see [`run`]).
+const GRACE_AFTER_SIGNAL: Duration = Duration::from_secs(10);
+/// How often, after a signal, the run looks for a thread blocked on something outside the
+/// process (a FIFO, stdin, a reader of the output).
+const BLOCKED_CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// What every subcommand needs.
 #[derive(Clone)]
@@ -74,6 +79,7 @@ impl Context {
             connect_timeout: std::time::Duration::from_secs(10),
             read_timeout: std::time::Duration::from_secs(60),
             now: self.now,
+            interrupt: self.interrupt.clone(),
         };
         Client::new(config, observer).map_err(|e| match e {
             api::Error::InvalidBaseUrl { url, reason } => UsageError(format!(
@@ -211,34 +217,95 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         api_url: cli.global.api_url.clone(),
         rate_limit: cli.global.rate_limit,
     };
+    let output = match &command {
+        Command::Fetch(args) => args.output.clone(),
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()?;
-    let result = runtime.block_on(async {
+    let (result, abandoned) = runtime.block_on(async {
         crate::interrupt::listen(trigger);
-        // A command sees the signal through `ctx.interrupt`, commits what it has and returns
-        // `Interrupted`; one that does not return in time is stopped here.
-        let stop = async {
-            let signal = interrupt.wait().await;
-            tokio::time::sleep(GRACE_AFTER_SIGNAL).await;
-            signal
-        };
-        let result = tokio::select! {
-            result = dispatch(&ctx, command) => result,
-            signal = stop => Err(Interrupted(signal).into()),
-        };
-        match (result, interrupt.signal()) {
-            (Ok(()), Some(signal)) => Err(Interrupted(signal).into()),
-            (result, _) => result,
+        tokio::select! {
+            result = dispatch(&ctx, command) => (result, None),
+            (signal, blocked) = stopped(&interrupt, output.as_deref()) => {
+                (Err(Interrupted(signal).into()), blocked)
+            }
         }
     });
-    // Give blocking tasks a moment, so a commit in progress when the signal arrived finishes
-    // (under its lock) before the process exits. A task still waiting for another process's
-    // lock is abandoned; commits are atomic, so even an abandoned one leaves no torn file.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    // After a signal the status says so, whatever the command made of it (a wait it cut
+    // short fails with an error that only repeats the line below).
+    let result = match interrupt.signal() {
+        Some(signal) => {
+            let waited = abandoned.clone().or_else(crate::interrupt::given_up);
+            if let Some(wait) = waited {
+                printer.note(&format!(
+                    "interrupted ({}) while {}",
+                    signal.name(),
+                    describe(&wait, output.as_deref())
+                ));
+            } else if let Err(e) = &result {
+                let (status, show) = ExitStatus::of(e);
+                if show {
+                    render_error(printer, e, status);
+                }
+            }
+            Err(Interrupted(signal).into())
+        }
+        None => result,
+    };
+    if abandoned.is_some() {
+        // The blocked thread never returns: leave it to the process exit.
+        runtime.shutdown_background();
+    } else {
+        // Give blocking tasks a moment, so a commit in progress when the signal arrived
+        // finishes (under its lock) before the process exits. Commits are atomic, so even
+        // one abandoned after this leaves no torn file.
+        runtime.shutdown_timeout(Duration::from_secs(5));
+    }
     result
+}
+
+/// Resolves when the run must stop without waiting for the command any more, with the signal
+/// and the wait it cuts short, if any. A command sees the signal through `ctx.interrupt`,
+/// commits what it has and returns `Interrupted`; one that does not return within
+/// [`GRACE_AFTER_SIGNAL`] is stopped anyway. A thread blocked on something outside the
+/// process (which no signal unblocks) is not waited for at all: nothing else is in flight
+/// while one is registered (see [`crate::interrupt::blocked_on`]).
+async fn stopped(interrupt: &Interrupt, output: Option<&Path>) -> (Signal, Option<Wait>) {
+    let signal = interrupt.wait().await;
+    let deadline = tokio::time::Instant::now() + GRACE_AFTER_SIGNAL;
+    loop {
+        let blocked = crate::interrupt::blocked()
+            .into_iter()
+            .find(|wait| !is_our_own_file(wait, output));
+        if blocked.is_some() || tokio::time::Instant::now() >= deadline {
+            return (signal, blocked);
+        }
+        tokio::time::sleep(BLOCKED_CHECK_EVERY).await;
+    }
+}
+
+/// Whether `wait` is the output being written to a regular `--output` file: that goes to a
+/// temp file of ours, which the output removes itself when it stops between two chunks, so
+/// it is waited for like any of our own work.
+fn is_our_own_file(wait: &Wait, output: Option<&Path>) -> bool {
+    matches!(wait, Wait::Output)
+        && output.is_some_and(|path| !output_file::is_written_directly(path))
+}
+
+/// The end of `interrupted (SIGTERM) while ...`.
+fn describe(wait: &Wait, output: Option<&Path>) -> String {
+    match (wait, output) {
+        (Wait::Output, None) => "writing to stdout (the reader stopped reading)".to_owned(),
+        (Wait::Output, Some(path)) => format!(
+            "writing to `{}` (the reader stopped reading)",
+            path.display()
+        ),
+        (Wait::Other(what), _) => what.clone(),
+    }
 }
 
 /// Raises the soft limit of open files to the hard limit (macOS starts shells at 256). A

@@ -52,11 +52,7 @@ pub(super) fn write(
 ) -> anyhow::Result<()> {
     match fs_err::symlink_metadata(path) {
         Ok(meta) if !meta.file_type().is_file() => {
-            let file = fs_err::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(path)?;
+            let file = open_directly(path)?;
             let mut out = BufWriter::with_capacity(1 << 16, file);
             write(&mut out)?;
             Ok(out.flush()?)
@@ -75,6 +71,27 @@ pub(super) fn write(
             }
         }
     }
+}
+
+/// Whether `path` is written directly: something that is not a regular file (a device, a
+/// FIFO, a symlink). A regular file, or nothing, is replaced through a temp file.
+pub(super) fn is_written_directly(path: &Path) -> bool {
+    fs_err::symlink_metadata(path).is_ok_and(|meta| !meta.file_type().is_file())
+}
+
+/// Opens a target that is not a regular file for writing. Opening a FIFO waits for a
+/// reader, possibly for ever: the wait is registered, so a signal ends the run at once
+/// (issue 20).
+fn open_directly(path: &Path) -> std::io::Result<fs_err::File> {
+    let _waiting = crate::interrupt::blocked_on(crate::interrupt::Wait::Other(format!(
+        "waiting for a reader to open `{}`",
+        path.display()
+    )));
+    fs_err::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
 }
 
 /// Where the bars of a regular FILE go.

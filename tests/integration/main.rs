@@ -19,5 +19,6 @@ mod prune;
 mod repeated_bars;
 mod rerun;
 mod shared_cache;
+mod signals;
 mod support;
 mod update;

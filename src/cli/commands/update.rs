@@ -12,6 +12,7 @@ use serde_json::json;
 use super::fetch::FeedArg;
 use crate::cli::progress::{Progress, calendar_note};
 use crate::cli::{Context, UsageError, ops_hint};
+use crate::interrupt::{self, Wait};
 use crate::market::{Interval, Symbol, Timeframe, When};
 use crate::ops::gap_fill::SeriesStatus;
 use crate::ops::inspect::error_chain;
@@ -91,6 +92,10 @@ const MAX_SYMBOLS_FILE_LINES: usize = 100_000;
 /// The text of a watchlist file (or stdin for `-`), refused beyond
 /// [`MAX_SYMBOLS_FILE_BYTES`] or [`MAX_SYMBOLS_FILE_LINES`], so `/dev/zero` or a wrong file
 /// fails at once instead of filling memory.
+///
+/// A FIFO nobody writes to, or stdin from a writer that never closes it, blocks the open or
+/// the read where no signal reaches it: the wait is registered, so a signal ends the run at
+/// once (issue 20). Call it off the async threads.
 fn read_symbols_text(path: &Path) -> Result<String, UsageError> {
     let unreadable = |e: std::io::Error| {
         UsageError(format!(
@@ -98,8 +103,17 @@ fn read_symbols_text(path: &Path) -> Result<String, UsageError> {
             path.display()
         ))
     };
+    let stdin = path.as_os_str() == "-";
+    let _waiting = interrupt::blocked_on(Wait::Other(if stdin {
+        "waiting for stdin to be written and closed (--symbols-file -)".to_owned()
+    } else {
+        format!(
+            "waiting for --symbols-file `{}` to be written",
+            path.display()
+        )
+    }));
     let mut bytes = Vec::new();
-    if path.as_os_str() == "-" {
+    if stdin {
         std::io::stdin()
             .lock()
             .take(MAX_SYMBOLS_FILE_BYTES + 1)
@@ -177,7 +191,10 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
     let mut symbols = args.symbols;
     let mut bad_lines = Vec::new();
     if let Some(path) = &args.symbols_file {
-        let (listed, bad) = read_symbols_file(path)?;
+        let (listed, bad) = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || read_symbols_file(&path)).await??
+        };
         symbols.extend(listed);
         for line in &bad {
             ctx.printer
