@@ -17,5 +17,7 @@ mod output;
 mod prune;
 mod rerun;
 mod shared_cache;
+#[cfg(unix)]
+mod storage_failures;
 mod support;
 mod update;
