@@ -94,7 +94,7 @@ set edit:completion:arg-completer[barkeep] = {|@words|
             cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
             cand --api-url 'Alpaca''s market-data base URL'
             cand --rate-limit 'Requests per minute at most (Alpaca''s free plan allows 200)'
-            cand --verify 'Read every file whole and check it: a regular file (not a link or a directory), readable Parquet with the expected schema, sorted, one row per timestamp, rows inside the recorded coverage; also report rollback journals whose series file is gone; exit 1 if anything is wrong'
+            cand --verify 'Read every file whole and check it: a regular file (not a link or a directory), readable Parquet with the expected schema, sorted, one row per timestamp, rows inside the recorded coverage; also report rollback journals whose series file is gone and corporate-actions ledgers that cannot be read; exit 1 if anything is wrong'
             cand --gaps 'List the market sessions inside each stock series'' coverage that hold no bar at all'
             cand --calendar 'Print the US equity market calendar from --start to --end instead of the cache: sessions (extended and regular hours), early closes and holidays, 2016 to 2030'
             cand -q 'Print less: no progress or notes (errors still show)'

@@ -102,7 +102,7 @@ always\t'Always colour stderr, even into a pipe or file'
 never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
-complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l verify -d 'Read every file whole and check it: a regular file (not a link or a directory), readable Parquet with the expected schema, sorted, one row per timestamp, rows inside the recorded coverage; also report rollback journals whose series file is gone; exit 1 if anything is wrong'
+complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l verify -d 'Read every file whole and check it: a regular file (not a link or a directory), readable Parquet with the expected schema, sorted, one row per timestamp, rows inside the recorded coverage; also report rollback journals whose series file is gone and corporate-actions ledgers that cannot be read; exit 1 if anything is wrong'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l gaps -d 'List the market sessions inside each stock series\' coverage that hold no bar at all'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l calendar -d 'Print the US equity market calendar from --start to --end instead of the cache: sessions (extended and regular hours), early closes and holidays, 2016 to 2030'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'

@@ -129,10 +129,18 @@ impl Journal {
     /// Restores the file as it was before the append: the saved bytes at `at`, truncated to
     /// the old length, synced. Refuses (and changes nothing) when the bytes before `at` are
     /// not the ones the journal was taken from.
+    ///
+    /// Needs no new space when the append grew the file (the usual case, and the one a full
+    /// disk interrupts): the file is first cut back to its old length, and the saved bytes go
+    /// over bytes it already holds. So an append that failed for lack of space can always be
+    /// undone at once (on file systems that overwrite in place, as ext4, XFS and tmpfs do).
     pub fn roll_back(&self, file: &mut File) -> Result<(), JournalError> {
         let len = file.metadata()?.len();
         if len < self.at || guard_hash(file, self.at, self.guard_len)? != self.guard_hash {
             return Err(JournalError::Mismatch);
+        }
+        if len > self.old_len {
+            file.set_len(self.old_len)?;
         }
         file.seek(SeekFrom::Start(self.at))?;
         file.write_all(&self.saved)?;

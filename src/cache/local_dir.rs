@@ -7,12 +7,19 @@
 //!   forming) are encoded as new row groups over the old footer, followed by a merged footer.
 //!   A rollback journal (`journal`) saved first makes this atomic: journal synced and renamed
 //!   into place, tail written and synced, journal removed (the commit point), directory synced.
-//! - **Rewrite**, for anything else (bars before or inside the stored range, long tails) and
-//!   for compaction: through `temp_file` (temp file, fsync, rename, directory fsync).
+//! - **Rewrite**, for anything else (bars before or inside the stored range, long tails, a
+//!   file another tool rewrote with its own Parquet schema) and for compaction: through
+//!   `temp_file` (temp file, fsync, rename, directory fsync).
 //!
-//! A crash at any moment leaves the old series or the new one. A journal left by a crash is
-//! rolled back (under the series lock) before anything reads or writes the series: every read
-//! and commit here does it first, and [`CacheBackend::recover`] does it on demand.
+//! A crash at any moment leaves the old series or the new one. A write that fails (a full
+//! disk, an i/o error) is undone before the commit returns: the temp file of a rewrite is
+//! removed, and an append is rolled back from its journal at once, so no reader ever meets a
+//! half-written file after barkeep has returned. Such failures are said as what the disk
+//! refused ([`Error::Disk`]), never as damage.
+//!
+//! A journal left by a crash (a kill, a power cut) is rolled back (under the series lock)
+//! before anything reads or writes the series: every read and commit here does it first, and
+//! [`CacheBackend::recover`] does it on demand.
 //!
 //! Only a regular file at a series path is a series: a symbolic link, a directory or anything
 //! else there is reported as [`Error::NotAFile`], never followed for reading or writing (a
@@ -29,19 +36,19 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 
-use super::Error;
 use super::backend::{
     CacheBackend, CommitSummary, Compaction, LeftoverTemp, Recovered, SeriesScan, SeriesUpdate,
     WriteKind,
 };
 use super::compaction::FileShape;
-use super::journal::{Journal, journal_path};
+use super::journal::{Journal, JournalError, journal_path};
 use super::layout::SeriesKey;
 use super::lock::{self, SeriesLock};
 use super::series_merge::{check_identity, damaged, empty_metadata, merge_update};
 use super::temp_file::{self, Throttled, sync_dir};
+use super::{Access, Error};
 use crate::market::{Bar, Interval};
-use crate::parquet_files::append::{Tail, encode_tail};
+use crate::parquet_files::append::{Tail, appendable, encode_tail};
 use crate::parquet_files::footer::Footer;
 use crate::parquet_files::read::{self, FileSummary};
 use crate::parquet_files::write::ROW_GROUP_ROWS;
@@ -78,8 +85,11 @@ impl LocalDir {
         self.root.join(key.relative_path())
     }
 
+    /// A read of the series failed: damage, or the disk's doing (permission denied, an i/o
+    /// error), said as such.
     fn damaged(&self, key: &SeriesKey, source: parquet_files::Error) -> Error {
-        damaged(&self.path(key), key, source)
+        let path = self.path(key);
+        damaged(&path, key, source).on_file(&path, Access::Read)
     }
 
     fn check_identity(&self, key: &SeriesKey, metadata: &SeriesMetadata) -> Result<(), Error> {
@@ -106,7 +116,8 @@ impl LocalDir {
     /// not followed either.
     fn open_regular(&self, key: &SeriesKey, write: bool) -> Result<Option<File>, Error> {
         let path = self.path(key);
-        let Some(listed) = entry_metadata(&path)? else {
+        let access = if write { Access::Write } else { Access::Read };
+        let Some(listed) = entry_metadata(&path).map_err(|e| e.on_file(&path, access))? else {
             return Ok(None);
         };
         if !listed.file_type().is_file() {
@@ -119,7 +130,7 @@ impl LocalDir {
         {
             Ok(file) => file.into_file(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(Error::from(e).on_file(&path, access)),
         };
         if !same_file(&listed, &file.metadata()?) {
             return Err(std::io::Error::other(format!(
@@ -219,16 +230,18 @@ impl LocalDir {
     /// Writes `tail` at its offset under a rollback journal: journal to a temp file, synced,
     /// renamed into place, directory synced; tail written, file synced; journal removed
     /// (the commit point), directory synced. Four syncs, whatever the size of the append.
+    ///
+    /// A failure rolls the append back at once, in this process: a reader never meets a
+    /// half-written file after barkeep has returned. Until the journal is in place nothing
+    /// was touched (its temp file is removed); after, [`Self::undo_append`] restores the old
+    /// bytes, which needs no new space.
     fn write_in_place(&self, key: &SeriesKey, footer: &Footer, tail: &Tail) -> Result<(), Error> {
-        use std::io::{Seek, SeekFrom};
         let path = self.path(key);
         let dir = path.parent().expect("series paths have a directory");
         let journal = journal_path(&path);
-        let mut file = fs_err::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)?
-            .into_file();
+        let Some(mut file) = self.open_regular(key, true)? else {
+            return Err(std::io::Error::from(std::io::ErrorKind::NotFound).into());
+        };
         if file.metadata()?.len() != footer.file_len {
             return Err(std::io::Error::other(format!(
                 "`{}` changed while it was being appended to",
@@ -236,96 +249,76 @@ impl LocalDir {
             ))
             .into());
         }
-        let saved = Journal::capture(&file, footer.file_len, tail.at)?.encode();
-        temp_file::write(
+        let saved = Journal::capture(&file, footer.file_len, tail.at)?;
+        let journal_written = temp_file::write(
             &journal,
             self.write_delay,
-            |out| Ok(out.write_all(&saved)?),
+            |out| Ok(out.write_all(&saved.encode())?),
             |_| Ok(()),
-        )?;
+        );
+        if let Err(failed) = journal_written {
+            // Renamed into place but not synced, or not renamed at all: the series file is
+            // untouched either way, so the journal guards nothing.
+            let _ = remove_entry(&journal);
+            return Err(failed);
+        }
         temp_file::pause(self.write_delay);
 
+        let committed = self.write_tail(&mut file, tail).and_then(|()| {
+            temp_file::pause(self.write_delay);
+            Ok(fs_err::remove_file(&journal)?)
+        });
+        match committed {
+            Ok(()) => sync_dir(dir),
+            Err(failed) => Err(Self::undo_append(&path, &mut file, &saved, failed)),
+        }
+    }
+
+    /// Writes the tail over the old footer and syncs the file.
+    fn write_tail(&self, file: &mut File, tail: &Tail) -> Result<(), Error> {
+        use std::io::{Seek, SeekFrom};
         file.seek(SeekFrom::Start(tail.at))?;
-        Throttled::new(&mut file, self.write_delay).write_all(&tail.bytes)?;
+        Throttled::new(&mut *file, self.write_delay).write_all(&tail.bytes)?;
         file.set_len(tail.at + tail.bytes.len() as u64)?;
         file.sync_data()?;
-        temp_file::pause(self.write_delay);
-
-        fs_err::remove_file(&journal)?;
-        sync_dir(dir)
+        Ok(())
     }
 
-    fn document_path(&self, relative: &Path) -> PathBuf {
-        self.root.join(relative)
-    }
-}
-
-impl CacheBackend for LocalDir {
-    fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn location(&self, key: &SeriesKey) -> PathBuf {
-        self.path(key)
-    }
-
-    fn lock(&self, key: &SeriesKey, wait: bool) -> Result<SeriesLock, Error> {
-        lock::acquire(&self.path(key), wait, key)
-    }
-
-    /// Rolls back an append that was interrupted (a crash or a kill between writing its
-    /// journal and removing it), restoring the file exactly as it was before that append.
-    /// Takes the series lock, waiting for a writer in progress, unless this process holds it.
-    /// Cheap when there is nothing to do (one `stat`). Safe to repeat, also after a crash
-    /// during recovery. Fails with [`Error::Journal`] (naming the journal and the file) when
-    /// the journal is damaged or does not match the file: it is then never applied, and
-    /// every read and commit of the series fails the same way until someone removes it.
-    fn recover(&self, key: &SeriesKey) -> Result<Recovered, Error> {
-        let path = self.path(key);
-        if entry_metadata(&journal_path(&path))?.is_none() {
-            return Ok(Recovered::Clean);
+    /// Rolls back an append that failed after its journal was in place (a full disk, an i/o
+    /// error), and removes the journal: the file is byte for byte what it was. Returns the
+    /// error to report: the append's own, or [`Error::RollbackPending`] when the rollback
+    /// failed too (the journal then stays, and the next command rolls back).
+    fn undo_append(path: &Path, file: &mut File, saved: &Journal, failed: Error) -> Error {
+        let failed = failed.on_file(path, Access::Write);
+        let journal = journal_path(path);
+        let dir = path.parent().expect("series paths have a directory");
+        let undone = saved
+            .roll_back(file)
+            .map_err(|source| match source {
+                JournalError::Io(io) => Error::Io(io),
+                source => Error::Journal {
+                    path: path.to_path_buf(),
+                    journal: journal.clone(),
+                    source,
+                },
+            })
+            .and_then(|()| Ok(fs_err::remove_file(&journal)?))
+            .and_then(|()| sync_dir(dir));
+        match undone {
+            Ok(()) => failed,
+            Err(rollback) => Error::RollbackPending {
+                path: path.to_path_buf(),
+                journal,
+                failed: Box::new(failed),
+                rollback: Box::new(rollback.on_file(path, Access::Write)),
+            },
         }
-        if lock::held_by_this_process(&path) {
-            return self.roll_back(key);
-        }
-        let _lock = self.lock(key, true)?;
-        self.roll_back(key)
     }
 
-    fn read_summary(&self, key: &SeriesKey) -> Result<Option<FileSummary>, Error> {
-        let summary = self.read_with(key, |file| read::read_summary(&file))?;
-        if let Some(summary) = &summary {
-            self.check_identity(key, &summary.metadata)?;
-        }
-        Ok(summary)
-    }
-
-    fn scan_bars(
+    /// [`CacheBackend::commit`], before its errors are said as what the disk refused.
+    fn commit_series(
         &self,
         key: &SeriesKey,
-        range: Option<Interval>,
-    ) -> Result<Option<SeriesScan>, Error> {
-        let Some((metadata, chunks)) = self.read_with(key, |file| read::scan_bars(file, range))?
-        else {
-            return Ok(None);
-        };
-        self.check_identity(key, &metadata)?;
-        Ok(Some(SeriesScan::new(
-            metadata,
-            chunks,
-            self.path(key),
-            key.clone(),
-        )))
-    }
-
-    /// Merges `update` into the stored series and commits it: in place when the change lies
-    /// after the file's earlier row groups, else by rewriting the file; then compacts the file
-    /// if it has accumulated too many small row groups (see [`super::compaction`]). Rolls
-    /// back an interrupted append first.
-    fn commit(
-        &self,
-        key: &SeriesKey,
-        lock: &SeriesLock,
         update: SeriesUpdate,
         now: DateTime<Utc>,
     ) -> Result<CommitSummary, Error> {
@@ -357,7 +350,7 @@ impl CacheBackend for LocalDir {
             .iter()
             .map(|rg| u64::try_from(rg.num_rows()).unwrap_or(u64::MAX))
             .sum();
-        if keep == 0 || tail_rows > MAX_TAIL_REWRITE_ROWS {
+        if keep == 0 || tail_rows > MAX_TAIL_REWRITE_ROWS || !appendable(&footer) {
             let stored = read::read_bars(file, None).map_err(|e| self.damaged(key, e))?;
             return self.commit_rewrite(key, Some(stored), update, now);
         }
@@ -380,16 +373,20 @@ impl CacheBackend for LocalDir {
         self.write_in_place(key, &footer, &tail)?;
         summary.written = true;
         summary.write = WriteKind::InPlace;
-        summary.compacted = matches!(
-            self.compact(key, lock, false)?,
-            Compaction::Compacted { .. }
-        );
+        // Compaction only tidies the layout of a file that is complete: when the disk refuses
+        // it (no room for the rewrite), the append stands, and a later commit tries again.
+        summary.compacted = match self.compact_series(key, false) {
+            Ok(compaction) => matches!(compaction, Compaction::Compacted { .. }),
+            Err(e) => match e.on_file(&self.path(key), Access::Write) {
+                Error::Disk { .. } => false,
+                e => return Err(e),
+            },
+        };
         Ok(summary)
     }
 
-    /// Writes a whole series through temp file + fsync + rename + directory fsync. Rolls
-    /// back an interrupted append first, so no journal outlives the file it was taken from.
-    fn replace(
+    /// [`CacheBackend::replace`], before its errors are said as what the disk refused.
+    fn replace_series(
         &self,
         key: &SeriesKey,
         metadata: &SeriesMetadata,
@@ -413,19 +410,8 @@ impl CacheBackend for LocalDir {
         )
     }
 
-    /// Rewrites the series into large row groups when its layout calls for it (see
-    /// [`super::compaction`]), or always with `force`. Streams through a temp file in the
-    /// same directory, verified before the swap (same row count, first and last timestamp and
-    /// metadata as the file it replaces), then renamed over it and the directory synced.
-    /// Idempotent: a compacted file does not need compaction, and compacting it again (with
-    /// `force`) writes the same rows in the same row groups. Rolls back an interrupted append
-    /// first.
-    fn compact(
-        &self,
-        key: &SeriesKey,
-        _lock: &SeriesLock,
-        force: bool,
-    ) -> Result<Compaction, Error> {
+    /// [`CacheBackend::compact`], before its errors are said as what the disk refused.
+    fn compact_series(&self, key: &SeriesKey, force: bool) -> Result<Compaction, Error> {
         self.roll_back(key)?;
         let Some(file) = self.open(key)? else {
             return Ok(Compaction::Missing);
@@ -472,6 +458,146 @@ impl CacheBackend for LocalDir {
         })
     }
 
+    /// [`CacheBackend::remove`], before its errors are said as what the disk refused.
+    fn remove_series(path: &Path, lock: SeriesLock) -> Result<u64, Error> {
+        let path = path.to_path_buf();
+        let journal = journal_path(&path);
+        let mut bytes = 0;
+        for entry in [
+            path.clone(),
+            temp_file::temp_path(&journal),
+            journal,
+            temp_file::temp_path(&path),
+        ] {
+            bytes += entry_metadata(&entry)?.map_or(0, |m| m.len());
+            remove_entry(&entry)?;
+        }
+        if let Some(dir) = path.parent() {
+            sync_dir(dir)?;
+        }
+        lock::remove(lock)?;
+        Ok(bytes)
+    }
+
+    fn document_path(&self, relative: &Path) -> PathBuf {
+        self.root.join(relative)
+    }
+}
+
+impl CacheBackend for LocalDir {
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn location(&self, key: &SeriesKey) -> PathBuf {
+        self.path(key)
+    }
+
+    fn lock(&self, key: &SeriesKey, wait: bool) -> Result<SeriesLock, Error> {
+        lock::acquire(&self.path(key), wait, key)
+    }
+
+    /// Rolls back an append that was interrupted (a crash or a kill between writing its
+    /// journal and removing it), restoring the file exactly as it was before that append.
+    /// Takes the series lock, waiting for a writer in progress, unless this process holds it.
+    /// Cheap when there is nothing to do (one `stat`). Safe to repeat, also after a crash
+    /// during recovery. Fails with [`Error::Journal`] (naming the journal and the file) when
+    /// the journal is damaged or does not match the file: it is then never applied, and
+    /// every read and commit of the series fails the same way until someone removes it.
+    fn recover(&self, key: &SeriesKey) -> Result<Recovered, Error> {
+        let path = self.path(key);
+        let journal = journal_path(&path);
+        if entry_metadata(&journal)
+            .map_err(|e| e.on_file(&journal, Access::Read))?
+            .is_none()
+        {
+            return Ok(Recovered::Clean);
+        }
+        if lock::held_by_this_process(&path) {
+            return self
+                .roll_back(key)
+                .map_err(|e| e.on_file(&path, Access::Write));
+        }
+        let _lock = self.lock(key, true)?;
+        self.roll_back(key)
+            .map_err(|e| e.on_file(&path, Access::Write))
+    }
+
+    fn read_summary(&self, key: &SeriesKey) -> Result<Option<FileSummary>, Error> {
+        let summary = self.read_with(key, |file| read::read_summary(&file))?;
+        if let Some(summary) = &summary {
+            self.check_identity(key, &summary.metadata)?;
+        }
+        Ok(summary)
+    }
+
+    fn scan_bars(
+        &self,
+        key: &SeriesKey,
+        range: Option<Interval>,
+    ) -> Result<Option<SeriesScan>, Error> {
+        let Some((metadata, chunks)) = self.read_with(key, |file| read::scan_bars(file, range))?
+        else {
+            return Ok(None);
+        };
+        self.check_identity(key, &metadata)?;
+        Ok(Some(SeriesScan::new(
+            metadata,
+            chunks,
+            self.path(key),
+            key.clone(),
+        )))
+    }
+
+    /// Merges `update` into the stored series and commits it: in place when the change lies
+    /// after the file's earlier row groups, else by rewriting the file; then compacts the file
+    /// if it has accumulated too many small row groups (see [`super::compaction`]). Rolls
+    /// back an interrupted append first.
+    ///
+    /// A failure leaves the file as it was (an append is rolled back at once, a rewrite's temp
+    /// file removed), and says what the disk refused ([`Error::Disk`]: no space left,
+    /// permission denied, ...) with the file.
+    fn commit(
+        &self,
+        key: &SeriesKey,
+        _lock: &SeriesLock,
+        update: SeriesUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<CommitSummary, Error> {
+        self.commit_series(key, update, now)
+            .map_err(|e| e.on_file(&self.path(key), Access::Write))
+    }
+
+    /// Writes a whole series through temp file + fsync + rename + directory fsync. Rolls
+    /// back an interrupted append first, so no journal outlives the file it was taken from.
+    /// A failure removes the temp file and leaves the series as it was.
+    fn replace(
+        &self,
+        key: &SeriesKey,
+        metadata: &SeriesMetadata,
+        bars: &[Bar],
+    ) -> Result<(), Error> {
+        self.replace_series(key, metadata, bars)
+            .map_err(|e| e.on_file(&self.path(key), Access::Write))
+    }
+
+    /// Rewrites the series into large row groups when its layout calls for it (see
+    /// [`super::compaction`]), or always with `force`. Streams through a temp file in the
+    /// same directory, verified before the swap (same row count, first and last timestamp and
+    /// metadata as the file it replaces), then renamed over it and the directory synced.
+    /// Idempotent: a compacted file does not need compaction, and compacting it again (with
+    /// `force`) writes the same rows in the same row groups. Rolls back an interrupted append
+    /// first. A failure removes the temp file and leaves the series as it was.
+    fn compact(
+        &self,
+        key: &SeriesKey,
+        _lock: &SeriesLock,
+        force: bool,
+    ) -> Result<Compaction, Error> {
+        self.compact_series(key, force)
+            .map_err(|e| e.on_file(&self.path(key), Access::Write))
+    }
+
     fn list_sized(&self) -> Result<Vec<(SeriesKey, u64)>, Error> {
         let mut keys = Vec::new();
         walk(&self.root, &mut Vec::new(), &mut |relative, bytes| {
@@ -494,22 +620,7 @@ impl CacheBackend for LocalDir {
     /// released when its file is gone.
     fn remove(&self, key: &SeriesKey, lock: SeriesLock) -> Result<u64, Error> {
         let path = self.path(key);
-        let journal = journal_path(&path);
-        let mut bytes = 0;
-        for entry in [
-            path.clone(),
-            temp_file::temp_path(&journal),
-            journal,
-            temp_file::temp_path(&path),
-        ] {
-            bytes += entry_metadata(&entry)?.map_or(0, |m| m.len());
-            remove_entry(&entry)?;
-        }
-        if let Some(dir) = path.parent() {
-            sync_dir(dir)?;
-        }
-        lock::remove(lock)?;
-        Ok(bytes)
+        Self::remove_series(&path, lock).map_err(|e| e.on_file(&path, Access::Remove))
     }
 
     fn remove_lock(&self, lock: SeriesLock) -> Result<(), Error> {
@@ -571,7 +682,7 @@ impl CacheBackend for LocalDir {
         match fs_err::remove_file(&temp.path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(Error::from(e).on_file(&temp.path, Access::Remove)),
         }
     }
 
@@ -612,10 +723,11 @@ impl CacheBackend for LocalDir {
     }
 
     fn read_document(&self, relative: &Path) -> Result<Option<Vec<u8>>, Error> {
-        match fs_err::read(self.document_path(relative)) {
+        let path = self.document_path(relative);
+        match fs_err::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(Error::from(e).on_file(&path, Access::Read)),
         }
     }
 
@@ -625,12 +737,9 @@ impl CacheBackend for LocalDir {
         bytes: &[u8],
         _lock: &SeriesLock,
     ) -> Result<(), Error> {
-        temp_file::write(
-            &self.document_path(relative),
-            None,
-            |out| Ok(out.write_all(bytes)?),
-            |_| Ok(()),
-        )
+        let path = self.document_path(relative);
+        temp_file::write(&path, None, |out| Ok(out.write_all(bytes)?), |_| Ok(()))
+            .map_err(|e| e.on_file(&path, Access::Write))
     }
 
     /// Deletes the document, its lock file, and its directory (and that one's parent) if

@@ -7,7 +7,7 @@
 //! so that such a recovery inside a process that already holds the lock does not wait for it.
 //!
 //! Waiting for a lock another process holds is a loop of tries, not a blocking `flock`, so a
-//! signal ends it within [`POLL_AT_MOST`] (issue 20): the wait then fails, and the run commits
+//! signal ends it within `POLL_AT_MOST` (issue 20): the wait then fails, and the run commits
 //! what it can and stops.
 
 use std::fmt;

@@ -31,6 +31,6 @@ pub mod store;
 pub mod temp_file;
 
 pub use backend::CacheBackend;
-pub use error::Error;
+pub use error::{Access, Error};
 pub use layout::SeriesKey;
 pub use store::Store;

@@ -4,7 +4,7 @@
 //! calendar inside a stock series' coverage that hold no bar. A damaged file, or anything but
 //! a regular file at a series path (a link, a directory), is listed with its error and never
 //! stops the listing of the others; `--verify` also names rollback journals whose series file
-//! is gone.
+//! is gone and corporate-actions ledgers that cannot be read.
 
 use std::path::PathBuf;
 
@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use super::Error;
 use super::concurrent_reads::map_scoped;
 use super::selection::SeriesFilter;
-use crate::cache::ledger::Ledger;
+use crate::cache::ledger::{self, Ledger};
 use crate::cache::ledger_index;
 use crate::cache::planner::{bar_ceil, bar_floor};
 use crate::cache::store::{LeftoverTemp, Recovered};
@@ -165,6 +165,31 @@ pub fn orphan_journals(store: &Store, filter: &SeriesFilter) -> Result<Vec<Probl
             })
         })
         .collect())
+}
+
+/// The corporate-actions ledgers of the selected stock symbols (every ledger in the cache when
+/// no symbol is named) that cannot be read, as problems: `--adjustment` would refuse them.
+pub fn verify_ledgers(store: &Store, filter: &SeriesFilter) -> Result<Vec<Problem>, Error> {
+    let symbols: Vec<Symbol> = ledger::list(store)?
+        .into_iter()
+        .filter(|s| filter.symbols.is_empty() || filter.symbols.contains(s))
+        .collect();
+    Ok(map_scoped(&symbols, |symbol| {
+        let message = match ledger::read(store, symbol) {
+            Ok(_) => return None,
+            Err(cache::Error::DamagedLedger { message, .. }) => format!(
+                "the corporate-actions ledger of {symbol} is damaged: {message}; delete it and `barkeep update {symbol}` records the actions again"
+            ),
+            Err(e) => error_chain(&e),
+        };
+        Some(Problem {
+            path: ledger::path(store, symbol),
+            message,
+        })
+    })
+    .into_iter()
+    .flatten()
+    .collect())
 }
 
 /// Temp files left by interrupted writes (harmless; `prune` removes them).

@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::file::metadata::{
     FileMetaData, KeyValue, ParquetMetaData, ParquetMetaDataWriter, RowGroupMetaData,
 };
@@ -27,6 +27,16 @@ use crate::market::Bar;
 pub struct Tail {
     pub at: u64,
     pub bytes: Vec<u8>,
+}
+
+/// Whether rows barkeep encodes can join the file's row groups: its Parquet schema is the one
+/// barkeep writes. A file another tool rewrote (pyarrow, polars) reads the same but may
+/// describe its columns differently (another root name, other field ids); the store then
+/// rewrites it whole, in barkeep's own layout, instead of appending.
+pub fn appendable(footer: &Footer) -> bool {
+    ArrowSchemaConverter::new()
+        .convert(&bar_schema(footer.series.feed.asset_class()))
+        .is_ok_and(|ours| ours == *footer.parquet.file_metadata().schema_descr())
 }
 
 /// Encodes a tail that keeps the first `keep` row groups of the file described by `footer`

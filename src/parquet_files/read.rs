@@ -204,3 +204,78 @@ pub fn read_bars(file: File, range: Option<Interval>) -> Result<(SeriesMetadata,
     }
     Ok((metadata, bars))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::{Compression, GzipLevel};
+    use parquet::file::metadata::KeyValue;
+    use parquet::file::properties::WriterProperties;
+
+    use super::*;
+    use crate::market::{Feed, IntervalSet, Volume};
+    use crate::parquet_files::metadata::METADATA_KEY;
+    use crate::parquet_files::record_batch::to_record_batch;
+    use crate::parquet_files::schema::bar_schema;
+
+    fn bars() -> Vec<Bar> {
+        (0..500)
+            .map(|i| Bar {
+                timestamp: DateTime::from_timestamp(1_704_200_000, 0).unwrap()
+                    + TimeDelta::minutes(i),
+                open: 1.0,
+                high: 2.0,
+                low: 0.5,
+                close: 1.5,
+                volume: Volume::Shares(u64::try_from(i).unwrap()),
+                trade_count: 3,
+                vwap: 1.25,
+            })
+            .collect()
+    }
+
+    /// A barkeep series as another writer would store it, compressed with `codec`.
+    fn written_with(codec: Compression, metadata: &SeriesMetadata, bars: &[Bar]) -> Bytes {
+        let props = WriterProperties::builder()
+            .set_compression(codec)
+            .set_key_value_metadata(Some(vec![KeyValue::new(
+                METADATA_KEY.to_owned(),
+                metadata.to_json(),
+            )]))
+            .build();
+        let class = metadata.feed.asset_class();
+        let mut writer = ArrowWriter::try_new(Vec::new(), bar_schema(class), Some(props)).unwrap();
+        writer
+            .write(&to_record_batch(class, bars).unwrap())
+            .unwrap();
+        Bytes::from(writer.into_inner().unwrap())
+    }
+
+    /// Snappy is pyarrow's and DuckDB's default, zstd polars'; gzip and LZ4 are what they
+    /// write when asked.
+    #[test]
+    fn every_codec_common_writers_use_is_read() {
+        let metadata = SeriesMetadata {
+            symbol: "SPY".parse().unwrap(),
+            feed: Feed::Sip,
+            timeframe: "1Min".parse().unwrap(),
+            coverage: IntervalSet::new(),
+            provisional: IntervalSet::new(),
+            updated_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        };
+        for codec in [
+            Compression::SNAPPY,
+            Compression::GZIP(GzipLevel::default()),
+            Compression::LZ4,
+            Compression::LZ4_RAW,
+            Compression::ZSTD(parquet::basic::ZstdLevel::default()),
+        ] {
+            let bytes = written_with(codec, &metadata, &bars());
+            let (read_metadata, read) =
+                read_bars_bytes(bytes.clone()).unwrap_or_else(|e| panic!("{codec}: {e:?}"));
+            assert_eq!((read_metadata, read), (metadata.clone(), bars()), "{codec}");
+            assert_eq!(read_summary_bytes(&bytes).unwrap().rows, 500, "{codec}");
+        }
+    }
+}

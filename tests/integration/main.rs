@@ -20,5 +20,7 @@ mod repeated_bars;
 mod rerun;
 mod shared_cache;
 mod signals;
+#[cfg(unix)]
+mod storage_failures;
 mod support;
 mod update;

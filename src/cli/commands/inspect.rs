@@ -56,8 +56,8 @@ pub struct InspectArgs {
 
     /// Read every file whole and check it: a regular file (not a link or a directory),
     /// readable Parquet with the expected schema, sorted, one row per timestamp, rows inside
-    /// the recorded coverage; also report rollback journals whose series file is gone; exit 1
-    /// if anything is wrong
+    /// the recorded coverage; also report rollback journals whose series file is gone and
+    /// corporate-actions ledgers that cannot be read; exit 1 if anything is wrong
     #[arg(long)]
     pub verify: bool,
 
@@ -89,10 +89,20 @@ pub enum InspectFormat {
     Csv,
 }
 
-/// Some files are damaged: exit status 1 (each was named on stderr).
+/// Some files are damaged or unreadable (series, ledgers, journals): exit status 1 (each was
+/// named on stderr).
 #[derive(Debug, thiserror::Error)]
 #[error("{0} problems found in the cache")]
 pub struct ProblemsFound(pub usize);
+
+/// What keeps a series from being listed, for the table's first column.
+fn trouble(error: &cache::Error) -> &'static str {
+    match error {
+        cache::Error::Damaged { .. } | cache::Error::Journal { .. } => "(damaged)",
+        cache::Error::NotAFile { .. } => "(not a file)",
+        _ => "(unreadable)",
+    }
+}
 
 fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map(format_instant).unwrap_or_default()
@@ -120,7 +130,13 @@ fn write_ledgers(out: &mut dyn Write, ledgers: &Ledgers) -> std::io::Result<()> 
                 out,
                 "corporate actions of {symbol}: none recorded yet (`fetch --adjustment` or `update` records them)"
             )?,
-            Err(_) => writeln!(out, "corporate actions of {symbol}: the ledger is damaged")?,
+            Err(cache::Error::DamagedLedger { .. }) => {
+                writeln!(out, "corporate actions of {symbol}: the ledger is damaged")?;
+            }
+            Err(_) => writeln!(
+                out,
+                "corporate actions of {symbol}: the ledger cannot be read"
+            )?,
             Ok(Some(l)) => {
                 writeln!(
                     out,
@@ -237,6 +253,7 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
     if args.verify {
         problems = op::verify(&ctx.store, &infos);
         problems.extend(op::orphan_journals(&ctx.store, &filter)?);
+        problems.extend(op::verify_ledgers(&ctx.store, &filter)?);
     }
     let problems_of = |info: &SeriesInfo| -> Option<Vec<&Problem>> {
         args.verify
@@ -326,8 +343,8 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
                         HumanBytes(info.bytes).to_string(),
                         format_instant(s.metadata.updated_at),
                     ]),
-                    Err(_) => row.extend([
-                        "(damaged)".to_owned(),
+                    Err(e) => row.extend([
+                        trouble(e).to_owned(),
                         String::new(),
                         String::new(),
                         String::new(),
@@ -384,7 +401,8 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
     out.flush()?;
     drop(out);
 
-    for (symbol, ledger) in &ledgers {
+    // With --verify, a ledger that cannot be read is one of the problems listed below.
+    for (symbol, ledger) in ledgers.iter().filter(|_| !args.verify) {
         if let Err(e) = ledger {
             ctx.printer.warning(&format!(
                 "{}; delete it and `barkeep update {symbol}` records the actions again",
@@ -411,11 +429,14 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
                     "{}; {prune} removes it (a link itself, never its target)",
                     error_chain(e)
                 ),
-                _ => format!(
+                cache::Error::Damaged { .. } => format!(
                     "`{}` is damaged: {}; {prune} removes it",
                     info.path.display(),
                     error_chain(e)
                 ),
+                cache::Error::Journal { .. } => format!("{}; {prune} removes it", error_chain(e)),
+                // The disk's doing (permission denied, an i/o error): not the file's.
+                _ => error_chain(e),
             });
         }
     }

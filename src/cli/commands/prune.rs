@@ -182,11 +182,14 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
             "{verb:<12}  {symbol} corporate actions (no series of {symbol} left)"
         )?;
     }
-    if report.series.is_empty()
+    let nothing_done = report.series.is_empty()
         && report.temp_files == 0
         && report.orphan_journals == 0
-        && report.ledgers.is_empty()
-    {
+        && report.ledgers.is_empty();
+    if nothing_done && !report.failed.is_empty() {
+        // Every selected series failed: the errors below say why, not "nothing to prune".
+        out.flush()?;
+    } else if nothing_done {
         out.flush()?;
         drop(out);
         let why = if report.matched == 0 {
@@ -228,8 +231,27 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
         ctx.printer.error(&format!("{key}: {}", error_chain(error)));
     }
     if report.failed.is_empty() {
-        Ok(())
-    } else {
-        Err(super::update::SeriesFailed(report.failed.len()).into())
+        return Ok(());
     }
+    let action = match options.action {
+        _ if args.dry_run => "checked",
+        PruneAction::Remove => "removed",
+        PruneAction::Compact => "compacted",
+        PruneAction::Before(_) => "trimmed",
+    };
+    Err(PruneFailed {
+        count: report.failed.len(),
+        action,
+    }
+    .into())
+}
+
+/// Some selected series could not be pruned (each was named on stderr, with what happened):
+/// exit status 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{count} series could not be {action}")]
+pub struct PruneFailed {
+    pub count: usize,
+    /// What was asked: "removed", "trimmed", "compacted" ("checked" in a dry run).
+    pub action: &'static str,
 }

@@ -1,6 +1,6 @@
 //! Filling the gaps of many series at once, shared by `fetch` and `update`: the planner
-//! ([`plan`]) reads every series' coverage and groups what is missing into as few requests as
-//! Alpaca allows; the engine ([`engine`]) sends them and commits the answers as they arrive.
+//! (`plan`) reads every series' coverage and groups what is missing into as few requests as
+//! Alpaca allows; the engine (`engine`) sends them and commits the answers as they arrive.
 //! This module holds what both speak of: the targets, the options and the outcomes.
 //!
 //! - **Commits follow the answer.** A multi-symbol answer is sorted by symbol, then time, so a
