@@ -1,7 +1,8 @@
 //! When the disk refuses: a write that fails (a full disk, a file size limit) leaves every
 //! series file as it was, readable by any reader the moment barkeep exits, with no journal or
 //! temp file behind, and says what happened with the file; permission denied is said as
-//! such, never as damage; series rewritten by pyarrow or polars with their codecs are read;
+//! such, never as damage; series rewritten by pyarrow, DuckDB or polars with their codecs are
+//! read;
 //! `prune --compact` and `inspect --verify` report what failed as failures. Unix only (file
 //! size limits and modes; the full-disk test mounts a tmpfs, on Linux as root).
 
@@ -292,6 +293,17 @@ frame = pl.read_parquet(sys.argv[1])
 frame.write_parquet(sys.argv[1], metadata=metadata)
 ";
 
+/// Rewrites the file in argv[1] with DuckDB (Snappy, its default), carrying barkeep's
+/// key-value metadata over with `KV_METADATA`.
+const DUCKDB_REWRITE: &str = r#"
+import os, sys, duckdb, pyarrow.parquet as pq
+path = sys.argv[1]
+kv = pq.read_metadata(path).metadata[b"barkeep"].decode().replace("'", "''")
+con = duckdb.connect()
+con.execute(f"COPY (SELECT * FROM read_parquet('{path}')) TO '{path}.duckdb' (FORMAT parquet, KV_METADATA {{barkeep: '{kv}'}})")
+os.replace(path + ".duckdb", path)
+"#;
+
 fn codecs(path: &Path) -> Vec<Compression> {
     let footer = Footer::read(&File::open(path).unwrap()).unwrap();
     let mut found: Vec<Compression> = footer
@@ -302,6 +314,16 @@ fn codecs(path: &Path) -> Vec<Compression> {
         .collect();
     found.dedup();
     found
+}
+
+/// Every column chunk of the file at `path` is compressed with `codec` (pyarrow's name).
+#[track_caller]
+fn assert_codec(path: &Path, codec: &str) {
+    let found = codecs(path);
+    assert!(
+        found.iter().all(|c| is_codec(codec, c)),
+        "{codec}: {found:?}"
+    );
 }
 
 /// Whether `found` is the codec pyarrow names `codec`.
@@ -317,9 +339,9 @@ fn is_codec(codec: &str, found: &Compression) -> bool {
 
 #[test]
 #[allow(clippy::print_stderr)] // says why the test was skipped
-fn series_rewritten_by_pyarrow_or_polars_with_their_codecs_read_back_the_same() {
+fn series_rewritten_by_pyarrow_duckdb_or_polars_with_their_codecs_read_back_the_same() {
     let Some(python) = test_python() else {
-        eprintln!("BARKEEP_TEST_PYTHON is not set (CI sets it): skipping pyarrow and polars");
+        eprintln!("BARKEEP_TEST_PYTHON is not set (CI sets it): skipping pyarrow, DuckDB, polars");
         return;
     };
     let env = TestEnv::new();
@@ -331,11 +353,7 @@ fn series_rewritten_by_pyarrow_or_polars_with_their_codecs_read_back_the_same() 
     let path = env.series_path(SERIES);
     for codec in ["snappy", "gzip", "lz4", "zstd"] {
         run_python(&python, PYARROW_REWRITE, &[&path, Path::new(codec)]);
-        assert!(
-            codecs(&path).iter().all(|c| is_codec(codec, c)),
-            "{codec}: {:?}",
-            codecs(&path)
-        );
+        assert_codec(&path, codec);
         let read = env.run(&refs(&offline));
         assert_eq!(read.code, 0, "pyarrow, {codec}: {}", read.stderr);
         assert_eq!(read.stdout, before, "pyarrow, {codec}");
@@ -352,12 +370,11 @@ fn series_rewritten_by_pyarrow_or_polars_with_their_codecs_read_back_the_same() 
         ),
     );
     assert_not_said(&refused.stderr, "damaged");
+    run_python(&python, DUCKDB_REWRITE, &[&path]);
+    assert_codec(&path, "snappy");
+    assert_eq!(env.run(&refs(&offline)).success().stdout, before, "DuckDB");
     run_python(&python, POLARS_REWRITE, &[&path]);
-    assert!(
-        codecs(&path).iter().all(|c| is_codec("zstd", c)),
-        "{:?}",
-        codecs(&path)
-    );
+    assert_codec(&path, "zstd");
     assert_eq!(env.run(&refs(&offline)).success().stdout, before, "polars");
 
     // Back to pyarrow's default (Snappy): the next day is added (the file is rewritten in
