@@ -11,11 +11,12 @@ use crate::support::{BIN, TestEnv, run};
 #[test]
 fn help_lists_only_working_subcommands_and_examples() {
     let env = TestEnv::new();
-    let help = env.run(&["--help"]).success();
-    assert!(help.stdout.contains("fetch"));
-    assert!(help.stdout.contains("Examples:"));
-    assert!(help.stderr.is_empty());
-    let fetch = env.run(&["fetch", "--help"]).success();
+    env.run("--help")
+        .success()
+        .assert_stdout_contains("fetch")
+        .assert_stdout_contains("Examples:")
+        .assert_stderr_empty();
+    let fetch = env.run("fetch --help").success();
     for flag in [
         "--timeframe",
         "--start",
@@ -29,9 +30,9 @@ fn help_lists_only_working_subcommands_and_examples() {
         "--verbose",
         "--color",
     ] {
-        assert!(fetch.stdout.contains(flag), "fetch --help lacks {flag}");
+        fetch.assert_stdout_contains(flag);
     }
-    let version = env.run(&["--version"]).success();
+    let version = env.run("--version").success();
     assert_eq!(
         version.stdout.trim(),
         format!("barkeep {}", env!("CARGO_PKG_VERSION"))
@@ -41,37 +42,25 @@ fn help_lists_only_working_subcommands_and_examples() {
 #[test]
 fn usage_errors_exit_2() {
     let env = TestEnv::new();
-    env.run(&["fetch"]).failure(2);
-    env.run(&["no-such-command"]).failure(2);
-    env.run(&["fetch", "AAPL", "--no-such-flag"]).failure(2);
-    env.run(&["-q", "-v", "fetch", "AAPL"]).failure(2);
+    env.run("fetch").failure(2);
+    env.run("no-such-command").failure(2);
+    env.run("fetch AAPL --no-such-flag").failure(2);
+    env.run("-q -v fetch AAPL").failure(2);
 }
 
 #[test]
 fn piped_stderr_gets_no_escape_codes_or_progress() {
     let env = TestEnv::new();
-    let out = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "MSFT",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-02-01",
-        ])
-        .success();
-    assert!(
-        out.stderr.is_empty(),
-        "nothing to say on success: {}",
-        out.stderr
-    );
-    let err = env.run(&["fetch", "AAPL", "-t", "2Day"]).failure(2);
-    assert!(!err.stderr.contains('\x1b'));
-    let forced = env
-        .run(&["--color", "always", "fetch", "AAPL", "-t", "2Day"])
-        .failure(2);
-    assert!(forced.stderr.contains("error"));
+    // Nothing to say on success.
+    env.run("fetch AAPL MSFT --start 2024-01-01 --end 2024-02-01")
+        .success()
+        .assert_stderr_empty();
+    env.run("fetch AAPL -t 2Day")
+        .failure(2)
+        .assert_stderr_lacks("\x1b");
+    env.run("--color always fetch AAPL -t 2Day")
+        .failure(2)
+        .assert_stderr_contains("error");
 }
 
 /// The man pages say an option's flag variable (`BARKEEP_NO_PROGRESS`) is on unless it is 0,

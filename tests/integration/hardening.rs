@@ -3,10 +3,8 @@
 //! bars under a key that was not asked for, decode errors not retried, the older 422 refusal
 //! of recent data, hints on 401/403, unbounded or unprintable input refused with exit 2.
 
-use std::process::Stdio;
-
 use crate::support::emulator::Fault;
-use crate::support::{TestEnv, bars_of, parse_csv, utc};
+use crate::support::{TestEnv, bars_of, d, parse_csv, spawn, utc};
 
 const PASSWORD: &str = "hunter2-s3cret";
 
@@ -32,80 +30,38 @@ fn a_password_in_the_api_url_is_never_printed() {
     // A 503 until barkeep gives up: the URL is named, without the password.
     env.emu.inject(Fault::Status(503), 50);
     for verbose in [false, true] {
-        let mut args = vec![
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-01-02",
-            "--end",
-            "2024-01-31",
-        ];
-        if verbose {
-            args.insert(0, "-v");
-        }
-        let run = crate::support::run(env.command(&args).env("APCA_API_DATA_URL", &url));
+        let line = format!(
+            "{}fetch AAPL --start 2024-01-02 --end 2024-01-31",
+            if verbose { "-v " } else { "" }
+        );
+        let run = crate::support::run(env.command(&line).env("APCA_API_DATA_URL", &url));
         let run = run.failure(1);
         assert_no_secret(&run.stderr);
-        assert!(
-            run.stderr.contains("gave up on `http://***@127.0.0.1:"),
-            "{}",
-            run.stderr
-        );
+        run.assert_stderr_contains("gave up on `http://***@127.0.0.1:");
         if verbose {
-            assert!(
-                run.stderr.contains("GET http://***@127.0.0.1:"),
-                "{}",
-                run.stderr
-            );
+            run.assert_stderr_contains("GET http://***@127.0.0.1:");
         }
-        assert!(
-            run.stderr.contains("HTTP 503 from Alpaca; retrying in"),
-            "{}",
-            run.stderr
-        );
+        run.assert_stderr_contains("HTTP 503 from Alpaca; retrying in");
     }
     // The emulator was reached through that URL.
     assert!(!env.emu.bar_requests().is_empty());
     // Help shows which variable sets the URL, not its value.
-    let help = crate::support::run(
-        env.command(&["fetch", "--help"])
-            .env("APCA_API_DATA_URL", &url),
-    )
-    .success();
-    assert!(
-        help.stdout.contains("[env: APCA_API_DATA_URL]"),
-        "{}",
-        help.stdout
-    );
+    let help =
+        crate::support::run(env.command("fetch --help").env("APCA_API_DATA_URL", &url)).success();
+    help.assert_stdout_contains("[env: APCA_API_DATA_URL]");
     assert_no_secret(&help.stdout);
 
     // A network error: reqwest's own message names the URL, redacted too.
     let closed = format!("http://proxyuser:{PASSWORD}@127.0.0.1:1");
     let run = crate::support::run(
-        env.command(&[
-            "-v",
-            "fetch",
-            "BTC/USD",
-            "--start",
-            "2024-06-01",
-            "--end",
-            "2024-06-02",
-        ])
-        .env("APCA_API_DATA_URL", &closed),
+        env.command("-v fetch BTC/USD --start 2024-06-01 --end 2024-06-02")
+            .env("APCA_API_DATA_URL", &closed),
     )
     .failure(1);
     assert_no_secret(&run.stderr);
-    assert!(
-        run.stderr.contains("network error talking to Alpaca (")
-            && !run.stderr.contains("Alpaca from Alpaca"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("hint: check the network connection"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("network error talking to Alpaca (")
+        .assert_stderr_lacks("Alpaca from Alpaca")
+        .assert_stderr_contains("hint: check the network connection");
 }
 
 #[test]
@@ -117,25 +73,14 @@ fn an_unusable_api_url_is_bad_usage() {
         "not a url".to_owned(),
     ] {
         let run = crate::support::run(
-            env.command(&[
-                "fetch",
-                "AAPL",
-                "--start",
-                "2024-01-02",
-                "--end",
-                "2024-01-31",
-            ])
-            .env("APCA_API_DATA_URL", &url),
+            env.command("fetch AAPL --start 2024-01-02 --end 2024-01-31")
+                .env("APCA_API_DATA_URL", &url),
         )
         .failure(2);
         assert_no_secret(&run.stderr);
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("--api-url (or APCA_API_DATA_URL)"),
-            "{}",
-            run.stderr
-        );
-        assert!(run.stdout.is_empty());
+        run.assert_stderr_contains("--api-url (or APCA_API_DATA_URL)")
+            .assert_stdout_empty();
     }
     assert!(env.emu.requests().is_empty());
     assert!(env.files().is_empty(), "the cache was touched");
@@ -190,8 +135,7 @@ fn ledger_text(env: &TestEnv, symbol: &str) -> String {
 #[test]
 fn a_recorded_corporate_actions_page_without_ids_adjusts_the_bars() {
     let env = TestEnv::new();
-    env.emu
-        .add_symbol("FBL", chrono::NaiveDate::from_ymd_opt(2015, 1, 1).unwrap());
+    env.emu.add_symbol("FBL", d("2015-01-01"));
     // Plus a record of FBL that lacks a rate: skipped with a warning naming it.
     let broken = r#",
     "reverse_splits": [{"ex_date": "2024-02-01", "old_rate": 10, "process_date": "2024-02-01", "symbol": "FBL"}]"#;
@@ -202,9 +146,8 @@ fn a_recorded_corporate_actions_page_without_ids_adjusts_the_bars() {
         },
         2,
     );
-    let range = ["--start", "2024-03-01", "--end", "2024-03-20"];
-    let mut args = vec!["fetch", "FBL", "--adjustment", "split"];
-    args.extend(range);
+    let range = "--start 2024-03-01 --end 2024-03-20";
+    let args = format!("fetch FBL --adjustment split {range}");
     let adjusted = env.run(&args).success();
     assert_eq!(env.emu.corporate_action_requests().len(), 1, "not retried");
     let warnings: Vec<&str> = adjusted
@@ -214,15 +157,14 @@ fn a_recorded_corporate_actions_page_without_ids_adjusts_the_bars() {
         .collect();
     assert_eq!(warnings.len(), 1, "{}", adjusted.stderr);
     assert!(
-        warnings[0].contains("`reverse_splits` of FBL processed 2024-02-01")
-            && warnings[0].contains("new_rate"),
+        warnings[0].contains("`reverse_splits` of FBL processed 2024-02-01"),
         "{}",
         warnings[0]
     );
+    assert!(warnings[0].contains("new_rate"), "{}", warnings[0]);
 
-    let mut raw_args = vec!["fetch", "FBL", "--offline"];
-    raw_args.extend(range);
-    let raw = bars_of(&parse_csv(&env.run(&raw_args).success().stdout), "FBL");
+    let raw = env.run(&format!("fetch FBL --offline {range}")).success();
+    let raw = bars_of(&parse_csv(&raw.stdout), "FBL");
     let adjusted = bars_of(&parse_csv(&adjusted.stdout), "FBL");
     assert_eq!(raw.len(), adjusted.len());
     assert!(raw.len() > 10);
@@ -261,10 +203,9 @@ fn a_recorded_corporate_actions_page_without_ids_adjusts_the_bars() {
 #[test]
 fn a_corporate_actions_answer_that_cannot_be_read_is_not_retried_and_blocks_only_its_symbols() {
     let env = TestEnv::new();
-    let range = ["--start", "2024-05-01", "--end", "2024-05-31"];
+    let range = "--start 2024-05-01 --end 2024-05-31";
     // MSFT's ledger is recorded, then gets two days old.
-    let mut msft = vec!["fetch", "MSFT", "--adjustment", "split"];
-    msft.extend(range);
+    let msft = format!("fetch MSFT --adjustment split {range}");
     env.run(&msft).success();
     env.emu.set_now(utc("2024-06-17T20:30:00Z"));
     env.emu.clear_requests();
@@ -276,39 +217,31 @@ fn a_corporate_actions_answer_that_cannot_be_read_is_not_retried_and_blocks_only
         body: r#"{"corporate_actions": [], "next_page_token": null}"#.to_owned(),
     };
     env.emu.inject_corporate_actions(wrong_shape.clone(), 2);
-    let mut both = vec!["fetch", "AAPL", "MSFT", "--adjustment", "split"];
-    both.extend(range);
-    let run = env.run(&both).failure(1);
+    let run = env
+        .run(&format!("fetch AAPL MSFT --adjustment split {range}"))
+        .failure(1);
     assert_eq!(
         env.emu.corporate_action_requests().len(),
         2,
         "one per group, no retry"
     );
-    assert!(
-        run.stderr
-            .contains("could not get the corporate actions of AAPL,")
-            && !run.stderr.contains("of AAPL, MSFT"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("could not be read"), "{}", run.stderr);
-    assert!(!run.stderr.contains("network"), "{}", run.stderr);
-    assert!(run.stdout.is_empty());
+    run.assert_stderr_contains("could not get the corporate actions of AAPL,")
+        .assert_stderr_lacks("of AAPL, MSFT")
+        .assert_stderr_contains("could not be read")
+        .assert_stderr_lacks("network")
+        .assert_stdout_empty();
     // What was fetched is kept: the raw bars of both are in the cache.
-    let mut offline = vec!["fetch", "AAPL", "MSFT", "--offline"];
-    offline.extend(range);
-    let rows = parse_csv(&env.run(&offline).success().stdout);
-    assert!(!bars_of(&rows, "AAPL").is_empty() && !bars_of(&rows, "MSFT").is_empty());
+    let offline = env
+        .run(&format!("fetch AAPL MSFT --offline {range}"))
+        .success();
+    let rows = parse_csv(&offline.stdout);
+    assert!(!bars_of(&rows, "AAPL").is_empty());
+    assert!(!bars_of(&rows, "MSFT").is_empty());
 
     // MSFT alone: adjusted with its ledger as last recorded, and a warning says so.
     env.emu.inject_corporate_actions(wrong_shape, 1);
     let run = env.run(&msft).success();
-    assert!(
-        run.stderr
-            .contains("warning: could not check the corporate actions of MSFT"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("warning: could not check the corporate actions of MSFT");
     assert!(!parse_csv(&run.stdout).is_empty());
 }
 
@@ -325,35 +258,17 @@ fn bars_that_cannot_be_read_are_not_retried() {
         1,
     );
     let run = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-01-02",
-            "--end",
-            "2024-01-31",
-        ])
+        .run("fetch AAPL --start 2024-01-02 --end 2024-01-31")
         .failure(1);
     assert_eq!(env.take_bar_requests().len(), 1);
-    assert!(run.stderr.contains("could not be read"), "{}", run.stderr);
-    assert!(
-        !run.stderr.contains("hint: check the network"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("could not be read");
+    run.assert_stderr_lacks("hint: check the network");
 }
 
 #[test]
 fn bars_under_another_spelling_leave_the_range_unfetched() {
     let env = TestEnv::new();
-    let args = [
-        "fetch",
-        "BTC/USD",
-        "--start",
-        "2024-06-01",
-        "--end",
-        "2024-06-10",
-    ];
+    let args = "fetch BTC/USD --start 2024-06-01 --end 2024-06-10";
     env.emu.inject(
         Fault::RenameKey {
             from: "BTC/USD".to_owned(),
@@ -361,31 +276,18 @@ fn bars_under_another_spelling_leave_the_range_unfetched() {
         },
         1,
     );
-    let run = env.run(&args).success();
+    let run = env.run(args).success();
     assert!(parse_csv(&run.stdout).is_empty());
-    assert!(
-        run.stderr
-            .contains("warning: Alpaca answered bars under `BTCUSD`")
-            && run.stderr.contains("BTC/USD stays unfetched"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("warning: Alpaca answered bars under `BTCUSD`")
+        .assert_stderr_contains("BTC/USD stays unfetched");
     assert_eq!(env.take_bar_requests().len(), 1);
     // Nothing was marked as fetched: the next run asks, and gets the bars.
-    let run = env.run(&args).success();
+    let run = env.run(args).success();
     assert_eq!(env.take_bar_requests().len(), 1);
     assert_eq!(bars_of(&parse_csv(&run.stdout), "BTC/USD").len(), 10);
 
     // Two symbols, one answered under another key: the other is recorded as usual.
-    let args = [
-        "fetch",
-        "AAPL",
-        "MSFT",
-        "--start",
-        "2024-01-02",
-        "--end",
-        "2024-01-31",
-    ];
+    let args = "fetch AAPL MSFT --start 2024-01-02 --end 2024-01-31";
     env.emu.inject(
         Fault::RenameKey {
             from: "MSFT".to_owned(),
@@ -393,28 +295,20 @@ fn bars_under_another_spelling_leave_the_range_unfetched() {
         },
         1,
     );
-    let run = env.run(&args).success();
+    let run = env.run(args).success();
     assert!(bars_of(&parse_csv(&run.stdout), "MSFT").is_empty());
     env.take_bar_requests();
-    env.run(&args).success();
+    env.run(args).success();
     let again = env.take_bar_requests();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].symbols(), vec!["MSFT"]);
 
     // A symbol absent because it had no bars (NEWCO lists on 2024-03-15) is normal: covered.
-    let args = [
-        "fetch",
-        "AAPL",
-        "NEWCO",
-        "--start",
-        "2024-02-01",
-        "--end",
-        "2024-02-29",
-    ];
-    let run = env.run(&args).success();
-    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    let args = "fetch AAPL NEWCO --start 2024-02-01 --end 2024-02-29";
+    let run = env.run(args).success();
+    run.assert_stderr_lacks("warning");
     env.take_bar_requests();
-    env.run(&args).success();
+    env.run(args).success();
     assert!(env.take_bar_requests().is_empty());
 }
 
@@ -429,16 +323,14 @@ fn the_older_422_refusal_of_recent_data_moves_the_end_back() {
         },
         1,
     );
-    let run = env
-        .run(&["fetch", "SPY", "-t", "1Min", "--start", "2024-06-14"])
-        .success();
+    let run = env.run("fetch SPY -t 1Min --start 2024-06-14").success();
     let requests = env.take_bar_requests();
     assert_eq!(
         requests.iter().map(|r| r.status).collect::<Vec<_>>(),
         vec![422, 200]
     );
     assert!(utc(requests[1].param("end").unwrap()) <= utc("2024-06-14T14:45:30Z"));
-    assert!(run.stderr.contains("last 15 minutes"), "{}", run.stderr);
+    run.assert_stderr_contains("last 15 minutes");
     assert!(parse_csv(&run.stdout).last().unwrap().t <= utc("2024-06-14T14:45:30Z"));
 }
 
@@ -447,7 +339,7 @@ fn refused_keys_get_a_hint_from_update_and_fetch() {
     let env = TestEnv::new();
     env.emu.inject(Fault::Unauthorized, 50);
     env.emu.inject_corporate_actions(Fault::Unauthorized, 50);
-    let run = env.run(&["update", "AAPL"]).failure(1);
+    let run = env.run("update AAPL").failure(1);
     assert!(
         run.stderr
             .lines()
@@ -465,64 +357,40 @@ fn refused_keys_get_a_hint_from_update_and_fetch() {
     let env = TestEnv::new();
     env.emu.inject(forbidden.clone(), 50);
     let run = env
-        .run(&[
-            "fetch",
-            "AAPL",
-            "--start",
-            "2024-01-02",
-            "--end",
-            "2024-01-31",
-        ])
+        .run("fetch AAPL --start 2024-01-02 --end 2024-01-31")
         .failure(1);
-    assert!(run.stderr.contains("forbidden."), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("hint: check APCA_API_KEY_ID"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("forbidden.");
+    run.assert_stderr_contains("hint: check APCA_API_KEY_ID");
 
     // Only the ledgers fail: update still names the keys.
     let env = TestEnv::new();
     env.emu.inject_corporate_actions(forbidden, 50);
-    let run = env.run(&["update", "AAPL"]).failure(1);
-    assert!(run.stderr.contains("1 series updated"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("hint: check APCA_API_KEY_ID"),
-        "{}",
-        run.stderr
-    );
+    let run = env.run("update AAPL").failure(1);
+    run.assert_stderr_contains("1 series updated");
+    run.assert_stderr_contains("hint: check APCA_API_KEY_ID");
 }
 
 #[test]
 fn a_symbols_file_without_end_is_refused_at_once() {
     let env = TestEnv::new();
-    let run = env
-        .run(&["update", "--symbols-file", "/dev/zero"])
-        .failure(2);
-    assert!(run.stderr.contains("larger than 1 MiB"), "{}", run.stderr);
+    let run = env.run("update --symbols-file /dev/zero").failure(2);
+    run.assert_stderr_contains("larger than 1 MiB");
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 
     let many = env.dir.path().join("many.txt");
     std::fs::write(&many, "#\n".repeat(100_001)).unwrap();
     let run = env
-        .run(&["update", "--symbols-file", many.to_str().unwrap()])
+        .run(&format!("update --symbols-file '{}'", many.display()))
         .failure(2);
-    assert!(
-        run.stderr.contains("more than 100,000 lines"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("more than 100,000 lines");
 
     // The same limit on stdin.
-    let mut child = env
-        .command(&["update", "--symbols-file", "-"])
-        .stdin(std::fs::File::open("/dev/zero").unwrap())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(2));
+    spawn(
+        env.command("update --symbols-file -")
+            .stdin(std::fs::File::open("/dev/zero").unwrap()),
+    )
+    .wait()
+    .failure(2);
     assert!(env.emu.requests().is_empty());
     assert!(env.files().is_empty(), "the cache was touched");
 }
@@ -531,12 +399,12 @@ fn a_symbols_file_without_end_is_refused_at_once() {
 fn bad_symbols_are_echoed_short_and_escaped() {
     let env = TestEnv::new();
     let long = "A".repeat(10_000);
-    let run = env.run(&["fetch", &long]).failure(2);
+    let run = env.run(&format!("fetch {long}")).failure(2);
     assert!(run.stderr.len() < 400, "{}", run.stderr);
-    assert!(run.stderr.contains("(10000 characters)"), "{}", run.stderr);
+    run.assert_stderr_contains("(10000 characters)");
 
     let hostile = "A\u{1b}]0;pwned\u{7}\u{1b}[2J";
-    let run = env.run(&["fetch", hostile]).failure(2);
+    let run = env.run(&format!("fetch {hostile}")).failure(2);
     assert!(
         !run.stderr.trim_end().chars().any(char::is_control),
         "{:?}",
@@ -552,7 +420,7 @@ fn bad_symbols_are_echoed_short_and_escaped() {
     // Whatever `update` does with a bad line, it never repeats it raw.
     let file = env.dir.path().join("watchlist.txt");
     std::fs::write(&file, format!("AAPL\n{hostile}\n")).unwrap();
-    let run = env.run(&["update", "--symbols-file", file.to_str().unwrap()]);
+    let run = env.run(&format!("update --symbols-file '{}'", file.display()));
     assert!(
         !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
         "{:?}",

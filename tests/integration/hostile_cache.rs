@@ -15,7 +15,7 @@ const AAPL: &str = "stocks/sip/1Day/AAPL.parquet";
 const MSFT: &str = "stocks/sip/1Day/MSFT.parquet";
 
 fn fetch(env: &TestEnv, symbol: &str, end: &str) -> Run {
-    env.run(&["fetch", "-q", symbol, "--start", "2024-01-01", "--end", end])
+    env.run(&format!("fetch -q {symbol} --start 2024-01-01 --end {end}"))
 }
 
 fn is_there(path: &Path) -> bool {
@@ -36,19 +36,13 @@ fn link_aapl_elsewhere(env: &TestEnv) -> (PathBuf, Vec<u8>) {
 
 #[track_caller]
 fn assert_not_a_barkeep_file(run: &Run, path: &Path, kind: &str) {
-    let err = &run.stderr;
-    assert!(run.stdout.is_empty(), "{}", run.stdout);
-    assert!(
-        err.contains(&format!(
+    run.assert_stdout_empty()
+        .assert_stderr_contains(&format!(
             "`{}` is {kind}, not a barkeep file",
             path.display()
-        )),
-        "{err}"
-    );
-    assert!(
-        err.contains("hint:") && err.contains("barkeep prune AAPL -t 1Day"),
-        "{err}"
-    );
+        ))
+        .assert_stderr_contains("hint:")
+        .assert_stderr_contains("barkeep prune AAPL -t 1Day");
 }
 
 #[test]
@@ -66,48 +60,35 @@ fn a_symlinked_series_file_is_refused_never_written_through_and_pruned_as_a_link
         assert_not_a_barkeep_file(&run, &link, "a symbolic link");
         assert_eq!(std::fs::read(&target).unwrap(), bytes, "target untouched");
     }
-    let run = env
-        .run(&["fetch", "-q", "AAPL", "--start", "2023-12-01"])
-        .failure(1);
+    let run = env.run("fetch -q AAPL --start 2023-12-01").failure(1);
     assert_not_a_barkeep_file(&run, &link, "a symbolic link");
     assert_eq!(std::fs::read(&target).unwrap(), bytes, "target untouched");
     assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
 
     // The listing shows it; --verify reports it.
-    let listed = env.run(&["inspect", "--format", "csv"]).success();
-    assert!(listed.stdout.contains("AAPL,"), "{}", listed.stdout);
-    assert!(
-        listed
-            .stderr
-            .contains("is a symbolic link, not a barkeep file"),
-        "{}",
-        listed.stderr
-    );
-    let verify = env.run(&["inspect", "--verify"]).failure(1);
-    assert!(
-        verify.stderr.contains(&link.display().to_string())
-            && verify
-                .stderr
-                .contains("a symbolic link, not a barkeep file"),
-        "{}",
-        verify.stderr
-    );
+    env.run("inspect --format csv")
+        .success()
+        .assert_stdout_contains("AAPL,")
+        .assert_stderr_contains("is a symbolic link, not a barkeep file");
+    env.run("inspect --verify")
+        .failure(1)
+        .assert_stderr_contains(&link.display().to_string())
+        .assert_stderr_contains("a symbolic link, not a barkeep file");
 
     // `prune SYMBOL -t TF` removes the link and leaves its target.
-    let pruned = env.run(&["prune", "AAPL", "-t", "1Day"]).success();
-    assert!(
-        pruned.stdout.contains("removed") && pruned.stdout.contains("AAPL 1Day"),
-        "{}",
-        pruned.stdout
-    );
+    env.run("prune AAPL -t 1Day")
+        .success()
+        .assert_stdout_contains("removed")
+        .assert_stdout_contains("AAPL 1Day");
     assert!(!is_there(&link), "the link is gone");
     assert_eq!(std::fs::read(&target).unwrap(), bytes, "its target stays");
 
     // So does `prune --all --yes`.
     std::fs::create_dir_all(link.parent().unwrap()).unwrap();
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let all = env.run(&["prune", "--all", "--yes"]).success();
-    assert!(all.stdout.contains("AAPL 1Day"), "{}", all.stdout);
+    env.run("prune --all --yes")
+        .success()
+        .assert_stdout_contains("AAPL 1Day");
     assert!(!is_there(&link));
     assert_eq!(std::fs::read(&target).unwrap(), bytes);
     let left = env.files();
@@ -129,7 +110,7 @@ fn a_dangling_symlink_at_a_series_path_is_refused_and_never_created_through() {
     let run = fetch(&env, "AAPL", "2024-03-31").failure(1);
     assert_not_a_barkeep_file(&run, &link, "a symbolic link");
     assert!(!target.exists(), "nothing was created through the link");
-    env.run(&["prune", "AAPL", "-t", "1Day"]).success();
+    env.run("prune AAPL -t 1Day").success();
     assert!(!is_there(&link));
 }
 
@@ -142,19 +123,17 @@ fn a_directory_where_a_series_file_belongs_is_reported_and_pruned() {
 
     let run = fetch(&env, "AAPL", "2024-03-31").failure(1);
     assert_not_a_barkeep_file(&run, &dir, "a directory");
-    let verify = env.run(&["inspect", "--verify"]).failure(1);
-    assert!(
-        verify.stderr.contains(&dir.display().to_string())
-            && verify.stderr.contains("a directory, not a barkeep file"),
-        "{}",
-        verify.stderr
-    );
+    env.run("inspect --verify")
+        .failure(1)
+        .assert_stderr_contains(&dir.display().to_string())
+        .assert_stderr_contains("a directory, not a barkeep file");
 
-    let pruned = env.run(&["prune", "AAPL", "-t", "1Day"]).success();
-    assert!(pruned.stdout.contains("AAPL 1Day"), "{}", pruned.stdout);
+    env.run("prune AAPL -t 1Day")
+        .success()
+        .assert_stdout_contains("AAPL 1Day");
     assert!(!is_there(&dir));
     fetch(&env, "AAPL", "2024-03-31").success();
-    env.run(&["inspect", "--verify"]).success();
+    env.run("inspect --verify").success();
 }
 
 #[test]
@@ -165,10 +144,11 @@ fn a_journal_with_a_bad_checksum_goes_with_its_series_and_the_series_is_fetched_
     let journal = journal_path(&path);
     std::fs::write(&journal, b"barkeep-journal1 and then garbage").unwrap();
 
-    let blocked = fetch(&env, "AAPL", "2024-03-31").failure(1);
-    assert!(blocked.stderr.contains("checksum"), "{}", blocked.stderr);
+    fetch(&env, "AAPL", "2024-03-31")
+        .failure(1)
+        .assert_stderr_contains("checksum");
 
-    env.run(&["prune", "AAPL", "-t", "1Day"]).success();
+    env.run("prune AAPL -t 1Day").success();
     assert!(!is_there(&path));
     assert!(!is_there(&journal), "the journal goes with its series");
     let left = env.files();
@@ -178,7 +158,7 @@ fn a_journal_with_a_bad_checksum_goes_with_its_series_and_the_series_is_fetched_
     fetch(&env, "AAPL", "2024-03-31").success();
     assert_eq!(env.take_bar_requests().len(), 1, "fetched again");
     assert!(!is_there(&journal));
-    env.run(&["inspect", "--verify"]).success();
+    env.run("inspect --verify").success();
 }
 
 #[test]
@@ -194,7 +174,7 @@ fn removing_a_series_removes_its_temp_files_too() {
     for temp in &temps {
         std::fs::write(temp, b"half a write").unwrap();
     }
-    env.run(&["prune", "AAPL", "-t", "1Day"]).success();
+    env.run("prune AAPL -t 1Day").success();
     for temp in &temps {
         assert!(!is_there(temp), "{}", temp.display());
     }
@@ -218,24 +198,19 @@ fn inspect_verify_names_a_journal_without_its_series_file() {
     let env = TestEnv::new();
     let journal = orphan_msft_journal(&env);
 
-    let verify = env.run(&["inspect", "--verify"]).failure(1);
-    assert!(
-        verify.stderr.contains(&journal.display().to_string())
-            && verify
-                .stderr
-                .contains("a rollback journal without its series file `MSFT.parquet`")
-            && verify.stderr.contains("barkeep prune MSFT -t 1Day"),
-        "{}",
-        verify.stderr
-    );
+    env.run("inspect --verify")
+        .failure(1)
+        .assert_stderr_contains(&journal.display().to_string())
+        .assert_stderr_contains("a rollback journal without its series file `MSFT.parquet`")
+        .assert_stderr_contains("barkeep prune MSFT -t 1Day");
     // A selection leaving MSFT out does not report it.
-    env.run(&["inspect", "AAPL", "--verify"]).success();
+    env.run("inspect AAPL --verify").success();
     assert!(is_there(&journal), "inspect never removes it");
 
     // A fetch of the series discards the journal (it guards nothing) and fetches it again.
     fetch(&env, "MSFT", "2024-03-31").success();
     assert!(!is_there(&journal));
-    env.run(&["inspect", "--verify"]).success();
+    env.run("inspect --verify").success();
 }
 
 #[test]
@@ -243,22 +218,13 @@ fn prune_all_removes_journals_without_their_series_file() {
     let env = TestEnv::new();
     let journal = orphan_msft_journal(&env);
 
-    let dry = env.run(&["prune", "--all", "--dry-run"]).success();
-    assert!(
-        dry.stdout
-            .contains("1 rollback journals without their series file"),
-        "{}",
-        dry.stdout
-    );
+    let dry = env.run("prune --all --dry-run").success();
+    dry.assert_stdout_contains("1 rollback journals without their series file");
     assert!(is_there(&journal), "a dry run changes nothing");
 
-    let out = env.run(&["prune", "--all", "--yes"]).success();
-    assert!(
-        out.stdout
-            .contains("1 rollback journals without their series file"),
-        "{}",
-        out.stdout
-    );
+    env.run("prune --all --yes")
+        .success()
+        .assert_stdout_contains("1 rollback journals without their series file");
     assert!(!is_there(&journal));
     let left = env.files();
     assert!(left.is_empty(), "{left:?}");
@@ -268,13 +234,9 @@ fn prune_all_removes_journals_without_their_series_file() {
 fn prune_of_another_series_sweeps_an_orphan_journal_too() {
     let env = TestEnv::new();
     let journal = orphan_msft_journal(&env);
-    let out = env.run(&["prune", "MSFT", "-t", "1Day"]).success();
-    assert!(
-        out.stdout
-            .contains("1 rollback journals without their series file"),
-        "{}",
-        out.stdout
-    );
+    env.run("prune MSFT -t 1Day")
+        .success()
+        .assert_stdout_contains("1 rollback journals without their series file");
     assert!(!is_there(&journal));
     assert!(
         !is_there(&env.series_path("stocks/sip/1Day/.MSFT.parquet.lock")),

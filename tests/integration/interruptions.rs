@@ -2,15 +2,14 @@
 //! of a backfill keep every bar Alpaca answered before them, and a later run asks only for
 //! the rest. And a run's open files stay bounded whatever the number of series.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use barkeep::cache::{SeriesKey, Store};
 use barkeep::market::Feed;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::support::emulator::Fault;
-use crate::support::{TestEnv, run_counting_threads, utc};
+use crate::support::{TestEnv, run_counting_threads, spawn, utc};
 
 const BACKFILL: [&str; 5] = ["AAPL", "ACME", "MSFT", "NVDA", "SPY"];
 
@@ -70,10 +69,8 @@ fn same(got: &[DateTime<Utc>], want: &[DateTime<Utc>], what: &str) {
     }
 }
 
-fn backfill_args() -> Vec<&'static str> {
-    let mut args = vec!["update", "-t", "1Min", "--start", "2024-05-13"];
-    args.extend(BACKFILL);
-    args
+fn backfill() -> String {
+    format!("update -t 1Min --start 2024-05-13 {}", BACKFILL.join(" "))
 }
 
 /// Every series holds exactly the emulator's bars up to its coverage's end; returns how
@@ -102,7 +99,7 @@ fn resume(env: &TestEnv) {
         .filter_map(|s| stored(env, s).map(|(end, _)| ((*s).to_owned(), end)))
         .collect();
     env.take_bar_requests();
-    env.run(&backfill_args()).success();
+    env.run(&backfill()).success();
     for request in env.take_bar_requests() {
         let start = utc(request.param("start").unwrap());
         for symbol in request.symbols() {
@@ -135,11 +132,10 @@ fn an_outage_part_way_keeps_every_symbol_answered_before_it() {
     // 5 symbols × 4 weeks of extended-hours minutes: about a dozen pages of 10,000 bars,
     // one symbol after the other. The outage starts after the fifth page.
     env.emu.outage_after(5, 500);
-    let out = env.run(&backfill_args()).failure(1);
+    let out = env.run(&backfill()).failure(1);
     assert!(
         out.stderr.contains("500") || out.stderr.contains("server"),
-        "{}",
-        out.stderr
+        "{out}"
     );
     let cached = check_prefixes(&env);
     let complete = BACKFILL
@@ -163,12 +159,7 @@ fn interrupt_a_backfill(signal: &str, code: i32) {
     let env = TestEnv::new();
     env.emu
         .inject(Fault::Delay(Duration::from_millis(250)), 1_000);
-    let child = env
-        .command(&backfill_args())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&mut env.command(&backfill()));
     let deadline = Instant::now() + Duration::from_secs(20);
     while env.emu.bar_requests().len() < 5 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -179,11 +170,9 @@ fn interrupt_a_backfill(signal: &str, code: i32) {
         .status()
         .unwrap();
     assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    let out = child.wait();
     assert!(sent.elapsed() < Duration::from_secs(5), "stops promptly");
-    assert!(stderr.contains("interrupted"), "{stderr}");
+    out.failure(code).assert_stderr_contains("interrupted");
     assert!(check_prefixes(&env) >= 1, "what was answered is committed");
     resume(&env);
 }
@@ -206,10 +195,7 @@ fn watchlist(env: &TestEnv, n: usize) -> Vec<String> {
             format!("P{}{}{}", letter(i / 676), letter(i / 26), letter(i))
         })
         .collect();
-    for s in &list {
-        env.emu
-            .add_symbol(s, NaiveDate::from_ymd_opt(2015, 1, 2).unwrap());
-    }
+    env.add_symbols(&list);
     list
 }
 
@@ -223,16 +209,10 @@ fn an_update_of_2000_series_needs_no_more_than_128_open_files() {
     let update = |env: &TestEnv| {
         run_counting_threads(&mut env.command_with_file_limit(
             128,
-            &[
-                "update",
-                "-q",
-                "--symbols-file",
-                file.to_str().unwrap(),
-                "--start",
-                "2024-06-03",
-                "--report",
-                "json",
-            ],
+            &format!(
+                "update -q --symbols-file '{}' --start 2024-06-03 --report json",
+                file.display()
+            ),
         ))
     };
     let (out, threads) = update(&env);
@@ -242,8 +222,8 @@ fn an_update_of_2000_series_needs_no_more_than_128_open_files() {
     if let Some(threads) = threads {
         assert!(threads <= 72, "{threads} threads");
     }
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(report["series_updated"], 2_000, "{}", out.stderr);
+    let report: serde_json::Value = out.json();
+    assert_eq!(report["series_updated"], 2_000, "{out}");
     assert_eq!(report["series_failed"], 0);
     // Every series equals the emulator's bars.
     let store = Store::new(env.cache());
@@ -267,6 +247,6 @@ fn an_update_of_2000_series_needs_no_more_than_128_open_files() {
     // A day later, under the same limit.
     env.emu.set_now(utc("2024-06-17T21:00:00Z"));
     let out = update(&env).0.success();
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(report["series_failed"], 0, "{}", out.stderr);
+    let report: serde_json::Value = out.json();
+    assert_eq!(report["series_failed"], 0, "{out}");
 }

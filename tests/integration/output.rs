@@ -17,27 +17,20 @@ use crate::support::{TestEnv, run};
 const SYMBOLS: [&str; 5] = ["AAPL", "ACME", "MSFT", "NVDA", "SPY"];
 
 /// `fetch` of daily bars of the five symbols over 2023, with extra arguments.
-fn fetch_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["fetch"];
-    args.extend(SYMBOLS);
-    args.extend([
-        "-t",
-        "1Day",
-        "--start",
-        "2023-01-01",
-        "--end",
-        "2023-12-31",
-        "--format",
-        "csv",
-    ]);
-    args.extend_from_slice(extra);
-    args
+fn fetch(extra: &str) -> String {
+    let symbols = SYMBOLS.join(" ");
+    format!("fetch {symbols} -t 1Day --start 2023-01-01 --end 2023-12-31 --format csv {extra}")
+}
+
+/// `fetch` offline to `-o path`.
+fn fetch_to(path: &Path) -> String {
+    fetch(&format!("--offline -o '{}'", path.display()))
 }
 
 /// A test env whose cache holds the five series, and their CSV as stdout shows it.
 fn cached() -> (TestEnv, String) {
     let env = TestEnv::new();
-    let csv = env.run(&fetch_args(&[])).success().stdout;
+    let csv = env.run(&fetch("")).success().stdout;
     assert!(csv.lines().count() > 5 * 240, "{csv}");
     (env, csv)
 }
@@ -77,8 +70,7 @@ fn output_to_a_regular_file_replaces_it_and_leaves_no_temp_file() {
     let (env, csv) = cached();
     let out = env.dir.path().join("bars.csv");
     std::fs::write(&out, "old\n").unwrap();
-    let run = env.run(&fetch_args(&["--offline", "-o", out.to_str().unwrap()]));
-    assert!(run.success().stdout.is_empty());
+    env.run(&fetch_to(&out)).success().assert_stdout_empty();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);
     assert!(temp_files(env.dir.path()).is_empty());
 }
@@ -92,8 +84,7 @@ fn output_to_a_fifo_writes_into_it_and_keeps_it() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
     };
-    env.run(&fetch_args(&["--offline", "-o", fifo.to_str().unwrap()]))
-        .success();
+    env.run(&fetch_to(&fifo)).success();
     assert_eq!(reader.join().unwrap(), csv);
     let meta = std::fs::symlink_metadata(&fifo).unwrap();
     assert!(meta.file_type().is_fifo(), "the FIFO was replaced");
@@ -107,8 +98,7 @@ fn output_to_a_symlink_writes_its_target_and_keeps_the_link() {
     std::fs::write(&target, "old\n").unwrap();
     let link = env.dir.path().join("link.csv");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    env.run(&fetch_args(&["--offline", "-o", link.to_str().unwrap()]))
-        .success();
+    env.run(&fetch_to(&link)).success();
     assert!(
         std::fs::symlink_metadata(&link)
             .unwrap()
@@ -126,17 +116,14 @@ fn output_to_dev_null_and_dev_stdout_writes_through_them() {
     let (env, csv) = cached();
     // As root the old code renamed a regular file over /dev/null; as anyone else it failed
     // creating `/dev/.null.barkeep-N.tmp`.
-    env.run(&fetch_args(&["--offline", "-o", "/dev/null"]))
-        .success();
+    env.run(&fetch("--offline -o /dev/null")).success();
     assert!(
         std::fs::metadata("/dev/null")
             .unwrap()
             .file_type()
             .is_char_device()
     );
-    let through_stdout = env
-        .run(&fetch_args(&["--offline", "-o", "/dev/stdout"]))
-        .success();
+    let through_stdout = env.run(&fetch("--offline -o /dev/stdout")).success();
     assert_eq!(through_stdout.stdout, csv);
 }
 
@@ -158,8 +145,7 @@ fn output_to_a_character_device_keeps_it_when_root() {
         eprintln!("mknod is not permitted here: skipping");
         return;
     }
-    env.run(&fetch_args(&["--offline", "-o", device.to_str().unwrap()]))
-        .success();
+    env.run(&fetch_to(&device)).success();
     let meta = std::fs::symlink_metadata(&device).unwrap();
     assert!(meta.file_type().is_char_device(), "the device was replaced");
     assert!(temp_files(env.dir.path()).is_empty());
@@ -169,7 +155,7 @@ fn output_to_a_character_device_keeps_it_when_root() {
 /// Starts an offline fetch to `-o out` slowed to about 300 ms per series (the test-only
 /// write delay also paces output chunks), and waits until its temp file exists.
 fn slow_output_to_file(env: &TestEnv, out: &Path) -> Child {
-    let mut cmd = env.command(&fetch_args(&["--offline", "-o", out.to_str().unwrap()]));
+    let mut cmd = env.command(&fetch_to(out));
     cmd.env("BARKEEP_TEST_WRITE_DELAY_US", "300000")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -223,7 +209,7 @@ fn sigterm_mid_output_exits_143_and_removes_the_temp_file() {
 #[test]
 fn ctrl_c_mid_output_to_stdout_stops_it() {
     let (env, csv) = cached();
-    let mut cmd = env.command(&fetch_args(&["--offline"]));
+    let mut cmd = env.command(&fetch("--offline"));
     cmd.env("BARKEEP_TEST_WRITE_DELAY_US", "300000")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -248,7 +234,7 @@ fn ctrl_c_mid_output_to_stdout_stops_it() {
 #[test]
 fn a_closed_pipe_ends_the_output_quietly() {
     let (env, _) = cached();
-    let mut cmd = env.command(&fetch_args(&["--offline"]));
+    let mut cmd = env.command(&fetch("--offline"));
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -268,12 +254,10 @@ fn a_full_stdout_is_named_in_the_error() {
         return;
     };
     let (env, _) = cached();
-    let mut cmd = env.command(&fetch_args(&["--offline"]));
+    let mut cmd = env.command(&fetch("--offline"));
     cmd.stdout(full);
-    let result = run(&mut cmd).failure(1);
-    assert!(
-        result.stderr.contains("stdout") && result.stderr.contains("No space left on device"),
-        "{}",
-        result.stderr
-    );
+    run(&mut cmd)
+        .failure(1)
+        .assert_stderr_contains("stdout")
+        .assert_stderr_contains("No space left on device");
 }

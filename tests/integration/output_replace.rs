@@ -28,31 +28,22 @@ const SERIES: &str = "fetch AAPL MSFT -t 1Day --start 2023-01-02 --end 2023-06-3
 /// A daily series over January 2023 that no test caches first: fetching it asks Alpaca.
 const JANUARY: &str = "fetch AAPL -t 1Day --start 2023-01-02 --end 2023-01-31";
 
-fn words(args: &str) -> Vec<&str> {
-    args.split(' ').collect()
-}
-
 /// The binary fetching [`JANUARY`] with the variable `name` set to `value`.
 fn fetch_january_with(env: &TestEnv, name: &str, value: &str) -> Command {
-    let mut cmd = env.command(&words(JANUARY));
+    let mut cmd = env.command(JANUARY);
     cmd.env(name, value);
     cmd
 }
 
 /// `fetch --offline` of [`SERIES`] into `out`.
-fn fetch_to<'a>(out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = words(SERIES);
-    args.extend(["--offline", "-o", out.to_str().unwrap()]);
-    args.extend_from_slice(extra);
-    args
+fn fetch_to(out: &Path) -> String {
+    format!("{SERIES} --offline -o '{}'", out.display())
 }
 
 /// A test env whose cache holds [`SERIES`], and their CSV.
 fn cached() -> (TestEnv, String) {
     let env = TestEnv::new();
-    let mut args = words(SERIES);
-    args.extend(["--format", "csv"]);
-    let csv = env.run(&args).success().stdout;
+    let csv = env.run(&format!("{SERIES} --format csv")).success().stdout;
     assert!(csv.lines().count() > 200, "{csv}");
     (env, csv)
 }
@@ -115,7 +106,7 @@ fn output_keeps_the_mode_and_owner_of_the_file_it_replaces() {
         std::os::unix::fs::chown(&out, Some(NOBODY), Some(NOBODY)).unwrap();
     }
     let before = std::fs::metadata(&out).unwrap();
-    env.run(&fetch_to(&out, &[])).success();
+    env.run(&fetch_to(&out)).success();
     let after = std::fs::metadata(&out).unwrap();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);
     assert_eq!(after.mode() & 0o7777, 0o600, "{:o}", after.mode());
@@ -131,8 +122,8 @@ fn output_refuses_a_file_whose_owner_it_cannot_keep() {
         eprintln!("not root: no file of another user to replace here, skipping");
         return;
     }
-    let mut cmd = env.command("");
     let out = env.dir.path().join("roots.csv");
+    let mut cmd = env.command(&fetch_to(&out));
     if !unprivileged(&env, &mut cmd) {
         eprintln!("user nobody cannot run the binary here: skipping");
         return;
@@ -142,13 +133,8 @@ fn output_refuses_a_file_whose_owner_it_cannot_keep() {
     chmod(&out, 0o600);
     std::os::unix::fs::chown(&out, Some(0), Some(0)).unwrap();
     let before = env.snapshot();
-    cmd.args(fetch_to(&out, &[]));
     let result = run(&mut cmd).failure(2);
-    assert!(
-        result.stderr.contains("keep its owner (user 0, group 0)"),
-        "{}",
-        result.stderr
-    );
+    result.assert_stderr_contains("keep its owner (user 0, group 0)");
     assert_eq!(result.stderr.lines().count(), 1, "{}", result.stderr);
     let meta = std::fs::metadata(&out).unwrap();
     assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o600));
@@ -164,21 +150,17 @@ fn a_read_only_output_needs_force_and_stays_read_only() {
     std::fs::write(&out, "old\n").unwrap();
     chmod(&out, 0o444);
     // Refused before any work: no request, nothing cached.
-    let mut refused = words(JANUARY);
-    refused.extend(["-o", out.to_str().unwrap()]);
-    let result = env.run(&refused).failure(2);
-    assert!(
-        result.stderr.contains("is read-only (mode 0444)") && result.stderr.contains("--force"),
-        "{}",
-        result.stderr
-    );
+    let refused = format!("{JANUARY} -o '{}'", out.display());
+    env.run(&refused)
+        .failure(2)
+        .assert_stderr_contains("is read-only (mode 0444)")
+        .assert_stderr_contains("--force");
     assert!(env.emu.requests().is_empty());
     assert!(env.files().is_empty(), "the cache was touched");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "old\n");
     assert!(temp_files(&out).is_empty());
 
-    refused.push("--force");
-    env.run(&refused).success();
+    env.run(&format!("{refused} --force")).success();
     assert!(
         std::fs::read_to_string(&out)
             .unwrap()
@@ -189,8 +171,7 @@ fn a_read_only_output_needs_force_and_stays_read_only() {
     assert!(temp_files(&out).is_empty());
 
     // --force means nothing without -o.
-    env.run(&["fetch", "AAPL", "--offline", "--force"])
-        .failure(2);
+    env.run("fetch AAPL --offline --force").failure(2);
 }
 
 #[test]
@@ -201,22 +182,17 @@ fn output_in_a_read_only_directory_rewrites_the_file_in_place() {
     let out = dir.join("bars.csv");
     std::fs::write(&out, "old\n").unwrap();
     chmod(&out, 0o640);
-    let mut cmd = env.command("");
+    let mut cmd = env.command(&fetch_to(&out));
     if !unprivileged(&env, &mut cmd) {
         eprintln!("user nobody cannot run the binary here: skipping");
         return;
     }
     chmod(&dir, 0o555);
     let before = std::fs::metadata(&out).unwrap();
-    cmd.args(fetch_to(&out, &[]));
     let result = run(&mut cmd);
     chmod(&dir, 0o755);
     let result = result.success();
-    assert!(
-        result.stderr.contains("rewritten in place, not atomically"),
-        "{}",
-        result.stderr
-    );
+    result.assert_stderr_contains("rewritten in place, not atomically");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);
     let after = std::fs::metadata(&out).unwrap();
     assert_eq!(after.ino(), before.ino());
@@ -225,18 +201,14 @@ fn output_in_a_read_only_directory_rewrites_the_file_in_place() {
 
     // A new file there cannot be created at all: refused before any work.
     let new = dir.join("new.csv");
-    let mut cmd = env.command("");
+    let mut cmd = env.command(&fetch_to(&new));
     assert!(unprivileged(&env, &mut cmd));
     chmod(&dir, 0o555);
-    cmd.args(fetch_to(&new, &[]));
     let result = run(&mut cmd);
     chmod(&dir, 0o755);
-    let result = result.failure(2);
-    assert!(
-        result.stderr.contains("its directory is not writable"),
-        "{}",
-        result.stderr
-    );
+    result
+        .failure(2)
+        .assert_stderr_contains("its directory is not writable");
     assert!(!new.exists());
 }
 
@@ -254,18 +226,13 @@ fn output_into_the_cache_is_refused() {
         env.series_path("stocks/sip/1Day/.AAPL.parquet.lock"),
         link,
     ] {
-        let result = env.run(&fetch_to(&out, &[])).failure(2);
-        assert!(
-            result.stderr.contains("is inside the cache"),
-            "{}: {}",
-            out.display(),
-            result.stderr
-        );
+        env.run(&fetch_to(&out))
+            .failure(2)
+            .assert_stderr_contains("is inside the cache");
     }
     assert!(env.snapshot() == before, "the cache changed");
     // Beside the cache is fine.
-    env.run(&fetch_to(&env.cache().join("bars.csv"), &[]))
-        .success();
+    env.run(&fetch_to(&env.cache().join("bars.csv"))).success();
 }
 
 #[test]
@@ -278,7 +245,7 @@ fn a_killed_runs_temp_file_is_removed_by_the_next_run_with_its_mode_and_owner() 
     if root {
         std::os::unix::fs::chown(&out, Some(NOBODY), Some(NOBODY)).unwrap();
     }
-    let mut cmd = env.command(&fetch_to(&out, &[]));
+    let mut cmd = env.command(&fetch_to(&out));
     cmd.env("BARKEEP_TEST_WRITE_DELAY_US", "300000")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -310,7 +277,7 @@ fn a_killed_runs_temp_file_is_removed_by_the_next_run_with_its_mode_and_owner() 
     // The temp file of a live process (this one) stays.
     let live = out.with_file_name(format!(".bars.csv.barkeep-{}.tmp", std::process::id()));
     std::fs::write(&live, b"").unwrap();
-    env.run(&fetch_to(&out, &[])).success();
+    env.run(&fetch_to(&out)).success();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);
     assert!(!temp.exists(), "the dead run's temp file is still there");
     assert_eq!(temp_files(&out), [live]);
@@ -336,14 +303,16 @@ fn cache_locations_with_unsupported_schemes_are_refused() {
         assert!(
             result
                 .stderr
-                .starts_with("error: --cache-dir (or BARKEEP_CACHE_DIR): ")
-                && result.stderr.lines().count() == 1
-                && (result
-                    .stderr
-                    .contains("s3://, s3a://, gs://, az://, abfs://, abfss://")
-                    || result.stderr.contains("://BUCKET/PREFIX")),
-            "{location}: {}",
-            result.stderr
+                .starts_with("error: --cache-dir (or BARKEEP_CACHE_DIR): "),
+            "{location}: {result}"
+        );
+        assert_eq!(result.stderr.lines().count(), 1, "{location}: {result}");
+        assert!(
+            result
+                .stderr
+                .contains("s3://, s3a://, gs://, az://, abfs://, abfss://")
+                || result.stderr.contains("://BUCKET/PREFIX"),
+            "{location}: {result}"
         );
         assert!(
             !result.stderr.trim_end().chars().any(char::is_control),
@@ -367,10 +336,12 @@ fn a_byte_order_mark_before_the_first_symbol_is_ignored() {
     let env = TestEnv::new();
     let list = env.dir.path().join("watchlist.txt");
     std::fs::write(&list, "\u{feff}AAPL\r\nMSFT\r\n").unwrap();
-    let mut args = words("update --start 2024-01-02 --symbols-file");
-    args.push(list.to_str().unwrap());
-    let result = env.run(&args).success();
-    assert!(!result.stderr.contains("invalid"), "{}", result.stderr);
+    env.run(&format!(
+        "update --start 2024-01-02 --symbols-file '{}'",
+        list.display()
+    ))
+    .success()
+    .assert_stderr_lacks("invalid");
     assert!(
         env.series_path("stocks/sip/1Day/AAPL.parquet").is_file(),
         "{:?}",
@@ -388,11 +359,11 @@ fn control_characters_in_environment_values_are_escaped() {
     ] {
         let result = run(&mut fetch_january_with(&env, name, value)).failure(2);
         assert!(
-            !result.stderr.trim_end().chars().any(char::is_control)
-                && result.stderr.contains("\\u{1b}"),
+            !result.stderr.trim_end().chars().any(char::is_control),
             "{name}: {:?}",
             result.stderr
         );
+        result.assert_stderr_contains("\\u{1b}");
     }
 }
 
@@ -403,22 +374,14 @@ fn help_and_version_that_cannot_be_written_exit_1() {
         return;
     };
     let env = TestEnv::new();
-    for args in [
-        &["--help"][..],
-        &["--version"],
-        &["fetch", "--help"],
-        &["help"],
-    ] {
-        let result = run(env.command(args).stdout(full.try_clone().unwrap())).failure(1);
-        assert!(
-            result.stderr.contains("No space left on device"),
-            "{args:?}: {}",
-            result.stderr
-        );
+    for args in ["--help", "--version", "fetch --help", "help"] {
+        run(env.command(args).stdout(full.try_clone().unwrap()))
+            .failure(1)
+            .assert_stderr_contains("No space left on device");
     }
     // Help on a closed pipe is still no error.
     let mut child = env
-        .command(&["--help"])
+        .command("--help")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -104,19 +104,8 @@ fn assert_stopped(stopped: &Stopped, code: i32, line: &str) {
 
 /// The hourly bars of SPY over half of 2023 (about 2,000 bars, 170 KB of CSV: more than a
 /// pipe holds), with more arguments.
-fn fetch_spy<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "fetch",
-        "SPY",
-        "-t",
-        "1Hour",
-        "--start",
-        "2023-01-01",
-        "--end",
-        "2023-07-01",
-    ];
-    args.extend_from_slice(extra);
-    args
+fn fetch_spy(extra: &str) -> String {
+    format!("fetch SPY -t 1Hour --start 2023-01-01 --end 2023-07-01 {extra}")
 }
 
 #[test]
@@ -124,7 +113,7 @@ fn sigterm_ends_a_wait_for_a_symbols_file_fifo_nobody_writes() {
     let env = TestEnv::new();
     let fifo = env.dir.path().join("watchlist");
     mkfifo(&fifo);
-    let mut update = env.command(&["update", "--symbols-file", fifo.to_str().unwrap()]);
+    let mut update = env.command(&format!("update --symbols-file '{}'", fifo.display()));
     let stopped = signal_when(&mut update, || true, Duration::from_millis(300), "TERM");
     assert_stopped(
         &stopped,
@@ -141,7 +130,7 @@ fn sigterm_ends_a_wait_for_a_symbols_file_fifo_nobody_writes() {
 fn sigterm_ends_a_wait_for_stdin_that_is_never_closed() {
     let env = TestEnv::new();
     // `sleep 100 | barkeep update --symbols-file -`: the writer never writes nor closes.
-    let mut update = env.command(&["update", "--symbols-file", "-"]);
+    let mut update = env.command("update --symbols-file -");
     update.stdin(Stdio::piped());
     let stopped = signal_when(&mut update, || true, Duration::from_millis(300), "TERM");
     assert_stopped(
@@ -155,10 +144,10 @@ fn sigterm_ends_a_wait_for_stdin_that_is_never_closed() {
 #[test]
 fn sigint_ends_a_wait_for_a_reader_of_the_output_fifo() {
     let env = TestEnv::new();
-    env.run(&fetch_spy(&[])).success();
+    env.run(&fetch_spy("")).success();
     let fifo = env.dir.path().join("bars.fifo");
     mkfifo(&fifo);
-    let mut fetch = env.command(&fetch_spy(&["--offline", "-o", fifo.to_str().unwrap()]));
+    let mut fetch = env.command(&fetch_spy(&format!("--offline -o '{}'", fifo.display())));
     let stopped = signal_when(&mut fetch, || true, Duration::from_millis(500), "INT");
     assert_stopped(
         &stopped,
@@ -176,10 +165,10 @@ fn sigint_ends_a_wait_for_a_reader_of_the_output_fifo() {
 #[test]
 fn sigterm_ends_a_write_to_a_reader_that_stopped_reading() {
     let env = TestEnv::new();
-    env.run(&fetch_spy(&[])).success();
+    env.run(&fetch_spy("")).success();
     // `fetch ... | sleep 60`: the pipe fills, and the next write blocks. The whole output
     // takes milliseconds, so still running after 1.5 s means blocked on the full pipe.
-    let mut fetch = env.command(&fetch_spy(&["--offline", "--format", "csv"]));
+    let mut fetch = env.command(&fetch_spy("--offline --format csv"));
     fetch.stdout(Stdio::piped());
     let stopped = signal_when(&mut fetch, || true, Duration::from_millis(1_500), "TERM");
     assert_stopped(
@@ -193,8 +182,7 @@ fn sigterm_ends_a_write_to_a_reader_that_stopped_reading() {
 /// 1Day, and a new day of bars is to be committed. Returns the held lock file, the series
 /// path and its bytes.
 fn lock_held_by_another_process(env: &TestEnv) -> (std::fs::File, PathBuf, Vec<u8>) {
-    env.run(&["update", "-q", "AAPL", "--start", "2024-06-03"])
-        .success();
+    env.run("update -q AAPL --start 2024-06-03").success();
     env.emu.set_now(env.emu.now() + chrono::TimeDelta::days(1));
     let series = env.series_path("stocks/sip/1Day/AAPL.parquet");
     let holder = std::fs::OpenOptions::new()
@@ -213,7 +201,7 @@ fn sigterm_ends_an_update_waiting_for_a_lock_another_process_holds() {
     let (holder, series, before) = lock_held_by_another_process(&env);
     // Once Alpaca answered, the commit waits for the lock.
     let answered = || !env.emu.bar_requests().is_empty();
-    let mut update = env.command(&["update", "AAPL"]);
+    let mut update = env.command("update AAPL");
     let stopped = signal_when(&mut update, answered, Duration::from_millis(500), "TERM");
     assert_stopped(
         &stopped,
@@ -222,7 +210,7 @@ fn sigterm_ends_an_update_waiting_for_a_lock_another_process_holds() {
     );
     assert_eq!(std::fs::read(&series).unwrap(), before, "nothing written");
     drop(holder);
-    env.run(&["update", "AAPL"]).success();
+    env.run("update AAPL").success();
     assert_ne!(std::fs::read(&series).unwrap(), before);
 }
 
@@ -230,7 +218,7 @@ fn sigterm_ends_an_update_waiting_for_a_lock_another_process_holds() {
 fn sigint_ends_a_prune_waiting_for_a_lock_another_process_holds() {
     let env = TestEnv::new();
     let (_holder, series, before) = lock_held_by_another_process(&env);
-    let mut prune = env.command(&["prune", "AAPL"]);
+    let mut prune = env.command("prune AAPL");
     let stopped = signal_when(&mut prune, || true, Duration::from_millis(500), "INT");
     assert_stopped(
         &stopped,
@@ -245,14 +233,7 @@ fn sigterm_ends_a_retry_back_off() {
     let env = TestEnv::new();
     // Alpaca keeps failing the corporate actions, and the first back-off lasts 10 to 20 s.
     env.emu.inject_corporate_actions(Fault::Status(503), 10);
-    let mut fetch = env.command(&[
-        "fetch",
-        "AAPL",
-        "--start",
-        "2024-06-03",
-        "--adjustment",
-        "split",
-    ]);
+    let mut fetch = env.command("fetch AAPL --start 2024-06-03 --adjustment split");
     fetch
         .env("BARKEEP_RETRY_BASE_MS", "20000")
         .stdout(Stdio::null());

@@ -99,6 +99,11 @@ pub(crate) struct Running {
 }
 
 impl Running {
+    /// The process id, to send it a signal.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn wait(self) -> Run {
         finished(
             self.command,
