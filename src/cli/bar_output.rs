@@ -212,11 +212,12 @@ fn write_in_order(
     Ok(())
 }
 
-/// The output, each of whose writes (and flushes) is registered as a wait for its reader
-/// while it lasts.
-struct ReaderWait<'a>(&'a mut dyn Write);
+/// An output (stdout, or `-o`) each of whose writes (and flushes) is registered as a wait
+/// for its reader while it lasts, so a signal ends a write into a reader that stopped
+/// reading at once. Every command's data on stdout goes through one.
+pub(crate) struct ReaderWait<W>(pub(crate) W);
 
-impl Write for ReaderWait<'_> {
+impl<W: Write> Write for ReaderWait<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let _waiting = interrupt::blocked_on(Wait::Output);
         self.0.write(buf)

@@ -178,6 +178,21 @@ fn sigterm_ends_a_write_to_a_reader_that_stopped_reading() {
     );
 }
 
+#[test]
+fn sigterm_ends_an_inspect_writing_to_a_reader_that_stopped_reading() {
+    let env = TestEnv::new();
+    // Fifteen years of calendar rows are well over a pipe's 64 KiB: the writes block.
+    let mut inspect =
+        env.command("inspect --calendar --start 2016-01-01 --end 2030-12-31 --format csv");
+    inspect.stdout(Stdio::piped());
+    let stopped = signal_when(&mut inspect, || true, Duration::from_millis(1_500), "TERM");
+    assert_stopped(
+        &stopped,
+        143,
+        "interrupted (SIGTERM) while writing to stdout (the reader stopped reading)",
+    );
+}
+
 /// Another barkeep (here: the test, locking the way barkeep does) holds the lock of AAPL
 /// 1Day, and a new day of bars is to be committed. Returns the held lock file, the series
 /// path and its bytes.

@@ -12,6 +12,7 @@ use serde_json::json;
 use super::fetch::FeedArg;
 use super::inspect_calendar::{write_calendar, write_gaps};
 use crate::cache::{self, ledger, ledger::Ledger};
+use crate::cli::bar_output::ReaderWait;
 use crate::cli::progress::calendar_note;
 use crate::cli::{Context, UsageError};
 use crate::market::calendar::new_york_date;
@@ -220,7 +221,7 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
         let end = args
             .end
             .unwrap_or_else(|| start.checked_add_days(Days::new(14)).unwrap_or(start));
-        let mut out = BufWriter::new(stdout.lock());
+        let mut out = BufWriter::new(ReaderWait(stdout.lock()));
         write_calendar(&mut out, format, start, end)?;
         out.flush()?;
         if format == InspectFormat::Table {
@@ -259,7 +260,7 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
         args.verify
             .then(|| problems.iter().filter(|p| p.path == info.path).collect())
     };
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(ReaderWait(stdout.lock()));
     let single = infos.len() == 1;
     match format {
         InspectFormat::Json => {
@@ -496,7 +497,7 @@ fn run_gaps(
         }
     };
     let report = op::gaps(&ctx.store, infos, range);
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = BufWriter::new(ReaderWait(std::io::stdout().lock()));
     let found = write_gaps(&mut out, format, &report)?;
     out.flush()?;
     drop(out);

@@ -6,6 +6,7 @@ use clap::Args;
 use indicatif::{HumanBytes, HumanCount};
 
 use super::fetch::FeedArg;
+use crate::cli::bar_output::ReaderWait;
 use crate::cli::{Context, UsageError};
 use crate::market::{Symbol, Timeframe, When};
 use crate::ops::inspect::error_chain;
@@ -86,6 +87,10 @@ fn confirm(question: &str) -> bool {
     let _ = write!(stderr, "{question} [y/N] ");
     let _ = stderr.flush();
     let mut answer = String::new();
+    // A signal ends this wait at once (issue 20): nothing has been removed yet.
+    let _waiting = crate::interrupt::blocked_on(crate::interrupt::Wait::Other(
+        "waiting for an answer to the confirmation question".to_owned(),
+    ));
     std::io::stdin().lock().read_line(&mut answer).is_ok()
         && matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
 }
@@ -138,7 +143,7 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
     };
     let report = op::prune(&ctx.store, &options)?;
 
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = BufWriter::new(ReaderWait(std::io::stdout().lock()));
     let (mut removed, mut trimmed, mut rows, mut bytes) = (0, 0, 0u64, report.temp_bytes);
     for series in &report.series {
         let verb = match (series.effect, args.dry_run) {

@@ -10,6 +10,7 @@ use indicatif::HumanCount;
 use serde_json::json;
 
 use super::fetch::FeedArg;
+use crate::cli::bar_output::ReaderWait;
 use crate::cli::progress::{Progress, calendar_note};
 use crate::cli::{Context, UsageError, ops_hint};
 use crate::interrupt::{self, Wait};
@@ -240,7 +241,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         let (series, requests) =
             tokio::task::spawn_blocking(move || op::dry_run(&store, &targets, now)).await?;
         let pages: u64 = requests.iter().map(|r| r.estimated_pages).sum();
-        let mut out = BufWriter::new(std::io::stdout().lock());
+        let mut out = BufWriter::new(ReaderWait(std::io::stdout().lock()));
         if args.report.is_some() {
             let entries: Vec<_> = series
                 .iter()
@@ -397,7 +398,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
                 "error": ledger_error,
             },
         });
-        let mut out = std::io::stdout().lock();
+        let mut out = ReaderWait(std::io::stdout().lock());
         writeln!(out, "{report}")?;
         out.flush()?;
     }
