@@ -18,25 +18,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, mpsc};
 
-use clap::ValueEnum;
-
+use super::args::values::BarFormat;
 use super::bar_text::BarText;
 use crate::interrupt::{self, Wait};
 use crate::market::{AssetClass, Bar, NEW_YORK, Volume};
 use crate::ops::fetch::FetchedSeries;
 use crate::parquet_files::metadata::format_instant;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BarFormat {
-    /// Comma-separated values with a header line
-    Csv,
-    /// One JSON object per bar, one per line
-    Ndjson,
-    /// One JSON array of objects
-    Json,
-    /// Aligned columns for people
-    Table,
-}
 
 const COLUMNS: [&str; 9] = [
     "symbol",

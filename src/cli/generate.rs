@@ -1,6 +1,6 @@
 //! `barkeep generate`: the hidden subcommand that writes shell completions
 //! (`generate completions`) and man pages (`generate man`) from the clap definitions in
-//! `args` and `commands/`, so `--help`, Tab completion and `man barkeep-fetch` never disagree.
+//! `args`, so `--help`, Tab completion and `man barkeep-fetch` never disagree.
 //! It needs neither the cache directory nor the network, and `cli::run` calls it before
 //! either is set up. Its output is committed in `completions/` and `man/`, and
 //! `tests/integration/generated_files.rs` fails when that is stale.
@@ -12,44 +12,18 @@
 //! in `environment::VARIABLES`.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
 
-use clap::{Args, Command, CommandFactory, Subcommand, ValueEnum, ValueHint};
+use clap::{Command, CommandFactory, ValueEnum};
 use clap_complete::{Generator, Shell};
 use clap_mangen::Man;
 use clap_mangen::roff::{Inline, Roff, bold, italic, roman};
 
 use super::UsageError;
 use super::args::Cli;
+use super::args::generate::{GenerateArgs, GenerateCommand};
 use super::environment;
 use super::exit_status::ExitStatus;
 use crate::cache::location::DEFAULT_ROOTS;
-
-/// Write shell completions or man pages (for packagers; the output is committed)
-#[derive(Debug, Args)]
-pub struct GenerateArgs {
-    #[command(subcommand)]
-    pub what: GenerateCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum GenerateCommand {
-    /// Print SHELL's completion script, or write the scripts into --dir
-    Completions {
-        /// The shell [default with --dir: every shell]
-        #[arg(value_enum, required_unless_present = "dir")]
-        shell: Option<Shell>,
-        /// Write into DIR under each shell's usual file name (barkeep.bash, _barkeep, ...)
-        #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
-        dir: Option<PathBuf>,
-    },
-    /// Write barkeep.1 and one page per subcommand (barkeep-fetch.1, ...) into DIR
-    Man {
-        /// The directory, created when missing; existing pages are replaced
-        #[arg(value_name = "DIR", value_hint = ValueHint::DirPath)]
-        dir: PathBuf,
-    },
-}
 
 pub(super) fn run(args: GenerateArgs) -> anyhow::Result<()> {
     match args.what {

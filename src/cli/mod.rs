@@ -9,6 +9,7 @@ mod bar_text;
 pub mod commands;
 mod environment;
 mod exit_status;
+mod failure;
 mod generate;
 mod output_file;
 mod printer;
@@ -96,7 +97,13 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_error(&e),
     };
-    let printer = Printer::new(&cli.global);
+    let global = &cli.global;
+    let printer = Printer::new(
+        global.color,
+        global.quiet,
+        global.verbose,
+        global.no_progress,
+    );
     match run(cli, &printer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -353,10 +360,10 @@ fn render_error(printer: &Printer, error: &anyhow::Error, status: ExitStatus) {
 /// The first hint any error in the chain calls for.
 fn hint_for(error: &anyhow::Error) -> Option<String> {
     error.chain().find_map(|cause| {
-        if let Some(failed) = cause.downcast_ref::<commands::update::UpdateFailed>() {
+        if let Some(failed) = cause.downcast_ref::<failure::UpdateFailed>() {
             return failed.hint.clone();
         }
-        if let Some(failed) = cause.downcast_ref::<commands::update::LedgersFailed>() {
+        if let Some(failed) = cause.downcast_ref::<failure::LedgersFailed>() {
             return failed.hint.clone();
         }
         if let Some(e) = cause.downcast_ref::<ops::Error>() {

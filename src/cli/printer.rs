@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::ProgressDrawTarget;
 
-use super::args::{ColorChoice, GlobalArgs};
+use super::args::values::ColorChoice;
 use super::environment;
 
 #[derive(Debug, Clone)]
@@ -23,11 +23,12 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn new(args: &GlobalArgs) -> Self {
+    /// `verbose` counts `-v`s; `no_progress` is `--no-progress` (or `BARKEEP_NO_PROGRESS`).
+    pub fn new(color: ColorChoice, quiet: bool, verbose: u8, no_progress: bool) -> Self {
         let stderr_tty = std::io::stderr().is_terminal();
         let no_color = std::env::var_os(environment::NO_COLOR).is_some_and(|v| !v.is_empty());
         let dumb = std::env::var(environment::TERM).is_ok_and(|t| t == "dumb");
-        let color = match args.color {
+        let color = match color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => stderr_tty && !no_color && !dumb,
@@ -35,11 +36,11 @@ impl Printer {
         if !color {
             console::set_colors_enabled_stderr(false);
         }
-        let progress = stderr_tty && !args.quiet && args.verbose == 0 && !args.no_progress;
+        let progress = stderr_tty && !quiet && verbose == 0 && !no_progress;
         Self {
-            quiet: args.quiet,
-            verbose: args.verbose > 0,
-            very_verbose: args.verbose > 1,
+            quiet,
+            verbose: verbose > 0,
+            very_verbose: verbose > 1,
             color,
             progress,
         }

@@ -1,167 +1,19 @@
-//! `barkeep fetch`: arguments, then fill gaps and print bars (adjusted on the way out when
+//! `barkeep fetch`: fill gaps and print bars (adjusted on the way out when
 //! `--adjustment` asks for it).
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use clap::{Args, ValueEnum, ValueHint};
-
 use crate::cache;
-use crate::cli::bar_output::{BarFormat, write_bars};
+use crate::cli::args::fetch::FetchArgs;
+use crate::cli::args::values::BarFormat;
+use crate::cli::bar_output::write_bars;
 use crate::cli::progress::Progress;
 use crate::cli::{Context, Interrupted, UsageError, environment, output_file};
-use crate::market::{Adjustments, AssetClass, Feed, Symbol, Timeframe, When};
+use crate::market::{Adjustments, AssetClass, Symbol};
 use crate::ops::fetch::{self as op, FetchOptions, LedgerUse};
 use crate::parquet_files::metadata::format_instant;
-
-const EXAMPLES: &str = "\
-Examples:
-  Ad hoc:
-    barkeep fetch AAPL MSFT -t 1Day --start 2020-01-01 --end 2024-12-31 > bars.csv
-    barkeep fetch AAPL -t 1Day --start 2021-03-01 --end 2021-06-30      # from the cache: no request
-    barkeep fetch BTC/USD -t 1Hour --start 30d                          # crypto needs no API key
-    barkeep fetch SPY -t 5Min --start 2024-06-03 --offline -o spy.csv    # never touch the network
-    barkeep fetch SPY --start 2016-01-01 --adjustment all                # total-return-style closes
-  Cron (a crontab line: quiet unless something fails, the file replaced atomically):
-    30 22 * * 1-5  barkeep -q fetch AAPL MSFT SPY -t 1Day --start 30d -o \"$HOME/data/daily.csv\"
-  Pipelines (stdout carries only data):
-    barkeep fetch SPY QQQ -t 1Day --start 1y --format ndjson | jq -c 'select(.close > .open)'
-    barkeep fetch SPY -t 1Min --start 2024-06-03 --end 2024-06-07 | head -3
-";
-
-/// Fill the cache's gaps for some symbols, then print their bars.
-///
-/// Asks Alpaca only for the parts of the range the cache has not seen, commits them, and
-/// writes the bars of the whole range to stdout (or --output), ordered by symbol then time.
-/// A second run over the same range makes no request at all.
-#[derive(Debug, Args)]
-#[command(after_help = EXAMPLES)]
-pub struct FetchArgs {
-    /// Symbols: stocks such as AAPL or BRK.B, crypto pairs such as BTC/USD
-    ///
-    /// Case does not matter. Stocks and crypto can be mixed in one run.
-    ///
-    /// Example: barkeep fetch aapl BRK.B BTC/USD
-    #[arg(value_name = "SYMBOL", required = true)]
-    pub symbols: Vec<Symbol>,
-
-    /// Bar timeframe: [1-59]Min, [1-23]Hour, 1Day, 1Week, 1/2/3/4/6/12Month (or T, H, D, W, M)
-    ///
-    /// Every form Alpaca accepts, including the short ones (15T is 15Min, 1D is 1Day). Output
-    /// and file names always use the long spelling.
-    ///
-    /// Example: -t 15Min
-    #[arg(short, long, value_name = "TIMEFRAME", default_value = "1Day")]
-    pub timeframe: Timeframe,
-
-    /// First bar to include [default: 5d for Min/Hour bars, 1y otherwise]
-    ///
-    /// WHEN is a calendar day (YYYY-MM-DD: a New York day for stocks, a UTC day for crypto),
-    /// an RFC 3339 time (2024-06-03T13:30:00Z), a span back from now (90d, 12w, 6mo, 1y, 12h,
-    /// 30min) or `now`.
-    ///
-    /// Example: --start 2020-01-01
-    #[arg(long, value_name = "WHEN")]
-    pub start: Option<When>,
-
-    /// Last bar to include [default: now]; a calendar day includes the whole day
-    ///
-    /// Same forms as --start. An --end in the future is treated as now.
-    ///
-    /// Example: --end 2024-12-31
-    #[arg(long, value_name = "WHEN")]
-    pub end: Option<When>,
-
-    /// Stock data feed (crypto always comes from Alpaca's `us` location)
-    ///
-    /// The feed is part of a series' identity: SIP and IEX bars are cached separately and
-    /// never mixed.
-    ///
-    /// Example: --feed iex
-    #[arg(long, value_enum, value_name = "FEED", default_value_t = FeedArg::Sip)]
-    pub feed: FeedArg,
-
-    /// Output format [default: table on a terminal, csv otherwise]
-    ///
-    /// CSV has the header symbol,timestamp,open,high,low,close,volume,trade_count,vwap;
-    /// timestamps are RFC 3339 in UTC (the start of the bar) and numbers are printed exactly.
-    /// ndjson prints one object per bar with the same field names, json one array.
-    ///
-    /// Example: --format ndjson
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    pub format: Option<BarFormat>,
-
-    /// Write the bars to FILE (replaced atomically) instead of stdout
-    ///
-    /// The bars are written to a temporary file beside FILE and renamed over it, so a reader
-    /// never sees half a file and an interrupted run (Ctrl-C, SIGTERM) leaves the old one.
-    /// The new FILE keeps the old one's mode and owner; a FILE whose owner barkeep may not
-    /// keep, a read-only FILE (without --force) and a file of the cache are refused (exit 2).
-    /// When only FILE, not its directory, is writable, it is rewritten in place (not
-    /// atomically, with a note). A FILE that is not a regular file (/dev/null, a FIFO, a
-    /// symlink, /dev/stdout) is written directly and never replaced. The format is csv unless
-    /// --format says otherwise.
-    ///
-    /// Example: -o ~/data/aapl.csv
-    #[arg(short, long, value_name = "FILE", value_hint = ValueHint::FilePath)]
-    pub output: Option<PathBuf>,
-
-    /// Replace the --output FILE even when it is read-only (it stays read-only)
-    ///
-    /// Without it, a FILE without write permission is refused (exit 2), as an editor refuses
-    /// to save over one.
-    #[arg(long, requires = "output")]
-    pub force: bool,
-
-    /// Do not use the network: serve what the cache holds, up to each series' last update
-    ///
-    /// Bars still provisional (the latest answer Alpaca gave) are served. A range reaching
-    /// past a series' last answer (as `--end now` always does) is served up to it, with one
-    /// note per series on stderr, e.g. `AAPL 1Min: cached through 2024-06-07 22:01 UTC,
-    /// updated 3 minutes ago` (not with -q). Exits with status 1, and prints nothing on
-    /// stdout, only when a series is not cached at all or has holes (unanswered ranges
-    /// before its last answer); the message names them.
-    ///
-    /// Example: barkeep fetch AAPL MSFT --start 1y --offline | next-tool
-    #[arg(long)]
-    pub offline: bool,
-
-    /// Adjust stock prices for corporate actions: raw, split, dividend, spin-off, all, or a
-    /// comma list such as split,dividend
-    ///
-    /// The cache keeps raw bars only; adjusting happens on output, from the corporate actions
-    /// barkeep records per symbol (asked again when more than a day old). split: prices ×
-    /// old/new and volume × new/old before each split or stock dividend; dividend: prices ×
-    /// (1 − dividend / previous raw close) before each cash dividend; all: both, for
-    /// total-return-style series. Adjusted prices are rounded to 4 decimals. barkeep refuses to
-    /// adjust across a spin-off. Crypto takes only raw.
-    #[arg(long, value_name = "ADJ", default_value = "raw")]
-    pub adjustment: Adjustments,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FeedArg {
-    /// All US exchanges (the consolidated tape)
-    Sip,
-    /// Investors Exchange only
-    Iex,
-    /// Over-the-counter
-    Otc,
-    /// Blue Ocean ATS (overnight)
-    Boats,
-}
-
-impl From<FeedArg> for Feed {
-    fn from(f: FeedArg) -> Self {
-        match f {
-            FeedArg::Sip => Feed::Sip,
-            FeedArg::Iex => Feed::Iex,
-            FeedArg::Otc => Feed::Otc,
-            FeedArg::Boats => Feed::Boats,
-        }
-    }
-}
 
 /// Checks that `path` can be written before any work is done: not a file of the cache at
 /// `cache_root`, and replaceable (see `output_file`).

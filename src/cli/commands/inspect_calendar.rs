@@ -7,8 +7,8 @@ use std::io::Write;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde_json::json;
 
-use super::inspect::InspectFormat;
 use crate::cli::UsageError;
+use crate::cli::args::values::InspectFormat;
 use crate::market::NEW_YORK;
 use crate::market::calendar::{self, Day, FIRST_YEAR, LAST_YEAR, Session};
 use crate::ops::inspect::{GapReport, error_chain};

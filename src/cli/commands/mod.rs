@@ -1,5 +1,6 @@
-//! One file per subcommand: its clap arguments and a `run` that translates them into an
-//! operation's options, calls the operation and presents the result.
+//! One file per subcommand: a `run` that translates its arguments (from [`super::args`]) into
+//! an operation's options, calls the operation and presents the result. Commands import the
+//! layers below them (args, failures, printers, progress), never one another.
 
 pub mod fetch;
 pub mod inspect;

@@ -1,89 +1,24 @@
-//! `barkeep update`: arguments, the dry-run plan, the summary line and the JSON report.
+//! `barkeep update`: the dry-run plan, the summary line and the JSON report.
 
 use std::io::{BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use clap::{Args, ValueEnum, ValueHint};
 use indicatif::HumanCount;
 use serde_json::json;
 
-use super::fetch::FeedArg;
+use crate::cli::args::update::UpdateArgs;
 use crate::cli::bar_output::ReaderWait;
+use crate::cli::failure::{LedgersFailed, UpdateFailed};
 use crate::cli::progress::{Progress, calendar_note};
 use crate::cli::{Context, UsageError, ops_hint};
 use crate::interrupt::{self, Wait};
-use crate::market::{Interval, Symbol, Timeframe, When};
+use crate::market::{Interval, Symbol};
 use crate::ops::gap_fill::SeriesStatus;
 use crate::ops::inspect::error_chain;
 use crate::ops::update::{self as op, UpdateOptions};
 use crate::parquet_files::metadata::format_instant;
-
-const EXAMPLES: &str = "\
-Examples:
-  barkeep update                                   # every cached series, up to now
-  barkeep update AAPL MSFT -t 1Day -t 1Min         # these series (created from --start if new)
-  barkeep update --symbols-file watchlist.txt --start 2020-01-01
-  barkeep update --dry-run                         # the plan, no request
-  # crontab: weekdays at 22:30, log to a file, exit status tells cron when something failed
-  30 22 * * 1-5  barkeep update --symbols-file ~/watchlist.txt >> ~/barkeep.log 2>&1
-  barkeep update --report json | jq '.series[] | select(.status == \"failed\")'
-";
-
-/// Bring cached series (or a watchlist) up to now, in as few requests as Alpaca allows.
-///
-/// With no symbols, updates every series already in the cache. With symbols (or
-/// --symbols-file), updates those series for each -t given (default: the timeframes already
-/// cached for the symbol, else 1Day), creating missing ones from --start. Series that miss the
-/// same range share one request. Each series is committed as soon as its data is complete; a
-/// failing series does not stop the others. Also refreshes the corporate-actions ledger of
-/// every stock symbol it updates, all in one request per page, so `fetch --adjustment` (even
-/// --offline) adjusts with current actions. Ends with one summary line on stderr. Exit status:
-/// 0 when every series and the ledgers succeeded, 1 when any failed (each failure is named),
-/// 2 for bad usage.
-#[derive(Debug, Args)]
-#[command(after_help = EXAMPLES)]
-pub struct UpdateArgs {
-    /// Symbols to update (default: every cached series)
-    #[arg(value_name = "SYMBOL")]
-    pub symbols: Vec<Symbol>,
-
-    /// Timeframes to update; repeat for several [default: those cached, else 1Day]
-    #[arg(short, long = "timeframe", value_name = "TIMEFRAME")]
-    pub timeframes: Vec<Timeframe>,
-
-    /// Read symbols from FILE, one per line (`#` comments and blank lines ignored; `-` is stdin)
-    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
-    pub symbols_file: Option<PathBuf>,
-
-    /// Where series that are not cached yet start [default: 1y]
-    ///
-    /// Same forms as `fetch --start`: YYYY-MM-DD, an RFC 3339 time, or a span such as 90d.
-    #[arg(long, value_name = "WHEN")]
-    pub start: Option<When>,
-
-    /// Stock feed [default: every cached feed; sip for new series]
-    #[arg(long, value_enum, value_name = "FEED")]
-    pub feed: Option<FeedArg>,
-
-    /// Print the plan (series, ranges, estimated requests) and make no request
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// Print a machine-readable report on stdout
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    pub report: Option<ReportFormat>,
-
-    /// Exit 1 at once if another barkeep run holds a series' lock, instead of waiting
-    #[arg(long)]
-    pub no_wait: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    Json,
-}
 
 /// The largest `--symbols-file` read: 1 MiB, far more than every US ticker one per line.
 const MAX_SYMBOLS_FILE_BYTES: u64 = 1 << 20;
@@ -450,26 +385,4 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         return Err(LedgersFailed { hint: ledger_hint }.into());
     }
     Ok(())
-}
-
-/// The corporate-actions refresh failed (already shown on stderr): exit status 1, with the
-/// hint its cause calls for (e.g. check the keys on a 401).
-#[derive(Debug, thiserror::Error)]
-#[error("the corporate actions could not be brought up to date; the series were updated")]
-pub struct LedgersFailed {
-    pub hint: Option<String>,
-}
-
-/// Some series failed (each was already named on stderr): exit status 1.
-#[derive(Debug, thiserror::Error)]
-#[error("{0} series could not be updated")]
-pub struct SeriesFailed(pub usize);
-
-/// [`SeriesFailed`] for `update`, with the hint the first failure that calls for one calls
-/// for (e.g. check the keys on a 401).
-#[derive(Debug, thiserror::Error)]
-#[error("{count} series could not be updated")]
-pub struct UpdateFailed {
-    pub count: usize,
-    pub hint: Option<String>,
 }

@@ -1,19 +1,32 @@
-//! The command line: global options and the subcommand list. Each subcommand's own options
-//! live in its file under `commands/`. These doc comments are the one source of `-h`,
+//! The command line: global options and the subcommand list, and (one file each) every
+//! subcommand's options. These doc comments are the one source of `-h`,
 //! `--help`, the man pages and the shell completions: the first line of a doc comment is the
 //! `-h` help, the whole comment the `--help` and man page text.
+//!
+//! The layering rule: the clap types here depend on nothing in `cli/commands` (nor on the
+//! printers or `generate`). Value types that several options share live in [`values`], below
+//! both the clap structs and the commands; a command imports its `*Args` from here, never the
+//! other way round, so the imports cannot form a circle.
+
+pub mod fetch;
+pub mod generate;
+pub mod inspect;
+pub mod prune;
+pub mod update;
+pub mod values;
 
 use std::path::PathBuf;
 
 use clap::builder::FalseyValueParser;
-use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
+use clap::{Args, Parser, Subcommand, ValueHint};
 
-use super::commands::fetch::FetchArgs;
-use super::commands::inspect::InspectArgs;
-use super::commands::prune::PruneArgs;
-use super::commands::update::UpdateArgs;
-use super::generate::GenerateArgs;
 use crate::cache::location::DEFAULT_ROOTS;
+use fetch::FetchArgs;
+use generate::GenerateArgs;
+use inspect::InspectArgs;
+use prune::PruneArgs;
+use update::UpdateArgs;
+pub use values::ColorChoice;
 
 /// `barkeep --help` ends with these. The man pages turn them into an EXAMPLES section, so
 /// every command's `after_help` starts with `Examples:`.
@@ -146,14 +159,4 @@ fn cache_dir_long_help() -> String {
          --cache-dir s3://my-bucket/barkeep",
     );
     help
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    /// Colour when stderr is a terminal and NO_COLOR is not set
-    Auto,
-    /// Always colour stderr, even into a pipe or file
-    Always,
-    /// Never colour
-    Never,
 }

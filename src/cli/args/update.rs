@@ -1,0 +1,68 @@
+//! `barkeep update`'s options. Its doc comments are its `-h`, `--help` and man page text.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueHint};
+
+use super::values::{FeedArg, ReportFormat};
+use crate::market::{Symbol, Timeframe, When};
+
+const EXAMPLES: &str = "\
+Examples:
+  barkeep update                                   # every cached series, up to now
+  barkeep update AAPL MSFT -t 1Day -t 1Min         # these series (created from --start if new)
+  barkeep update --symbols-file watchlist.txt --start 2020-01-01
+  barkeep update --dry-run                         # the plan, no request
+  # crontab: weekdays at 22:30, log to a file, exit status tells cron when something failed
+  30 22 * * 1-5  barkeep update --symbols-file ~/watchlist.txt >> ~/barkeep.log 2>&1
+  barkeep update --report json | jq '.series[] | select(.status == \"failed\")'
+";
+
+/// Bring cached series (or a watchlist) up to now, in as few requests as Alpaca allows.
+///
+/// With no symbols, updates every series already in the cache. With symbols (or
+/// --symbols-file), updates those series for each -t given (default: the timeframes already
+/// cached for the symbol, else 1Day), creating missing ones from --start. Series that miss the
+/// same range share one request. Each series is committed as soon as its data is complete; a
+/// failing series does not stop the others. Also refreshes the corporate-actions ledger of
+/// every stock symbol it updates, all in one request per page, so `fetch --adjustment` (even
+/// --offline) adjusts with current actions. Ends with one summary line on stderr. Exit status:
+/// 0 when every series and the ledgers succeeded, 1 when any failed (each failure is named),
+/// 2 for bad usage.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct UpdateArgs {
+    /// Symbols to update (default: every cached series)
+    #[arg(value_name = "SYMBOL")]
+    pub symbols: Vec<Symbol>,
+
+    /// Timeframes to update; repeat for several [default: those cached, else 1Day]
+    #[arg(short, long = "timeframe", value_name = "TIMEFRAME")]
+    pub timeframes: Vec<Timeframe>,
+
+    /// Read symbols from FILE, one per line (`#` comments and blank lines ignored; `-` is stdin)
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub symbols_file: Option<PathBuf>,
+
+    /// Where series that are not cached yet start [default: 1y]
+    ///
+    /// Same forms as `fetch --start`: YYYY-MM-DD, an RFC 3339 time, or a span such as 90d.
+    #[arg(long, value_name = "WHEN")]
+    pub start: Option<When>,
+
+    /// Stock feed [default: every cached feed; sip for new series]
+    #[arg(long, value_enum, value_name = "FEED")]
+    pub feed: Option<FeedArg>,
+
+    /// Print the plan (series, ranges, estimated requests) and make no request
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print a machine-readable report on stdout
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub report: Option<ReportFormat>,
+
+    /// Exit 1 at once if another barkeep run holds a series' lock, instead of waiting
+    #[arg(long)]
+    pub no_wait: bool,
+}
