@@ -10,9 +10,12 @@
 //! way out (`market::adjustment`).
 //!
 //! Module map:
-//! - [`cli`]: argv, terminal, output formats, exit statuses; the only code that prints.
-//! - [`ops`]: one operation per subcommand, and what they share: the gap-filling engine and
-//!   the corporate-actions refresh.
+//! - [`cli`]: argv (`cli::args`), one thin command per subcommand that renders its
+//!   operation's report (`cli::commands`), one printer per output format, exit statuses; the
+//!   only code that prints.
+//! - [`ops`]: one operation per subcommand (typed options in, a report or a stream of bars
+//!   out), and what they share: the gap-filling planner and engine, the corporate-actions
+//!   refresh, the watchlist file.
 //! - [`api`]: Alpaca's market-data HTTP API: bars and corporate actions.
 //! - [`cache`]: the storage seam (`CacheBackend`, held as a `Store`) and its two backends,
 //!   `LocalDir` (locks, journal, compaction, temp-file rewrites) and `Bucket` (conditional
@@ -22,11 +25,13 @@
 //! - [`market`]: symbols, timeframes, bars, intervals, the `WHEN` syntax, corporate actions
 //!   and adjusting bars for them.
 //! - [`events`]: what the core reports while it works.
+//! - [`error_chain`]: an error and its causes as text, flattened once for every caller.
 //! - [`interrupt`]: Ctrl-C and SIGTERM as a value the core watches, to commit before it stops.
 
 pub mod api;
 pub mod cache;
 pub mod cli;
+pub mod error_chain;
 pub mod events;
 pub mod interrupt;
 pub mod market;

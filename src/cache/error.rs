@@ -215,7 +215,7 @@ mod tests {
         let said = |kind: ErrorKind, access| {
             // As fs-err reports it: its own words and path, and the kind that counts.
             let io = std::io::Error::new(kind, "failed to open file `/elsewhere`");
-            crate::ops::inspect::error_chain(&Error::Io(io).on_file(path, access))
+            crate::error_chain::error_chain(&Error::Io(io).on_file(path, access))
         };
         assert_eq!(
             said(ErrorKind::StorageFull, Access::Write),

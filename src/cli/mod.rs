@@ -4,12 +4,11 @@
 //! knows about argv, terminals and exit codes.
 
 pub mod args;
-mod bar_output;
-mod bar_text;
 pub mod commands;
 mod environment;
 mod exit_status;
 mod failure;
+mod formats;
 mod generate;
 mod output_file;
 mod printer;
@@ -341,15 +340,12 @@ async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
 }
 
 fn render_error(printer: &Printer, error: &anyhow::Error, status: ExitStatus) {
-    printer.error(&error.to_string());
+    let messages = crate::error_chain::messages(error.as_ref());
+    let (first, causes) = messages.split_first().expect("an error has a message");
+    printer.error(first);
     if status != ExitStatus::Usage {
-        let mut previous = error.to_string();
-        for cause in error.chain().skip(1) {
-            let text = cause.to_string();
-            if !previous.contains(&text) {
-                printer.caused_by(&text);
-            }
-            previous = text;
+        for cause in causes {
+            printer.caused_by(cause);
         }
     }
     if let Some(hint) = hint_for(error) {

@@ -16,9 +16,9 @@ use std::collections::{BTreeMap, HashMap};
 use super::Error;
 use super::concurrent_reads::map_blocking;
 use crate::api::{self, Client, CorporateActionsRequest};
-use crate::cache::Store;
 use crate::cache::ledger::{self, Ledger};
 use crate::cache::ledger_index::{self, Check};
+use crate::cache::{self, Store};
 use crate::market::{CorporateAction, NEW_YORK, Symbol};
 
 /// `fetch --adjustment` asks again when a ledger was checked longer ago than this.
@@ -48,6 +48,17 @@ pub struct RefreshReport {
     pub actions_added: usize,
 }
 
+/// A refresh, symbol by symbol: what it did, which groups failed, and every symbol's ledger as
+/// it stands after it (read once: refreshed ones as written, the others as read, overlaid
+/// with the index's checks; `Ok(None)` where none is recorded, `Err` for one that cannot be
+/// read and could not be fetched again).
+#[derive(Debug)]
+pub struct Refreshed {
+    pub report: RefreshReport,
+    pub failures: Vec<RefreshFailure>,
+    pub ledgers: BTreeMap<Symbol, Result<Option<Ledger>, cache::Error>>,
+}
+
 /// A group of symbols whose ledgers could not be refreshed, and why. Their ledgers are left
 /// as they were.
 #[derive(Debug)]
@@ -68,17 +79,16 @@ pub async fn refresh(
     max_age: Option<TimeDelta>,
     wait_for_locks: bool,
 ) -> Result<RefreshReport, Error> {
-    let (report, failures) =
-        refresh_each(store, client, symbols, now, max_age, wait_for_locks).await?;
-    match failures.into_iter().next() {
+    let refreshed = refresh_each(store, client, symbols, now, max_age, wait_for_locks).await?;
+    match refreshed.failures.into_iter().next() {
         Some(failure) => Err(failure.error),
-        None => Ok(report),
+        None => Ok(refreshed.report),
     }
 }
 
 /// [`refresh`], reporting failures per group of symbols instead of failing: one group's
 /// failure (a refused request, an answer that cannot be read, a ledger that cannot be written)
-/// leaves the other groups' ledgers refreshed.
+/// leaves the other groups' ledgers refreshed. Each ledger is read once, and returned.
 pub async fn refresh_each(
     store: &Store,
     client: &Client,
@@ -86,10 +96,12 @@ pub async fn refresh_each(
     now: DateTime<Utc>,
     max_age: Option<TimeDelta>,
     wait_for_locks: bool,
-) -> Result<(RefreshReport, Vec<RefreshFailure>), Error> {
+) -> Result<Refreshed, Error> {
     let today = today(now);
     // The ledgers read for planning, by symbol (absent: none recorded, or damaged).
     let mut stored_ledgers: HashMap<Symbol, Ledger> = HashMap::new();
+    // Every symbol's ledger as it stands, updated as answers are written.
+    let mut ledgers = BTreeMap::new();
     let stale = {
         // An index that cannot be read only costs requests.
         let index = {
@@ -102,14 +114,24 @@ pub async fn refresh_each(
         let stored = {
             let store = store.clone();
             map_blocking(symbols.to_vec(), move |symbol| {
-                Ok(ledger::read(&store, &symbol).ok().flatten())
+                Ok::<_, Error>(ledger::read(&store, &symbol))
             })
             .await
         };
         let mut groups: BTreeMap<NaiveDate, Vec<Symbol>> = BTreeMap::new();
-        for (symbol, stored) in symbols.iter().zip(stored) {
-            let stored = stored.ok().flatten();
+        for (symbol, read) in symbols.iter().zip(stored) {
+            let read = read?;
+            let stored = read.as_ref().ok().cloned().flatten();
             let known = stored.as_ref().map(|ledger| index.check_of(ledger));
+            ledgers.insert(
+                symbol.clone(),
+                read.map(|l| {
+                    l.map(|mut l| {
+                        index.apply(&mut l);
+                        l
+                    })
+                }),
+            );
             if let Some(stored) = stored {
                 stored_ledgers.insert(symbol.clone(), stored);
             }
@@ -162,6 +184,7 @@ pub async fn refresh_each(
                 let asked = (request.start, request.end);
                 let mut added = 0;
                 let mut checks = Vec::with_capacity(request.symbols.len());
+                let mut written = Vec::with_capacity(request.symbols.len());
                 for (symbol, stored) in request.symbols.iter().zip(stored) {
                     let actions: Vec<CorporateAction> = answer
                         .actions
@@ -190,15 +213,19 @@ pub async fn refresh_each(
                             process_dates: ledger.process_dates,
                         },
                     ));
+                    written.push(ledger);
                 }
-                Ok::<_, Error>((added, request.symbols, checks))
+                Ok::<_, Error>((added, request.symbols, checks, written))
             })
             .await?;
             match written {
-                Ok((added, symbols, written_checks)) => {
+                Ok((added, symbols, written_checks, written)) => {
                     report.actions_added += added;
                     report.checked.extend(symbols);
                     checks.extend(written_checks);
+                    for ledger in written {
+                        ledgers.insert(ledger.symbol.clone(), Ok(Some(ledger)));
+                    }
                 }
                 Err(error) => failures.push(RefreshFailure { symbols, error }),
             }
@@ -218,7 +245,11 @@ pub async fn refresh_each(
         }
     }
     report.checked.sort();
-    Ok((report, failures))
+    Ok(Refreshed {
+        report,
+        failures,
+        ledgers,
+    })
 }
 
 /// The recorded ledgers of `symbols`, `None` where none is recorded, with their latest checks

@@ -264,22 +264,29 @@ pub async fn fetch(
     stocks.dedup();
     // A failed refresh blocks only the symbols it concerns, and only those with no recorded
     // ledger at all: the others are adjusted with the actions as last recorded.
-    let (refreshed, failures) = match client {
+    // Each ledger is read once: by the refresh (which returns them), or by `load` offline.
+    let (refreshed, failures, ledgers) = match client {
         Some(client) => {
-            let (report, failures) =
+            let refreshed =
                 corporate_actions::refresh_each(store, client, &stocks, now, Some(MAX_AGE), true)
                     .await?;
-            (report.checked, failures)
+            let ledgers = (refreshed.ledgers.into_iter())
+                .map(|(symbol, ledger)| ledger.map(|l| (symbol, l)))
+                .collect::<Result<Vec<_>, _>>()?;
+            (refreshed.report.checked, refreshed.failures, ledgers)
         }
-        None => (Vec::new(), Vec::new()),
+        None => (
+            Vec::new(),
+            Vec::new(),
+            corporate_actions::load(store, &stocks).await?,
+        ),
     };
     let refresh_error = |symbol: &Symbol| {
         failures
             .iter()
             .find(|f| f.symbols.contains(symbol))
-            .map(|f| crate::ops::inspect::error_chain(&f.error))
+            .map(|f| crate::error_chain::error_chain(&f.error))
     };
-    let ledgers = corporate_actions::load(store, &stocks).await?;
     let mut actions: BTreeMap<Symbol, Vec<CorporateAction>> = BTreeMap::new();
     let mut uses = Vec::new();
     let mut unrecorded = Vec::new();

@@ -18,6 +18,7 @@ use crate::cache::ledger_index;
 use crate::cache::planner::{bar_ceil, bar_floor};
 use crate::cache::store::{LeftoverTemp, Recovered};
 use crate::cache::{self, SeriesKey, Store};
+use crate::error_chain::error_chain;
 use crate::market::calendar::{self, Session};
 use crate::market::{AssetClass, Interval, IntervalSet, Symbol, Timeframe};
 use crate::parquet_files::read::FileSummary;
@@ -41,10 +42,72 @@ pub struct Problem {
     pub message: String,
 }
 
+/// What `inspect` lists, and how closely it looks.
+#[derive(Debug, Clone, Default)]
+pub struct InspectOptions {
+    pub filter: SeriesFilter,
+    /// Read every file whole and check it (`--verify`).
+    pub verify: bool,
+}
+
+/// The ledger of one stock symbol: `Ok(None)` where none is recorded.
+pub type LedgerRead = (Symbol, Result<Option<Ledger>, cache::Error>);
+
+/// What `inspect` found.
+#[derive(Debug)]
+pub struct InspectReport {
+    /// The selected series, sorted by key.
+    pub series: Vec<SeriesInfo>,
+    /// The corporate-actions ledgers of the symbols named, or of every stock symbol listed
+    /// when none is named.
+    pub ledgers: Vec<LedgerRead>,
+    /// With `verify`: every problem found in series files, rollback journals and ledgers.
+    pub problems: Option<Vec<Problem>>,
+    /// With `verify`: temp files left over by interrupted writes (harmless).
+    pub leftovers: Vec<LeftoverTemp>,
+}
+
+impl InspectReport {
+    /// With `verify`, the problems of one listed series.
+    pub fn problems_of(&self, info: &SeriesInfo) -> Option<Vec<&Problem>> {
+        let problems = self.problems.as_ref()?;
+        Some(problems.iter().filter(|p| p.path == info.path).collect())
+    }
+}
+
+/// `inspect`: lists the selected series from their footers, reads the ledgers it shows, and
+/// with `verify` reads every file whole and checks series, journals and ledgers.
+pub fn inspect(store: &Store, options: &InspectOptions) -> Result<InspectReport, Error> {
+    let filter = &options.filter;
+    let series = list(store, filter)?;
+    let mut ledger_symbols: Vec<Symbol> = if filter.symbols.is_empty() {
+        series.iter().map(|i| i.key.symbol.clone()).collect()
+    } else {
+        filter.symbols.clone()
+    };
+    ledger_symbols.sort();
+    ledger_symbols.dedup();
+    let ledgers = ledgers(store, &ledger_symbols);
+    let (problems, leftovers) = if options.verify {
+        let mut problems = verify(store, &series);
+        problems.extend(orphan_journals(store, filter)?);
+        problems.extend(verify_ledgers(store, filter)?);
+        (Some(problems), store.leftovers()?)
+    } else {
+        (None, Vec::new())
+    };
+    Ok(InspectReport {
+        series,
+        ledgers,
+        problems,
+        leftovers,
+    })
+}
+
 /// Lists the selected series, sorted by key. Footers are read
 /// [`READS_IN_FLIGHT`](super::concurrent_reads::READS_IN_FLIGHT) at a time (a bucket's GETs
 /// overlap; a directory's footers are read on both cores).
-pub fn inspect(store: &Store, filter: &SeriesFilter) -> Result<Vec<SeriesInfo>, Error> {
+pub fn list(store: &Store, filter: &SeriesFilter) -> Result<Vec<SeriesInfo>, Error> {
     let keys = filter.select_sized(store)?;
     map_scoped(&keys, |(key, listed_bytes)| {
         // Roll back an interrupted append first, and say so.
@@ -192,11 +255,6 @@ pub fn verify_ledgers(store: &Store, filter: &SeriesFilter) -> Result<Vec<Proble
     .collect())
 }
 
-/// Temp files left by interrupted writes (harmless; `prune` removes them).
-pub fn leftovers(store: &Store) -> Result<Vec<LeftoverTemp>, Error> {
-    Ok(store.leftovers()?)
-}
-
 /// The sessions inside one series' coverage that hold no bar at all.
 #[derive(Debug)]
 pub struct SeriesGaps {
@@ -211,6 +269,25 @@ pub struct SeriesGaps {
 pub struct GapReport {
     pub series: Vec<SeriesGaps>,
     pub beyond_calendar: bool,
+    /// How many series the selection matched, crypto included.
+    pub matched: usize,
+    /// Some selected series are crypto, which has no sessions to check.
+    pub crypto_skipped: bool,
+}
+
+/// `inspect --gaps`: [`gaps`] of the series `filter` selects.
+pub fn find_gaps(
+    store: &Store,
+    filter: &SeriesFilter,
+    range: Option<Interval>,
+) -> Result<GapReport, Error> {
+    let series = list(store, filter)?;
+    let mut report = gaps(store, &series, range);
+    report.matched = series.len();
+    report.crypto_skipped = series
+        .iter()
+        .any(|i| i.key.asset_class() == AssetClass::Crypto);
+    Ok(report)
 }
 
 /// For each listed stock series (crypto has no calendar), the sessions whose whole span lies
@@ -286,21 +363,6 @@ pub fn sessions_without_bars(
         }
     }
     (missing, beyond)
-}
-
-/// An error and its causes on one line.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let next = cause.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// The covered ranges of a summary, or none for a damaged file.

@@ -12,5 +12,6 @@ pub mod inspect;
 pub mod prune;
 pub mod selection;
 pub mod update;
+pub mod watchlist;
 
 pub use error::Error;

@@ -73,6 +73,43 @@ pub struct PruneReport {
     pub matched: usize,
 }
 
+/// What was (or would be) freed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PruneTotals {
+    pub removed: usize,
+    pub trimmed: usize,
+    pub rows: u64,
+    /// Series bytes, and the bytes of leftover temp files.
+    pub bytes: u64,
+}
+
+impl PruneReport {
+    pub fn totals(&self) -> PruneTotals {
+        let mut totals = PruneTotals {
+            bytes: self.temp_bytes,
+            ..PruneTotals::default()
+        };
+        for series in &self.series {
+            match series.effect {
+                PruneEffect::Removed => totals.removed += 1,
+                PruneEffect::Trimmed => totals.trimmed += 1,
+                PruneEffect::Compacted => {}
+            }
+            totals.rows += series.rows;
+            totals.bytes += series.bytes;
+        }
+        totals
+    }
+
+    /// No series, ledger, temp file or journal was (or would be) touched.
+    pub fn nothing_done(&self) -> bool {
+        self.series.is_empty()
+            && self.temp_files == 0
+            && self.orphan_journals == 0
+            && self.ledgers.is_empty()
+    }
+}
+
 /// Prunes the series `options.filter` selects.
 pub fn prune(store: &Store, options: &PruneOptions) -> Result<PruneReport, Error> {
     let keys = options.filter.select(store)?;

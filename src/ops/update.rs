@@ -12,7 +12,7 @@ use super::Error;
 use super::concurrent_reads::read_summaries;
 use super::corporate_actions::{self, RefreshReport};
 use super::fetch::resolve_range;
-use super::gap_fill::{self, Batch, FillOptions, FillTarget, SeriesOutcome};
+use super::gap_fill::{self, Batch, FillOptions, FillTarget, SeriesOutcome, SeriesStatus};
 use super::selection::SeriesFilter;
 use crate::api::Client;
 use crate::cache::planner::GapPlan;
@@ -129,13 +129,54 @@ pub struct PlannedRequest {
     pub estimated_pages: u64,
 }
 
-/// The requests an update would make, without making them, and each series' plan (its
-/// gaps without a session included).
-pub fn dry_run(
+/// What an update would do (`--dry-run`): each series' plan (its gaps without a session
+/// included) and the requests that would fill them.
+#[derive(Debug)]
+pub struct DryRun {
+    pub series: Vec<(SeriesKey, GapPlan)>,
+    pub requests: Vec<PlannedRequest>,
+}
+
+impl DryRun {
+    /// A rough upper bound of the requests with their pages.
+    pub fn estimated_pages(&self) -> u64 {
+        self.requests.iter().map(|r| r.estimated_pages).sum()
+    }
+
+    /// Series that miss data.
+    pub fn needing(&self) -> usize {
+        self.series
+            .iter()
+            .filter(|(_, p)| !p.asks.is_empty())
+            .count()
+    }
+
+    /// Series that miss only time without a market session (nothing to ask).
+    pub fn closed_only(&self) -> usize {
+        let closed_only = |p: &GapPlan| p.asks.is_empty() && !p.closed.is_empty();
+        self.series.iter().filter(|(_, p)| closed_only(p)).count()
+    }
+
+    /// Some plan reached past the market calendar's years.
+    pub fn beyond_calendar(&self) -> bool {
+        self.series.iter().any(|(_, p)| p.beyond_calendar)
+    }
+}
+
+/// The requests an update would make, without making them (footers are read off the async
+/// threads).
+pub async fn dry_run(
     store: &Store,
-    targets: &[FillTarget],
+    plan: &UpdatePlan,
     now: DateTime<Utc>,
-) -> (Vec<(SeriesKey, GapPlan)>, Vec<PlannedRequest>) {
+) -> Result<DryRun, Error> {
+    let (store, targets) = (store.clone(), plan.targets.clone());
+    tokio::task::spawn_blocking(move || planned_requests(&store, &targets, now))
+        .await
+        .map_err(|e| Error::Task(e.to_string()))
+}
+
+fn planned_requests(store: &Store, targets: &[FillTarget], now: DateTime<Utc>) -> DryRun {
     let planned: Vec<(SeriesKey, GapPlan)> = gap_fill::plan(store, targets, now)
         .into_iter()
         .filter_map(|(key, plan)| plan.ok().map(|p| (key, p)))
@@ -153,7 +194,10 @@ pub fn dry_run(
             }
         })
         .collect();
-    (planned, requests)
+    DryRun {
+        series: planned,
+        requests,
+    }
 }
 
 /// Bars a request may return at most: symbols × bar slots in the gap, scaled by the share
@@ -178,6 +222,46 @@ pub struct UpdateOutcome {
     pub series: Vec<SeriesOutcome>,
     /// The refresh of the ledgers of every stock symbol among the series.
     pub ledgers: Result<RefreshReport, Error>,
+}
+
+/// How many series ended each way, and the bars added.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    /// Stopped part-way by a signal (what was answered before it is committed).
+    pub interrupted: usize,
+    pub bars_added: u64,
+}
+
+impl UpdateOutcome {
+    pub fn totals(&self) -> Totals {
+        let mut totals = Totals::default();
+        for outcome in &self.series {
+            match &outcome.status {
+                SeriesStatus::Updated(summary) => {
+                    totals.updated += 1;
+                    totals.bars_added += summary.bars_added;
+                }
+                SeriesStatus::Interrupted(summary) => {
+                    totals.interrupted += 1;
+                    totals.bars_added += summary.bars_added;
+                }
+                SeriesStatus::Unchanged => totals.unchanged += 1,
+                SeriesStatus::Failed(_) => totals.failed += 1,
+            }
+        }
+        totals
+    }
+
+    /// The failures of series, in key order.
+    pub fn failures(&self) -> impl Iterator<Item = (&SeriesKey, &Error)> {
+        self.series.iter().filter_map(|o| match &o.status {
+            SeriesStatus::Failed(e) => Some((&o.key, e)),
+            _ => None,
+        })
+    }
 }
 
 /// Runs the update: bars and ledgers at the same time.
@@ -232,12 +316,12 @@ pub async fn update(
     outcomes.extend(plan.unplannable.into_iter().map(|(key, e)| SeriesOutcome {
         key,
         gaps: Vec::new(),
-        status: gap_fill::SeriesStatus::Failed(e),
+        status: SeriesStatus::Failed(e),
     }));
     outcomes.extend(plan.up_to_date.into_iter().map(|key| SeriesOutcome {
         key,
         gaps: Vec::new(),
-        status: gap_fill::SeriesStatus::Unchanged,
+        status: SeriesStatus::Unchanged,
     }));
     outcomes.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(UpdateOutcome {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::cache;
 use crate::cli::args::fetch::FetchArgs;
 use crate::cli::args::values::BarFormat;
-use crate::cli::bar_output::write_bars;
+use crate::cli::formats::bars::write_bars;
 use crate::cli::progress::Progress;
 use crate::cli::{Context, Interrupted, UsageError, environment, output_file};
 use crate::market::{Adjustments, AssetClass, Symbol};
@@ -161,12 +161,19 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
         return Err(e.into());
     }
 
-    // Output runs on a thread of its own: the runtime stays free to see Ctrl-C or SIGTERM,
-    // which the output notices between two chunks.
-    let output = args.output;
-    let force = args.force;
+    write_output(ctx, args.output, args.force, args.format, series).await
+}
+
+/// Writes the bars to `-o` or stdout. Output runs on a thread of its own: the runtime stays
+/// free to see Ctrl-C or SIGTERM, which the output notices between two chunks.
+async fn write_output(
+    ctx: &Context,
+    output: Option<std::path::PathBuf>,
+    force: bool,
+    format: Option<BarFormat>,
+    series: impl Iterator<Item = Result<op::FetchedSeries, crate::ops::Error>> + Send + 'static,
+) -> anyhow::Result<()> {
     let printer = ctx.printer.clone();
-    let format = args.format;
     let pace = environment::test_write_delay();
     let interrupt = ctx.interrupt.clone();
     let stop = move || {

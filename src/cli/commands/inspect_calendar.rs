@@ -1,18 +1,99 @@
 //! The calendar views of `barkeep inspect`: `--calendar` (the market's sessions, early
 //! closes and holidays between two dates) and `--gaps` (the sessions inside a series'
-//! coverage that hold no bar), as a table, CSV or JSON.
+//! coverage that hold no bar, found by [`ops::inspect::find_gaps`](crate::ops::inspect::find_gaps)),
+//! rendered as a table, CSV or JSON.
 
 use std::io::Write;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use serde_json::json;
 
-use crate::cli::UsageError;
 use crate::cli::args::values::InspectFormat;
-use crate::market::NEW_YORK;
+use crate::cli::failure::ProblemsFound;
+use crate::cli::formats::table::{Column, Table};
+use crate::cli::formats::{self, csv, json};
+use crate::cli::progress::calendar_note;
+use crate::cli::{Context, UsageError};
+use crate::error_chain::error_chain;
 use crate::market::calendar::{self, Day, FIRST_YEAR, LAST_YEAR, Session};
-use crate::ops::inspect::{GapReport, error_chain};
+use crate::market::time_spec::midnight;
+use crate::market::{Interval, NEW_YORK};
+use crate::ops::inspect::{self as op, GapReport};
+use crate::ops::selection::SeriesFilter;
 use crate::parquet_files::metadata::format_instant;
+
+/// `inspect --calendar`: the weekdays from `start` to `end` on stdout.
+pub(super) fn run_calendar(
+    ctx: &Context,
+    format: InspectFormat,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> anyhow::Result<()> {
+    let mut out = formats::stdout();
+    write_calendar(&mut out, format, start, end)?;
+    out.flush()?;
+    if format == InspectFormat::Table {
+        ctx.printer.note(
+            "times in New York; extended hours run pre_open to post_close, the regular session open to close",
+        );
+    }
+    Ok(())
+}
+
+/// `inspect --gaps`: the sessions without a bar on stdout, then notes and per-series errors
+/// on stderr.
+pub(super) fn run_gaps(
+    ctx: &Context,
+    format: InspectFormat,
+    filter: &SeriesFilter,
+    dates: (Option<NaiveDate>, Option<NaiveDate>),
+) -> anyhow::Result<()> {
+    let range = match dates {
+        (None, None) => None,
+        (start, end) => {
+            let start = start.map_or(DateTime::<Utc>::MIN_UTC, |d| midnight(d, &NEW_YORK));
+            let end = end
+                .and_then(|d| d.checked_add_days(Days::new(1)))
+                .map_or(DateTime::<Utc>::MAX_UTC, |d| midnight(d, &NEW_YORK));
+            Some(Interval::new(start, end).ok_or_else(|| {
+                UsageError("--end is before --start; give an --end on or after --start".to_owned())
+            })?)
+        }
+    };
+    let report = op::find_gaps(&ctx.store, filter, range)?;
+    let mut out = formats::stdout();
+    let found = write_gaps(&mut out, format, &report)?;
+    out.flush()?;
+    drop(out);
+    let checked = report.series.iter().filter(|g| g.sessions.is_ok()).count();
+    ctx.printer.note(&format!(
+        "{found} sessions without a bar in {checked} stock series (missing data for a liquid symbol; may be normal for a thinly traded one)"
+    ));
+    if report.beyond_calendar {
+        ctx.printer.note(&calendar_note());
+    }
+    if report.crypto_skipped {
+        ctx.printer
+            .note("crypto trades around the clock: its series have no sessions to check");
+    }
+    if report.matched == 0 {
+        ctx.printer.note(&format!(
+            "no cached series match (cache: `{}`)",
+            ctx.store.root().display()
+        ));
+    }
+    let mut failed = 0;
+    for g in &report.series {
+        if let Err(e) = &g.sessions {
+            failed += 1;
+            ctx.printer.error(&format!("{}: {}", g.key, error_chain(e)));
+        }
+    }
+    if failed > 0 {
+        return Err(ProblemsFound(failed).into());
+    }
+    Ok(())
+}
 
 /// One weekday of the calendar: its session, or the holiday that closes it.
 struct CalendarRow {
@@ -56,7 +137,7 @@ fn status(day: &Day) -> &'static str {
 
 /// `inspect --calendar`: one row per weekday from `start` to `end`, inclusive. The table
 /// shows New York times, CSV and JSON UTC instants.
-pub(super) fn write_calendar(
+fn write_calendar(
     out: &mut dyn Write,
     format: InspectFormat,
     start: NaiveDate,
@@ -87,79 +168,80 @@ pub(super) fn write_calendar(
                     })
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut *out, &rows)?;
-            writeln!(out)?;
+            json::write_pretty(out, &rows)?;
         }
         InspectFormat::Csv => {
-            writeln!(
+            csv::write_row(
                 out,
-                "date,weekday,status,pre_open,open,close,post_close,holiday"
+                [
+                    "date",
+                    "weekday",
+                    "status",
+                    "pre_open",
+                    "open",
+                    "close",
+                    "post_close",
+                    "holiday",
+                ],
             )?;
             for r in &rows {
-                match r.day {
-                    Day::Open(s) => writeln!(
-                        out,
-                        "{},{},{},{},{},{},{},",
-                        r.date,
-                        r.date.weekday(),
-                        status(&r.day),
-                        format_instant(s.pre_open),
-                        format_instant(s.open),
-                        format_instant(s.close),
-                        format_instant(s.post_close)
-                    )?,
-                    Day::Holiday(name) => {
-                        writeln!(out, "{},{},closed,,,,,{name}", r.date, r.date.weekday())?
-                    }
-                    Day::Weekend => {}
-                }
+                csv::write_row(out, calendar_cells(r, format_instant, ""))?;
             }
         }
         InspectFormat::Table => {
-            writeln!(
-                out,
-                "{:<10}  {:<3}  {:<11}  {:<8}  {:<5}  {:<5}  {:<10}  note",
-                "date", "day", "status", "pre_open", "open", "close", "post_close"
-            )?;
+            // Minimum widths keep the table's shape whatever the dates hold.
+            let mut table = Table::new([
+                Column::left("date").min(10),
+                Column::left("day").min(3),
+                Column::left("status").min(11),
+                Column::left("pre_open").min(8),
+                Column::left("open").min(5),
+                Column::left("close").min(5),
+                Column::left("post_close").min(10),
+                Column::left("note"),
+            ]);
             for r in &rows {
-                let (status, pre, open, close, post, note) = match r.day {
-                    Day::Open(s) => (
-                        status(&r.day),
-                        new_york_time(s.pre_open),
-                        new_york_time(s.open),
-                        new_york_time(s.close),
-                        new_york_time(s.post_close),
-                        if s.early_close { "early close" } else { "" },
-                    ),
-                    Day::Holiday(name) => (
-                        "closed",
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                        name,
-                    ),
-                    Day::Weekend => continue,
-                };
-                let line = format!(
-                    "{:<10}  {:<3}  {:<11}  {:<8}  {:<5}  {:<5}  {:<10}  {note}",
-                    r.date.to_string(),
-                    r.date.weekday().to_string(),
-                    status,
-                    pre,
-                    open,
-                    close,
-                    post
-                );
-                writeln!(out, "{}", line.trim_end())?;
+                table.push(calendar_cells(r, new_york_time, "early close").into());
             }
+            table.write(out)?;
         }
     }
     Ok(())
 }
 
+/// A calendar row's cells: date, weekday, status, the four times as `time` writes them, and
+/// the holiday's name or, on an early close, `early_close_note`.
+fn calendar_cells(
+    r: &CalendarRow,
+    time: fn(DateTime<Utc>) -> String,
+    early_close_note: &str,
+) -> [String; 8] {
+    let (date, weekday) = (r.date.to_string(), r.date.weekday().to_string());
+    let status = status(&r.day).to_owned();
+    match r.day {
+        Day::Open(s) => {
+            let note = if s.early_close { early_close_note } else { "" };
+            let times = [s.pre_open, s.open, s.close, s.post_close].map(time);
+            let [pre_open, open, close, post_close] = times;
+            let note = note.to_owned();
+            [
+                date, weekday, status, pre_open, open, close, post_close, note,
+            ]
+        }
+        // Weekends are not rows; a holiday has its name.
+        Day::Holiday(_) | Day::Weekend => {
+            let name = match r.day {
+                Day::Holiday(name) => name.to_owned(),
+                _ => String::new(),
+            };
+            let none = String::new;
+            [date, weekday, status, none(), none(), none(), none(), name]
+        }
+    }
+}
+
 /// `inspect --gaps`: one row per session without a bar. Returns how many.
-pub(super) fn write_gaps(
+fn write_gaps(
     out: &mut dyn Write,
     format: InspectFormat,
     report: &GapReport,
@@ -203,43 +285,39 @@ pub(super) fn write_gaps(
                     })
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut *out, &series)?;
-            writeln!(out)?;
+            json::write_pretty(out, &series)?;
         }
         InspectFormat::Csv => {
-            writeln!(out, "symbol,feed,timeframe,date,start,end")?;
+            csv::write_row(out, ["symbol", "feed", "timeframe", "date", "start", "end"])?;
             for (key, s) in &rows {
-                writeln!(
-                    out,
-                    "{},{},{},{},{},{}",
-                    key.symbol,
-                    key.feed,
-                    key.timeframe,
-                    s.date,
-                    format_instant(s.pre_open),
-                    format_instant(s.post_close)
-                )?;
+                csv::write_row(out, gap_cells(key, s))?;
             }
         }
         InspectFormat::Table => {
-            writeln!(
-                out,
-                "{:<10}  {:<6}  {:<9}  {:<10}  {:<20}  end",
-                "symbol", "feed", "timeframe", "date", "start"
-            )?;
+            let mut table = Table::new([
+                Column::left("symbol").min(10),
+                Column::left("feed").min(6),
+                Column::left("timeframe").min(9),
+                Column::left("date").min(10),
+                Column::left("start").min(20),
+                Column::left("end"),
+            ]);
             for (key, s) in &rows {
-                writeln!(
-                    out,
-                    "{:<10}  {:<6}  {:<9}  {:<10}  {:<20}  {}",
-                    key.symbol.as_str(),
-                    key.feed.as_str(),
-                    key.timeframe.to_string(),
-                    s.date.to_string(),
-                    format_instant(s.pre_open),
-                    format_instant(s.post_close)
-                )?;
+                table.push(gap_cells(key, s).into());
             }
+            table.write(out)?;
         }
     }
     Ok(rows.len())
+}
+
+fn gap_cells(key: &crate::cache::SeriesKey, session: &Session) -> [String; 6] {
+    [
+        key.symbol.to_string(),
+        key.feed.to_string(),
+        key.timeframe.to_string(),
+        session.date.to_string(),
+        format_instant(session.pre_open),
+        format_instant(session.post_close),
+    ]
 }

@@ -1,16 +1,16 @@
 //! `barkeep prune`: retention from the command line, with confirmation for `--all`.
 
-use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
 
 use indicatif::{HumanBytes, HumanCount};
 
 use crate::cli::args::prune::PruneArgs;
-use crate::cli::bar_output::ReaderWait;
 use crate::cli::failure::PruneFailed;
+use crate::cli::formats;
 use crate::cli::{Context, UsageError};
+use crate::error_chain::error_chain;
 use crate::market::When;
-use crate::ops::inspect::error_chain;
-use crate::ops::prune::{self as op, PruneAction, PruneEffect, PruneOptions};
+use crate::ops::prune::{self as op, PruneAction, PruneEffect, PruneOptions, PruneReport};
 use crate::ops::selection::SeriesFilter;
 
 fn confirm(question: &str) -> bool {
@@ -47,19 +47,9 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
         timeframes: args.timeframes,
         feed: args.feed.map(Into::into),
     };
-    if args.all && !args.dry_run && !args.yes {
-        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        if !interactive {
-            return Err(UsageError("--all removes every cached series; add --yes to confirm when not running in a terminal".to_owned()).into());
-        }
-        let count = filter.select(&ctx.store)?.len();
-        if !confirm(&format!(
-            "remove all {count} series from `{}`?",
-            ctx.store.root().display()
-        )) {
-            ctx.printer.note("nothing removed");
-            return Ok(());
-        }
+    if args.all && !args.dry_run && !args.yes && !confirm_all(ctx, &filter)? {
+        ctx.printer.note("nothing removed");
+        return Ok(());
     }
     let options = PruneOptions {
         filter,
@@ -73,61 +63,11 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
         now: ctx.now,
     };
     let report = op::prune(&ctx.store, &options)?;
-
-    let mut out = BufWriter::new(ReaderWait(std::io::stdout().lock()));
-    let (mut removed, mut trimmed, mut rows, mut bytes) = (0, 0, 0u64, report.temp_bytes);
-    for series in &report.series {
-        let verb = match (series.effect, args.dry_run) {
-            (PruneEffect::Removed, false) => {
-                removed += 1;
-                "removed"
-            }
-            (PruneEffect::Removed, true) => {
-                removed += 1;
-                "would remove"
-            }
-            (PruneEffect::Trimmed, false) => {
-                trimmed += 1;
-                "trimmed"
-            }
-            (PruneEffect::Trimmed, true) => {
-                trimmed += 1;
-                "would trim"
-            }
-            (PruneEffect::Compacted, false) => "compacted",
-            (PruneEffect::Compacted, true) => "would compact",
-        };
-        rows += series.rows;
-        bytes += series.bytes;
-        writeln!(
-            out,
-            "{verb:<12}  {}  {} rows  {}",
-            series.key,
-            HumanCount(series.rows),
-            HumanBytes(series.bytes)
-        )?;
-    }
-    for symbol in &report.ledgers {
-        let verb = if args.dry_run {
-            "would remove"
-        } else {
-            "removed"
-        };
-        writeln!(
-            out,
-            "{verb:<12}  {symbol} corporate actions (no series of {symbol} left)"
-        )?;
-    }
-    let nothing_done = report.series.is_empty()
-        && report.temp_files == 0
-        && report.orphan_journals == 0
-        && report.ledgers.is_empty();
-    if nothing_done && !report.failed.is_empty() {
-        // Every selected series failed: the errors below say why, not "nothing to prune".
-        out.flush()?;
-    } else if nothing_done {
-        out.flush()?;
-        drop(out);
+    let mut out = formats::stdout();
+    write_report(&mut out, &report, args.dry_run)?;
+    out.flush()?;
+    drop(out);
+    if report.nothing_done() && report.failed.is_empty() {
         let why = if report.matched == 0 {
             "no cached series matches"
         } else if args.compact {
@@ -136,32 +76,6 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
             "no bars are old enough"
         };
         ctx.printer.note(&format!("nothing to prune: {why}"));
-    } else {
-        let mut temps = String::new();
-        if report.temp_files > 0 {
-            temps.push_str(&format!("; {} leftover temp files", report.temp_files));
-        }
-        if report.orphan_journals > 0 {
-            temps.push_str(&format!(
-                "; {} rollback journals without their series file",
-                report.orphan_journals
-            ));
-        }
-        let suffix = if args.dry_run {
-            " (dry run: nothing changed)"
-        } else {
-            ""
-        };
-        writeln!(
-            out,
-            "{removed} series {}, {trimmed} {}: {} rows, {} {}{temps}{suffix}",
-            if args.dry_run { "to remove" } else { "removed" },
-            if args.dry_run { "to trim" } else { "trimmed" },
-            HumanCount(rows),
-            HumanBytes(bytes),
-            if args.dry_run { "to free" } else { "freed" },
-        )?;
-        out.flush()?;
     }
     for (key, error) in &report.failed {
         ctx.printer.error(&format!("{key}: {}", error_chain(error)));
@@ -175,9 +89,82 @@ pub fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
         PruneAction::Compact => "compacted",
         PruneAction::Before(_) => "trimmed",
     };
-    Err(PruneFailed {
-        count: report.failed.len(),
-        action,
+    let count = report.failed.len();
+    Err(PruneFailed { count, action }.into())
+}
+
+/// `--all` without `--yes`: asks on a terminal whether to remove every selected series
+/// (refused when not on a terminal).
+fn confirm_all(ctx: &Context, filter: &SeriesFilter) -> anyhow::Result<bool> {
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !interactive {
+        return Err(UsageError("--all removes every cached series; add --yes to confirm when not running in a terminal".to_owned()).into());
     }
-    .into())
+    let count = filter.select(&ctx.store)?.len();
+    let root = ctx.store.root().display();
+    Ok(confirm(&format!(
+        "remove all {count} series from `{root}`?"
+    )))
+}
+
+/// One line per series and ledger pruned (or that would be), then the totals; nothing when
+/// nothing was done.
+fn write_report(out: &mut dyn Write, report: &PruneReport, dry_run: bool) -> anyhow::Result<()> {
+    for series in &report.series {
+        let verb = match (series.effect, dry_run) {
+            (PruneEffect::Removed, false) => "removed",
+            (PruneEffect::Removed, true) => "would remove",
+            (PruneEffect::Trimmed, false) => "trimmed",
+            (PruneEffect::Trimmed, true) => "would trim",
+            (PruneEffect::Compacted, false) => "compacted",
+            (PruneEffect::Compacted, true) => "would compact",
+        };
+        writeln!(
+            out,
+            "{verb:<12}  {}  {} rows  {}",
+            series.key,
+            HumanCount(series.rows),
+            HumanBytes(series.bytes)
+        )?;
+    }
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for symbol in &report.ledgers {
+        writeln!(
+            out,
+            "{verb:<12}  {symbol} corporate actions (no series of {symbol} left)"
+        )?;
+    }
+    if report.nothing_done() {
+        return Ok(());
+    }
+    let mut temps = String::new();
+    if report.temp_files > 0 {
+        temps.push_str(&format!("; {} leftover temp files", report.temp_files));
+    }
+    if report.orphan_journals > 0 {
+        temps.push_str(&format!(
+            "; {} rollback journals without their series file",
+            report.orphan_journals
+        ));
+    }
+    let (remove, trim, free, suffix) = if dry_run {
+        (
+            "to remove",
+            "to trim",
+            "to free",
+            " (dry run: nothing changed)",
+        )
+    } else {
+        ("removed", "trimmed", "freed", "")
+    };
+    let totals = report.totals();
+    writeln!(
+        out,
+        "{} series {remove}, {} {trim}: {} rows, {} {free}{temps}{suffix}",
+        totals.removed,
+        totals.trimmed,
+        HumanCount(totals.rows),
+        HumanBytes(totals.bytes),
+    )?;
+    Ok(())
 }

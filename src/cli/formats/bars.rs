@@ -10,17 +10,17 @@
 //! At most [`BUFFERS`] chunks are in flight, so memory stays bounded whatever the length of
 //! the output.
 //!
-//! A reader that stops reading (`fetch ... | sleep 60`) blocks a write in the kernel, where no
-//! signal reaches it: every write is registered as a wait for the reader
-//! ([`interrupt::blocked_on`]), so that Ctrl-C or SIGTERM ends the run at once (issue 20).
+//! Every write goes through [`ReaderWait`], so a signal ends a write into a reader that
+//! stopped reading at once.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, mpsc};
 
-use super::args::values::BarFormat;
 use super::bar_text::BarText;
-use crate::interrupt::{self, Wait};
+use super::table::{Column, Table};
+use super::{ReaderWait, csv};
+use crate::cli::args::values::BarFormat;
 use crate::market::{AssetClass, Bar, NEW_YORK, Volume};
 use crate::ops::fetch::FetchedSeries;
 use crate::parquet_files::metadata::format_instant;
@@ -97,6 +97,7 @@ fn format_chunk(format: BarFormat, chunk: &FetchedSeries, out: &mut Vec<u8>) {
     out.reserve(chunk.bars.len() * 128);
     match format {
         BarFormat::Csv => {
+            let symbol = csv::field(symbol);
             for bar in &chunk.bars {
                 text.push_csv(out, symbol.as_bytes(), bar);
             }
@@ -199,33 +200,11 @@ fn write_in_order(
     Ok(())
 }
 
-/// An output (stdout, or `-o`) each of whose writes (and flushes) is registered as a wait
-/// for its reader while it lasts, so a signal ends a write into a reader that stopped
-/// reading at once. Every command's data on stdout goes through one.
-pub(crate) struct ReaderWait<W>(pub(crate) W);
-
-impl<W: Write> Write for ReaderWait<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let _waiting = interrupt::blocked_on(Wait::Output);
-        self.0.write(buf)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        let _waiting = interrupt::blocked_on(Wait::Output);
-        self.0.write_all(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        let _waiting = interrupt::blocked_on(Wait::Output);
-        self.0.flush()
-    }
-}
-
 /// Writes the bars of `chunks` (a stream of series, or parts of series, in output order),
 /// and flushes `out`. Only the table, which needs every row to size its columns, holds them
 /// all in memory. `stop` is asked before each chunk is written, and its error ends the
 /// output.
-pub(super) fn write_bars<I, E>(
+pub(crate) fn write_bars<I, E>(
     out: &mut dyn Write,
     format: BarFormat,
     chunks: I,
@@ -261,46 +240,25 @@ where
             writeln!(out, "\n]")?;
         }
         BarFormat::Table => {
-            let mut table: Vec<[String; 9]> = Vec::new();
+            let mut table = Table::new(COLUMNS.iter().enumerate().map(|(i, &header)| {
+                if i < 2 {
+                    Column::left(header)
+                } else {
+                    Column::right(header)
+                }
+            }));
             for chunk in chunks {
                 stop()?;
                 let chunk = chunk?;
                 let date_only = chunk.key.asset_class() == AssetClass::Stocks
                     && !chunk.key.timeframe.is_intraday();
                 let symbol = chunk.key.symbol.as_str();
-                table.extend(chunk.bars.iter().map(|b| fields(symbol, b, date_only)));
-            }
-            let mut widths = COLUMNS.map(str::len);
-            for row in &table {
-                for (w, cell) in widths.iter_mut().zip(row) {
-                    *w = (*w).max(cell.len());
+                for bar in &chunk.bars {
+                    table.push(fields(symbol, bar, date_only).into());
                 }
             }
-            let line = |cells: &[&str]| {
-                cells
-                    .iter()
-                    .zip(widths)
-                    .enumerate()
-                    .map(|(i, (c, w))| {
-                        if i < 2 {
-                            format!("{c:<w$}")
-                        } else {
-                            format!("{c:>w$}")
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join("  ")
-            };
-            let mut text = String::new();
-            text.push_str(&line(&COLUMNS));
-            text.push('\n');
-            for row in &table {
-                let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-                text.push_str(line(&cells).trim_end());
-                text.push('\n');
-            }
             stop()?;
-            out.write_all(text.as_bytes())?;
+            table.write(out)?;
         }
     }
     Ok(out.flush()?)
@@ -545,19 +503,19 @@ mod tests {
         for (format, golden, old, name) in [
             (
                 BarFormat::Csv,
-                include_str!("../../tests/fixtures/output/golden.csv"),
+                include_str!("../../../tests/fixtures/output/golden.csv"),
                 reference::csv(&chunks),
                 "csv",
             ),
             (
                 BarFormat::Ndjson,
-                include_str!("../../tests/fixtures/output/golden.ndjson"),
+                include_str!("../../../tests/fixtures/output/golden.ndjson"),
                 reference::ndjson(&chunks),
                 "ndjson",
             ),
             (
                 BarFormat::Json,
-                include_str!("../../tests/fixtures/output/golden.json"),
+                include_str!("../../../tests/fixtures/output/golden.json"),
                 reference::json(&chunks),
                 "json",
             ),
