@@ -5,8 +5,9 @@
 
 use chrono::NaiveDate;
 
+use super::client::Client;
+use super::error::Error;
 use super::models::{CorporateActionsPage, SkippedRecord};
-use super::{Client, Error};
 use crate::events::{Event, RequestKind};
 use crate::market::{ActionKind, CorporateAction, Symbol, shown_input};
 

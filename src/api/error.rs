@@ -1,5 +1,10 @@
 //! Errors from the Alpaca API, typed where callers (and the hints shown to users) branch.
 //! Every URL an error carries is already redacted (`api::redact`): no error shows a password.
+//! Also owns reading Alpaca's error answers (JSON or an nginx HTML page) into these errors.
+
+use reqwest::StatusCode;
+
+use super::models::ErrorBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -96,5 +101,124 @@ impl Error {
             }
             other => other.to_string(),
         }
+    }
+}
+
+/// The message of an error body: Alpaca's `{"message": ...}` when it is JSON, otherwise the
+/// start of the text with markup removed (401/403 come as nginx HTML pages).
+fn error_message(body: &[u8]) -> String {
+    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
+        return parsed.message;
+    }
+    let text = String::from_utf8_lossy(body);
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for ch in text.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                plain.push(' ');
+            }
+            c if !in_tag => plain.push(if c.is_control() { ' ' } else { c }),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = plain.split_whitespace().collect();
+    let mut message = words.join(" ");
+    if message.len() > 200 {
+        let cut = (0..=200)
+            .rev()
+            .find(|&i| message.is_char_boundary(i))
+            .unwrap_or(0);
+        message.truncate(cut);
+        message.push('…');
+    }
+    if message.is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        message
+    }
+}
+
+/// The typed error for an answer with a non-success `status` and this `body`.
+pub(super) fn error_for(status: StatusCode, body: &[u8]) -> Error {
+    let message = error_message(body);
+    match status.as_u16() {
+        401 => Error::Unauthorized { status: 401 },
+        403 if serde_json::from_slice::<ErrorBody>(body).is_ok() => Error::Forbidden { message },
+        403 => Error::Unauthorized { status: 403 },
+        400 | 404 | 422 => Error::BadRequest { message },
+        code => Error::Status {
+            status: code,
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_become_typed_errors() {
+        let html = b"<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        assert!(matches!(
+            error_for(StatusCode::UNAUTHORIZED, html),
+            Error::Unauthorized { status: 401 }
+        ));
+        assert!(matches!(
+            error_for(
+                StatusCode::FORBIDDEN,
+                b"<html><head><title>403 Forbidden</title></head></html>"
+            ),
+            Error::Unauthorized { status: 403 }
+        ));
+        match error_for(
+            StatusCode::FORBIDDEN,
+            br#"{"message":"subscription does not permit querying recent SIP data"}"#,
+        ) {
+            e @ Error::Forbidden { .. } => assert!(e.is_recent_data_refusal()),
+            other => panic!("{other:?}"),
+        }
+        match error_for(
+            StatusCode::BAD_REQUEST,
+            br#"{"message":"invalid timeframe: 3Fortnight"}"#,
+        ) {
+            Error::BadRequest { message } => assert_eq!(message, "invalid timeframe: 3Fortnight"),
+            other => panic!("{other:?}"),
+        }
+        let e = error_for(
+            StatusCode::TOO_MANY_REQUESTS,
+            br#"{"message": "too many requests."}"#,
+        );
+        assert!(e.is_transient());
+        assert_eq!(
+            error_message(b"<html><body>Bad gateway</body></html>"),
+            "Bad gateway"
+        );
+    }
+
+    #[test]
+    fn the_older_refusals_of_recent_data_are_recognised() {
+        for (status, body) in [
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &br#"{"code":42210000,"message":"your subscription does not permit querying data from the past 15 minutes"}"#[..],
+            ),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                br#"{"message":"end is too late for subscription"}"#,
+            ),
+            (
+                StatusCode::FORBIDDEN,
+                br#"{"message":"subscription does not permit querying recent SIP data"}"#,
+            ),
+        ] {
+            assert!(error_for(status, body).is_recent_data_refusal(), "{body:?}");
+        }
+        let forbidden = error_for(StatusCode::FORBIDDEN, br#"{"message": "forbidden."}"#);
+        assert!(!forbidden.is_recent_data_refusal());
+        assert!(!forbidden.is_transient());
     }
 }

@@ -2,7 +2,12 @@
 //! corporate-actions endpoint, pagination, retries with backoff and jitter, pacing within the
 //! rate limit, and turning Alpaca's error responses into typed errors. Knows nothing about the
 //! cache.
+//!
+//! `client` is the transport every endpoint shares; each endpoint is a module over it (`bars`,
+//! `corporate_actions`) that the client does not know. Submodules import each other directly,
+//! never through this file, which only hands the public names on.
 
+mod bars;
 mod client;
 mod corporate_actions;
 mod error;
@@ -11,10 +16,8 @@ mod pacing;
 mod redact;
 mod retry;
 
-pub use client::{
-    BarsAnswer, BarsPage, BarsPages, BarsRequest, Client, ClientConfig, Credentials,
-    RECENT_SIP_DELAY, symbol_batches,
-};
+pub use bars::{BarsAnswer, BarsPage, BarsPages, BarsRequest, RECENT_SIP_DELAY, symbol_batches};
+pub use client::{Client, ClientConfig, Credentials};
 pub use corporate_actions::{CorporateActionsAnswer, CorporateActionsRequest};
 pub use error::Error;
 pub use pacing::Pacer;

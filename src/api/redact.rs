@@ -125,6 +125,17 @@ pub(super) fn redact_error(mut error: reqwest::Error) -> reqwest::Error {
     error
 }
 
+/// Headers never shown, even with `-vv`: credentials and cookies, in either direction.
+pub(super) fn is_sensitive_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("apca-api-")
+        || name.contains("authorization")
+        || name.contains("cookie")
+        || name.contains("secret")
+        || name.contains("token")
+        || name.contains("key")
+}
+
 /// `+` and `%XX` decoded, for comparing parameter names; invalid escapes are kept as they are.
 fn percent_decoded(text: &str) -> String {
     let bytes = text.as_bytes();

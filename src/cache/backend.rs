@@ -260,8 +260,8 @@ impl Iterator for SeriesScan {
     type Item = Result<Vec<Bar>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.chunks.next().map(|chunk| {
-            chunk.map_err(|source| super::series_merge::damaged(&self.location, &self.key, source))
-        })
+        self.chunks
+            .next()
+            .map(|chunk| chunk.map_err(|source| Error::damaged(&self.location, &self.key, source)))
     }
 }

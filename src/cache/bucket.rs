@@ -24,7 +24,7 @@ use super::backend::{
 use super::layout::SeriesKey;
 use super::lock::SeriesLock;
 use super::object_client::{ObjectClient, ObjectVersion, PutOutcome};
-use super::series_merge::{check_identity, damaged, empty_metadata, merge_update};
+use super::series_merge::{check_identity, empty_metadata, merge_update};
 use crate::market::{Bar, Interval};
 use crate::parquet_files::read::{self, FileSummary};
 use crate::parquet_files::{self, SeriesMetadata};
@@ -123,7 +123,7 @@ impl Bucket {
     }
 
     fn damaged(&self, key: &SeriesKey, source: parquet_files::Error) -> Error {
-        damaged(&self.location(key), key, source)
+        Error::damaged(&self.location(key), key, source)
     }
 }
 

@@ -5,6 +5,7 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
+use super::layout::SeriesKey;
 use crate::market::Timeframe;
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +107,21 @@ pub enum Access {
 }
 
 impl Error {
+    /// The error for the series `key` at `location` (a path or an object URL) that is not a
+    /// readable barkeep file.
+    pub(crate) fn damaged(
+        location: &Path,
+        key: &SeriesKey,
+        source: crate::parquet_files::Error,
+    ) -> Self {
+        Error::Damaged {
+            path: location.to_path_buf(),
+            symbol: key.symbol.to_string(),
+            timeframe: key.timeframe,
+            source,
+        }
+    }
+
     /// `self`, with an i/o error of the disk at `path` said as what it is ([`Error::Disk`]):
     /// a plain i/o error, a write's, or a read's that is about the disk rather than the
     /// file's bytes (a truncated file stays [`Error::Damaged`]); and a file in a codec this

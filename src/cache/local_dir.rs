@@ -44,7 +44,7 @@ use super::compaction::FileShape;
 use super::journal::{Journal, JournalError, journal_path};
 use super::layout::SeriesKey;
 use super::lock::{self, SeriesLock};
-use super::series_merge::{check_identity, damaged, empty_metadata, merge_update};
+use super::series_merge::{check_identity, empty_metadata, merge_update};
 use super::temp_file::{self, Throttled, sync_dir};
 use super::{Access, Error};
 use crate::market::{Bar, Interval};
@@ -89,7 +89,7 @@ impl LocalDir {
     /// error), said as such.
     fn damaged(&self, key: &SeriesKey, source: parquet_files::Error) -> Error {
         let path = self.path(key);
-        damaged(&path, key, source).on_file(&path, Access::Read)
+        Error::damaged(&path, key, source).on_file(&path, Access::Read)
     }
 
     fn check_identity(&self, key: &SeriesKey, metadata: &SeriesMetadata) -> Result<(), Error> {

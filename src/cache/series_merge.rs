@@ -25,16 +25,6 @@ pub(crate) fn empty_metadata(key: &SeriesKey, now: DateTime<Utc>) -> SeriesMetad
     }
 }
 
-/// The error for a series at `location` that is not a readable barkeep file.
-pub(crate) fn damaged(location: &Path, key: &SeriesKey, source: parquet_files::Error) -> Error {
-    Error::Damaged {
-        path: location.to_path_buf(),
-        symbol: key.symbol.to_string(),
-        timeframe: key.timeframe,
-        source,
-    }
-}
-
 /// A file whose metadata names another series was copied or renamed by hand: never serve it.
 pub(crate) fn check_identity(
     location: &Path,
@@ -48,7 +38,7 @@ pub(crate) fn check_identity(
         Ok(())
     } else {
         let found = SeriesKey::new(metadata.symbol.clone(), metadata.feed, metadata.timeframe);
-        Err(damaged(
+        Err(Error::damaged(
             location,
             key,
             parquet_files::Error::Metadata(format!("the file holds {found}")),

@@ -2,26 +2,30 @@
 //! the footer starts in the file (an append writes over it), its raw bytes (what a rollback
 //! journal keeps), the barkeep metadata it carries and each row group's timestamp range.
 //!
-//! Owns: locating and decoding the footer, and checking that it describes a barkeep series.
+//! Owns: locating and decoding the footer, in one decoder for a file on disk and for a file
+//! held in memory, and checking that it describes a barkeep series.
 //! Must not: decide when files are written (that is `cache`'s job).
 
 use std::fs::File;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::basic::Compression;
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::FOOTER_SIZE;
+use parquet::file::metadata::{FooterTail, ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::reader::ChunkReader;
 use parquet::file::statistics::Statistics;
 
 use super::metadata::METADATA_KEY;
 use super::schema::{bar_schema, matches};
 use super::{Error, SeriesMetadata};
 
-/// `PAR1`, at both ends of every Parquet file.
-const MAGIC: &[u8; 4] = b"PAR1";
-/// The footer ends with its length (4 bytes, little endian) and the magic.
-const TRAILER_LEN: u64 = 8;
+/// The footer's tail: the metadata's length (4 bytes, little endian) and the magic `PAR1`.
+const TAIL_LEN: u64 = FOOTER_SIZE as u64;
+/// The magic `PAR1` that also opens every Parquet file, before the first row group.
+const LEADING_MAGIC_LEN: u64 = 4;
 
 /// A decoded footer and where it lies in the file.
 #[derive(Debug, Clone)]
@@ -38,53 +42,41 @@ pub struct Footer {
 }
 
 impl Footer {
-    /// Reads and checks the footer of `file`.
+    /// Reads and checks the footer of `file`, and nothing before it.
     pub fn read(file: &File) -> Result<Self, Error> {
-        let file_len = file.metadata()?.len();
-        if file_len < TRAILER_LEN + MAGIC.len() as u64 {
+        // The length from the file itself: the parquet crate's `Length` of a `File` says 0
+        // when it cannot tell, and a disk's failure must stay an i/o error.
+        Self::read_from(file, file.metadata()?.len())
+    }
+
+    /// Reads and checks the footer of a whole file held in memory (an object-storage read,
+    /// or a small local file read at once).
+    pub fn from_bytes(bytes: &Bytes) -> Result<Self, Error> {
+        Self::read_from(bytes, bytes.len() as u64)
+    }
+
+    /// The one footer decoder, wherever the file's `file_len` bytes are (a `File`, `Bytes`):
+    /// the tail gives the metadata's length, then the footer is read from where it starts.
+    fn read_from(source: &impl ChunkReader, file_len: u64) -> Result<Self, Error> {
+        if file_len < TAIL_LEN + LEADING_MAGIC_LEN {
             return Err(Error::Schema(format!(
                 "{file_len} bytes is too short for a parquet file"
             )));
         }
-        let mut trailer = [0u8; TRAILER_LEN as usize];
-        read_exact_at(file, &mut trailer, file_len - TRAILER_LEN)?;
-        if &trailer[4..] != MAGIC {
-            return Err(Error::Schema(
-                "no parquet magic at the end of the file".into(),
-            ));
-        }
-        let metadata_len = u64::from(u32::from_le_bytes(
-            trailer[..4].try_into().expect("four bytes"),
-        ));
-        let start = file_len
-            .checked_sub(TRAILER_LEN + metadata_len)
-            .filter(|&s| s >= MAGIC.len() as u64)
+        let tail = source.get_bytes(file_len - TAIL_LEN, FOOTER_SIZE)?;
+        // An encrypted footer ends in `PARE`, which barkeep never writes and cannot read.
+        let tail = FooterTail::try_from(tail.as_ref())
+            .ok()
+            .filter(|tail| !tail.is_encrypted_footer())
+            .ok_or_else(|| Error::Schema("no parquet magic at the end of the file".into()))?;
+        let start = u64::try_from(tail.metadata_length())
+            .ok()
+            .and_then(|metadata_len| file_len.checked_sub(TAIL_LEN + metadata_len))
+            .filter(|&start| start >= LEADING_MAGIC_LEN)
             .ok_or_else(|| Error::Schema("the footer length exceeds the file".into()))?;
-        let mut raw = vec![0u8; usize::try_from(file_len - start).expect("footer fits memory")];
-        read_exact_at(file, &mut raw, start)?;
-        Self::decode(file_len, start, raw)
-    }
-
-    /// Reads and checks the footer of a whole file held in memory (an object-storage read).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let file_len = bytes.len() as u64;
-        if file_len < TRAILER_LEN + MAGIC.len() as u64 || &bytes[bytes.len() - 4..] != MAGIC {
-            return Err(Error::Schema("not a parquet file".into()));
-        }
-        let trailer = &bytes[bytes.len() - TRAILER_LEN as usize..];
-        let metadata_len = u64::from(u32::from_le_bytes(
-            trailer[..4].try_into().expect("four bytes"),
-        ));
-        let start = file_len
-            .checked_sub(TRAILER_LEN + metadata_len)
-            .filter(|&s| s >= MAGIC.len() as u64)
-            .ok_or_else(|| Error::Schema("the footer length exceeds the file".into()))?;
-        let raw = bytes[usize::try_from(start).expect("in memory")..].to_vec();
-        Self::decode(file_len, start, raw)
-    }
-
-    fn decode(file_len: u64, start: u64, raw: Vec<u8>) -> Result<Self, Error> {
-        let parquet = ParquetMetaDataReader::decode_metadata(&raw[..raw.len() - 8])?;
+        let raw_len = usize::try_from(file_len - start).expect("a footer length fits in a usize");
+        let raw = Vec::from(source.get_bytes(start, raw_len)?);
+        let parquet = ParquetMetaDataReader::decode_metadata(&raw[..raw_len - FOOTER_SIZE])?;
         let series = series_metadata(&parquet)?;
         Ok(Footer {
             file_len,
@@ -202,10 +194,53 @@ fn series_metadata(meta: &ParquetMetaData) -> Result<SeriesMetadata, Error> {
     SeriesMetadata::from_json(&text)
 }
 
-/// Reads at an offset through the shared cursor (portable; nothing else reads this handle
-/// concurrently).
-fn read_exact_at(mut file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    file.seek(SeekFrom::Start(offset))?;
-    file.read_exact(buf)
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    /// What reading a footer from `bytes` says, from a file and from memory.
+    fn refusals(bytes: &[u8]) -> (String, String) {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(bytes).unwrap();
+        let from_file = Footer::read(&file).unwrap_err().to_string();
+        let from_bytes = Footer::from_bytes(&Bytes::copy_from_slice(bytes))
+            .unwrap_err()
+            .to_string();
+        (from_file, from_bytes)
+    }
+
+    #[test]
+    fn a_file_and_its_bytes_are_refused_alike() {
+        let tail = |len: u32, magic: &[u8; 4]| {
+            let mut bytes = b"PAR1 some row groups ".to_vec();
+            bytes.extend_from_slice(&len.to_le_bytes());
+            bytes.extend_from_slice(magic);
+            bytes
+        };
+        for (bytes, said) in [
+            (
+                b"PAR1PAR1".to_vec(),
+                "unexpected schema: 8 bytes is too short for a parquet file",
+            ),
+            (
+                b"PAR1 and nothing a reader could use".to_vec(),
+                "unexpected schema: no parquet magic at the end of the file",
+            ),
+            (
+                tail(4, b"PARE"),
+                "unexpected schema: no parquet magic at the end of the file",
+            ),
+            (
+                tail(1_000, b"PAR1"),
+                "unexpected schema: the footer length exceeds the file",
+            ),
+            (tail(4, b"PAR1"), "not a readable parquet file"),
+        ] {
+            let (from_file, from_bytes) = refusals(&bytes);
+            assert_eq!(from_file, said, "{bytes:?}");
+            assert_eq!(from_bytes, said, "{bytes:?}");
+        }
+    }
 }
