@@ -220,6 +220,13 @@ impl TestEnv {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// Asserts that no file is left in the cache (directories may be).
+    #[track_caller]
+    pub(crate) fn assert_no_files(&self) {
+        let left = self.files();
+        assert!(left.is_empty(), "files left in the cache: {left:?}");
+    }
+
     /// Bar requests the emulator received since the last call.
     pub(crate) fn take_bar_requests(&self) -> Vec<RecordedRequest> {
         let requests = self.emu.bar_requests();

@@ -130,6 +130,14 @@ impl Running {
         self.child.id()
     }
 
+    /// Its stdin, to write while it runs (when the command's stdin was set to piped).
+    pub(crate) fn take_stdin(&mut self) -> std::process::ChildStdin {
+        self.child
+            .stdin
+            .take()
+            .expect("stdin is piped and not taken yet")
+    }
+
     /// Its stdout, to read while it runs (then [`Running::wait`]'s `stdout` is empty).
     pub(crate) fn take_stdout(&mut self) -> std::process::ChildStdout {
         self.child
