@@ -94,11 +94,8 @@ fn adjusted_minute_bars_match_alpacas_and_fetch_the_closes_dividends_need() {
     assert_eq!(env.emu.corporate_action_requests().len(), 1);
     let bars = env.take_bar_requests();
     let timeframes: Vec<&str> = bars.iter().filter_map(|r| r.param("timeframe")).collect();
-    assert_eq!(
-        timeframes.len(),
-        2,
-        "the minutes, and the daily closes before each dividend: {bars:#?}"
-    );
+    let why = "the minutes, and the daily closes before each dividend";
+    assert_eq!(timeframes.len(), 2, "{why}: {bars:#?}");
     assert!(timeframes.contains(&"1Day") && timeframes.contains(&"1Min"));
     assert!(env.series_path("stocks/sip/1Day/ACME.parquet").is_file());
     for adjustment in ["split", "dividend"] {
@@ -108,10 +105,8 @@ fn adjusted_minute_bars_match_alpacas_and_fetch_the_closes_dividends_need() {
     for adjustment in ["split", "dividend", "all"] {
         assert_fetch_matches(&env, "1Min", ("2022-08-11", "2022-08-23"), adjustment);
     }
-    assert!(
-        corporate_action_requests(&env).is_empty(),
-        "the ledger is fresh for a day"
-    );
+    let asked = corporate_action_requests(&env);
+    assert!(asked.is_empty(), "the ledger is fresh for a day");
 }
 
 #[test]
@@ -119,10 +114,8 @@ fn raw_output_is_byte_identical_before_and_after_the_ledger_exists() {
     let env = TestEnv::new();
     let range = "ACME --start 2022-06-01 --end 2023-12-31";
     let before = env.fetch_csv(range);
-    assert!(
-        corporate_action_requests(&env).is_empty(),
-        "raw needs no ledger"
-    );
+    let asked = corporate_action_requests(&env);
+    assert!(asked.is_empty(), "raw needs no ledger");
     assert!(!env.series_path("stocks/actions/ACME.json").exists());
     let adjusted = env.fetch_csv(&format!("{range} --adjustment all"));
     assert_ne!(adjusted, before);
@@ -130,8 +123,9 @@ fn raw_output_is_byte_identical_before_and_after_the_ledger_exists() {
     env.emu.clear_requests();
     assert_eq!(env.fetch_csv(range), before);
     assert_eq!(env.fetch_csv(&format!("{range} --adjustment raw")), before);
+    let asked = env.emu.requests();
     assert!(
-        env.emu.requests().is_empty(),
+        asked.is_empty(),
         "raw output comes from the cache as before"
     );
 }
@@ -159,11 +153,8 @@ fn non_raw_adjustments_of_crypto_and_unknown_names_are_usage_errors() {
         .failure(2)
         .assert_stderr_contains("spin-off");
     assert!(env.emu.requests().is_empty());
-    assert!(
-        env.snapshot().is_empty(),
-        "nothing touched: {:?}",
-        env.snapshot().keys()
-    );
+    let touched = env.snapshot();
+    assert!(touched.is_empty(), "nothing touched: {:?}", touched.keys());
     // Raw crypto is fine.
     env.run("fetch -q BTC/USD --start 2024-06-13 --adjustment raw")
         .success();
@@ -304,8 +295,9 @@ fn a_new_split_restates_history_after_update_without_refetching_it() {
 
     let after = env.run("fetch ACME --start 2024-01-01 --end 2024-06-27 --adjustment split");
     let after = after.success().bars_of("ACME");
+    let asked = env.emu.requests();
     assert!(
-        env.emu.requests().is_empty(),
+        asked.is_empty(),
         "served from the cache and the fresh ledger"
     );
     let (start, end) = (utc("2024-01-01T05:00:00Z"), utc("2024-06-28T03:59:59Z"));
@@ -314,12 +306,8 @@ fn a_new_split_restates_history_after_update_without_refetching_it() {
         .bars_adjusted("ACME", "1Day", start, end, "sip", "split");
     assert_matches(&after, &want, "restated");
     // The history held before is now a quarter of the price, four times the volume.
-    assert!(
-        (after[0].c - before[0].c / 4.0).abs() <= 0.0001,
-        "{} {}",
-        after[0].c,
-        before[0].c
-    );
+    let (now, then) = (after[0].c, before[0].c);
+    assert!((now - then / 4.0).abs() <= 0.0001, "{now} {then}");
     assert_eq!(after[0].v, before[0].v * 4.0);
 }
 
@@ -389,7 +377,6 @@ fn pruning_the_last_series_of_a_symbol_removes_its_ledger() {
         .success()
         .assert_stdout_contains("removed       ACME corporate actions");
     assert!(!ledger.exists());
-    let left = env.files();
-    assert!(left.is_empty(), "{left:?}");
+    env.assert_no_files();
     assert!(!env.series_path("stocks").exists());
 }

@@ -115,10 +115,10 @@ fn twenty_symbols_missing_the_same_range_cost_one_request_per_page() {
     let rows = parse_csv(&out);
     let requests = env.take_bar_requests();
     let pages = rows.len().div_ceil(10_000);
+    let bars = rows.len();
     assert!(
         pages >= 2,
-        "the test needs a multi-page answer ({} bars)",
-        rows.len()
+        "the test needs a multi-page answer ({bars} bars)"
     );
     assert_eq!(requests.len(), pages, "one request per page");
     for r in &requests {
@@ -146,17 +146,17 @@ fn a_bar_fetched_while_forming_is_replaced_by_its_final_value() {
     let requests = env.take_bar_requests();
     assert_eq!(requests.len(), 1);
     let asked_from = utc(requests[0].param("start").unwrap());
+    let (earliest, latest) = (utc("2024-06-14T14:30:00Z"), utc("2024-06-14T14:45:30Z"));
+    let settled = (earliest..=latest).contains(&asked_from);
     assert!(
-        asked_from <= utc("2024-06-14T14:45:30Z") && asked_from >= utc("2024-06-14T14:30:00Z"),
+        settled,
         "asks again from the last settled point: {asked_from}"
     );
     let expected = env.expected_bars("AAPL", "1Min", "2024-06-14", "2024-06-14");
     assert_eq!(bars_of(&late, "AAPL"), expected);
     let final_bar = late.iter().find(|r| r.t == forming.t).unwrap();
-    assert_ne!(
-        final_bar.bar, forming.bar,
-        "the emulator's forming bar differs from its final value"
-    );
+    let why = "the emulator's forming bar differs from its final value";
+    assert_ne!(final_bar.bar, forming.bar, "{why}");
 
     // Daily bars: today's bar is provisional until the day has settled.
     let week = "SPY -t 1Day --start 2024-06-10 --end 2024-06-14";
@@ -212,10 +212,8 @@ fn output_formats_agree_and_csv_is_byte_exact() {
     env.run(&format!("{three_days} -o '{}'", file.display()))
         .success();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), csv);
-    assert!(
-        env.take_bar_requests().len() == 1,
-        "only the first fetch asked Alpaca"
-    );
+    let asked = env.take_bar_requests().len();
+    assert!(asked == 1, "only the first fetch asked Alpaca");
 }
 
 #[test]
@@ -308,10 +306,8 @@ fn rejected_credentials_are_explained_and_never_printed() {
         .env_remove("APCA_API_SECRET_KEY"))
     .failure(1)
     .assert_stderr_contains("APCA_API_KEY_ID");
-    assert!(
-        env.emu.requests().is_empty(),
-        "no request without credentials"
-    );
+    let asked = env.emu.requests();
+    assert!(asked.is_empty(), "no request without credentials");
 
     env.emu.inject(Fault::ForbiddenHtml, 1);
     env.run("fetch AAPL --start 2024-01-01 --end 2024-01-31")
@@ -335,18 +331,14 @@ fn crypto_needs_no_credentials() {
     assert_eq!(requests[0].path, "/v1beta3/crypto/us/bars");
     assert!(!requests[0].authenticated);
     assert_eq!(requests[0].param("feed"), None);
-    assert!(
-        env.series_path("crypto/us/1Hour/BTC%2FUSD.parquet")
-            .is_file()
-    );
+    let series = env.series_path("crypto/us/1Hour/BTC%2FUSD.parquet");
+    assert!(series.is_file());
     let start = utc(rows[0]["timestamp"].as_str().unwrap());
     let now = env.emu.now();
     let expected = env.emu.bars("BTC/USD", "1Hour", start, now, "us");
     assert_eq!(rows.len(), expected.len());
-    assert_eq!(
-        rows.last().unwrap()["volume"].as_f64().unwrap(),
-        expected.last().unwrap().v
-    );
+    let volume = rows.last().unwrap()["volume"].as_f64().unwrap();
+    assert_eq!(volume, expected.last().unwrap().v);
 }
 
 #[test]
@@ -381,10 +373,8 @@ fn free_plans_get_sip_up_to_15_minutes_ago() {
     env.emu.set_now(utc("2024-06-14T15:00:30Z"));
     let out = parse_csv(&env.fetch_csv("SPY -t 1Min --start 2024-06-14"));
     let requests = env.take_bar_requests();
-    assert_eq!(
-        requests.iter().map(|r| r.status).collect::<Vec<_>>(),
-        vec![403, 200]
-    );
+    let statuses: Vec<u16> = requests.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![403, 200]);
     assert!(utc(requests[1].param("end").unwrap()) <= utc("2024-06-14T14:45:30Z"));
     assert!(out.last().unwrap().t <= utc("2024-06-14T14:45:30Z"));
     let (start, end) = (utc("2024-06-14T04:00:00Z"), utc("2024-06-14T14:45:30Z"));
@@ -449,10 +439,8 @@ print(json.dumps({
     assert_eq!(v["rows"].as_u64().unwrap() as usize, rows.len());
     assert_eq!(v["first"], "2024-01-02T05:00:00+00:00");
     assert_eq!(v["first_close"].as_f64().unwrap(), rows[0].bar.c);
-    assert_eq!(
-        v["coverage"],
-        json!([["2024-01-01T05:00:00Z", "2024-04-01T04:00:00Z"]])
-    );
+    let quarter = json!([["2024-01-01T05:00:00Z", "2024-04-01T04:00:00Z"]]);
+    assert_eq!(v["coverage"], quarter);
     assert_eq!(v["symbol"], "AAPL");
 }
 
