@@ -3,21 +3,13 @@
 //! ledger (batched refresh, age, `--offline`, `inspect`, `prune`), restatement after a new
 //! split through `update`, spin-off refusal, and raw output untouched by all of it.
 
-use chrono::Duration;
 use serde_json::Value;
 
-use crate::support::emulator::{EmuAction, EmuBar, Fault, RecordedRequest, calendar};
+use crate::support::emulator::{EmuAction, EmuBar, Fault, RecordedRequest};
 use crate::support::{self, TestEnv, assert_asked, bars_of, d, parse_csv, utc};
 
 /// Alpaca rounds adjusted prices to 2 decimals; barkeep prints 4.
 const HALF_A_CENT: f64 = 0.005 + 1e-9;
-
-/// `barkeep fetch --format csv <args>`: its stdout, after asserting it succeeded.
-fn fetch_csv(env: &TestEnv, args: &str) -> String {
-    env.run(&format!("fetch --format csv {args}"))
-        .success()
-        .stdout
-}
 
 /// Same bars: timestamps, volume and trade count exactly, prices within half a cent.
 #[track_caller]
@@ -57,16 +49,10 @@ fn assert_fetch_matches(
     (first, last): (&str, &str),
     adjustment: &str,
 ) -> Vec<EmuBar> {
-    let out = fetch_csv(
-        env,
-        &format!("ACME -t {timeframe} --start {first} --end {last} --adjustment {adjustment}"),
-    );
-    let got = bars_of(&parse_csv(&out), "ACME");
-    let midnight = |date: &str| calendar::new_york(d(date), 0, 0);
-    let end = midnight(last) + Duration::days(1) - Duration::nanoseconds(1);
-    let want = env
-        .emu
-        .bars_adjusted("ACME", timeframe, midnight(first), end, "sip", adjustment);
+    let line =
+        format!("ACME -t {timeframe} --start {first} --end {last} --adjustment {adjustment}");
+    let got = bars_of(&parse_csv(&env.fetch_csv(&line)), "ACME");
+    let want = env.expected_adjusted("ACME", timeframe, (first, last), adjustment);
     assert_matches(&got, &want, &format!("{timeframe} {adjustment}"));
     got
 }
@@ -75,13 +61,8 @@ fn assert_fetch_matches(
 fn adjusted_daily_bars_match_alpacas_across_splits_and_dividends() {
     let env = TestEnv::new();
     let days = ("2022-01-01", "2024-06-13");
-    let raw = env.emu.bars(
-        "ACME",
-        "1Day",
-        utc("2022-01-01T05:00:00Z"),
-        utc("2024-06-14T03:59:59Z"),
-        "sip",
-    );
+    let (start, end) = (utc("2022-01-01T05:00:00Z"), utc("2024-06-14T03:59:59Z"));
+    let raw = env.emu.bars("ACME", "1Day", start, end, "sip");
     for (i, adjustment) in ["split", "dividend", "all", "split,dividend"]
         .into_iter()
         .enumerate()
@@ -113,11 +94,8 @@ fn adjusted_minute_bars_match_alpacas_and_fetch_the_closes_dividends_need() {
     assert_eq!(env.emu.corporate_action_requests().len(), 1);
     let bars = env.take_bar_requests();
     let timeframes: Vec<&str> = bars.iter().filter_map(|r| r.param("timeframe")).collect();
-    assert_eq!(
-        timeframes.len(),
-        2,
-        "the minutes, and the daily closes before each dividend: {bars:#?}"
-    );
+    let why = "the minutes, and the daily closes before each dividend";
+    assert_eq!(timeframes.len(), 2, "{why}: {bars:#?}");
     assert!(timeframes.contains(&"1Day") && timeframes.contains(&"1Min"));
     assert!(env.series_path("stocks/sip/1Day/ACME.parquet").is_file());
     for adjustment in ["split", "dividend"] {
@@ -127,39 +105,27 @@ fn adjusted_minute_bars_match_alpacas_and_fetch_the_closes_dividends_need() {
     for adjustment in ["split", "dividend", "all"] {
         assert_fetch_matches(&env, "1Min", ("2022-08-11", "2022-08-23"), adjustment);
     }
-    assert!(
-        corporate_action_requests(&env).is_empty(),
-        "the ledger is fresh for a day"
-    );
+    let asked = corporate_action_requests(&env);
+    assert!(asked.is_empty(), "the ledger is fresh for a day");
 }
 
 #[test]
 fn raw_output_is_byte_identical_before_and_after_the_ledger_exists() {
     let env = TestEnv::new();
-    let before = fetch_csv(&env, "ACME --start 2022-06-01 --end 2023-12-31");
-    assert!(
-        corporate_action_requests(&env).is_empty(),
-        "raw needs no ledger"
-    );
+    let range = "ACME --start 2022-06-01 --end 2023-12-31";
+    let before = env.fetch_csv(range);
+    let asked = corporate_action_requests(&env);
+    assert!(asked.is_empty(), "raw needs no ledger");
     assert!(!env.series_path("stocks/actions/ACME.json").exists());
-    let adjusted = fetch_csv(
-        &env,
-        "ACME --start 2022-06-01 --end 2023-12-31 --adjustment all",
-    );
+    let adjusted = env.fetch_csv(&format!("{range} --adjustment all"));
     assert_ne!(adjusted, before);
     assert!(env.series_path("stocks/actions/ACME.json").is_file());
     env.emu.clear_requests();
-    assert_eq!(
-        fetch_csv(&env, "ACME --start 2022-06-01 --end 2023-12-31"),
-        before
-    );
-    let raw = fetch_csv(
-        &env,
-        "ACME --start 2022-06-01 --end 2023-12-31 --adjustment raw",
-    );
-    assert_eq!(raw, before);
+    assert_eq!(env.fetch_csv(range), before);
+    assert_eq!(env.fetch_csv(&format!("{range} --adjustment raw")), before);
+    let asked = env.emu.requests();
     assert!(
-        env.emu.requests().is_empty(),
+        asked.is_empty(),
         "raw output comes from the cache as before"
     );
 }
@@ -173,9 +139,10 @@ fn non_raw_adjustments_of_crypto_and_unknown_names_are_usage_errors() {
         "fetch ACME --adjustment bogus",
         "fetch ACME --adjustment split,",
     ] {
-        let out = env.run(line).failure(2);
-        assert_eq!(out.stderr.lines().count(), 1, "{line}: {}", out.stderr);
-        out.assert_stdout_empty();
+        env.run(line)
+            .failure(2)
+            .assert_stderr_lines(1)
+            .assert_stdout_empty();
     }
     env.run("fetch BTC/USD --adjustment dividend")
         .failure(2)
@@ -186,11 +153,8 @@ fn non_raw_adjustments_of_crypto_and_unknown_names_are_usage_errors() {
         .failure(2)
         .assert_stderr_contains("spin-off");
     assert!(env.emu.requests().is_empty());
-    assert!(
-        env.snapshot().is_empty(),
-        "nothing touched: {:?}",
-        env.snapshot().keys()
-    );
+    let touched = env.snapshot();
+    assert!(touched.is_empty(), "nothing touched: {:?}", touched.keys());
     // Raw crypto is fine.
     env.run("fetch -q BTC/USD --start 2024-06-13 --adjustment raw")
         .success();
@@ -200,7 +164,7 @@ fn non_raw_adjustments_of_crypto_and_unknown_names_are_usage_errors() {
 fn offline_adjusts_with_the_ledger_it_has_and_says_how_old_it_is() {
     let env = TestEnv::new();
     let args = "ACME --start 2023-01-01 --end 2024-06-13 --adjustment split";
-    let online = fetch_csv(&env, args);
+    let online = env.fetch_csv(args);
     env.emu.clear_requests();
 
     env.emu.set_now(utc("2024-06-17T21:00:00Z"));
@@ -212,7 +176,7 @@ fn offline_adjusts_with_the_ledger_it_has_and_says_how_old_it_is() {
     assert!(env.emu.requests().is_empty());
 
     // Online, a ledger older than a day is asked again from a week before its end.
-    fetch_csv(&env, args);
+    env.fetch_csv(args);
     assert_asked(
         &corporate_action_requests(&env),
         &[("2024-06-07", "2024-06-17")],
@@ -231,7 +195,7 @@ fn offline_adjusts_with_the_ledger_it_has_and_says_how_old_it_is() {
 #[test]
 fn inspect_lists_the_recorded_actions_and_when_they_were_checked() {
     let env = TestEnv::new();
-    fetch_csv(&env, "ACME --start 2024-01-01 --adjustment all");
+    env.fetch_csv("ACME --start 2024-01-01 --adjustment all");
     env.run("inspect ACME --format table")
         .success()
         .assert_stdout_contains("corporate actions of ACME: 12 recorded, last checked 2024-06-14T20:30:00Z (process dates 2016-01-01 to 2024-06-14)")
@@ -245,20 +209,10 @@ fn inspect_lists_the_recorded_actions_and_when_they_were_checked() {
     assert_eq!(ledger["checked_at"], "2024-06-14T20:30:00Z");
     assert_eq!(ledger["actions"].as_array().unwrap().len(), 12);
     assert_eq!(ledger["actions"][0]["type"], "cash_dividend");
-    let recorded: Vec<String> = env
-        .emu
-        .actions("ACME")
-        .iter()
-        .filter(|a| a.process_date <= d("2024-06-14"))
-        .map(|a| a.id.clone())
-        .collect();
-    let listed: Vec<String> = ledger["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap().to_owned())
-        .collect();
-    assert!(recorded.iter().all(|id| listed.contains(id)));
+    let (listed, day) = (ledger["actions"].as_array().unwrap(), d("2024-06-14"));
+    let recorded = env.emu.actions("ACME");
+    let mut processed = recorded.iter().filter(|a| a.process_date <= day);
+    assert!(processed.all(|a| listed.iter().any(|l| l["id"] == a.id.as_str())));
 
     env.run("fetch -q MSFT --start 2024-06-01").success();
     env.run("inspect MSFT --format table")
@@ -296,10 +250,8 @@ fn ledgers_of_many_symbols_refresh_in_one_request_per_page() {
     }
     assert!(asked[0].param("page_token").is_none() && asked[1].param("page_token").is_some());
     let count = |env: &TestEnv, s: &str| {
-        let text =
-            std::fs::read_to_string(env.series_path(&format!("stocks/actions/{s}.json"))).unwrap();
-        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-        json["actions"].as_array().unwrap().len()
+        let ledger = env.read_json(&format!("stocks/actions/{s}.json"));
+        ledger["actions"].as_array().unwrap().len()
     };
     // 2024-06-25's dividend is processed on 07-09: 41 known at the clock.
     assert_eq!(count(&env, &list[0]), 41);
@@ -324,11 +276,8 @@ fn ledgers_of_many_symbols_refresh_in_one_request_per_page() {
 #[test]
 fn a_new_split_restates_history_after_update_without_refetching_it() {
     let env = TestEnv::new();
-    let before = fetch_csv(
-        &env,
-        "ACME --start 2024-01-01 --end 2024-06-13 --adjustment split",
-    );
-    let before = bars_of(&parse_csv(&before), "ACME");
+    let before = env.run("fetch ACME --start 2024-01-01 --end 2024-06-13 --adjustment split");
+    let before = before.success().bars_of("ACME");
     env.emu.clear_requests();
 
     // A 4:1 split on Monday 2024-06-24; update runs on Friday 2024-06-28 after the close.
@@ -344,31 +293,21 @@ fn a_new_split_restates_history_after_update_without_refetching_it() {
         &[("2024-06-14T04:00:00Z", "2024-06-29T03:59:59.999999999Z")],
     );
 
-    let after = fetch_csv(
-        &env,
-        "ACME --start 2024-01-01 --end 2024-06-27 --adjustment split",
-    );
-    let after = bars_of(&parse_csv(&after), "ACME");
+    let after = env.run("fetch ACME --start 2024-01-01 --end 2024-06-27 --adjustment split");
+    let after = after.success().bars_of("ACME");
+    let asked = env.emu.requests();
     assert!(
-        env.emu.requests().is_empty(),
+        asked.is_empty(),
         "served from the cache and the fresh ledger"
     );
-    let want = env.emu.bars_adjusted(
-        "ACME",
-        "1Day",
-        utc("2024-01-01T05:00:00Z"),
-        utc("2024-06-28T03:59:59Z"),
-        "sip",
-        "split",
-    );
+    let (start, end) = (utc("2024-01-01T05:00:00Z"), utc("2024-06-28T03:59:59Z"));
+    let want = env
+        .emu
+        .bars_adjusted("ACME", "1Day", start, end, "sip", "split");
     assert_matches(&after, &want, "restated");
     // The history held before is now a quarter of the price, four times the volume.
-    assert!(
-        (after[0].c - before[0].c / 4.0).abs() <= 0.0001,
-        "{} {}",
-        after[0].c,
-        before[0].c
-    );
+    let (now, then) = (after[0].c, before[0].c);
+    assert!((now - then / 4.0).abs() <= 0.0001, "{now} {then}");
     assert_eq!(after[0].v, before[0].v * 4.0);
 }
 
@@ -410,28 +349,23 @@ fn spin_offs_are_refused_where_they_would_move_a_bar() {
         .assert_stderr_contains("--adjustment split,dividend")
         .assert_stdout_empty();
 
-    let raw = fetch_csv(&env, "SPIN --start 2023-01-01 --end 2023-06-30");
-    let split_dividend = fetch_csv(
-        &env,
-        "SPIN --start 2023-01-01 --end 2023-06-30 --adjustment split,dividend",
-    );
+    let raw = env.fetch_csv("SPIN --start 2023-01-01 --end 2023-06-30");
+    let split_dividend =
+        env.fetch_csv("SPIN --start 2023-01-01 --end 2023-06-30 --adjustment split,dividend");
     assert_eq!(split_dividend, raw, "SPIN has nothing else to adjust");
     // Bars from the spin-off on need no adjustment for it.
-    fetch_csv(
-        &env,
-        "SPIN --start 2023-04-03 --end 2023-06-30 --adjustment all",
-    );
+    env.fetch_csv("SPIN --start 2023-04-03 --end 2023-06-30 --adjustment all");
     // A symbol without spin-offs is unaffected by asking for them.
     let acme = "ACME --start 2023-01-01 --end 2023-06-30";
-    let spin_off = fetch_csv(&env, &format!("{acme} --adjustment spin-off"));
-    assert_eq!(spin_off, fetch_csv(&env, acme));
+    let spin_off = env.fetch_csv(&format!("{acme} --adjustment spin-off"));
+    assert_eq!(spin_off, env.fetch_csv(acme));
 }
 
 #[test]
 fn pruning_the_last_series_of_a_symbol_removes_its_ledger() {
     let env = TestEnv::new();
-    fetch_csv(&env, "ACME --start 2024-06-01 --adjustment split");
-    fetch_csv(&env, "ACME -t 1Hour --start 2024-06-10");
+    env.fetch_csv("ACME --start 2024-06-01 --adjustment split");
+    env.fetch_csv("ACME -t 1Hour --start 2024-06-10");
     let ledger = env.series_path("stocks/actions/ACME.json");
     env.run("prune ACME -t 1Hour").success();
     assert!(ledger.is_file(), "1Day is left");
@@ -443,7 +377,6 @@ fn pruning_the_last_series_of_a_symbol_removes_its_ledger() {
         .success()
         .assert_stdout_contains("removed       ACME corporate actions");
     assert!(!ledger.exists());
-    let left = env.files();
-    assert!(left.is_empty(), "{left:?}");
+    env.assert_no_files();
     assert!(!env.series_path("stocks").exists());
 }

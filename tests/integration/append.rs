@@ -62,10 +62,12 @@ fn grow_by_appends(env: &TestEnv, days: usize) {
     assert!(!journal_path(&env.series_path(SERIES)).exists());
 }
 
+fn footer(path: &Path) -> Footer {
+    Footer::read(&std::fs::File::open(path).unwrap()).unwrap()
+}
+
 fn row_groups(path: &Path) -> usize {
-    Footer::read(&std::fs::File::open(path).unwrap())
-        .unwrap()
-        .row_groups()
+    footer(path).row_groups()
 }
 
 #[test]
@@ -78,23 +80,11 @@ fn appended_files_read_back_equal_in_barkeep_and_outside_readers() {
     let rows = parse_csv(&csv);
     let fresh = TestEnv::new();
     assert_eq!(fetch_days(&fresh, DAYS[3], ""), csv, "same as one fetch");
-    assert_eq!(
-        Footer::read(&std::fs::File::open(&path).unwrap())
-            .unwrap()
-            .series
-            .coverage,
-        Footer::read(&std::fs::File::open(fresh.series_path(SERIES)).unwrap())
-            .unwrap()
-            .series
-            .coverage
-    );
+    let coverage = footer(&path).series.coverage;
+    assert_eq!(coverage, footer(&fresh.series_path(SERIES)).series.coverage);
 
-    outside_readers_agree(
-        &path,
-        &rows,
-        4,
-        &serde_json::json!([["2024-06-03T04:00:00Z", "2024-06-07T04:00:00Z"]]),
-    );
+    let week = serde_json::json!([["2024-06-03T04:00:00Z", "2024-06-07T04:00:00Z"]]);
+    outside_readers_agree(&path, &rows, 4, &week);
 }
 
 /// A long series is written zstd-compressed; a day appended to it is a small row group stored
@@ -104,39 +94,26 @@ fn appended_files_read_back_equal_in_barkeep_and_outside_readers() {
 fn a_compressed_file_with_small_uncompressed_appends_reads_back_everywhere() {
     let env = TestEnv::new();
     let long = |env: &TestEnv, end: &str, extra: &str| {
-        let line = format!("fetch SPY -t 1Min --start 2024-04-01 --end {end} --format csv {extra}");
-        env.run(&line).success().stdout
+        env.fetch_csv(&format!(
+            "SPY -t 1Min --start 2024-04-01 --end {end} {extra}"
+        ))
     };
     long(&env, "2024-06-03", "");
     long(&env, "2024-06-04", "");
     let path = env.series_path(SERIES);
-    let footer = Footer::read(&std::fs::File::open(&path).unwrap()).unwrap();
-    let codecs: Vec<Vec<Compression>> = footer
-        .parquet
-        .row_groups()
-        .iter()
-        .map(|g| g.columns().iter().map(|c| c.compression()).collect())
-        .collect();
-    assert!(
-        footer.parquet.row_groups()[0].num_rows() >= COMPRESS_MIN_ROWS as i64,
-        "the body is large enough to compress"
-    );
-    assert!(codecs[0].iter().all(|c| matches!(c, Compression::ZSTD(_))));
-    let last = codecs.last().unwrap();
-    assert!(last.iter().all(|c| *c == Compression::UNCOMPRESSED));
+    let footer = footer(&path);
+    let groups = footer.parquet.row_groups();
+    let big = groups[0].num_rows() >= COMPRESS_MIN_ROWS as i64;
+    assert!(big, "the body is large enough to compress");
+    let codecs = |g: usize| groups[g].columns().iter().map(|c| c.compression());
+    assert!(codecs(0).all(|c| matches!(c, Compression::ZSTD(_))));
+    assert!(codecs(groups.len() - 1).all(|c| c == Compression::UNCOMPRESSED));
     let csv = long(&env, "2024-06-04", "--offline");
-    assert_eq!(
-        long(&TestEnv::new(), "2024-06-04", ""),
-        csv,
-        "same as one fetch"
-    );
+    let fresh = long(&TestEnv::new(), "2024-06-04", "");
+    assert_eq!(fresh, csv, "same as one fetch");
     let metadata: serde_json::Value = serde_json::from_str(&footer.series.to_json()).unwrap();
-    outside_readers_agree(
-        &path,
-        &parse_csv(&csv),
-        footer.row_groups(),
-        &metadata["coverage"],
-    );
+    let (rows, groups) = (parse_csv(&csv), footer.row_groups());
+    outside_readers_agree(&path, &rows, groups, &metadata["coverage"]);
 }
 
 /// pyarrow, DuckDB and polars read the series file at `path` whole and find `rows` (barkeep's
@@ -185,37 +162,28 @@ print(json.dumps(out))
     assert_eq!(&v["coverage"], coverage);
     let close_sum: f64 = rows.iter().map(|r| r.bar.c).sum();
     let volume_sum: f64 = rows.iter().map(|r| r.bar.v).sum();
+    let (first, last) = (&rows[0], rows.last().unwrap());
     let iso = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
     let expected_types = [
         serde_json::json!(["timestamp[ns, tz=UTC]", "uint64"]),
         serde_json::json!(["TIMESTAMPTZ_NS", "UBIGINT"]),
         serde_json::json!(["Datetime(time_unit='ns', time_zone='UTC')", "UInt64"]),
     ];
-    for (reader, types) in ["pyarrow", "duckdb", "polars"]
-        .into_iter()
-        .zip(expected_types)
-    {
-        let r = &v[reader];
-        assert_eq!(r["rows"].as_u64().unwrap() as usize, rows.len(), "{reader}");
-        assert_eq!(r["first"], iso(rows[0].t), "{reader}");
-        assert_eq!(r["last"], iso(rows.last().unwrap().t), "{reader}");
+    let readers = ["pyarrow", "duckdb", "polars"];
+    for (reader, types) in readers.into_iter().zip(expected_types) {
+        let (r, number) = (&v[reader], |field: &str| v[reader][field].as_f64().unwrap());
+        assert_eq!(number("rows") as usize, rows.len(), "{reader}");
+        assert_eq!(r["first"], iso(first.t), "{reader}");
+        assert_eq!(r["last"], iso(last.t), "{reader}");
         assert_eq!(r["sorted"], true, "{reader}");
-        assert_eq!(
-            r["close_last"].as_f64().unwrap(),
-            rows.last().unwrap().bar.c,
-            "{reader}"
-        );
-        assert!(
-            (r["close_sum"].as_f64().unwrap() - close_sum).abs() < 1e-6 * close_sum,
-            "{reader}"
-        );
-        assert_eq!(r["volume_sum"].as_f64().unwrap(), volume_sum, "{reader}");
+        assert_eq!(number("close_last"), last.bar.c, "{reader}");
+        let close_off = (number("close_sum") - close_sum).abs();
+        assert!(close_off < 1e-6 * close_sum, "{reader}");
+        assert_eq!(number("volume_sum"), volume_sum, "{reader}");
         assert_eq!(r["type"], types, "{reader}");
     }
-    assert_eq!(
-        v["polars_scan_rows"].as_u64().unwrap() as usize,
-        rows.len() - 100
-    );
+    let scanned = v["polars_scan_rows"].as_u64().unwrap() as usize;
+    assert_eq!(scanned, rows.len() - 100);
 }
 
 /// The state a kill between writing the tail and removing the journal leaves behind: the
@@ -223,17 +191,29 @@ print(json.dumps(out))
 fn leave_a_journal_behind(env: &TestEnv) -> Vec<u8> {
     let path = env.series_path(SERIES);
     let before = std::fs::read(&path).unwrap();
-    let footer = Footer::read(&std::fs::File::open(&path).unwrap()).unwrap();
-    let journal = Journal::capture(
-        &std::fs::File::open(&path).unwrap(),
-        footer.file_len,
-        footer.start,
-    )
-    .unwrap();
+    let footer = footer(&path);
+    let file = std::fs::File::open(&path).unwrap();
+    let journal = Journal::capture(&file, footer.file_len, footer.start).unwrap();
     fetch_days(env, DAYS[4], "");
     assert!(std::fs::read(&path).unwrap() != before, "appended");
     std::fs::write(journal_path(&path), journal.encode()).unwrap();
     before
+}
+
+/// A series grown by appends over two days, then left as a kill after a third append
+/// leaves it ([`leave_a_journal_behind`]); the env and the file as it was before.
+fn journal_left_behind() -> (TestEnv, Vec<u8>) {
+    let env = TestEnv::new();
+    grow_by_appends(&env, 2);
+    let before = leave_a_journal_behind(&env);
+    (env, before)
+}
+
+/// The series file is back to `before`, and its journal is gone.
+#[track_caller]
+fn assert_rolled_back(env: &TestEnv, before: &[u8]) {
+    let path = env.series_path(SERIES);
+    assert!(std::fs::read(&path).unwrap() == before && !journal_path(&path).exists());
 }
 
 #[test]
@@ -245,10 +225,7 @@ fn a_journal_left_by_a_crash_is_rolled_back_before_fetch_reads() {
     // Reading the old range: the interrupted append is undone first, byte for byte.
     assert_eq!(fetch_days(&env, DAYS[1], "--offline"), old);
     let path = env.series_path(SERIES);
-    assert!(
-        std::fs::read(&path).unwrap() == before,
-        "restored byte for byte"
-    );
+    assert!(std::fs::read(&path).unwrap() == before, "restored");
     assert!(!journal_path(&path).exists());
     // The rolled-back days are missing again: `--offline` serves up to the last answer and
     // says how far the cache reaches; a fetch asks for them anew.
@@ -260,9 +237,7 @@ fn a_journal_left_by_a_crash_is_rolled_back_before_fetch_reads() {
     assert_eq!(env.take_bar_requests().len(), 1);
 
     // The store API recovers the same way, and says so.
-    let env = TestEnv::new();
-    grow_by_appends(&env, 2);
-    leave_a_journal_behind(&env);
+    let (env, _) = journal_left_behind();
     let recovered = Store::new(env.cache()).recover(&key()).unwrap();
     assert!(matches!(
         recovered,
@@ -272,9 +247,7 @@ fn a_journal_left_by_a_crash_is_rolled_back_before_fetch_reads() {
 
 #[test]
 fn a_damaged_journal_is_reported_with_the_file_and_never_applied() {
-    let env = TestEnv::new();
-    grow_by_appends(&env, 2);
-    leave_a_journal_behind(&env);
+    let (env, _) = journal_left_behind();
     let path = env.series_path(SERIES);
     let journal = journal_path(&path);
     let mut bytes = std::fs::read(&journal).unwrap();
@@ -290,10 +263,8 @@ fn a_damaged_journal_is_reported_with_the_file_and_never_applied() {
         .assert_stderr_contains("checksum")
         .assert_stderr_contains("hint:");
     assert!(std::fs::read(&path).unwrap() == appended, "never applied");
-    assert!(
-        std::fs::read(&journal).unwrap() == bytes,
-        "kept for a person to look at"
-    );
+    let kept = std::fs::read(&journal).unwrap() == bytes;
+    assert!(kept, "kept for a person to look at");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -325,29 +296,24 @@ fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series()
     let old_csv = fetch_days(&env, DAYS[3], "--offline");
 
     let (first_day, last_day) = (DAYS[0], DAYS[4]);
-    let writer = |delay_us: &str| {
-        let mut cmd = env.command(&format!(
-            "fetch SPY -t 1Min --start {first_day} --end {last_day} -q"
-        ));
-        cmd.env("BARKEEP_TEST_WRITE_DELAY_US", delay_us)
+    // Writers slowed by 300 µs per write, their output dropped.
+    let slowed = |line: &str| {
+        let mut cmd = env.command(line);
+        cmd.env("BARKEEP_TEST_WRITE_DELAY_US", "300")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         cmd
     };
-    let compactor = |delay_us: &str| {
-        let mut cmd = env.command("prune --compact -q");
-        cmd.env("BARKEEP_TEST_WRITE_DELAY_US", delay_us)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        cmd
-    };
+    let append = format!("fetch SPY -t 1Min --start {first_day} --end {last_day} -q");
+    let writer = || slowed(&append);
+    let compactor = || slowed("prune --compact -q");
     let reset = |from: &Path| {
         std::fs::remove_dir_all(env.cache()).unwrap();
         copy_dir(from, &env.cache());
     };
     // Uninterrupted runs: the new series, and how long slowed writers take.
     let started = Instant::now();
-    assert!(writer("300").status().unwrap().success());
+    assert!(writer().status().unwrap().success());
     let full = started.elapsed();
     let new_bars = stored_bars(&env);
     assert!(new_bars.len() > old_bars.len());
@@ -356,12 +322,12 @@ fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series()
     let appended = env.dir.path().join("appended");
     copy_dir(&env.cache(), &appended);
     let started = Instant::now();
-    assert!(compactor("300").status().unwrap().success());
+    assert!(compactor().status().unwrap().success());
     let full_compaction = started.elapsed();
     assert_eq!(stored_bars(&env), new_bars);
+    let groups = row_groups(&env.series_path(SERIES));
     assert_eq!(
-        row_groups(&env.series_path(SERIES)),
-        2,
+        groups, 2,
         "compacted: the body, and the last day in a group of its own"
     );
 
@@ -369,19 +335,13 @@ fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series()
     std::fs::create_dir_all(&survivors).unwrap();
     let (mut mid_append, mut mid_compaction, mut old, mut new) = (0, 0, 0, 0);
     for i in 0..KILLS {
-        let (mut child, at) = if i % 2 == 0 {
-            reset(&base);
-            (
-                writer("300").spawn().unwrap(),
-                full.mul_f64(fastrand::f64() * 1.1),
-            )
+        let (from, mut cmd, took) = if i % 2 == 0 {
+            (&base, writer(), full)
         } else {
-            reset(&appended);
-            (
-                compactor("300").spawn().unwrap(),
-                full_compaction.mul_f64(fastrand::f64() * 1.1),
-            )
+            (&appended, compactor(), full_compaction)
         };
+        reset(from);
+        let (mut child, at) = (cmd.spawn().unwrap(), took.mul_f64(fastrand::f64() * 1.1));
         std::thread::sleep(at);
         let _ = child.kill(); // SIGKILL
         child.wait().unwrap();
@@ -397,11 +357,8 @@ fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series()
         mid_compaction += usize::from(temp_left && !journal_left);
 
         // Any command recovers before it reads; the old days are served unchanged.
-        assert_eq!(
-            fetch_days(&env, DAYS[3], "--offline"),
-            old_csv,
-            "kill {i} at {at:?}"
-        );
+        let csv = fetch_days(&env, DAYS[3], "--offline");
+        assert_eq!(csv, old_csv, "kill {i} at {at:?}");
         assert!(!journal_path(&path).exists(), "kill {i}");
         let bars = stored_bars(&env);
         if bars == old_bars {
@@ -416,14 +373,8 @@ fn writers_killed_mid_append_or_mid_compaction_leave_the_old_or_the_new_series()
         "{KILLS} kills: {mid_append} mid-append (journal left), {mid_compaction} mid-compaction \
          (temp file left); {old} old series, {new} new series"
     );
-    assert!(
-        mid_append >= 1,
-        "too few kills landed in an append: {mid_append}"
-    );
-    assert!(
-        mid_compaction >= 1,
-        "too few kills landed in a compaction: {mid_compaction}"
-    );
+    assert!(mid_append >= 1, "no kill landed in an append");
+    assert!(mid_compaction >= 1, "no kill landed in a compaction");
 
     let Some(python) = test_python() else {
         return;
@@ -433,42 +384,28 @@ import sys, os, pyarrow.parquet as pq
 rows = sorted({pq.read_table(os.path.join(sys.argv[1], f)).num_rows for f in os.listdir(sys.argv[1])})
 print(' '.join(map(str, rows)))
 ";
-    let counts: Vec<usize> = run_python(&python, script, &[&survivors])
-        .split_whitespace()
-        .map(|n| n.parse().unwrap())
-        .collect();
-    assert!(
-        counts
-            .iter()
-            .all(|&n| n == old_bars.len() || n == new_bars.len()),
-        "{counts:?}"
-    );
+    let counts = run_python(&python, script, &[&survivors]);
+    let (old, new) = (old_bars.len().to_string(), new_bars.len().to_string());
+    let mut found = counts.split_whitespace();
+    assert!(found.all(|n| n == old || n == new), "{counts}");
 }
 
 #[test]
 fn update_inspect_and_prune_roll_back_a_leftover_journal_before_they_read() {
     // inspect --verify reports the rollback and finds nothing wrong afterwards.
-    let env = TestEnv::new();
-    grow_by_appends(&env, 2);
-    let before = leave_a_journal_behind(&env);
-    let path = env.series_path(SERIES);
+    let (env, before) = journal_left_behind();
     env.run("inspect --verify")
         .success()
         .assert_stderr_contains("rolled back an interrupted append");
-    assert!(std::fs::read(&path).unwrap() == before && !journal_path(&path).exists());
+    assert_rolled_back(&env, &before);
 
     // prune reads the series only after rolling it back.
-    let env = TestEnv::new();
-    grow_by_appends(&env, 2);
-    let before = leave_a_journal_behind(&env);
+    let (env, before) = journal_left_behind();
     env.run("prune --before 2020-01-01 --dry-run").success();
-    let path = env.series_path(SERIES);
-    assert!(std::fs::read(&path).unwrap() == before && !journal_path(&path).exists());
+    assert_rolled_back(&env, &before);
 
     // update plans from the rolled-back coverage: it asks again for the undone days.
-    let env = TestEnv::new();
-    grow_by_appends(&env, 2);
-    leave_a_journal_behind(&env);
+    let (env, _) = journal_left_behind();
     env.take_bar_requests();
     env.run("update -q").success();
     assert!(!journal_path(&env.series_path(SERIES)).exists());
@@ -492,9 +429,9 @@ fn prune_compact_rewrites_into_large_row_groups_and_changes_no_bar() {
     env.run("prune --compact")
         .success()
         .assert_stdout_contains("compacted");
+    let groups = row_groups(&path);
     assert_eq!(
-        row_groups(&path),
-        2,
+        groups, 2,
         "the body, and the last day in a group of its own"
     );
     assert_eq!(stored_bars(&env), bars);

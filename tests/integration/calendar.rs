@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::support::emulator::RecordedRequest;
-use crate::support::{TestEnv, assert_asked, d, parse_csv, run_python, test_python, utc};
+use crate::support::{TestEnv, assert_asked, d, run_python, test_python, utc};
 
 /// Sets the clock (a UTC instant) and runs a quiet `update`; returns the bar requests made.
 fn update_at(env: &TestEnv, now: &str) -> Vec<RecordedRequest> {
@@ -28,10 +28,8 @@ fn a_daily_series_updated_on_friday_night_asks_nothing_on_the_weekend() {
     env.run("fetch -q AAPL MSFT --start 2024-06-03").success();
     assert_eq!(env.take_bar_requests().len(), 1);
     // Friday's bar is settled: 20:00 plus the settle window has passed.
-    assert_eq!(
-        coverage(&env, "AAPL", "1Day"),
-        json!([["2024-06-03T04:00:00Z", "2024-06-15T04:00:00Z"]])
-    );
+    let span = json!([["2024-06-03T04:00:00Z", "2024-06-15T04:00:00Z"]]);
+    assert_eq!(coverage(&env, "AAPL", "1Day"), span);
     // (The corporate-actions ledgers are refreshed on every update; the series are not.)
     let series = |env: &TestEnv| {
         let mut files = env.snapshot();
@@ -39,15 +37,11 @@ fn a_daily_series_updated_on_friday_night_asks_nothing_on_the_weekend() {
         files
     };
     let before = series(&env);
-    assert!(
-        update_at(&env, "2024-06-15T16:00:00Z").is_empty(),
-        "Saturday"
-    );
+    let saturday = update_at(&env, "2024-06-15T16:00:00Z");
+    assert!(saturday.is_empty(), "Saturday");
     assert!(update_at(&env, "2024-06-16T16:00:00Z").is_empty(), "Sunday");
-    assert!(
-        series(&env) == before,
-        "no series rewritten for a closed market"
-    );
+    let unchanged = series(&env) == before;
+    assert!(unchanged, "no series rewritten for a closed market");
 
     // The plan says why there is nothing to ask.
     env.run("update --dry-run")
@@ -56,20 +50,16 @@ fn a_daily_series_updated_on_friday_night_asks_nothing_on_the_weekend() {
         .assert_stdout_contains("0 of 2 series need data (2 more miss only time without a market session); 0 requests planned");
     let report: Value = env.run("update --dry-run --report json").success().json();
     assert_eq!(report["series"][0]["ranges"], json!([]));
-    assert_eq!(
-        report["series"][0]["no_session_ranges"],
-        json!([["2024-06-15T04:00:00Z", "2024-06-17T04:00:00Z"]])
-    );
+    let span = json!([["2024-06-15T04:00:00Z", "2024-06-17T04:00:00Z"]]);
+    assert_eq!(report["series"][0]["no_session_ranges"], span);
 
     // Monday night: Monday only, and the weekend is recorded as covered with it.
     assert_asked(
         &update_at(&env, "2024-06-18T02:30:00Z"),
         &[("2024-06-17T04:00:00Z", "2024-06-18T03:59:59.999999999Z")],
     );
-    assert_eq!(
-        coverage(&env, "AAPL", "1Day"),
-        json!([["2024-06-03T04:00:00Z", "2024-06-18T04:00:00Z"]])
-    );
+    let span = json!([["2024-06-03T04:00:00Z", "2024-06-18T04:00:00Z"]]);
+    assert_eq!(coverage(&env, "AAPL", "1Day"), span);
 }
 
 #[test]
@@ -83,10 +73,8 @@ fn a_night_update_settles_the_day_so_the_morning_asks_nothing() {
         &update_at(&env, "2024-06-12T02:30:00Z"),
         &[("2024-06-10T04:00:00Z", "2024-06-12T03:59:59.999999999Z")],
     );
-    assert_eq!(
-        coverage(&env, "AAPL", "1Day"),
-        json!([["2024-06-03T04:00:00Z", "2024-06-12T04:00:00Z"]])
-    );
+    let span = json!([["2024-06-03T04:00:00Z", "2024-06-12T04:00:00Z"]]);
+    assert_eq!(coverage(&env, "AAPL", "1Day"), span);
     assert!(update_at(&env, "2024-06-12T10:00:00Z").is_empty(), "06:00");
     // At 22:30 the 20:00 close is not settled for 15 minutes: 20:10 still asks next time.
     assert_eq!(update_at(&env, "2024-06-13T00:10:00Z").len(), 1);
@@ -145,10 +133,8 @@ fn two_nightly_minute_updates_ask_only_for_the_session_between_them() {
         &update_at(&env, "2024-06-12T02:30:00Z"),
         &[("2024-06-11T08:00:00Z", "2024-06-11T23:59:59.999999999Z")],
     );
-    assert_eq!(
-        coverage(&env, "AAPL", "1Min"),
-        json!([["2024-06-10T04:00:00Z", "2024-06-12T02:30:00Z"]])
-    );
+    let span = json!([["2024-06-10T04:00:00Z", "2024-06-12T02:30:00Z"]]);
+    assert_eq!(coverage(&env, "AAPL", "1Min"), span);
     // The night between sessions: nothing to ask.
     assert!(update_at(&env, "2024-06-12T07:00:00Z").is_empty());
 }
@@ -164,9 +150,11 @@ fn a_week_of_minute_bars_asks_only_for_its_sessions() {
         &env.take_bar_requests(),
         &[("2024-06-10T08:00:00Z", "2024-06-14T23:59:59.999999999Z")],
     );
-    let rows = parse_csv(&out.stdout);
-    let days: std::collections::BTreeSet<String> =
-        rows.iter().map(|r| r.t.format("%F").to_string()).collect();
+    let days: std::collections::BTreeSet<String> = out
+        .rows()
+        .iter()
+        .map(|r| r.t.format("%F").to_string())
+        .collect();
     assert_eq!(days.len(), 5, "Monday to Friday: {days:?}");
     // The whole week, weekends included, is now covered.
     env.run(week).success();
@@ -191,14 +179,12 @@ fn inspect_gaps_finds_a_session_missing_from_a_liquid_symbol() {
         .success();
     let out = env.run("inspect --gaps --format json").success();
     let report: Value = out.json();
+    let series = report.as_array().unwrap();
     let sessions = |symbol: &str, tf: &str| {
-        report
-            .as_array()
-            .unwrap()
+        let s = series
             .iter()
-            .find(|s| s["symbol"] == symbol && s["timeframe"] == tf)
-            .unwrap()["sessions_without_bars"]
-            .clone()
+            .find(|s| s["symbol"] == symbol && s["timeframe"] == tf);
+        s.unwrap()["sessions_without_bars"].clone()
     };
     let june_12 = json!([{
         "date": "2024-06-12",
@@ -216,47 +202,35 @@ fn inspect_gaps_finds_a_session_missing_from_a_liquid_symbol() {
         csv.stdout,
         "symbol,feed,timeframe,date,start,end\nAAPL,sip,1Day,2024-06-12,2024-06-12T08:00:00Z,2024-06-13T00:00:00Z\n"
     );
-    let narrowed = env
-        .run("inspect AAPL -t 1Day --gaps --start 2024-06-13")
-        .success();
-    assert_eq!(narrowed.stdout.lines().count(), 1, "{}", narrowed.stdout);
-    let intact = env.run("inspect MSFT --gaps").success();
-    assert_eq!(intact.stdout.lines().count(), 1, "{}", intact.stdout);
+    for line in [
+        "inspect AAPL -t 1Day --gaps --start 2024-06-13",
+        "inspect MSFT --gaps",
+    ] {
+        let header_only = env.run(line).success().stdout;
+        assert_eq!(header_only.lines().count(), 1, "{line}: {header_only}");
+    }
 }
 
 #[test]
 fn inspect_calendar_prints_the_sessions() {
     let env = TestEnv::new();
-    let out = env
-        .run("inspect --calendar --start 2024-12-20 --end 2025-01-10 --format table")
-        .success();
+    let out = env.run("inspect --calendar --start 2024-12-20 --end 2025-01-10 --format table");
+    let out = out.success();
     let lines: Vec<&str> = out.stdout.lines().collect();
     // 16 weekdays: 13 sessions, Christmas, New Year's Day and 2025-01-09.
     assert_eq!(lines.len(), 1 + 16, "{}", out.stdout);
-    assert!(
-        lines.contains(
-            &"2024-12-24  Tue  early_close  04:00     09:30  13:00  17:00       early close"
-        ),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("2024-12-25  Wed  closed") && l.ends_with("Christmas Day"))
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("2025-01-09  Thu  closed"))
-    );
+    let eve = "2024-12-24  Tue  early_close  04:00     09:30  13:00  17:00       early close";
+    assert!(lines.contains(&eve), "{}", out.stdout);
+    let christmas =
+        |l: &&str| l.starts_with("2024-12-25  Wed  closed") && l.ends_with("Christmas Day");
+    assert!(lines.iter().any(christmas));
+    let mourning = |l: &&str| l.starts_with("2025-01-09  Thu  closed");
+    assert!(lines.iter().any(mourning));
     assert!(lines.contains(&"2024-12-20  Fri  open         04:00     09:30  16:00  20:00"));
     assert!(!env.cache().exists(), "the calendar needs no cache");
 
-    let days: Value = env
-        .run("inspect --calendar --start 2024-11-29 --end 2024-11-29 --format json")
-        .success()
-        .json();
+    let days = env.run("inspect --calendar --start 2024-11-29 --end 2024-11-29 --format json");
+    let days: Value = days.success().json();
     assert_eq!(
         days,
         json!([{
@@ -282,26 +256,20 @@ fn inspect_calendar_prints_the_sessions() {
 #[test]
 fn past_the_calendar_alpaca_is_asked_as_before_and_a_note_says_so_once() {
     let env = TestEnv::new();
-    let out = env
-        .run("fetch AAPL MSFT -t 1Day --start 2015-12-30 --end 2016-01-04")
-        .success();
-    assert_eq!(
-        out.stderr
-            .matches("the market calendar covers 2016 to 2030")
-            .count(),
-        1,
-        "{}",
-        out.stderr
-    );
+    let out = env.run("fetch AAPL MSFT -t 1Day --start 2015-12-30 --end 2016-01-04");
+    let out = out.success();
+    let notes = out
+        .stderr
+        .matches("the market calendar covers 2016 to 2030");
+    assert_eq!(notes.count(), 1, "{}", out.stderr);
     // Asked whole: from 2015-12-30 (not trimmed).
     let requests = env.take_bar_requests();
     assert!(!requests.is_empty());
-    assert!(
-        requests.iter().all(|r| r
-            .param("start")
-            .is_some_and(|s| s.starts_with("2015-12-30"))),
-        "{requests:?}"
-    );
+    let whole = |r: &RecordedRequest| {
+        r.param("start")
+            .is_some_and(|s| s.starts_with("2015-12-30"))
+    };
+    assert!(requests.iter().all(whole), "{requests:?}");
 }
 
 /// Every session and early close of 2016-2030 equals `exchange_calendars`' XNYS (regular
@@ -309,9 +277,8 @@ fn past_the_calendar_alpaca_is_asked_as_before_and_a_note_says_so_once() {
 #[test]
 fn the_calendar_equals_exchange_calendars_xnys() {
     let env = TestEnv::new();
-    let out = env
-        .run("inspect --calendar --start 2016-01-01 --end 2030-12-31 --format json")
-        .success();
+    let out = env.run("inspect --calendar --start 2016-01-01 --end 2030-12-31 --format json");
+    let out = out.success();
     let days: Value = out.json();
     assert!(days.as_array().unwrap().len() > 3700);
     let Some(python) = test_python() else {
@@ -342,9 +309,6 @@ for s in sessions:
 print(len(theirs), len(early))
 "#;
     let counts = run_python(&python, script, &[&path]);
-    assert_eq!(
-        counts.trim(),
-        "3769 32",
-        "sessions and early closes compared"
-    );
+    let compared = counts.trim();
+    assert_eq!(compared, "3769 32", "sessions and early closes compared");
 }

@@ -17,26 +17,14 @@ fn help_lists_only_working_subcommands_and_examples() {
         .assert_stdout_contains("Examples:")
         .assert_stderr_empty();
     let fetch = env.run("fetch --help").success();
-    for flag in [
-        "--timeframe",
-        "--start",
-        "--end",
-        "--feed",
-        "--format",
-        "--output",
-        "--offline",
-        "--cache-dir",
-        "--quiet",
-        "--verbose",
-        "--color",
-    ] {
+    let flags = "--timeframe --start --end --feed --format --output --offline --cache-dir \
+                 --quiet --verbose --color";
+    for flag in flags.split_whitespace() {
         fetch.assert_stdout_contains(flag);
     }
     let version = env.run("--version").success();
-    assert_eq!(
-        version.stdout.trim(),
-        format!("barkeep {}", env!("CARGO_PKG_VERSION"))
-    );
+    let expected = format!("barkeep {}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(version.stdout.trim(), expected);
 }
 
 #[test]

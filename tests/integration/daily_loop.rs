@@ -5,11 +5,11 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::support::{TestEnv, bars_of, ny, parse_csv, run_python, test_python, utc};
+use crate::support::{TestEnv, bars_of, ny, parse_csv, run_python, test_python, utc, wait_until};
 
 const WATCHLIST: &str = "# nightly watchlist\nAAPL\nMSFT\nCSP1  # a typo: digits are not valid\n";
 
@@ -26,10 +26,8 @@ fn check_offline(env: &TestEnv, timeframe: &str, start: &str) {
     for symbol in ["AAPL", "MSFT"] {
         let got = bars_of(&rows, symbol);
         assert!(!got.is_empty(), "{symbol} {timeframe} at {now}");
-        let first = got[0].t;
-        let want = env
-            .emu
-            .bars(symbol, timeframe, first, now - TimeDelta::seconds(1), "sip");
+        let (first, last) = (got[0].t, now - TimeDelta::seconds(1));
+        let want = env.emu.bars(symbol, timeframe, first, last, "sip");
         assert_eq!(got.len(), want.len(), "{symbol} {timeframe} at {now}");
         assert!(got == want, "{symbol} {timeframe} at {now}: bars differ");
     }
@@ -58,20 +56,9 @@ fn two_weeks_of_nightly_updates_and_offline_reads() {
     // Every evening at 18:00 and 22:30 New York time, Juneteenth (a holiday) included, and
     // once on the weekend.
     let mut runs: Vec<DateTime<Utc>> = Vec::new();
-    for day in [
-        "2024-06-10",
-        "2024-06-11",
-        "2024-06-12",
-        "2024-06-13",
-        "2024-06-14",
-        "2024-06-17",
-        "2024-06-18",
-        "2024-06-19",
-        "2024-06-20",
-        "2024-06-21",
-    ] {
-        runs.push(ny(&format!("{day} 18:00")));
-        runs.push(ny(&format!("{day} 22:30")));
+    for day in ["10", "11", "12", "13", "14", "17", "18", "19", "20", "21"] {
+        runs.push(ny(&format!("2024-06-{day} 18:00")));
+        runs.push(ny(&format!("2024-06-{day} 22:30")));
     }
     runs.push(ny("2024-06-22 12:00"));
     runs.sort();
@@ -82,12 +69,11 @@ fn two_weeks_of_nightly_updates_and_offline_reads() {
             .assert_stderr_contains("watchlist.txt:4: invalid symbol")
             .assert_stderr_contains("1 failed");
         for (path, before) in series.iter().zip(&inodes) {
+            let (shown, stderr) = (path.display(), &update.stderr);
             assert_eq!(
                 inode(path),
                 *before,
-                "{now}: {} was rewritten: {}",
-                path.display(),
-                update.stderr
+                "{now}: {shown} was rewritten: {stderr}"
             );
         }
         check_offline(&env, "1Day", "1y");
@@ -104,28 +90,20 @@ fn offline_reaches_past_the_last_answer_with_a_note_and_fails_on_holes() {
         .success();
     // Hours later, the open end `--end now` reaches past the last answer: served with a note.
     env.emu.set_now(ny("2024-06-13 11:00"));
-    let later = env
-        .run("fetch --offline AAPL -t 1Min --start 2024-06-10")
-        .success();
+    let offline = "fetch --offline AAPL -t 1Min --start 2024-06-10";
+    let later = env.run(offline).success();
     let rows = parse_csv(&later.stdout);
-    let answered = env.emu.bars(
-        "AAPL",
-        "1Min",
-        utc("2024-06-10T08:00:00Z"),
-        ny("2024-06-12 17:59"),
-        "sip",
-    );
+    let (start, end) = (utc("2024-06-10T08:00:00Z"), ny("2024-06-12 17:59"));
+    let answered = env.emu.bars("AAPL", "1Min", start, end, "sip");
+    let (served, last) = (rows.last().unwrap().bar.t, answered.last().unwrap().t);
     assert_eq!(
-        rows.last().unwrap().bar.t,
-        answered.last().unwrap().t,
+        served, last,
         "served through the last answer, its provisional minutes included"
     );
     later.assert_stderr_contains(
         "AAPL 1Min: cached through 2024-06-12 22:00 UTC, updated 17 hours ago",
     );
-    let quiet = env
-        .run("-q fetch --offline AAPL -t 1Min --start 2024-06-10")
-        .success();
+    let quiet = env.run(&format!("-q {offline}")).success();
     quiet.assert_stderr_empty();
     assert_eq!(quiet.stdout, later.stdout);
 
@@ -150,22 +128,22 @@ fn offline_reaches_past_the_last_answer_with_a_note_and_fails_on_holes() {
 fn every_nightly_commit_appends_in_place() {
     let env = TestEnv::new();
     env.emu.set_now(ny("2024-06-10 18:00"));
+    let (aapl, btc) = (
+        "stocks/sip/{}/AAPL.parquet",
+        "crypto/us/{}/BTC%2FUSD.parquet",
+    );
     let series = [
-        ("AAPL", "1Day", "stocks/sip/1Day/AAPL.parquet", "1y"),
-        ("AAPL", "1Min", "stocks/sip/1Min/AAPL.parquet", "2024-06-03"),
-        ("BTC/USD", "1Day", "crypto/us/1Day/BTC%2FUSD.parquet", "1y"),
-        (
-            "BTC/USD",
-            "1Min",
-            "crypto/us/1Min/BTC%2FUSD.parquet",
-            "2024-06-08",
-        ),
+        ("AAPL", "1Day", aapl, "1y"),
+        ("AAPL", "1Min", aapl, "2024-06-03"),
+        ("BTC/USD", "1Day", btc, "1y"),
+        ("BTC/USD", "1Min", btc, "2024-06-08"),
     ];
     for (symbol, tf, _, start) in series {
         env.run(&format!("fetch -q {symbol} -t {tf} --start {start}"))
             .success();
     }
-    let paths: Vec<_> = series.iter().map(|s| env.series_path(s.2)).collect();
+    let path = |s: &(&str, &str, &str, &str)| env.series_path(&s.2.replace("{}", s.1));
+    let paths: Vec<_> = series.iter().map(path).collect();
     let fetched: Vec<u64> = paths.iter().map(|p| inode(p)).collect();
     env.emu.set_now(ny("2024-06-11 18:00"));
     env.run("update --report json AAPL BTC/USD -t 1Day -t 1Min")
@@ -196,11 +174,8 @@ fn a_killed_rewrite_never_breaks_duckdb_globbing_the_cache() {
     env.run("fetch -q AAPL --start 2024-01-02").success();
     let dir = env.series_path("stocks/sip/1Min/SPY.parquet");
     let dir = dir.parent().unwrap().to_path_buf();
-    let temp_left = || {
-        std::fs::read_dir(&dir)
-            .unwrap()
-            .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".tmp"))
-    };
+    let temp = |e: std::fs::DirEntry| e.file_name().to_string_lossy().ends_with(".tmp");
+    let temp_left = || std::fs::read_dir(&dir).unwrap().any(|e| temp(e.unwrap()));
     // Earlier days: a rewrite, slowed so the kill lands in the middle of it.
     let rewrite = "fetch -q SPY -t 1Min --start 2024-05-28";
     let mut child = env
@@ -209,10 +184,7 @@ fn a_killed_rewrite_never_breaks_duckdb_globbing_the_cache() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !temp_left() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until(Duration::from_secs(30), temp_left);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(temp_left(), "the kill landed mid-rewrite");
@@ -242,11 +214,8 @@ fn repeated_v_logs_headers_and_never_a_credential() {
     out.assert_stderr_contains("response headers for")
         .assert_stderr_lacks(env.emu.secret_key())
         .assert_stderr_lacks(env.emu.key_id());
-    assert!(
-        out.stderr.to_lowercase().contains("content-type"),
-        "{}",
-        out.stderr
-    );
+    let headers = out.stderr.to_lowercase();
+    assert!(headers.contains("content-type"), "{}", out.stderr);
     env.run("-v fetch AAPL --start 2024-05-01")
         .success()
         .assert_stderr_lacks("response headers");

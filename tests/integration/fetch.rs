@@ -2,30 +2,18 @@
 //! formats, settling of forming bars, and every failure mode a user can cause or meet.
 
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::support::emulator::Fault;
-use crate::support::{TestEnv, assert_asked, bars_of, parse_csv, rfc3339, run, utc};
-
-const END_OF_DAY: chrono::TimeDelta = chrono::TimeDelta::nanoseconds(1);
-
-/// `barkeep fetch --format csv <args>`: its stdout, after asserting it succeeded.
-fn fetch_csv(env: &TestEnv, args: &str) -> String {
-    env.run(&format!("fetch --format csv {args}"))
-        .success()
-        .stdout
-}
+use crate::support::{TestEnv, assert_asked, bars_of, parse_csv, rfc3339, run, spawn, utc};
+use crate::support::{signal, symbols, wait_until};
 
 #[test]
 fn first_fetch_batches_symbols_and_repeats_cost_nothing() {
     let env = TestEnv::new();
-    let out = fetch_csv(
-        &env,
-        "AAPL MSFT -t 1Day --start 2024-01-01 --end 2024-03-31",
-    );
+    let out = env.fetch_csv("AAPL MSFT -t 1Day --start 2024-01-01 --end 2024-03-31");
     let requests = env.take_bar_requests();
     assert_eq!(requests.len(), 1, "{requests:#?}");
     assert_eq!(requests[0].symbols(), vec!["AAPL", "MSFT"]);
@@ -37,62 +25,39 @@ fn first_fetch_batches_symbols_and_repeats_cost_nothing() {
     assert!(user_agent.starts_with("barkeep/"));
 
     let rows = parse_csv(&out);
-    let (start, end) = (
-        utc("2024-01-01T05:00:00Z"),
-        utc("2024-04-01T04:00:00Z") - END_OF_DAY,
-    );
     for symbol in ["AAPL", "MSFT"] {
-        let expected = env.emu.bars(symbol, "1Day", start, end, "sip");
+        let expected = env.expected_bars(symbol, "1Day", "2024-01-01", "2024-03-31");
         assert!(expected.len() > 55, "a quarter of trading days");
         assert_eq!(bars_of(&rows, symbol), expected, "{symbol}");
     }
-    assert_eq!(
-        rows.first().unwrap().symbol,
-        "AAPL",
-        "ordered by symbol then time"
-    );
+    assert_eq!(rows[0].symbol, "AAPL", "ordered by symbol then time");
     assert!(env.series_path("stocks/sip/1Day/AAPL.parquet").is_file());
     assert!(env.series_path("stocks/sip/1Day/MSFT.parquet").is_file());
 
     // The same fetch again, and a range inside it: served from the cache.
-    let again = fetch_csv(
-        &env,
-        "AAPL MSFT -t 1Day --start 2024-01-01 --end 2024-03-31",
-    );
+    let again = env.fetch_csv("AAPL MSFT -t 1Day --start 2024-01-01 --end 2024-03-31");
     assert_eq!(again, out);
-    let inside = fetch_csv(&env, "AAPL -t 1Day --start 2024-02-01 --end 2024-02-29");
+    let inside = env.fetch_csv("AAPL -t 1Day --start 2024-02-01 --end 2024-02-29");
     assert!(env.take_bar_requests().is_empty());
-    let expected = env.emu.bars(
-        "AAPL",
-        "1Day",
-        utc("2024-02-01T05:00:00Z"),
-        utc("2024-03-01T05:00:00Z") - END_OF_DAY,
-        "sip",
-    );
+    let expected = env.expected_bars("AAPL", "1Day", "2024-02-01", "2024-02-29");
     assert_eq!(bars_of(&parse_csv(&inside), "AAPL"), expected);
 }
 
 #[test]
 fn extending_the_range_asks_only_for_the_new_edges() {
     let env = TestEnv::new();
-    fetch_csv(&env, "AAPL -t 1Day --start 2024-01-01 --end 2024-03-31");
+    env.fetch_csv("AAPL -t 1Day --start 2024-01-01 --end 2024-03-31");
     env.take_bar_requests();
 
-    let out = fetch_csv(&env, "AAPL -t 1Day --start 2024-01-01 --end 2024-05-31");
+    let out = env.fetch_csv("AAPL -t 1Day --start 2024-01-01 --end 2024-05-31");
     assert_asked(
         &env.take_bar_requests(),
         &[("2024-04-01T04:00:00Z", "2024-06-01T03:59:59.999999999Z")],
     );
-    let expected = env.emu.bars(
-        "AAPL",
-        "1Day",
-        utc("2024-01-01T05:00:00Z"),
-        utc("2024-06-01T04:00:00Z") - END_OF_DAY,
-        "sip",
-    );
+    let expected = env.expected_bars("AAPL", "1Day", "2024-01-01", "2024-05-31");
     assert_eq!(bars_of(&parse_csv(&out), "AAPL"), expected);
 
-    fetch_csv(&env, "AAPL -t 1Day --start 2023-10-01 --end 2024-05-31");
+    env.fetch_csv("AAPL -t 1Day --start 2023-10-01 --end 2024-05-31");
     // Trimmed to sessions: 2023-10-01 is a Sunday, 2023-12-30 to 2024-01-01 a weekend and
     // New Year's Day.
     assert_asked(
@@ -104,21 +69,15 @@ fn extending_the_range_asks_only_for_the_new_edges() {
 #[test]
 fn a_hole_between_two_fetched_ranges_costs_one_request() {
     let env = TestEnv::new();
-    fetch_csv(&env, "MSFT -t 1Day --start 2024-01-01 --end 2024-01-31");
-    fetch_csv(&env, "MSFT -t 1Day --start 2024-03-01 --end 2024-03-31");
+    env.fetch_csv("MSFT -t 1Day --start 2024-01-01 --end 2024-01-31");
+    env.fetch_csv("MSFT -t 1Day --start 2024-03-01 --end 2024-03-31");
     env.take_bar_requests();
-    let out = fetch_csv(&env, "MSFT -t 1Day --start 2024-01-01 --end 2024-03-31");
+    let out = env.fetch_csv("MSFT -t 1Day --start 2024-01-01 --end 2024-03-31");
     assert_asked(
         &env.take_bar_requests(),
         &[("2024-02-01T05:00:00Z", "2024-03-01T04:59:59.999999999Z")],
     );
-    let expected = env.emu.bars(
-        "MSFT",
-        "1Day",
-        utc("2024-01-01T05:00:00Z"),
-        utc("2024-04-01T04:00:00Z") - END_OF_DAY,
-        "sip",
-    );
+    let expected = env.expected_bars("MSFT", "1Day", "2024-01-01", "2024-03-31");
     assert_eq!(bars_of(&parse_csv(&out), "MSFT"), expected);
 }
 
@@ -126,19 +85,19 @@ fn a_hole_between_two_fetched_ranges_costs_one_request() {
 fn empty_ranges_are_asked_once() {
     let env = TestEnv::new();
     // A weekend holds no daily bars: nothing is asked.
-    let weekend = fetch_csv(&env, "AAPL -t 1Day --start 2024-06-08 --end 2024-06-09");
+    let weekend = env.fetch_csv("AAPL -t 1Day --start 2024-06-08 --end 2024-06-09");
     assert_eq!(weekend.lines().count(), 1, "header only: {weekend}");
     assert!(env.take_bar_requests().is_empty());
-    fetch_csv(&env, "AAPL -t 1Day --start 2024-06-08 --end 2024-06-09");
+    env.fetch_csv("AAPL -t 1Day --start 2024-06-08 --end 2024-06-09");
     assert!(env.take_bar_requests().is_empty());
 
     // NEWCO listed on 2024-03-15: the months before its listing are not asked again.
-    let out = fetch_csv(&env, "NEWCO -t 1Day --start 2024-01-01 --end 2024-05-31");
+    let out = env.fetch_csv("NEWCO -t 1Day --start 2024-01-01 --end 2024-05-31");
     assert_eq!(env.take_bar_requests().len(), 1);
     let rows = parse_csv(&out);
     assert!(!rows.is_empty());
     assert!(rows.iter().all(|r| r.t >= utc("2024-03-15T04:00:00Z")));
-    let before = fetch_csv(&env, "NEWCO -t 1Day --start 2024-01-01 --end 2024-02-15");
+    let before = env.fetch_csv("NEWCO -t 1Day --start 2024-01-01 --end 2024-02-15");
     assert_eq!(before.lines().count(), 1);
     assert!(env.take_bar_requests().is_empty());
 }
@@ -146,22 +105,20 @@ fn empty_ranges_are_asked_once() {
 #[test]
 fn twenty_symbols_missing_the_same_range_cost_one_request_per_page() {
     let env = TestEnv::new();
-    let symbols: Vec<String> = (b'A'..b'A' + 20)
-        .map(|c| format!("SYM{}", char::from(c)))
-        .collect();
+    let symbols = symbols("SYM", 20);
     env.add_symbols(&symbols);
     let line = format!(
         "{} -t 15Min --start 2024-05-01 --end 2024-05-31",
         symbols.join(" ")
     );
-    let out = fetch_csv(&env, &line);
+    let out = env.fetch_csv(&line);
     let rows = parse_csv(&out);
     let requests = env.take_bar_requests();
     let pages = rows.len().div_ceil(10_000);
+    let bars = rows.len();
     assert!(
         pages >= 2,
-        "the test needs a multi-page answer ({} bars)",
-        rows.len()
+        "the test needs a multi-page answer ({bars} bars)"
     );
     assert_eq!(requests.len(), pages, "one request per page");
     for r in &requests {
@@ -169,13 +126,7 @@ fn twenty_symbols_missing_the_same_range_cost_one_request_per_page() {
     }
     assert!(requests[1].param("page_token").is_some());
     for s in &symbols {
-        let expected = env.emu.bars(
-            s,
-            "15Min",
-            utc("2024-05-01T04:00:00Z"),
-            utc("2024-06-01T04:00:00Z") - END_OF_DAY,
-            "sip",
-        );
+        let expected = env.expected_bars(s, "15Min", "2024-05-01", "2024-05-31");
         assert_eq!(bars_of(&rows, s), expected, "{s}");
     }
 }
@@ -185,93 +136,62 @@ fn a_bar_fetched_while_forming_is_replaced_by_its_final_value() {
     let env = TestEnv::new();
     env.emu.set_now(utc("2024-06-14T15:00:30Z"));
     let friday = "AAPL -t 1Min --start 2024-06-14 --end 2024-06-14";
-    let early = parse_csv(&fetch_csv(&env, friday));
+    let early = parse_csv(&env.fetch_csv(friday));
     let forming = early.last().unwrap().clone();
     assert_eq!(forming.t, utc("2024-06-14T15:00:00Z"));
     env.take_bar_requests();
 
     env.emu.set_now(utc("2024-06-14T21:00:00Z"));
-    let late = parse_csv(&fetch_csv(&env, friday));
+    let late = parse_csv(&env.fetch_csv(friday));
     let requests = env.take_bar_requests();
     assert_eq!(requests.len(), 1);
     let asked_from = utc(requests[0].param("start").unwrap());
+    let (earliest, latest) = (utc("2024-06-14T14:30:00Z"), utc("2024-06-14T14:45:30Z"));
+    let settled = (earliest..=latest).contains(&asked_from);
     assert!(
-        asked_from <= utc("2024-06-14T14:45:30Z") && asked_from >= utc("2024-06-14T14:30:00Z"),
+        settled,
         "asks again from the last settled point: {asked_from}"
     );
-    let expected = env.emu.bars(
-        "AAPL",
-        "1Min",
-        utc("2024-06-14T04:00:00Z"),
-        utc("2024-06-15T04:00:00Z") - END_OF_DAY,
-        "sip",
-    );
+    let expected = env.expected_bars("AAPL", "1Min", "2024-06-14", "2024-06-14");
     assert_eq!(bars_of(&late, "AAPL"), expected);
     let final_bar = late.iter().find(|r| r.t == forming.t).unwrap();
-    assert_ne!(
-        final_bar.bar, forming.bar,
-        "the emulator's forming bar differs from its final value"
-    );
+    let why = "the emulator's forming bar differs from its final value";
+    assert_ne!(final_bar.bar, forming.bar, "{why}");
 
     // Daily bars: today's bar is provisional until the day has settled.
     let week = "SPY -t 1Day --start 2024-06-10 --end 2024-06-14";
     env.emu.set_now(utc("2024-06-14T15:00:00Z"));
-    let during = parse_csv(&fetch_csv(&env, week));
+    let during = parse_csv(&env.fetch_csv(week));
     env.emu.set_now(utc("2024-06-15T12:00:00Z"));
     env.take_bar_requests();
-    let after = parse_csv(&fetch_csv(&env, week));
+    let after = parse_csv(&env.fetch_csv(week));
     assert_eq!(env.take_bar_requests().len(), 1);
     assert_ne!(during.last().unwrap().bar, after.last().unwrap().bar);
-    let expected = env.emu.bars(
-        "SPY",
-        "1Day",
-        utc("2024-06-10T04:00:00Z"),
-        utc("2024-06-15T04:00:00Z") - END_OF_DAY,
-        "sip",
-    );
+    let expected = env.expected_bars("SPY", "1Day", "2024-06-10", "2024-06-14");
     assert_eq!(bars_of(&after, "SPY"), expected);
     // Now settled: no further request.
-    fetch_csv(&env, week);
+    env.fetch_csv(week);
     assert!(env.take_bar_requests().is_empty());
 }
 
 #[test]
 fn output_formats_agree_and_csv_is_byte_exact() {
     let env = TestEnv::new();
-    let csv = fetch_csv(&env, "AAPL -t 1Day --start 2024-01-02 --end 2024-01-04");
-    let expected = env.emu.bars(
-        "AAPL",
-        "1Day",
-        utc("2024-01-02T05:00:00Z"),
-        utc("2024-01-05T05:00:00Z") - END_OF_DAY,
-        "sip",
-    );
+    let csv = env.fetch_csv("AAPL -t 1Day --start 2024-01-02 --end 2024-01-04");
+    let expected = env.expected_bars("AAPL", "1Day", "2024-01-02", "2024-01-04");
     let mut golden = String::from("symbol,timestamp,open,high,low,close,volume,trade_count,vwap\n");
     for b in &expected {
-        golden += &format!(
-            "AAPL,{},{},{},{},{},{},{},{}\n",
-            rfc3339(b.t),
-            b.o,
-            b.h,
-            b.l,
-            b.c,
-            b.v,
-            b.n,
-            b.vw
-        );
+        let (t, o, h, l, c, v, n, vw) = (rfc3339(b.t), b.o, b.h, b.l, b.c, b.v, b.n, b.vw);
+        golden += &format!("AAPL,{t},{o},{h},{l},{c},{v},{n},{vw}\n");
     }
     assert_eq!(expected.len(), 3);
     assert_eq!(csv, golden);
 
     let three_days = "fetch AAPL --start 2024-01-02 --end 2024-01-04";
-    let ndjson = env
+    let objects = env
         .run(&format!("{three_days} --format ndjson"))
         .success()
-        .stdout;
-    let objects: Vec<Value> = ndjson
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+        .ndjson();
     assert_eq!(objects.len(), 3);
     assert_eq!(objects[0]["timestamp"], "2024-01-02T05:00:00Z");
     assert_eq!(objects[0]["close"].as_f64().unwrap(), expected[0].c);
@@ -292,29 +212,21 @@ fn output_formats_agree_and_csv_is_byte_exact() {
     env.run(&format!("{three_days} -o '{}'", file.display()))
         .success();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), csv);
-    assert!(
-        env.take_bar_requests().len() == 1,
-        "only the first fetch asked Alpaca"
-    );
+    let asked = env.take_bar_requests().len();
+    assert!(asked == 1, "only the first fetch asked Alpaca");
 }
 
 #[test]
 fn a_closed_pipe_ends_quietly() {
     let env = TestEnv::new();
-    let mut child = env
-        .command("fetch AAPL MSFT NVDA -t 1Min --start 2024-06-03 --end 2024-06-07")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut running =
+        spawn(&mut env.command("fetch AAPL MSFT NVDA -t 1Min --start 2024-06-03 --end 2024-06-07"));
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(running.take_stdout())
         .read_line(&mut first)
         .unwrap();
     assert!(first.starts_with("symbol,timestamp"));
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+    running.wait().success().assert_stderr_empty();
 }
 
 #[test]
@@ -334,14 +246,14 @@ fn bad_input_exits_2_with_one_line_and_touches_nothing() {
     ];
     for line in cases {
         let out = env.run(line).failure(2);
-        assert_eq!(out.stderr.lines().count(), 1, "{line}: {}", out.stderr);
+        out.assert_stderr_lines(1);
         assert!(out.stderr.starts_with("error: "), "{line}: {}", out.stderr);
         assert!(!env.cache().exists(), "{line} created the cache directory");
     }
     assert!(env.emu.requests().is_empty());
 
     // With a populated cache, bad input changes nothing either.
-    fetch_csv(&env, "AAPL -t 1Day --start 2024-01-01 --end 2024-01-31");
+    env.fetch_csv("AAPL -t 1Day --start 2024-01-01 --end 2024-01-31");
     let before = env.snapshot();
     for line in cases {
         env.run(line).failure(2);
@@ -363,9 +275,9 @@ fn offline_serves_the_cache_or_names_what_is_missing() {
         .assert_stderr_contains("AAPL 1Day (not cached)")
         .assert_stdout_empty();
     assert!(!env.cache().exists());
-    let online = fetch_csv(&env, "AAPL --start 2024-01-01 --end 2024-01-31");
+    let online = env.fetch_csv("AAPL --start 2024-01-01 --end 2024-01-31");
     env.take_bar_requests();
-    let offline = fetch_csv(&env, "AAPL --start 2024-01-01 --end 2024-01-31 --offline");
+    let offline = env.fetch_csv("AAPL --start 2024-01-01 --end 2024-01-31 --offline");
     assert_eq!(offline, online);
     assert!(env.emu.requests().is_empty());
 }
@@ -394,10 +306,8 @@ fn rejected_credentials_are_explained_and_never_printed() {
         .env_remove("APCA_API_SECRET_KEY"))
     .failure(1)
     .assert_stderr_contains("APCA_API_KEY_ID");
-    assert!(
-        env.emu.requests().is_empty(),
-        "no request without credentials"
-    );
+    let asked = env.emu.requests();
+    assert!(asked.is_empty(), "no request without credentials");
 
     env.emu.inject(Fault::ForbiddenHtml, 1);
     env.run("fetch AAPL --start 2024-01-01 --end 2024-01-31")
@@ -413,11 +323,7 @@ fn crypto_needs_no_credentials() {
         .env_remove("APCA_API_KEY_ID")
         .env_remove("APCA_API_SECRET_KEY"))
     .success();
-    let rows: Vec<Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = out.ndjson();
     assert!(rows.len() >= 30, "about 48 hourly bars: {}", rows.len());
     assert!(rows.iter().all(|r| r["symbol"] == "BTC/USD"));
     let requests = env.take_bar_requests();
@@ -425,18 +331,14 @@ fn crypto_needs_no_credentials() {
     assert_eq!(requests[0].path, "/v1beta3/crypto/us/bars");
     assert!(!requests[0].authenticated);
     assert_eq!(requests[0].param("feed"), None);
-    assert!(
-        env.series_path("crypto/us/1Hour/BTC%2FUSD.parquet")
-            .is_file()
-    );
+    let series = env.series_path("crypto/us/1Hour/BTC%2FUSD.parquet");
+    assert!(series.is_file());
     let start = utc(rows[0]["timestamp"].as_str().unwrap());
     let now = env.emu.now();
     let expected = env.emu.bars("BTC/USD", "1Hour", start, now, "us");
     assert_eq!(rows.len(), expected.len());
-    assert_eq!(
-        rows.last().unwrap()["volume"].as_f64().unwrap(),
-        expected.last().unwrap().v
-    );
+    let volume = rows.last().unwrap()["volume"].as_f64().unwrap();
+    assert_eq!(volume, expected.last().unwrap().v);
 }
 
 #[test]
@@ -469,28 +371,18 @@ fn free_plans_get_sip_up_to_15_minutes_ago() {
     let env = TestEnv::new();
     env.emu.set_free_plan(true);
     env.emu.set_now(utc("2024-06-14T15:00:30Z"));
-    let out = parse_csv(&fetch_csv(&env, "SPY -t 1Min --start 2024-06-14"));
+    let out = parse_csv(&env.fetch_csv("SPY -t 1Min --start 2024-06-14"));
     let requests = env.take_bar_requests();
-    assert_eq!(
-        requests.iter().map(|r| r.status).collect::<Vec<_>>(),
-        vec![403, 200]
-    );
+    let statuses: Vec<u16> = requests.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![403, 200]);
     assert!(utc(requests[1].param("end").unwrap()) <= utc("2024-06-14T14:45:30Z"));
     assert!(out.last().unwrap().t <= utc("2024-06-14T14:45:30Z"));
-    let expected = env.emu.bars(
-        "SPY",
-        "1Min",
-        utc("2024-06-14T04:00:00Z"),
-        utc("2024-06-14T14:45:30Z"),
-        "sip",
-    );
+    let (start, end) = (utc("2024-06-14T04:00:00Z"), utc("2024-06-14T14:45:30Z"));
+    let expected = env.emu.bars("SPY", "1Min", start, end, "sip");
     assert_eq!(bars_of(&out, "SPY"), expected);
     // The last 15 minutes were not marked covered: the next run asks again.
     env.emu.set_now(utc("2024-06-14T16:00:00Z"));
-    fetch_csv(
-        &env,
-        "SPY -t 1Min --start 2024-06-14 --end 2024-06-14T15:00:00Z",
-    );
+    env.fetch_csv("SPY -t 1Min --start 2024-06-14 --end 2024-06-14T15:00:00Z");
     assert!(!env.take_bar_requests().is_empty());
 }
 
@@ -498,23 +390,10 @@ fn free_plans_get_sip_up_to_15_minutes_ago() {
 fn ctrl_c_exits_130_and_leaves_nothing_half_written() {
     let env = TestEnv::new();
     env.emu.inject(Fault::Delay(Duration::from_secs(5)), 1);
-    let child = env
-        .command("fetch AAPL --start 2024-01-01")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while env.emu.requests().is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130));
-    assert!(output.stdout.is_empty());
+    let running = spawn(&mut env.command("fetch AAPL --start 2024-01-01"));
+    wait_until(Duration::from_secs(5), || !env.emu.requests().is_empty());
+    signal(running.id(), "INT");
+    running.wait().failure(130).assert_stdout_empty();
     let files: Vec<_> = env
         .snapshot()
         .into_keys()
@@ -531,7 +410,7 @@ fn pyarrow_reads_the_cache_file_with_utc_timestamps_and_coverage() {
         return;
     };
     let env = TestEnv::new();
-    let csv = fetch_csv(&env, "AAPL -t 1Day --start 2024-01-01 --end 2024-03-31");
+    let csv = env.fetch_csv("AAPL -t 1Day --start 2024-01-01 --end 2024-03-31");
     let rows = parse_csv(&csv);
     let script = r#"
 import json, sys
@@ -560,19 +439,15 @@ print(json.dumps({
     assert_eq!(v["rows"].as_u64().unwrap() as usize, rows.len());
     assert_eq!(v["first"], "2024-01-02T05:00:00+00:00");
     assert_eq!(v["first_close"].as_f64().unwrap(), rows[0].bar.c);
-    assert_eq!(
-        v["coverage"],
-        json!([["2024-01-01T05:00:00Z", "2024-04-01T04:00:00Z"]])
-    );
+    let quarter = json!([["2024-01-01T05:00:00Z", "2024-04-01T04:00:00Z"]]);
+    assert_eq!(v["coverage"], quarter);
     assert_eq!(v["symbol"], "AAPL");
 }
 
 #[test]
 fn requests_are_paced_by_the_rate_limit_headers_instead_of_hitting_429() {
     let env = TestEnv::new();
-    let symbols: Vec<String> = (b'A'..b'A' + 20)
-        .map(|c| format!("PACE{}", char::from(c)))
-        .collect();
+    let symbols = symbols("PACE", 20);
     env.add_symbols(&symbols);
     // Two requests in the bucket, refilled at five per second: the third page must wait.
     env.emu.set_rate_limit(2, 5.0);
@@ -580,7 +455,7 @@ fn requests_are_paced_by_the_rate_limit_headers_instead_of_hitting_429() {
         "{} -t 15Min --start 2024-05-01 --end 2024-05-31",
         symbols.join(" ")
     );
-    fetch_csv(&env, &line);
+    env.fetch_csv(&line);
     let statuses: Vec<u16> = env.take_bar_requests().iter().map(|r| r.status).collect();
     assert!(statuses.len() >= 3, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 200), "no 429: {statuses:?}");

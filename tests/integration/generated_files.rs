@@ -85,16 +85,17 @@ fn bash_completes_subcommands_flags_and_values() {
     }
     let script = run(Command::new(BIN)
         .args(["generate", "completions", "bash"])
-        .env_clear())
-    .success();
+        .env_clear());
+    let script = script.success();
     let dir = tempfile::tempdir().unwrap();
     let script_path = dir.path().join("barkeep.bash");
     std::fs::write(&script_path, &script.stdout).unwrap();
     std::fs::create_dir(dir.path().join("data")).unwrap();
 
-    // Calls the completion function the way bash does on Tab, with the cursor at the end.
-    let complete = |words: &[&str]| -> Vec<String> {
-        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    // Calls the completion function the way bash does on Tab, with the cursor at the end of
+    // `line` (its words split on spaces: a trailing space starts an empty word).
+    let complete = |line: &str| -> Vec<String> {
+        let quoted: Vec<String> = line.split(' ').map(|w| format!("'{w}'")).collect();
         let program = format!(
             r#"source "$1" 2>/dev/null
 COMP_WORDS=({words})
@@ -114,23 +115,16 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
         out.stdout.lines().map(str::to_owned).collect()
     };
 
-    let top = complete(&["barkeep", ""]);
+    let top = complete("barkeep ");
     for expected in ["fetch", "--cache-dir", "--quiet", "--help"] {
-        assert!(
-            top.iter().any(|w| w == expected),
-            "{expected} not in {top:?}"
-        );
+        let offered = top.iter().any(|w| w == expected);
+        assert!(offered, "{expected} not in {top:?}");
     }
-    assert_eq!(complete(&["barkeep", "fe"]), ["fetch"]);
-    assert_eq!(
-        complete(&["barkeep", "fetch", "--o"]),
-        ["--output", "--offline"]
-    );
-    assert_eq!(
-        complete(&["barkeep", "fetch", "--feed", ""]),
-        ["sip", "iex", "otc", "boats"]
-    );
-    let files = complete(&["barkeep", "fetch", "-o", "da"]);
+    assert_eq!(complete("barkeep fe"), ["fetch"]);
+    assert_eq!(complete("barkeep fetch --o"), ["--output", "--offline"]);
+    let feeds = complete("barkeep fetch --feed ");
+    assert_eq!(feeds, ["sip", "iex", "otc", "boats"]);
+    let files = complete("barkeep fetch -o da");
     assert!(files.iter().any(|f| f.starts_with("data")), "{files:?}");
 }
 

@@ -4,9 +4,26 @@
 //! of recent data, hints on 401/403, unbounded or unprintable input refused with exit 2.
 
 use crate::support::emulator::Fault;
-use crate::support::{TestEnv, bars_of, d, parse_csv, spawn, utc};
+use crate::support::{Run, TestEnv, d, spawn, utc};
 
 const PASSWORD: &str = "hunter2-s3cret";
+
+/// An answer of `status` with `body`.
+fn answer(status: u16, body: &str) -> Fault {
+    let body = body.to_owned();
+    Fault::Body { status, body }
+}
+
+/// An answer that files the bars of `from` under `to`.
+fn renamed(from: &str, to: &str) -> Fault {
+    let (from, to) = (from.to_owned(), to.to_owned());
+    Fault::RenameKey { from, to }
+}
+
+/// Runs `line` with `url` as the API URL.
+fn run_at(env: &TestEnv, url: &str, line: &str) -> Run {
+    crate::support::run(env.command(line).env("APCA_API_DATA_URL", url))
+}
 
 /// The emulator's URL with a proxy's user and password in it.
 fn url_with_password(env: &TestEnv) -> String {
@@ -16,11 +33,9 @@ fn url_with_password(env: &TestEnv) -> String {
 }
 
 #[track_caller]
-fn assert_no_secret(stderr: &str) {
-    assert!(
-        !stderr.contains(PASSWORD) && !stderr.contains("proxyuser"),
-        "the password was printed:\n{stderr}"
-    );
+fn assert_no_secret(text: &str) {
+    let printed = text.contains(PASSWORD) || text.contains("proxyuser");
+    assert!(!printed, "the password was printed:\n{text}");
 }
 
 #[test]
@@ -34,8 +49,7 @@ fn a_password_in_the_api_url_is_never_printed() {
             "{}fetch AAPL --start 2024-01-02 --end 2024-01-31",
             if verbose { "-v " } else { "" }
         );
-        let run = crate::support::run(env.command(&line).env("APCA_API_DATA_URL", &url));
-        let run = run.failure(1);
+        let run = run_at(&env, &url, &line).failure(1);
         assert_no_secret(&run.stderr);
         run.assert_stderr_contains("gave up on `http://***@127.0.0.1:");
         if verbose {
@@ -46,18 +60,14 @@ fn a_password_in_the_api_url_is_never_printed() {
     // The emulator was reached through that URL.
     assert!(!env.emu.bar_requests().is_empty());
     // Help shows which variable sets the URL, not its value.
-    let help =
-        crate::support::run(env.command("fetch --help").env("APCA_API_DATA_URL", &url)).success();
+    let help = run_at(&env, &url, "fetch --help").success();
     help.assert_stdout_contains("[env: APCA_API_DATA_URL]");
     assert_no_secret(&help.stdout);
 
     // A network error: reqwest's own message names the URL, redacted too.
     let closed = format!("http://proxyuser:{PASSWORD}@127.0.0.1:1");
-    let run = crate::support::run(
-        env.command("-v fetch BTC/USD --start 2024-06-01 --end 2024-06-02")
-            .env("APCA_API_DATA_URL", &closed),
-    )
-    .failure(1);
+    let line = "-v fetch BTC/USD --start 2024-06-01 --end 2024-06-02";
+    let run = run_at(&env, &closed, line).failure(1);
     assert_no_secret(&run.stderr);
     run.assert_stderr_contains("network error talking to Alpaca (")
         .assert_stderr_lacks("Alpaca from Alpaca")
@@ -72,14 +82,10 @@ fn an_unusable_api_url_is_bad_usage() {
         "ftp://127.0.0.1/".to_owned(),
         "not a url".to_owned(),
     ] {
-        let run = crate::support::run(
-            env.command("fetch AAPL --start 2024-01-02 --end 2024-01-31")
-                .env("APCA_API_DATA_URL", &url),
-        )
-        .failure(2);
+        let run = run_at(&env, &url, "fetch AAPL --start 2024-01-02 --end 2024-01-31").failure(2);
         assert_no_secret(&run.stderr);
-        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-        run.assert_stderr_contains("--api-url (or APCA_API_DATA_URL)")
+        run.assert_stderr_lines(1)
+            .assert_stderr_contains("--api-url (or APCA_API_DATA_URL)")
             .assert_stdout_empty();
     }
     assert!(env.emu.requests().is_empty());
@@ -139,65 +145,41 @@ fn a_recorded_corporate_actions_page_without_ids_adjusts_the_bars() {
     // Plus a record of FBL that lacks a rate: skipped with a warning naming it.
     let broken = r#",
     "reverse_splits": [{"ex_date": "2024-02-01", "old_rate": 10, "process_date": "2024-02-01", "symbol": "FBL"}]"#;
-    env.emu.inject_corporate_actions(
-        Fault::Body {
-            status: 200,
-            body: go_sdk_page(broken),
-        },
-        2,
-    );
+    let page = answer(200, &go_sdk_page(broken));
+    env.emu.inject_corporate_actions(page, 2);
     let range = "--start 2024-03-01 --end 2024-03-20";
     let args = format!("fetch FBL --adjustment split {range}");
     let adjusted = env.run(&args).success();
     assert_eq!(env.emu.corporate_action_requests().len(), 1, "not retried");
-    let warnings: Vec<&str> = adjusted
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("warning:"))
-        .collect();
+    let lines = adjusted.stderr.lines();
+    let warnings: Vec<&str> = lines.filter(|l| l.starts_with("warning:")).collect();
     assert_eq!(warnings.len(), 1, "{}", adjusted.stderr);
-    assert!(
-        warnings[0].contains("`reverse_splits` of FBL processed 2024-02-01"),
-        "{}",
-        warnings[0]
-    );
-    assert!(warnings[0].contains("new_rate"), "{}", warnings[0]);
+    let (warning, what) = (warnings[0], "`reverse_splits` of FBL processed 2024-02-01");
+    assert!(warning.contains(what), "{warning}");
+    assert!(warning.contains("new_rate"), "{warning}");
 
-    let raw = env.run(&format!("fetch FBL --offline {range}")).success();
-    let raw = bars_of(&parse_csv(&raw.stdout), "FBL");
-    let adjusted = bars_of(&parse_csv(&adjusted.stdout), "FBL");
+    let raw = env.run(&format!("fetch FBL --offline {range}"));
+    let raw = raw.success().bars_of("FBL");
+    let adjusted = adjusted.bars_of("FBL");
     assert_eq!(raw.len(), adjusted.len());
     assert!(raw.len() > 10);
     let ex = utc("2024-03-13T04:00:00Z");
     for (r, a) in raw.iter().zip(&adjusted) {
         let factor = if r.t < ex { 5.0 } else { 1.0 };
-        assert!(
-            (a.c - r.c / factor).abs() < 1e-4,
-            "{}: {} vs {}",
-            r.t,
-            a.c,
-            r.c
-        );
+        let (t, a_c, r_c) = (r.t, a.c, r.c);
+        assert!((a_c - r_c / factor).abs() < 1e-4, "{t}: {a_c} vs {r_c}");
         assert_eq!(a.v, r.v * factor, "{}", r.t);
     }
 
     // The record without an id got one derived from its fields: asked again two days later,
     // the same split is recognised, not recorded twice.
-    let ledger = ledger_text(&env, "FBL");
-    assert_eq!(
-        ledger.matches("derived:forward_split:FBL").count(),
-        1,
-        "{ledger}"
-    );
+    let id = "derived:forward_split:FBL";
+    let derived = |env: &TestEnv| ledger_text(env, "FBL").matches(id).count();
+    assert_eq!(derived(&env), 1, "{}", ledger_text(&env, "FBL"));
     env.emu.set_now(utc("2024-06-17T20:30:00Z"));
     env.run(&args).success();
     assert_eq!(env.emu.corporate_action_requests().len(), 2);
-    let ledger = ledger_text(&env, "FBL");
-    assert_eq!(
-        ledger.matches("derived:forward_split:FBL").count(),
-        1,
-        "{ledger}"
-    );
+    assert_eq!(derived(&env), 1, "{}", ledger_text(&env, "FBL"));
 }
 
 #[test]
@@ -212,51 +194,36 @@ fn a_corporate_actions_answer_that_cannot_be_read_is_not_retried_and_blocks_only
 
     // AAPL has no ledger and its refresh (the first request: the oldest start) gets an answer
     // of the wrong shape; MSFT's refresh fails the same way.
-    let wrong_shape = Fault::Body {
-        status: 200,
-        body: r#"{"corporate_actions": [], "next_page_token": null}"#.to_owned(),
-    };
+    let wrong_shape = answer(200, r#"{"corporate_actions": [], "next_page_token": null}"#);
     env.emu.inject_corporate_actions(wrong_shape.clone(), 2);
     let run = env
         .run(&format!("fetch AAPL MSFT --adjustment split {range}"))
         .failure(1);
-    assert_eq!(
-        env.emu.corporate_action_requests().len(),
-        2,
-        "one per group, no retry"
-    );
+    let asked = env.emu.corporate_action_requests().len();
+    assert_eq!(asked, 2, "one per group, no retry");
     run.assert_stderr_contains("could not get the corporate actions of AAPL,")
         .assert_stderr_lacks("of AAPL, MSFT")
         .assert_stderr_contains("could not be read")
         .assert_stderr_lacks("network")
         .assert_stdout_empty();
     // What was fetched is kept: the raw bars of both are in the cache.
-    let offline = env
-        .run(&format!("fetch AAPL MSFT --offline {range}"))
-        .success();
-    let rows = parse_csv(&offline.stdout);
-    assert!(!bars_of(&rows, "AAPL").is_empty());
-    assert!(!bars_of(&rows, "MSFT").is_empty());
+    let offline = env.run(&format!("fetch AAPL MSFT --offline {range}"));
+    let offline = offline.success();
+    assert!(!offline.bars_of("AAPL").is_empty());
+    assert!(!offline.bars_of("MSFT").is_empty());
 
     // MSFT alone: adjusted with its ledger as last recorded, and a warning says so.
     env.emu.inject_corporate_actions(wrong_shape, 1);
     let run = env.run(&msft).success();
     run.assert_stderr_contains("warning: could not check the corporate actions of MSFT");
-    assert!(!parse_csv(&run.stdout).is_empty());
+    assert!(!run.rows().is_empty());
 }
 
 #[test]
 fn bars_that_cannot_be_read_are_not_retried() {
     let env = TestEnv::new();
-    env.emu.inject(
-        Fault::Body {
-            status: 200,
-            body:
-                r#"{"bars":{"AAPL":[{"t":"2024-01-02T05:00:00Z","c":1}]},"next_page_token":null}"#
-                    .to_owned(),
-        },
-        1,
-    );
+    let body = r#"{"bars":{"AAPL":[{"t":"2024-01-02T05:00:00Z","c":1}]},"next_page_token":null}"#;
+    env.emu.inject(answer(200, body), 1);
     let run = env
         .run("fetch AAPL --start 2024-01-02 --end 2024-01-31")
         .failure(1);
@@ -269,34 +236,21 @@ fn bars_that_cannot_be_read_are_not_retried() {
 fn bars_under_another_spelling_leave_the_range_unfetched() {
     let env = TestEnv::new();
     let args = "fetch BTC/USD --start 2024-06-01 --end 2024-06-10";
-    env.emu.inject(
-        Fault::RenameKey {
-            from: "BTC/USD".to_owned(),
-            to: "BTCUSD".to_owned(),
-        },
-        1,
-    );
+    env.emu.inject(renamed("BTC/USD", "BTCUSD"), 1);
     let run = env.run(args).success();
-    assert!(parse_csv(&run.stdout).is_empty());
+    assert!(run.rows().is_empty());
     run.assert_stderr_contains("warning: Alpaca answered bars under `BTCUSD`")
         .assert_stderr_contains("BTC/USD stays unfetched");
     assert_eq!(env.take_bar_requests().len(), 1);
     // Nothing was marked as fetched: the next run asks, and gets the bars.
     let run = env.run(args).success();
     assert_eq!(env.take_bar_requests().len(), 1);
-    assert_eq!(bars_of(&parse_csv(&run.stdout), "BTC/USD").len(), 10);
+    assert_eq!(run.bars_of("BTC/USD").len(), 10);
 
     // Two symbols, one answered under another key: the other is recorded as usual.
     let args = "fetch AAPL MSFT --start 2024-01-02 --end 2024-01-31";
-    env.emu.inject(
-        Fault::RenameKey {
-            from: "MSFT".to_owned(),
-            to: "MSFT.OLD".to_owned(),
-        },
-        1,
-    );
-    let run = env.run(args).success();
-    assert!(bars_of(&parse_csv(&run.stdout), "MSFT").is_empty());
+    env.emu.inject(renamed("MSFT", "MSFT.OLD"), 1);
+    assert!(env.run(args).success().bars_of("MSFT").is_empty());
     env.take_bar_requests();
     env.run(args).success();
     let again = env.take_bar_requests();
@@ -316,13 +270,8 @@ fn bars_under_another_spelling_leave_the_range_unfetched() {
 fn the_older_422_refusal_of_recent_data_moves_the_end_back() {
     let env = TestEnv::new();
     env.emu.set_now(utc("2024-06-14T15:00:30Z"));
-    env.emu.inject(
-        Fault::Body {
-            status: 422,
-            body: r#"{"code":42210000,"message":"your subscription does not permit querying data from the past 15 minutes"}"#.to_owned(),
-        },
-        1,
-    );
+    let refusal = r#"{"code":42210000,"message":"your subscription does not permit querying data from the past 15 minutes"}"#;
+    env.emu.inject(answer(422, refusal), 1);
     let run = env.run("fetch SPY -t 1Min --start 2024-06-14").success();
     let requests = env.take_bar_requests();
     assert_eq!(
@@ -331,7 +280,7 @@ fn the_older_422_refusal_of_recent_data_moves_the_end_back() {
     );
     assert!(utc(requests[1].param("end").unwrap()) <= utc("2024-06-14T14:45:30Z"));
     run.assert_stderr_contains("last 15 minutes");
-    assert!(parse_csv(&run.stdout).last().unwrap().t <= utc("2024-06-14T14:45:30Z"));
+    assert!(run.rows().last().unwrap().t <= utc("2024-06-14T14:45:30Z"));
 }
 
 #[test]
@@ -340,49 +289,39 @@ fn refused_keys_get_a_hint_from_update_and_fetch() {
     env.emu.inject(Fault::Unauthorized, 50);
     env.emu.inject_corporate_actions(Fault::Unauthorized, 50);
     let run = env.run("update AAPL").failure(1);
-    assert!(
-        run.stderr
-            .lines()
-            .last()
-            .unwrap()
-            .starts_with("hint: check APCA_API_KEY_ID"),
-        "{}",
-        run.stderr
-    );
+    let last = run.stderr.lines().last().unwrap();
+    assert!(last.starts_with("hint: check APCA_API_KEY_ID"), "{run}");
 
-    let forbidden = Fault::Body {
-        status: 403,
-        body: r#"{"message": "forbidden."}"#.to_owned(),
-    };
+    let forbidden = answer(403, r#"{"message": "forbidden."}"#);
     let env = TestEnv::new();
     env.emu.inject(forbidden.clone(), 50);
-    let run = env
-        .run("fetch AAPL --start 2024-01-02 --end 2024-01-31")
-        .failure(1);
-    run.assert_stderr_contains("forbidden.");
-    run.assert_stderr_contains("hint: check APCA_API_KEY_ID");
+    env.run("fetch AAPL --start 2024-01-02 --end 2024-01-31")
+        .failure(1)
+        .assert_stderr_contains("forbidden.")
+        .assert_stderr_contains("hint: check APCA_API_KEY_ID");
 
     // Only the ledgers fail: update still names the keys.
     let env = TestEnv::new();
     env.emu.inject_corporate_actions(forbidden, 50);
-    let run = env.run("update AAPL").failure(1);
-    run.assert_stderr_contains("1 series updated");
-    run.assert_stderr_contains("hint: check APCA_API_KEY_ID");
+    env.run("update AAPL")
+        .failure(1)
+        .assert_stderr_contains("1 series updated")
+        .assert_stderr_contains("hint: check APCA_API_KEY_ID");
 }
 
 #[test]
 fn a_symbols_file_without_end_is_refused_at_once() {
     let env = TestEnv::new();
-    let run = env.run("update --symbols-file /dev/zero").failure(2);
-    run.assert_stderr_contains("larger than 1 MiB");
-    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    env.run("update --symbols-file /dev/zero")
+        .failure(2)
+        .assert_stderr_contains("larger than 1 MiB")
+        .assert_stderr_lines(1);
 
     let many = env.dir.path().join("many.txt");
     std::fs::write(&many, "#\n".repeat(100_001)).unwrap();
-    let run = env
-        .run(&format!("update --symbols-file '{}'", many.display()))
-        .failure(2);
-    run.assert_stderr_contains("more than 100,000 lines");
+    env.run(&format!("update --symbols-file '{}'", many.display()))
+        .failure(2)
+        .assert_stderr_contains("more than 100,000 lines");
 
     // The same limit on stdin.
     spawn(
@@ -405,25 +344,16 @@ fn bad_symbols_are_echoed_short_and_escaped() {
 
     let hostile = "A\u{1b}]0;pwned\u{7}\u{1b}[2J";
     let run = env.run(&format!("fetch {hostile}")).failure(2);
-    assert!(
-        !run.stderr.trim_end().chars().any(char::is_control),
-        "{:?}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .starts_with("error: invalid value 'A\\u{1b}]0;pwned\\u{7}\\u{1b}[2J' for"),
-        "{}",
-        run.stderr
-    );
+    let stderr = &run.stderr;
+    let controls = stderr.trim_end().chars().any(char::is_control);
+    assert!(!controls, "{stderr:?}");
+    let escaped = "error: invalid value 'A\\u{1b}]0;pwned\\u{7}\\u{1b}[2J' for";
+    assert!(stderr.starts_with(escaped), "{stderr}");
 
     // Whatever `update` does with a bad line, it never repeats it raw.
     let file = env.dir.path().join("watchlist.txt");
     std::fs::write(&file, format!("AAPL\n{hostile}\n")).unwrap();
     let run = env.run(&format!("update --symbols-file '{}'", file.display()));
-    assert!(
-        !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
-        "{:?}",
-        run.stderr
-    );
+    let stray = run.stderr.chars().any(|c| c.is_control() && c != '\n');
+    assert!(!stray, "{:?}", run.stderr);
 }

@@ -36,11 +36,9 @@ fn link_aapl_elsewhere(env: &TestEnv) -> (PathBuf, Vec<u8>) {
 
 #[track_caller]
 fn assert_not_a_barkeep_file(run: &Run, path: &Path, kind: &str) {
+    let what = format!("`{}` is {kind}, not a barkeep file", path.display());
     run.assert_stdout_empty()
-        .assert_stderr_contains(&format!(
-            "`{}` is {kind}, not a barkeep file",
-            path.display()
-        ))
+        .assert_stderr_contains(&what)
         .assert_stderr_contains("hint:")
         .assert_stderr_contains("barkeep prune AAPL -t 1Day");
 }
@@ -91,8 +89,7 @@ fn a_symlinked_series_file_is_refused_never_written_through_and_pruned_as_a_link
         .assert_stdout_contains("AAPL 1Day");
     assert!(!is_there(&link));
     assert_eq!(std::fs::read(&target).unwrap(), bytes);
-    let left = env.files();
-    assert!(left.is_empty(), "{left:?}");
+    env.assert_no_files();
 
     // And the series can be fetched again, into a regular file.
     fetch(&env, "AAPL", "2024-03-31").success();
@@ -151,8 +148,7 @@ fn a_journal_with_a_bad_checksum_goes_with_its_series_and_the_series_is_fetched_
     env.run("prune AAPL -t 1Day").success();
     assert!(!is_there(&path));
     assert!(!is_there(&journal), "the journal goes with its series");
-    let left = env.files();
-    assert!(left.is_empty(), "{left:?}");
+    env.assert_no_files();
 
     env.take_bar_requests();
     fetch(&env, "AAPL", "2024-03-31").success();
@@ -178,8 +174,7 @@ fn removing_a_series_removes_its_temp_files_too() {
     for temp in &temps {
         assert!(!is_there(temp), "{}", temp.display());
     }
-    let left = env.files();
-    assert!(left.is_empty(), "{left:?}");
+    env.assert_no_files();
 }
 
 /// Fetches AAPL and MSFT, then removes MSFT's file by hand and leaves a damaged journal of it.
@@ -226,8 +221,7 @@ fn prune_all_removes_journals_without_their_series_file() {
         .success()
         .assert_stdout_contains("1 rollback journals without their series file");
     assert!(!is_there(&journal));
-    let left = env.files();
-    assert!(left.is_empty(), "{left:?}");
+    env.assert_no_files();
 }
 
 #[test]
@@ -238,9 +232,7 @@ fn prune_of_another_series_sweeps_an_orphan_journal_too() {
         .success()
         .assert_stdout_contains("1 rollback journals without their series file");
     assert!(!is_there(&journal));
-    assert!(
-        !is_there(&env.series_path("stocks/sip/1Day/.MSFT.parquet.lock")),
-        "its lock file goes too"
-    );
+    let lock = env.series_path("stocks/sip/1Day/.MSFT.parquet.lock");
+    assert!(!is_there(&lock), "its lock file goes too");
     assert!(env.series_path(AAPL).exists());
 }

@@ -17,12 +17,9 @@ fn inspect_json(env: &TestEnv, args: &str) -> Vec<Value> {
 #[test]
 fn json_describes_every_series() {
     let env = TestEnv::new();
-    let csv = env
-        .run("fetch AAPL --start 2024-01-01 --end 2024-03-31")
-        .success()
-        .stdout;
-    env.run("fetch -q BTC/USD -t 1Hour --start 2024-06-10 --end 2024-06-11")
-        .success();
+    let bars = parse_csv(&env.fetch_csv("AAPL --start 2024-01-01 --end 2024-03-31"));
+    let btc = env.run("fetch -q BTC/USD -t 1Hour --start 2024-06-10 --end 2024-06-11");
+    btc.success();
     let rows = inspect_json(&env, "");
     assert_eq!(rows.len(), 2);
     let aapl = &rows[0];
@@ -32,20 +29,13 @@ fn json_describes_every_series() {
     assert_eq!(aapl["feed"], "sip");
     assert_eq!(aapl["timeframe"], "1Day");
     assert_eq!(aapl["path"], path.display().to_string());
-    assert_eq!(
-        aapl["rows"].as_u64().unwrap() as usize,
-        parse_csv(&csv).len()
-    );
+    assert_eq!(aapl["rows"].as_u64().unwrap() as usize, bars.len());
     assert_eq!(aapl["first"], "2024-01-02T05:00:00Z");
-    assert_eq!(aapl["last"], rfc3339(parse_csv(&csv).last().unwrap().t));
-    assert_eq!(
-        aapl["coverage"],
-        json!([["2024-01-01T05:00:00Z", "2024-04-01T04:00:00Z"]])
-    );
-    assert_eq!(
-        aapl["bytes"].as_u64().unwrap(),
-        std::fs::metadata(&path).unwrap().len()
-    );
+    assert_eq!(aapl["last"], rfc3339(bars.last().unwrap().t));
+    let quarter = json!([["2024-01-01T05:00:00Z", "2024-04-01T04:00:00Z"]]);
+    assert_eq!(aapl["coverage"], quarter);
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(aapl["bytes"].as_u64().unwrap(), bytes);
     assert_eq!(aapl["updated"], "2024-06-14T20:30:00Z");
     assert!(aapl["error"].is_null());
     let btc = &rows[1];
@@ -53,10 +43,8 @@ fn json_describes_every_series() {
     assert_eq!(btc["asset_class"], "crypto");
     assert_eq!(btc["feed"], "us");
     assert_eq!(btc["timeframe"], "1Hour");
-    assert_eq!(
-        btc["coverage"],
-        json!([["2024-06-10T00:00:00Z", "2024-06-12T00:00:00Z"]])
-    );
+    let two_days = json!([["2024-06-10T00:00:00Z", "2024-06-12T00:00:00Z"]]);
+    assert_eq!(btc["coverage"], two_days);
 
     assert_eq!(inspect_json(&env, "BTC/USD").len(), 1);
     assert_eq!(inspect_json(&env, "-t 1Day").len(), 1);
@@ -65,9 +53,9 @@ fn json_describes_every_series() {
         .assert_stdout_contains("covered ranges of AAPL 1Day")
         .assert_stdout_contains("2024-01-01T05:00:00Z to 2024-04-01T04:00:00Z");
     let csv_listing = env.run("inspect").success().stdout;
-    assert!(csv_listing.starts_with(
-        "symbol,asset_class,feed,timeframe,first,last,rows,coverage_ranges,bytes,updated,path\n"
-    ));
+    let header =
+        "symbol,asset_class,feed,timeframe,first,last,rows,coverage_ranges,bytes,updated,path\n";
+    assert!(csv_listing.starts_with(header));
     assert_eq!(csv_listing.lines().count(), 3);
     env.run("inspect --verify").success();
 }
@@ -77,24 +65,16 @@ fn duplicate_a_row(path: &std::path::Path) {
     let file = std::fs::File::open(path).unwrap();
     let builder =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-    let kv = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .unwrap()
-        .iter()
-        .find(|kv| kv.key == "barkeep")
-        .unwrap()
-        .clone();
+    let metadata = builder.metadata().file_metadata().key_value_metadata();
+    let kv = metadata.unwrap().iter().find(|kv| kv.key == "barkeep");
+    let kv = kv.unwrap().clone();
     let schema = builder.schema().clone();
     let batches: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
     let batch = arrow::compute::concat_batches(&schema, &batches).unwrap();
     let take = |i: usize| -> ArrayRef {
-        let idx = UInt64Array::from(
-            (0..batch.num_rows() as u64)
-                .flat_map(|r| if r == 3 { vec![r, r] } else { vec![r] })
-                .collect::<Vec<_>>(),
-        );
+        let rows = 0..batch.num_rows() as u64;
+        let rows = rows.flat_map(|r| if r == 3 { vec![r, r] } else { vec![r] });
+        let idx = UInt64Array::from(rows.collect::<Vec<_>>());
         arrow::compute::take(batch.column(i), &idx, None).unwrap()
     };
     let columns: Vec<ArrayRef> = (0..batch.num_columns()).map(take).collect();
@@ -111,17 +91,13 @@ fn duplicate_a_row(path: &std::path::Path) {
 #[test]
 fn verify_finds_damaged_files_and_fetch_refuses_them() {
     let env = TestEnv::new();
-    env.run("fetch -q AAPL MSFT NVDA --start 2024-01-01 --end 2024-03-31")
-        .success();
+    let three = env.run("fetch -q AAPL MSFT NVDA --start 2024-01-01 --end 2024-03-31");
+    three.success();
     let aapl = env.series_path("stocks/sip/1Day/AAPL.parquet");
     let msft = env.series_path("stocks/sip/1Day/MSFT.parquet");
     let len = std::fs::metadata(&aapl).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&aapl)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&aapl);
+    file.unwrap().set_len(len / 2).unwrap();
     duplicate_a_row(&msft);
 
     // The plain listing still lists all three and flags the truncated file.

@@ -9,9 +9,11 @@ use barkeep::market::Feed;
 use chrono::{DateTime, Utc};
 
 use crate::support::emulator::Fault;
-use crate::support::{TestEnv, run_counting_threads, spawn, utc};
+use crate::support::{TestEnv, long_symbols, run_counting_threads, signal, spawn, utc, wait_until};
 
 const BACKFILL: [&str; 5] = ["AAPL", "ACME", "MSFT", "NVDA", "SPY"];
+
+type Time = DateTime<Utc>;
 
 fn key(symbol: &str, timeframe: &str) -> SeriesKey {
     SeriesKey::new(
@@ -22,41 +24,25 @@ fn key(symbol: &str, timeframe: &str) -> SeriesKey {
 }
 
 /// The end of a series' coverage and the timestamps of its bars; `None` when not cached.
-fn stored(env: &TestEnv, symbol: &str) -> Option<(DateTime<Utc>, Vec<DateTime<Utc>>)> {
+fn stored(env: &TestEnv, symbol: &str) -> Option<(Time, Vec<Time>)> {
     let series = Store::new(env.cache())
         .read_bars(&key(symbol, "1Min"), None)
         .unwrap()?;
     let end = series.metadata.coverage.intervals().last()?.end;
     // Bars past the coverage are provisional (still forming when fetched).
-    Some((
-        end,
-        series
-            .bars
-            .iter()
-            .map(|b| b.timestamp)
-            .filter(|t| *t < end)
-            .collect(),
-    ))
+    let times = series.bars.iter().map(|b| b.timestamp);
+    Some((end, times.filter(|t| *t < end).collect()))
 }
 
 /// The emulator's minute bars of `symbol` in `[start, end)`.
-fn expected(
-    env: &TestEnv,
-    symbol: &str,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Vec<DateTime<Utc>> {
-    env.emu
-        .bars(symbol, "1Min", start, end, "sip")
-        .into_iter()
-        .map(|b| b.t)
-        .filter(|t| *t < end)
-        .collect()
+fn expected(env: &TestEnv, symbol: &str, start: Time, end: Time) -> Vec<Time> {
+    let bars = env.emu.bars(symbol, "1Min", start, end, "sip");
+    bars.into_iter().map(|b| b.t).filter(|t| *t < end).collect()
 }
 
 /// Equal lists of timestamps, or a short message naming the first difference.
 #[track_caller]
-fn same(got: &[DateTime<Utc>], want: &[DateTime<Utc>], what: &str) {
+fn same(got: &[Time], want: &[Time], what: &str) {
     if got != want {
         let at = got.iter().zip(want).position(|(a, b)| a != b);
         panic!(
@@ -83,18 +69,15 @@ fn check_prefixes(env: &TestEnv) -> usize {
             continue;
         };
         cached += 1;
-        same(
-            &bars,
-            &expected(env, symbol, start, end),
-            &format!("{symbol} up to {end}"),
-        );
+        let want = expected(env, symbol, start, end);
+        same(&bars, &want, &format!("{symbol} up to {end}"));
     }
     cached
 }
 
 /// After the interruption: a run asks only for what is missing, and ends with every bar.
 fn resume(env: &TestEnv) {
-    let ends: Vec<(String, DateTime<Utc>)> = BACKFILL
+    let ends: Vec<(String, Time)> = BACKFILL
         .iter()
         .filter_map(|s| stored(env, s).map(|(end, _)| ((*s).to_owned(), end)))
         .collect();
@@ -114,10 +97,8 @@ fn resume(env: &TestEnv) {
     let now = env.emu.now();
     for symbol in BACKFILL {
         let (end, bars) = stored(env, symbol).unwrap();
-        assert!(
-            end > now - chrono::TimeDelta::hours(1),
-            "{symbol} covered to {end}"
-        );
+        let recent = end > now - chrono::TimeDelta::hours(1);
+        assert!(recent, "{symbol} covered to {end}");
         same(
             &bars,
             &expected(env, symbol, utc("2024-05-13T04:00:00Z"), end),
@@ -133,43 +114,32 @@ fn an_outage_part_way_keeps_every_symbol_answered_before_it() {
     // one symbol after the other. The outage starts after the fifth page.
     env.emu.outage_after(5, 500);
     let out = env.run(&backfill()).failure(1);
-    assert!(
-        out.stderr.contains("500") || out.stderr.contains("server"),
-        "{out}"
-    );
+    let said = out.stderr.contains("500") || out.stderr.contains("server");
+    assert!(said, "{out}");
     let cached = check_prefixes(&env);
-    let complete = BACKFILL
-        .iter()
-        .filter(|s| stored(&env, s).is_some_and(|(end, _)| end > utc("2024-06-14T00:00:00Z")))
-        .count();
+    let whole = |s: &str| stored(&env, s).is_some_and(|(end, _)| end > utc("2024-06-14T00:00:00Z"));
+    let complete = BACKFILL.into_iter().filter(|s| whole(s)).count();
+    let (committed, kept) = (complete >= 2, cached > complete);
     assert!(
-        complete >= 2,
+        committed,
         "the symbols paged before the outage are committed whole"
     );
-    assert!(
-        cached > complete,
-        "the symbol being paged keeps its first pages"
-    );
+    assert!(kept, "the symbol being paged keeps its first pages");
     env.emu.end_outage();
     resume(&env);
 }
 
 /// Sends `signal` to a slowed backfill after a few pages, and checks what it kept.
-fn interrupt_a_backfill(signal: &str, code: i32) {
+fn interrupt_a_backfill(name: &str, code: i32) {
     let env = TestEnv::new();
     env.emu
         .inject(Fault::Delay(Duration::from_millis(250)), 1_000);
     let child = spawn(&mut env.command(&backfill()));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while env.emu.bar_requests().len() < 5 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(Duration::from_secs(20), || {
+        env.emu.bar_requests().len() >= 5
+    });
     let sent = Instant::now();
-    let kill = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    signal(child.id(), name);
     let out = child.wait();
     assert!(sent.elapsed() < Duration::from_secs(5), "stops promptly");
     out.failure(code).assert_stderr_contains("interrupted");
@@ -187,34 +157,14 @@ fn sigterm_mid_backfill_commits_what_was_answered() {
     interrupt_a_backfill("TERM", 143);
 }
 
-/// Three-letter symbols `PAA`, `PAB`, ... known to the emulator.
-fn watchlist(env: &TestEnv, n: usize) -> Vec<String> {
-    let list: Vec<String> = (0..n)
-        .map(|i| {
-            let letter = |k: usize| char::from(b'A' + u8::try_from(k % 26).unwrap());
-            format!("P{}{}{}", letter(i / 676), letter(i / 26), letter(i))
-        })
-        .collect();
-    env.add_symbols(&list);
-    list
-}
-
 #[test]
 fn an_update_of_2000_series_needs_no_more_than_128_open_files() {
     let env = TestEnv::new();
     env.emu.set_now(utc("2024-06-14T21:00:00Z"));
-    let list = watchlist(&env, 2_000);
-    let file = env.dir.path().join("watchlist.txt");
-    std::fs::write(&file, list.join("\n")).unwrap();
-    let update = |env: &TestEnv| {
-        run_counting_threads(&mut env.command_with_file_limit(
-            128,
-            &format!(
-                "update -q --symbols-file '{}' --start 2024-06-03 --report json",
-                file.display()
-            ),
-        ))
-    };
+    let list = long_symbols("P", 2_000);
+    let file = env.watchlist(&list).display().to_string();
+    let line = format!("update -q --symbols-file '{file}' --start 2024-06-03 --report json");
+    let update = |env: &TestEnv| run_counting_threads(&mut env.command_with_file_limit(128, &line));
     let (out, threads) = update(&env);
     let out = out.success();
     // Threads are bounded too, whatever the watchlist: 2 async workers, at most 64 blocking
@@ -227,18 +177,13 @@ fn an_update_of_2000_series_needs_no_more_than_128_open_files() {
     assert_eq!(report["series_failed"], 0);
     // Every series equals the emulator's bars.
     let store = Store::new(env.cache());
+    let (start, end) = (utc("2024-06-03T04:00:00Z"), utc("2024-06-14T21:00:00Z"));
     for s in list.iter().step_by(97) {
         let series = store.read_bars(&key(s, "1Day"), None).unwrap().unwrap();
         let expected: Vec<_> = env
             .emu
-            .bars(
-                s,
-                "1Day",
-                utc("2024-06-03T04:00:00Z"),
-                utc("2024-06-14T21:00:00Z"),
-                "sip",
-            )
-            .into_iter()
+            .bars(s, "1Day", start, end, "sip")
+            .iter()
             .map(|b| b.t)
             .collect();
         let got: Vec<_> = series.bars.iter().map(|b| b.timestamp).collect();

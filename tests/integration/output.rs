@@ -9,10 +9,10 @@
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use crate::support::{TestEnv, run};
+use crate::support::{Running, TestEnv, mkfifo, run, signal, spawn, wait_until};
 
 const SYMBOLS: [&str; 5] = ["AAPL", "ACME", "MSFT", "NVDA", "SPY"];
 
@@ -41,19 +41,6 @@ fn temp_files(dir: &Path) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.to_string_lossy().ends_with(".tmp"))
         .collect()
-}
-
-fn mkfifo(path: &Path) {
-    let status = Command::new("mkfifo").arg(path).status().unwrap();
-    assert!(status.success());
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// Whether this process runs as root (a file it creates belongs to uid 0).
@@ -99,13 +86,8 @@ fn output_to_a_symlink_writes_its_target_and_keeps_the_link() {
     let link = env.dir.path().join("link.csv");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     env.run(&fetch_to(&link)).success();
-    assert!(
-        std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink(),
-        "the symlink was replaced"
-    );
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(meta.file_type().is_symlink(), "the symlink was replaced");
     assert_eq!(std::fs::read_link(&link).unwrap(), target);
     assert_eq!(std::fs::read_to_string(&target).unwrap(), csv);
     assert!(temp_files(env.dir.path()).is_empty());
@@ -117,12 +99,8 @@ fn output_to_dev_null_and_dev_stdout_writes_through_them() {
     // As root the old code renamed a regular file over /dev/null; as anyone else it failed
     // creating `/dev/.null.barkeep-N.tmp`.
     env.run(&fetch("--offline -o /dev/null")).success();
-    assert!(
-        std::fs::metadata("/dev/null")
-            .unwrap()
-            .file_type()
-            .is_char_device()
-    );
+    let meta = std::fs::metadata("/dev/null").unwrap();
+    assert!(meta.file_type().is_char_device());
     let through_stdout = env.run(&fetch("--offline -o /dev/stdout")).success();
     assert_eq!(through_stdout.stdout, csv);
 }
@@ -154,22 +132,18 @@ fn output_to_a_character_device_keeps_it_when_root() {
 
 /// Starts an offline fetch to `-o out` slowed to about 300 ms per series (the test-only
 /// write delay also paces output chunks), and waits until its temp file exists.
-fn slow_output_to_file(env: &TestEnv, out: &Path) -> Child {
-    let mut cmd = env.command(&fetch_to(out));
+fn slow_output_to_file(env: &TestEnv, out: &Path) -> Running {
+    let running = spawn(slowed(&mut env.command(&fetch_to(out))));
+    let started = wait_until(Duration::from_secs(20), || {
+        !temp_files(env.dir.path()).is_empty()
+    });
+    assert!(started, "the output never started");
+    running
+}
+
+/// `cmd` slowed by the test-only write delay to about 300 ms per series.
+fn slowed(cmd: &mut Command) -> &mut Command {
     cmd.env("BARKEEP_TEST_WRITE_DELAY_US", "300000")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while temp_files(env.dir.path()).is_empty() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the output never started");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child
 }
 
 fn signal_mid_output_to_file(name: &str, code: i32) {
@@ -177,21 +151,11 @@ fn signal_mid_output_to_file(name: &str, code: i32) {
     let out = env.dir.path().join("bars.csv");
     std::fs::write(&out, "old\n").unwrap();
     let before = env.snapshot();
-    let child = slow_output_to_file(&env, &out);
-    signal(&child, name);
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.stdout.is_empty());
-    assert!(
-        temp_files(env.dir.path()).is_empty(),
-        "{:?}",
-        temp_files(env.dir.path())
-    );
+    let running = slow_output_to_file(&env, &out);
+    signal(running.id(), name);
+    running.wait().failure(code).assert_stdout_empty();
+    let left = temp_files(env.dir.path());
+    assert!(left.is_empty(), "{left:?}");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "old\n");
     assert!(env.snapshot() == before, "the cache changed");
 }
@@ -209,21 +173,14 @@ fn sigterm_mid_output_exits_143_and_removes_the_temp_file() {
 #[test]
 fn ctrl_c_mid_output_to_stdout_stops_it() {
     let (env, csv) = cached();
-    let mut cmd = env.command(&fetch("--offline"));
-    cmd.env("BARKEEP_TEST_WRITE_DELAY_US", "300000")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut header = String::new();
+    let mut running = spawn(slowed(&mut env.command(&fetch("--offline"))));
+    let mut stdout = BufReader::new(running.take_stdout());
+    let (mut header, mut first, mut rest) = (String::new(), String::new(), String::new());
     stdout.read_line(&mut header).unwrap();
-    let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
-    signal(&child, "INT");
-    let mut rest = String::new();
+    signal(running.id(), "INT");
     stdout.read_to_string(&mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    running.wait().failure(130);
     let printed = 2 + rest.lines().count();
     assert!(
         printed < csv.lines().count(),
@@ -234,17 +191,13 @@ fn ctrl_c_mid_output_to_stdout_stops_it() {
 #[test]
 fn a_closed_pipe_ends_the_output_quietly() {
     let (env, _) = cached();
-    let mut cmd = env.command(&fetch("--offline"));
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut running = spawn(&mut env.command(&fetch("--offline")));
     let mut header = String::new();
-    stdout.read_line(&mut header).unwrap();
+    BufReader::new(running.take_stdout())
+        .read_line(&mut header)
+        .unwrap();
     assert!(header.starts_with("symbol,timestamp"));
-    drop(stdout);
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+    running.wait().success().assert_stderr_empty();
 }
 
 #[test]

@@ -5,30 +5,18 @@
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use chrono::TimeDelta;
 
 use crate::support::emulator::EmuAction;
-use crate::support::{TestEnv, bars_of, parse_csv, spawn, utc};
+use crate::support::{TestEnv, bars_of, long_symbols, parse_csv, spawn, utc};
 
-/// `n` distinct stock symbols of letters: `{prefix}AAA`, `{prefix}AAB`, …
-fn many_symbols(prefix: &str, n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| {
-            let letter = |k: usize| char::from(b'A' + (k % 26) as u8);
-            format!("{prefix}{}{}{}", letter(i / 676), letter(i / 26), letter(i))
-        })
-        .collect()
-}
-
-/// Adds `symbols` to the emulator and writes them to a watchlist file; returns its path.
-fn watchlist(env: &TestEnv, symbols: &[String]) -> PathBuf {
-    env.add_symbols(symbols);
-    let path = env.dir.path().join("watchlist.txt");
-    std::fs::write(&path, symbols.join("\n")).unwrap();
-    path
+/// `update` of the watchlist of `symbols` (added to the emulator) from 2024-05-01.
+fn update_watchlist(env: &TestEnv, symbols: &[String]) -> String {
+    let file = env.watchlist(symbols).display().to_string();
+    format!("update -q --symbols-file '{file}' --start 2024-05-01")
 }
 
 /// Asserts that the cache serves exactly the emulator's daily bars for every `step`-th symbol
@@ -40,14 +28,10 @@ fn assert_bars_match(env: &TestEnv, symbols: &[String], step: usize, start: &str
         sample.join(" ")
     );
     let rows = parse_csv(&env.run(&line).success().stdout);
+    let from = utc(&format!("{start}T04:00:00Z"));
+    let to = utc("2024-06-14T03:59:59Z");
     for s in sample {
-        let expected = env.emu.bars(
-            s,
-            "1Day",
-            utc(&format!("{start}T04:00:00Z")),
-            utc("2024-06-14T03:59:59Z"),
-            "sip",
-        );
+        let expected = env.emu.bars(s, "1Day", from, to, "sip");
         assert!(!expected.is_empty());
         assert_eq!(bars_of(&rows, s), expected, "{s}");
     }
@@ -55,9 +39,8 @@ fn assert_bars_match(env: &TestEnv, symbols: &[String], step: usize, start: &str
 
 /// The symbols recorded in the cache's index of corporate-actions checks.
 fn indexed(env: &TestEnv) -> Vec<String> {
-    let text = std::fs::read_to_string(env.series_path("stocks/actions/_index.json")).unwrap();
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json["symbols"]
+    let index = env.read_json("stocks/actions/_index.json");
+    index["symbols"]
         .as_object()
         .unwrap()
         .keys()
@@ -68,12 +51,8 @@ fn indexed(env: &TestEnv) -> Vec<String> {
 #[test]
 fn two_concurrent_updates_of_1000_series_lose_and_duplicate_nothing() {
     let env = TestEnv::new();
-    let list = many_symbols("C", 1000);
-    let file = watchlist(&env, &list);
-    let update = format!(
-        "update -q --symbols-file '{}' --start 2024-05-01",
-        file.display()
-    );
+    let list = long_symbols("C", 1000);
+    let update = update_watchlist(&env, &list);
     let (a, b) = (
         spawn(&mut env.command(&update)),
         spawn(&mut env.command(&update)),
@@ -121,16 +100,11 @@ fn seen(path: &Path) -> Seen {
 
 /// Every file of `dir` (not the hidden lock files) with what it looked like.
 fn seen_in(dir: &Path) -> BTreeMap<String, Seen> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                seen(&p),
-            )
-        })
+    let files = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path());
+    let named = files.map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p));
+    named
+        .filter(|(name, _)| !name.starts_with('.'))
+        .map(|(name, p)| (name, seen(&p)))
         .collect()
 }
 
@@ -144,18 +118,14 @@ fn footer_len(bytes: &[u8]) -> usize {
 #[test]
 fn a_rerun_without_new_bars_rewrites_no_ledger_and_appends_at_most_a_footer() {
     let env = TestEnv::new();
-    let list = many_symbols("R", 60);
-    let file = watchlist(&env, &list);
+    let list = long_symbols("R", 60);
+    let update = update_watchlist(&env, &list);
     for s in list.iter().step_by(3) {
         env.emu
             .add_action(EmuAction::cash_dividend(s, "2024-03-15", 0.25));
         env.emu
             .add_action(EmuAction::forward_split(s, "2022-08-22", 3.0, 1.0));
     }
-    let update = format!(
-        "update -q --symbols-file '{}' --start 2024-05-01",
-        file.display()
-    );
     // Friday 22:30 in New York: the day's bar is final (after-hours ended at 20:00).
     env.emu.set_now(utc("2024-06-15T02:30:00Z"));
     env.run(&update).success();
@@ -170,11 +140,8 @@ fn a_rerun_without_new_bars_rewrites_no_ledger_and_appends_at_most_a_footer() {
     env.emu.set_now(env.emu.now() + TimeDelta::minutes(1));
     env.emu.clear_requests();
     env.run(&update).success();
-    assert_eq!(
-        env.emu.corporate_action_requests().len(),
-        1,
-        "the ledgers were checked"
-    );
+    let asked = env.emu.corporate_action_requests().len();
+    assert_eq!(asked, 1, "the ledgers were checked");
 
     let ledgers_after = seen_in(&ledgers_dir);
     for (name, before) in &ledgers {
@@ -219,15 +186,13 @@ fn a_rerun_without_new_bars_rewrites_no_ledger_and_appends_at_most_a_footer() {
 #[test]
 fn fetch_goes_by_the_check_an_unchanged_update_recorded() {
     let env = TestEnv::new();
-    let list = many_symbols("F", 3);
-    watchlist(&env, &list);
+    let list = long_symbols("F", 3);
+    env.watchlist(&list);
     env.emu
         .add_action(EmuAction::forward_split(&list[0], "2022-08-22", 3.0, 1.0));
+    let symbols = list.join(" ");
+    let line = format!("fetch -q --start 2024-06-03 --adjustment all {symbols}");
     let fetch = |env: &TestEnv| {
-        let line = format!(
-            "fetch -q --start 2024-06-03 --adjustment all {}",
-            list.join(" ")
-        );
         env.run(&line).success();
     };
     fetch(&env);
@@ -238,7 +203,7 @@ fn fetch_goes_by_the_check_an_unchanged_update_recorded() {
     // Three days later an update checks every ledger and finds nothing new.
     env.emu.set_now(utc("2024-06-17T21:00:00Z"));
     env.emu.clear_requests();
-    env.run(&format!("update -q {}", list.join(" "))).success();
+    env.run(&format!("update -q {symbols}")).success();
     assert_eq!(env.emu.corporate_action_requests().len(), 1);
     assert_eq!(seen(&ledger), written, "no ledger rewritten");
 
@@ -247,13 +212,12 @@ fn fetch_goes_by_the_check_an_unchanged_update_recorded() {
     env.emu.clear_requests();
     fetch(&env);
     assert!(env.emu.corporate_action_requests().is_empty());
-    let line = format!(
-        "fetch --offline {} --start 2024-06-03 --end 2024-06-14 --adjustment split",
-        list[0]
-    );
-    env.run(&line)
-        .success()
-        .assert_stderr_contains("as last checked 60 minutes ago (2024-06-17T21:00:00Z)");
+    let (first, days) = (&list[0], "--start 2024-06-03 --end 2024-06-14");
+    env.run(&format!(
+        "fetch --offline {first} {days} --adjustment split"
+    ))
+    .success()
+    .assert_stderr_contains("as last checked 60 minutes ago (2024-06-17T21:00:00Z)");
 
     // A day and more after the update's check, fetch asks again.
     env.emu.set_now(utc("2024-06-18T21:30:00Z"));

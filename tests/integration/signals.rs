@@ -6,23 +6,18 @@
 
 #![cfg(unix)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::TestEnv;
 use crate::support::emulator::Fault;
+use crate::support::{TestEnv, mkfifo};
 
 /// How soon after the signal the process must be gone. Issue 20 asks for 1 s; the margin is
 /// for a loaded test machine (the old code took 10 s at least).
 const STOPS_WITHIN: Duration = Duration::from_secs(2);
 /// A process still running this long after the signal is killed, and the test fails.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(5);
-
-fn mkfifo(path: &Path) {
-    let status = Command::new("mkfifo").arg(path).status().unwrap();
-    assert!(status.success());
-}
 
 /// What a signalled run left: its status, its stderr, and how long it took to stop.
 struct Stopped {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::emulator::Fault;
-use crate::support::{self, TestEnv, bars_of, parse_csv, rfc3339, run, spawn, utc};
+use crate::support::{self, TestEnv, rfc3339, run, spawn, utc};
 
 /// `n` watchlist symbols (`WAA`, `WAB`, …), added to the emulator.
 fn symbols(env: &TestEnv, n: u8) -> Vec<String> {
@@ -16,12 +16,21 @@ fn symbols(env: &TestEnv, n: u8) -> Vec<String> {
     list
 }
 
+/// The `field` of every series in an update's JSON report.
+fn each(report: &Value, field: &str) -> Vec<String> {
+    let series = report["series"].as_array().unwrap().iter();
+    series
+        .map(|s| s[field].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[test]
 fn a_nightly_update_of_50_stale_series_costs_only_the_pages_needed() {
     let env = TestEnv::new();
     let list = symbols(&env, 50);
     env.emu.set_now(utc("2024-06-07T21:00:00Z"));
-    env.run(&format!("fetch -q --start 2024-05-01 {}", list.join(" ")))
+    let symbols = list.join(" ");
+    env.run(&format!("fetch -q --start 2024-05-01 {symbols}"))
         .success();
     assert_eq!(env.take_bar_requests().len(), 1);
 
@@ -31,11 +40,8 @@ fn a_nightly_update_of_50_stale_series_costs_only_the_pages_needed() {
     let requests = env.take_bar_requests();
     assert_eq!(requests.len(), 1, "one request carries all 50 series");
     assert_eq!(requests[0].symbols(), list);
-    assert_eq!(
-        requests[0].param("start"),
-        Some("2024-06-07T04:00:00Z"),
-        "new bars only"
-    );
+    let start = requests[0].param("start");
+    assert_eq!(start, Some("2024-06-07T04:00:00Z"), "new bars only");
     let r: Value = out.json();
     assert_eq!(r["series_updated"], 50);
     assert_eq!(r["series_failed"], 0);
@@ -55,19 +61,12 @@ fn a_nightly_update_of_50_stale_series_costs_only_the_pages_needed() {
     );
 
     // What the cache now serves is exactly the emulator's bars.
-    let line = format!(
-        "fetch --offline {} --start 2024-05-01 --end 2024-06-13",
-        list[7]
-    );
-    let csv = env.run(&line).success().stdout;
-    let expected = env.emu.bars(
-        &list[7],
-        "1Day",
-        utc("2024-05-01T04:00:00Z"),
-        utc("2024-06-14T03:59:59Z"),
-        "sip",
-    );
-    assert_eq!(bars_of(&parse_csv(&csv), &list[7]), expected);
+    let s = &list[7];
+    let cached = env.run(&format!(
+        "fetch --offline {s} --start 2024-05-01 --end 2024-06-13"
+    ));
+    let expected = env.expected_bars(s, "1Day", "2024-05-01", "2024-06-13");
+    assert_eq!(cached.success().bars_of(s), expected);
 
     // Running again at once asks only for the unsettled tail, in one request.
     env.run("update -q").success();
@@ -79,21 +78,16 @@ fn one_failing_symbol_does_not_stop_the_others() {
     let env = TestEnv::new();
     let list = symbols(&env, 6);
     env.emu.fail_symbol(&list[2], 500);
-    let out = env
-        .run(&format!(
-            "update --report json --start 2024-06-01 {}",
-            list.join(" ")
-        ))
-        .failure(1);
+    let symbols = list.join(" ");
+    let out = env.run(&format!(
+        "update --report json --start 2024-06-01 {symbols}"
+    ));
+    let out = out.failure(1);
     let r: Value = out.json();
     assert_eq!(r["series_updated"], 5);
     assert_eq!(r["series_failed"], 1);
-    let failed: Vec<_> = r["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["status"] == "failed")
-        .collect();
+    let series = r["series"].as_array().unwrap().iter();
+    let failed: Vec<_> = series.filter(|s| s["status"] == "failed").collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["symbol"], list[2].as_str());
     assert!(failed[0]["error"].as_str().unwrap().contains("500"));
@@ -123,15 +117,8 @@ fn two_updates_at_once_neither_corrupt_nor_duplicate() {
     env.run("inspect --verify").success();
     for s in &list {
         let line = format!("fetch --offline {s} -t 1Hour --start 2024-05-01 --end 2024-06-13");
-        let csv = env.run(&line).success().stdout;
-        let expected = env.emu.bars(
-            s,
-            "1Hour",
-            utc("2024-05-01T04:00:00Z"),
-            utc("2024-06-14T03:59:59Z"),
-            "sip",
-        );
-        assert_eq!(bars_of(&parse_csv(&csv), s), expected, "{s}");
+        let expected = env.expected_bars(s, "1Hour", "2024-05-01", "2024-06-13");
+        assert_eq!(env.run(&line).success().bars_of(s), expected, "{s}");
     }
 }
 
@@ -145,10 +132,8 @@ fn no_wait_fails_fast_when_another_run_holds_the_locks() {
     env.emu.set_now(env.emu.now() + chrono::TimeDelta::days(1));
     let series = env.series_path("stocks/sip/1Day/AAPL.parquet");
     let lock_path = series.with_file_name(".AAPL.parquet.lock");
-    let holder = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&lock_path)
-        .unwrap();
+    let holder = std::fs::OpenOptions::new().write(true).open(&lock_path);
+    let holder = holder.unwrap();
     holder.lock().unwrap();
     let before = std::fs::read(&series).unwrap();
     let started = std::time::Instant::now();
@@ -165,25 +150,12 @@ fn no_wait_fails_fast_when_another_run_holds_the_locks() {
 fn watchlists_come_from_files_or_stdin() {
     let env = TestEnv::new();
     let list = env.dir.path().join("watchlist.txt");
-    std::fs::write(
-        &list,
-        "# my watchlist\nAAPL\n\n  msft   # lowercase is fine\nBTC/USD\n",
-    )
-    .unwrap();
+    let text = "# my watchlist\nAAPL\n\n  msft   # lowercase is fine\nBTC/USD\n";
+    std::fs::write(&list, text).unwrap();
     let file = list.display();
-    let r: Value = env
-        .run(&format!(
-            "update --symbols-file '{file}' --start 2024-06-01 --report json"
-        ))
-        .success()
-        .json();
-    let names: Vec<_> = r["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["symbol"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(names, ["AAPL", "BTC/USD", "MSFT"]);
+    let update = format!("update --symbols-file '{file}' --start 2024-06-01 --report json");
+    let r: Value = env.run(&update).success().json();
+    assert_eq!(each(&r, "symbol"), ["AAPL", "BTC/USD", "MSFT"]);
     assert!(
         env.series_path("crypto/us/1Day/BTC%2FUSD.parquet")
             .is_file()
@@ -191,25 +163,21 @@ fn watchlists_come_from_files_or_stdin() {
     assert!(env.series_path("stocks/sip/1Day/MSFT.parquet").is_file());
 
     let mut cmd = env.command("update --symbols-file - -t 1Hour --start 2024-06-10");
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"NVDA\n").unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    let mut child = spawn(cmd.stdin(Stdio::piped()));
+    std::io::Write::write_all(&mut child.take_stdin(), b"NVDA\n").unwrap();
+    child.wait().success();
     assert!(env.series_path("stocks/sip/1Hour/NVDA.parquet").is_file());
 
     let before = env.snapshot();
     let missing = env.run("update --symbols-file /no/such/list").failure(2);
-    missing.assert_stderr_contains("/no/such/list");
-    assert_eq!(missing.stderr.lines().count(), 1, "{}", missing.stderr);
+    missing
+        .assert_stderr_contains("/no/such/list")
+        .assert_stderr_lines(1);
     assert_eq!(env.snapshot(), before);
     // A line that is not a symbol is skipped and named; the others are updated; exit 1.
     std::fs::write(&list, "AAPL\nCSP1\n").unwrap();
-    let bad = env
-        .run(&format!("update --symbols-file '{file}' --report json"))
-        .failure(1);
+    let bad = env.run(&format!("update --symbols-file '{file}' --report json"));
+    let bad = bad.failure(1);
     bad.assert_stderr_contains("watchlist.txt:2: invalid symbol");
     let report: Value = bad.json();
     assert_eq!(report["series_failed"], 1);
@@ -238,27 +206,11 @@ fn new_series_start_at_start_and_cached_timeframes_are_the_default() {
         .run("update AAPL NVDA --start 2024-06-03 --report json")
         .success()
         .json();
-    let series: Vec<String> = r["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            format!(
-                "{} {}",
-                s["symbol"].as_str().unwrap(),
-                s["timeframe"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let pairs = each(&r, "symbol").into_iter().zip(each(&r, "timeframe"));
+    let series: Vec<String> = pairs.map(|(s, t)| format!("{s} {t}")).collect();
     assert_eq!(series, ["AAPL 1Hour", "AAPL 1Day", "NVDA 1Day"]);
-    let nvda = env
-        .run("fetch --offline NVDA --start 2024-06-03 --end 2024-06-17")
-        .success()
-        .stdout;
-    assert_eq!(
-        parse_csv(&nvda).first().unwrap().t,
-        utc("2024-06-03T04:00:00Z")
-    );
+    let nvda = env.run("fetch --offline NVDA --start 2024-06-03 --end 2024-06-17");
+    assert_eq!(nvda.success().rows()[0].t, utc("2024-06-03T04:00:00Z"));
 }
 
 #[test]

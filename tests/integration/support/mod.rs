@@ -26,7 +26,7 @@ pub(crate) use command_line::CommandLine;
 pub(crate) use emulator::dates::{d, ny, rfc3339, utc};
 use emulator::{EmuBar, Emulator, RecordedRequest};
 #[allow(unused_imports)]
-pub(crate) use run::{Run, run, run_counting_threads, spawn};
+pub(crate) use run::{Run, Running, run, run_counting_threads, spawn};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_barkeep");
 
@@ -171,6 +171,62 @@ impl TestEnv {
         }
     }
 
+    /// `barkeep fetch --format csv <args>`: its stdout, after asserting it succeeded.
+    #[track_caller]
+    pub(crate) fn fetch_csv(&self, args: &str) -> String {
+        self.run(&format!("fetch --format csv {args}"))
+            .success()
+            .stdout
+    }
+
+    /// The emulator's raw SIP bars of the New York days `first` to `last` (whole days,
+    /// midnight to midnight): what a fetch of `--start first --end last` prints.
+    pub(crate) fn expected_bars(
+        &self,
+        symbol: &str,
+        timeframe: &str,
+        first: &str,
+        last: &str,
+    ) -> Vec<EmuBar> {
+        self.expected_adjusted(symbol, timeframe, (first, last), "raw")
+    }
+
+    /// [`TestEnv::expected_bars`] with Alpaca's `adjustment` (`split`, `all`, …).
+    pub(crate) fn expected_adjusted(
+        &self,
+        symbol: &str,
+        timeframe: &str,
+        (first, last): (&str, &str),
+        adjustment: &str,
+    ) -> Vec<EmuBar> {
+        let midnight = |date: &str| emulator::calendar::new_york(d(date), 0, 0);
+        let end = midnight(last) + chrono::TimeDelta::days(1) - chrono::TimeDelta::nanoseconds(1);
+        self.emu
+            .bars_adjusted(symbol, timeframe, midnight(first), end, "sip", adjustment)
+    }
+
+    /// Adds `symbols` to the emulator and writes them to `watchlist.txt`, one a line; its path.
+    pub(crate) fn watchlist<S: AsRef<str>>(&self, symbols: &[S]) -> PathBuf {
+        self.add_symbols(symbols);
+        let path = self.dir.path().join("watchlist.txt");
+        let lines: Vec<&str> = symbols.iter().map(AsRef::as_ref).collect();
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        path
+    }
+
+    /// A JSON file of the cache (a ledger, the index of checks), parsed.
+    pub(crate) fn read_json(&self, relative: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.series_path(relative)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Asserts that no file is left in the cache (directories may be).
+    #[track_caller]
+    pub(crate) fn assert_no_files(&self) {
+        let left = self.files();
+        assert!(left.is_empty(), "files left in the cache: {left:?}");
+    }
+
     /// Bar requests the emulator received since the last call.
     pub(crate) fn take_bar_requests(&self) -> Vec<RecordedRequest> {
         let requests = self.emu.bar_requests();
@@ -209,6 +265,43 @@ pub(crate) fn symbols(prefix: &str, n: u8) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// `n` distinct stock symbols of three letters after `prefix`: `{prefix}AAA`, `{prefix}AAB`, …
+pub(crate) fn long_symbols(prefix: &str, n: usize) -> Vec<String> {
+    let letter = |k: usize| char::from(b'A' + u8::try_from(k % 26).unwrap());
+    (0..n)
+        .map(|i| format!("{prefix}{}{}{}", letter(i / 676), letter(i / 26), letter(i)))
+        .collect()
+}
+
+/// Polls `ready` every 10 ms for at most `limit`; whether it became true.
+pub(crate) fn wait_until(limit: std::time::Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while !ready() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    true
+}
+
+/// Makes a FIFO at `path`, with mkfifo(1).
+#[track_caller]
+pub(crate) fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// Sends the signal `name` (`INT`, `TERM`) to the process `pid`, with kill(1).
+#[track_caller]
+pub(crate) fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
 }
 
 /// Every file and directory below `dir`.

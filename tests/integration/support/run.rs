@@ -67,6 +67,32 @@ impl Run {
         self
     }
 
+    /// stderr has exactly `n` lines.
+    #[track_caller]
+    pub(crate) fn assert_stderr_lines(&self, n: usize) -> &Self {
+        let lines = self.stderr.lines().count();
+        assert!(lines == n, "stderr has {lines} lines, not {n}\n{self}");
+        self
+    }
+
+    /// stdout as CSV bars (`fetch --format csv`), checking its header.
+    pub(crate) fn rows(&self) -> Vec<super::CsvBar> {
+        super::parse_csv(&self.stdout)
+    }
+
+    /// The CSV bars of `symbol` in stdout.
+    pub(crate) fn bars_of(&self, symbol: &str) -> Vec<super::emulator::EmuBar> {
+        super::bars_of(&self.rows(), symbol)
+    }
+
+    /// stdout parsed as NDJSON: one JSON value a line.
+    #[track_caller]
+    pub(crate) fn ndjson(&self) -> Vec<serde_json::Value> {
+        let parse =
+            |l: &str| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}\n{self}"));
+        self.stdout.lines().map(parse).collect()
+    }
+
     /// stdout parsed as JSON (`serde_json::Value`, or any type it deserializes into).
     #[track_caller]
     pub(crate) fn json<T: DeserializeOwned>(&self) -> T {
@@ -102,6 +128,22 @@ impl Running {
     /// The process id, to send it a signal.
     pub(crate) fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Its stdin, to write while it runs (when the command's stdin was set to piped).
+    pub(crate) fn take_stdin(&mut self) -> std::process::ChildStdin {
+        self.child
+            .stdin
+            .take()
+            .expect("stdin is piped and not taken yet")
+    }
+
+    /// Its stdout, to read while it runs (then [`Running::wait`]'s `stdout` is empty).
+    pub(crate) fn take_stdout(&mut self) -> std::process::ChildStdout {
+        self.child
+            .stdout
+            .take()
+            .expect("stdout is piped and not taken yet")
     }
 
     pub(crate) fn wait(self) -> Run {
