@@ -239,14 +239,23 @@ fn write_ledger(
         l.process_dates.0,
         l.process_dates.1
     )?;
+    let mut actions = Table::new([
+        Column::left("ex_date"),
+        Column::left("kind").min(14),
+        Column::left("action").min(24),
+        Column::left("processed"),
+    ])
+    .without_header()
+    .indented("  ");
     for a in &l.actions {
-        let (kind, what) = (a.kind.type_name(), a.kind.to_string());
-        writeln!(
-            out,
-            "  ex {}  {kind:<14}  {what:<24}  processed {}",
-            a.ex_date, a.process_date
-        )?;
+        actions.push(vec![
+            format!("ex {}", a.ex_date),
+            a.kind.type_name().to_owned(),
+            a.kind.to_string(),
+            format!("processed {}", a.process_date),
+        ]);
     }
+    actions.write(out)?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use indicatif::{HumanBytes, HumanCount};
 use crate::cli::args::prune::PruneArgs;
 use crate::cli::failure::PruneFailed;
 use crate::cli::formats;
+use crate::cli::formats::table::{Column, Table};
 use crate::cli::{Context, UsageError};
 use crate::error_chain::error_chain;
 use crate::market::When;
@@ -110,6 +111,13 @@ fn confirm_all(ctx: &Context, filter: &SeriesFilter) -> anyhow::Result<bool> {
 /// One line per series and ledger pruned (or that would be), then the totals; nothing when
 /// nothing was done.
 fn write_report(out: &mut dyn Write, report: &PruneReport, dry_run: bool) -> anyhow::Result<()> {
+    let mut listing = Table::new([
+        Column::left("what").min(12),
+        Column::left("series"),
+        Column::right("rows"),
+        Column::right("size"),
+    ])
+    .without_header();
     for series in &report.series {
         let verb = match (series.effect, dry_run) {
             (PruneEffect::Removed, false) => "removed",
@@ -119,21 +127,24 @@ fn write_report(out: &mut dyn Write, report: &PruneReport, dry_run: bool) -> any
             (PruneEffect::Compacted, false) => "compacted",
             (PruneEffect::Compacted, true) => "would compact",
         };
-        writeln!(
-            out,
-            "{verb:<12}  {}  {} rows  {}",
-            series.key,
-            HumanCount(series.rows),
-            HumanBytes(series.bytes)
-        )?;
+        listing.push(vec![
+            verb.to_owned(),
+            series.key.to_string(),
+            format!("{} rows", HumanCount(series.rows)),
+            HumanBytes(series.bytes).to_string(),
+        ]);
     }
+    listing.write(out)?;
+    let mut ledgers =
+        Table::new([Column::left("what").min(12), Column::left("ledger")]).without_header();
     let verb = if dry_run { "would remove" } else { "removed" };
     for symbol in &report.ledgers {
-        writeln!(
-            out,
-            "{verb:<12}  {symbol} corporate actions (no series of {symbol} left)"
-        )?;
+        ledgers.push(vec![
+            verb.to_owned(),
+            format!("{symbol} corporate actions (no series of {symbol} left)"),
+        ]);
     }
+    ledgers.write(out)?;
     if report.nothing_done() {
         return Ok(());
     }

@@ -50,6 +50,8 @@ impl Column {
 pub(crate) struct Table {
     columns: Vec<Column>,
     rows: Vec<Vec<String>>,
+    header: bool,
+    indent: &'static str,
 }
 
 /// What stands between two columns.
@@ -60,7 +62,22 @@ impl Table {
         Table {
             columns: columns.into_iter().collect(),
             rows: Vec::new(),
+            header: true,
+            indent: "",
         }
+    }
+
+    /// Rows only: a listing whose columns speak for themselves (headers then only name the
+    /// columns in the code and do not widen them).
+    pub(crate) fn without_header(mut self) -> Self {
+        self.header = false;
+        self
+    }
+
+    /// Every line starts with `indent` (a table nested under a heading line).
+    pub(crate) fn indented(mut self, indent: &'static str) -> Self {
+        self.indent = indent;
+        self
     }
 
     /// Adds a row; a row shorter than the header leaves its last columns empty.
@@ -73,7 +90,10 @@ impl Table {
         let mut widths: Vec<usize> = self
             .columns
             .iter()
-            .map(|c| c.min_width.max(c.header.chars().count()))
+            .map(|c| match self.header {
+                true => c.min_width.max(c.header.chars().count()),
+                false => c.min_width,
+            })
             .collect();
         for row in &self.rows {
             for (width, cell) in widths.iter_mut().zip(row) {
@@ -90,6 +110,7 @@ impl Table {
         cells: impl Iterator<Item = &'a str>,
     ) {
         let start = text.len();
+        text.push_str(self.indent);
         for (i, ((cell, column), width)) in cells.zip(&self.columns).zip(widths).enumerate() {
             if i > 0 {
                 text.push_str(GUTTER);
@@ -111,7 +132,9 @@ impl Table {
     pub(crate) fn render(&self) -> String {
         let widths = self.widths();
         let mut text = String::new();
-        self.push_line(&mut text, &widths, self.columns.iter().map(|c| c.header));
+        if self.header {
+            self.push_line(&mut text, &widths, self.columns.iter().map(|c| c.header));
+        }
         for row in &self.rows {
             self.push_line(&mut text, &widths, row.iter().map(String::as_str));
         }
@@ -142,6 +165,16 @@ mod tests {
             table.render(),
             "name       n  note\na       1000\nlonger     7  x\nb\n"
         );
+    }
+
+    #[test]
+    fn a_listing_without_header_may_be_indented() {
+        let mut table = Table::new([Column::left("verb").min(6), Column::right("n")])
+            .without_header()
+            .indented("  ");
+        table.push(vec!["cut".into(), "10".into()]);
+        table.push(vec!["kept".into(), "7".into()]);
+        assert_eq!(table.render(), "  cut     10\n  kept     7\n");
     }
 
     #[test]
