@@ -1,7 +1,8 @@
 //! The operations behind the subcommands, one file each, plus what they share: the
-//! gap-filling engine, the refreshing of corporate-actions ledgers and reading many series
-//! at once. Inputs are typed
-//! options; outputs are data. Nothing here parses argv or prints.
+//! gap-filling planner and engine, the refreshing of corporate-actions ledgers, the
+//! watchlist file and reading many series at once. Inputs are typed options; outputs are
+//! reports (data) or a stream of bars, which `cli` renders. Every decision of a run (what to
+//! read, which ledgers, how many threads) is made here. Nothing here parses argv or prints.
 
 pub mod concurrent_reads;
 pub mod corporate_actions;
