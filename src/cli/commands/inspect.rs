@@ -176,7 +176,13 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
     ledger_symbols.sort();
     ledger_symbols.dedup();
     ledger_symbols.retain(|s| s.asset_class() == AssetClass::Stocks);
-    let ledgers = op::ledgers(&ctx.store, &ledger_symbols);
+    // Shown in JSON and for named symbols; otherwise read only to warn of damage, which a
+    // bucket's index rules out for the ledgers it vouches for (issue 25).
+    let ledgers = if format == InspectFormat::Json || !filter.symbols.is_empty() {
+        op::ledgers(&ctx.store, &ledger_symbols)
+    } else {
+        crate::ops::corporate_actions::unvouched_ledgers(&ctx.store, &ledger_symbols)
+    };
     let mut problems = Vec::new();
     if args.verify {
         problems = op::verify(&ctx.store, &infos);
