@@ -19,6 +19,7 @@
 //! Besides series, a cache holds small *documents* (corporate-actions ledgers): whole files
 //! replaced atomically under their own lock, addressed by a path relative to the cache root.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
@@ -137,6 +138,58 @@ pub trait CacheBackend: Debug + Send + Sync {
 
     /// The file names of the documents directly inside `dir`.
     fn list_documents(&self, dir: &Path) -> Result<Vec<String>, Error>;
+
+    /// A document's bytes and the version a conditional write must match (`None` where
+    /// documents are locked instead); `None` when absent.
+    fn read_document_versioned(&self, relative: &Path) -> Result<Option<VersionedDocument>, Error> {
+        Ok(self.read_document(relative)?.map(|bytes| (bytes, None)))
+    }
+
+    /// Replaces a document if it is still at `expected` (`None`: only if absent); false when
+    /// another writer got there first. Where documents are locked (the caller holds `lock`),
+    /// the write always happens.
+    fn write_document_if(
+        &self,
+        relative: &Path,
+        bytes: &[u8],
+        expected: Option<&DocumentVersion>,
+        lock: &SeriesLock,
+    ) -> Result<bool, Error> {
+        let _ = expected;
+        self.write_document(relative, bytes, lock).map(|()| true)
+    }
+
+    /// [`CacheBackend::write_document`], returning the document's new version where the
+    /// backend has versions.
+    fn write_document_versioned(
+        &self,
+        relative: &Path,
+        bytes: &[u8],
+        lock: &SeriesLock,
+    ) -> Result<Option<DocumentVersion>, Error> {
+        self.write_document(relative, bytes, lock).map(|()| None)
+    }
+
+    /// The versions of the documents directly inside `dir`, by file name, from one listing;
+    /// `None` from a backend where reading a document costs no more than listing it.
+    fn document_versions(
+        &self,
+        dir: &Path,
+    ) -> Result<Option<BTreeMap<String, DocumentVersion>>, Error> {
+        let _ = dir;
+        Ok(None)
+    }
+}
+
+/// A document's bytes and its version, where the backend has versions.
+pub type VersionedDocument = (Vec<u8>, Option<DocumentVersion>);
+
+/// The version of a document in a backend that has versions (an object's ETag and version
+/// id): what a conditional write must match, and what tells a changed document apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentVersion {
+    pub e_tag: Option<String>,
+    pub version: Option<String>,
 }
 
 /// A series as stored: its metadata and (some of) its bars.
@@ -260,8 +313,12 @@ impl Iterator for SeriesScan {
     type Item = Result<Vec<Bar>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.chunks
-            .next()
-            .map(|chunk| chunk.map_err(|source| Error::damaged(&self.location, &self.key, source)))
+        self.chunks.next().map(|chunk| {
+            // A read that failed (a disk, or a bucket mid-scan) is said as such, not as damage.
+            chunk.map_err(|source| {
+                Error::damaged(&self.location, &self.key, source)
+                    .on_file(&self.location, super::Access::Read)
+            })
+        })
     }
 }

@@ -29,6 +29,7 @@
 //! what [`read`] returns: `checked_at` and `process_dates` in the file are as of its last
 //! rewrite, so they may be older than the symbol's last check.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -129,26 +130,29 @@ pub fn list(store: &Store) -> Result<Vec<Symbol>, Error> {
     let mut symbols: Vec<Symbol> = store
         .list_documents(&ledger_relative_dir())?
         .iter()
-        .filter_map(|name| {
-            // The index of checks sits beside the ledgers (its name can be no symbol's).
-            if name == LEDGER_INDEX_FILE {
-                return None;
-            }
-            let stem = name.strip_suffix(".json")?;
-            let symbol = percent_decode_str(stem)
-                .decode_utf8()
-                .ok()?
-                .parse::<Symbol>()
-                .ok()?;
-            // Only the file name the layout gives the symbol (not another spelling of it).
-            let canonical = ledger_relative_path(&symbol);
-            (symbol.asset_class() == AssetClass::Stocks
-                && canonical.file_name().and_then(|n| n.to_str()) == Some(name.as_str()))
-            .then_some(symbol)
-        })
+        .filter_map(|name| symbol_of(name))
         .collect();
     symbols.sort();
     Ok(symbols)
+}
+
+/// The symbol whose ledger file is named `name`; `None` for any other file.
+fn symbol_of(name: &str) -> Option<Symbol> {
+    // The index of checks sits beside the ledgers (its name can be no symbol's).
+    if name == LEDGER_INDEX_FILE {
+        return None;
+    }
+    let stem = name.strip_suffix(".json")?;
+    let symbol = percent_decode_str(stem)
+        .decode_utf8()
+        .ok()?
+        .parse::<Symbol>()
+        .ok()?;
+    // Only the file name the layout gives the symbol (not another spelling of it).
+    let canonical = ledger_relative_path(&symbol);
+    (symbol.asset_class() == AssetClass::Stocks
+        && canonical.file_name().and_then(|n| n.to_str()) == Some(name))
+    .then_some(symbol)
 }
 
 /// Takes the write lock of `symbol`'s ledger. Blocking: call off the async runtime.
@@ -156,11 +160,30 @@ pub fn lock(store: &Store, symbol: &Symbol, wait: bool) -> Result<SeriesLock, Er
     store.lock_document(&ledger_relative_path(symbol), wait)
 }
 
-/// Replaces the ledger atomically. The caller holds its lock.
-pub fn write(store: &Store, ledger: &Ledger, lock: &SeriesLock) -> Result<(), Error> {
+/// Replaces the ledger atomically. The caller holds its lock. Returns the new file's ETag
+/// where the backend has them (see [`etags`]).
+pub fn write(store: &Store, ledger: &Ledger, lock: &SeriesLock) -> Result<Option<String>, Error> {
     let mut bytes = serde_json::to_vec_pretty(&Json::from(ledger)).map_err(std::io::Error::from)?;
     bytes.push(b'\n');
-    store.write_document(&ledger_relative_path(&ledger.symbol), &bytes, lock)
+    let version =
+        store.write_document_versioned(&ledger_relative_path(&ledger.symbol), &bytes, lock)?;
+    Ok(version.and_then(|v| v.e_tag))
+}
+
+/// The ETag of every ledger file, by symbol, from one listing: an object store's, where
+/// the ETag changes with every write, so a ledger whose ETag is the one recorded when it was
+/// last written or read (`ledger_index`) is known without reading it. `None` from a backend
+/// where reading a ledger costs no more than listing it (a directory): read them.
+pub fn etags(store: &Store) -> Result<Option<BTreeMap<Symbol, String>>, Error> {
+    let Some(versions) = store.document_versions(&ledger_relative_dir())? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        versions
+            .into_iter()
+            .filter_map(|(name, version)| Some((symbol_of(&name)?, version.e_tag?)))
+            .collect(),
+    ))
 }
 
 /// Deletes the ledger, its lock file and the ledger directory if that is left empty. Returns

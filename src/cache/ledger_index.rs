@@ -6,7 +6,8 @@
 //! {
 //!   "format_version": 1,
 //!   "symbols": {
-//!     "NVDA": {"checked_at": "2024-06-14T20:30:00Z", "process_dates": ["2016-01-01", "2024-06-14"]}
+//!     "NVDA": {"checked_at": "2024-06-14T20:30:00Z", "process_dates": ["2016-01-01", "2024-06-14"],
+//!              "ledger_etag": "\"5d41402abc4b2a76b9719d911017c592\""}
 //!   }
 //! }
 //! ```
@@ -18,11 +19,21 @@
 //! both spans (the ledger file keeps its own fields, as of its last rewrite, so a cache
 //! without an index, or a binary that does not know it, still reads correct if older values).
 //!
+//! In a bucket, an entry also records the ETag of the symbol's ledger file as this cache
+//! last wrote or read it (`ledger_etag`). One LIST of the ledgers gives their current ETags:
+//! a ledger whose ETag is the recorded one is the file the entry describes, so a refresh
+//! plans from the entry without reading the ledger, and reads it only when an answer brings
+//! actions for it. A ledger written since by anyone else, replaced by hand, truncated or
+//! damaged has another ETag, so it is read (and a damaged one found and fetched again from
+//! scratch) exactly as before. On disk, where a read costs no more than a listing, ledgers
+//! are always read and no ETag is recorded.
+//!
 //! The index is a hint that only ever saves requests: an entry without a ledger file is
 //! ignored (a missing ledger is asked from scratch), a damaged index reads as empty and the
-//! next write replaces it. Writers merge with what is stored under the index's own lock
-//! ([`record`]), since two runs may refresh at once; in a bucket, where documents are not
-//! locked, the last write wins and a lost entry only means a symbol is asked again.
+//! next write replaces it. Writers merge with what is stored ([`record`]), since two runs may
+//! refresh at once: on disk under the index's own lock; in a bucket with a conditional put
+//! on the version read, re-reading and merging again when another run wrote in between, so
+//! no run's entries are lost.
 //!
 //! The name starts with `_`, which no encoded symbol can (it would be `%5F`), so the index is
 //! never mistaken for a ledger, even on a case-insensitive file system.
@@ -63,10 +74,26 @@ impl Check {
     }
 }
 
+/// Attempts of one write of the index before giving up on an index that keeps changing.
+const MAX_WRITE_ATTEMPTS: u32 = 16;
+
 /// The checks recorded in a cache, by symbol.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LedgerIndex {
     pub checks: BTreeMap<Symbol, Check>,
+    /// The ETag of each symbol's ledger file as last written or read (object storage only).
+    pub ledger_etags: BTreeMap<Symbol, String>,
+}
+
+/// What the index knows of a ledger without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vouched {
+    /// There is no ledger file.
+    Absent,
+    /// The ledger file is the one the entry describes: its latest check.
+    Unchanged(Check),
+    /// Read the ledger to know.
+    Unknown,
 }
 
 impl LedgerIndex {
@@ -95,6 +122,36 @@ impl LedgerIndex {
             self.apply(&mut ledger);
             ledger
         }))
+    }
+
+    /// What the index says of `symbol`'s ledger, given the ETags of the ledger files from a
+    /// listing (`None`: this backend has none, read every ledger).
+    pub fn vouch(&self, symbol: &Symbol, listed: Option<&BTreeMap<Symbol, String>>) -> Vouched {
+        let Some(listed) = listed else {
+            return Vouched::Unknown;
+        };
+        let Some(etag) = listed.get(symbol) else {
+            return Vouched::Absent;
+        };
+        match (self.ledger_etags.get(symbol), self.checks.get(symbol)) {
+            (Some(recorded), Some(check)) if recorded == etag => Vouched::Unchanged(*check),
+            _ => Vouched::Unknown,
+        }
+    }
+
+    /// Records what is known of the ETags of ledger files.
+    pub fn set_etags(&mut self, etags: impl IntoIterator<Item = (Symbol, LedgerEtag)>) {
+        for (symbol, etag) in etags {
+            match etag {
+                LedgerEtag::Keep => {}
+                LedgerEtag::Set(etag) => {
+                    self.ledger_etags.insert(symbol, etag);
+                }
+                LedgerEtag::Forget => {
+                    self.ledger_etags.remove(&symbol);
+                }
+            }
+        }
     }
 
     /// Adds `checks`, keeping for each symbol the later time and the union of the spans.
@@ -127,21 +184,61 @@ pub fn read(store: &Store) -> Result<LedgerIndex, Error> {
     Ok(parse(&bytes).unwrap_or_default())
 }
 
-/// Records `checks` in one write: under the index's lock, merged with what is stored. Does
-/// nothing when `checks` is empty. Blocking.
-pub fn record(store: &Store, checks: Vec<(Symbol, Check)>) -> Result<(), Error> {
+/// What a run knows of the ETag of a symbol's ledger file after its check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerEtag {
+    /// The ledger is the one the recorded ETag names (it was not read or written).
+    Keep,
+    /// The ledger was read or written with this ETag.
+    Set(String),
+    /// Not known (a directory cache, or a ledger written or read without one).
+    Forget,
+}
+
+/// One check to record, with what is known of the symbol's ledger file.
+pub type Recorded = (Symbol, Check, LedgerEtag);
+
+/// Records `checks` in one write, merged with what is stored: under the index's lock, or
+/// (in a bucket) as a conditional put retried on a fresh read when another run wrote in
+/// between. Does nothing when `checks` is empty. Blocking.
+pub fn record(store: &Store, checks: Vec<Recorded>) -> Result<(), Error> {
     if checks.is_empty() {
         return Ok(());
     }
+    update(store, |index| {
+        index.set_etags(checks.iter().map(|(s, _, e)| (s.clone(), e.clone())));
+        index.merge(checks.iter().map(|(s, c, _)| (s.clone(), *c)));
+    })
+}
+
+/// Applies `change` to the stored index and writes it back when it changed: read, change,
+/// conditional write, and again on a conflict. Blocking.
+fn update(store: &Store, change: impl Fn(&mut LedgerIndex)) -> Result<(), Error> {
     // Always wait: the lock is held only for one read and one small write.
     let lock = store.lock_document(&relative_path(), true)?;
-    let mut index = read(store)?;
-    let before = index.clone();
-    index.merge(checks);
-    if index == before {
-        return Ok(());
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        let (mut index, version) = match store.read_document_versioned(&relative_path())? {
+            Some((bytes, version)) => (parse(&bytes).unwrap_or_default(), version),
+            None => (LedgerIndex::default(), None),
+        };
+        let before = index.clone();
+        change(&mut index);
+        if index == before {
+            return Ok(());
+        }
+        if store.write_document_if(
+            &relative_path(),
+            &serialise(&index),
+            version.as_ref(),
+            &lock,
+        )? {
+            return Ok(());
+        }
     }
-    store.write_document(&relative_path(), &serialise(&index), &lock)
+    Err(Error::Contended {
+        location: path(store).display().to_string(),
+        attempts: MAX_WRITE_ATTEMPTS,
+    })
 }
 
 /// Keeps only the entries of `ledgers` (the symbols that still have a ledger, after `prune`
@@ -156,17 +253,17 @@ pub fn retain(store: &Store, ledgers: &[Symbol]) -> Result<(), Error> {
         Some(bytes) if stale(&bytes) => {}
         _ => return Ok(()),
     }
-    let lock = store.lock_document(&relative_path(), true)?;
-    let Some(bytes) = store.read_document(&relative_path())? else {
-        return Ok(());
-    };
-    let mut index = parse(&bytes).unwrap_or_default();
-    index.checks.retain(|symbol, _| ledgers.contains(symbol));
-    if index.checks.is_empty() {
-        store.remove_document(&relative_path(), lock).map(drop)
-    } else {
-        store.write_document(&relative_path(), &serialise(&index), &lock)
+    update(store, |index| {
+        index.checks.retain(|symbol, _| ledgers.contains(symbol));
+        index
+            .ledger_etags
+            .retain(|symbol, _| ledgers.contains(symbol));
+    })?;
+    if read(store)?.checks.is_empty() {
+        let lock = store.lock_document(&relative_path(), true)?;
+        store.remove_document(&relative_path(), lock)?;
     }
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -179,6 +276,8 @@ struct Json {
 struct JsonCheck {
     checked_at: String,
     process_dates: [String; 2],
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ledger_etag: Option<String>,
 }
 
 fn parse(bytes: &[u8]) -> Option<LedgerIndex> {
@@ -188,6 +287,7 @@ fn parse(bytes: &[u8]) -> Option<LedgerIndex> {
     }
     let date = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
     let mut checks = BTreeMap::new();
+    let mut ledger_etags = BTreeMap::new();
     for (symbol, check) in json.symbols {
         // One unreadable entry costs only its own symbol a request.
         let (Ok(symbol), Ok(checked_at), Some(start), Some(end)) = (
@@ -198,6 +298,9 @@ fn parse(bytes: &[u8]) -> Option<LedgerIndex> {
         ) else {
             continue;
         };
+        if let Some(etag) = check.ledger_etag {
+            ledger_etags.insert(symbol.clone(), etag);
+        }
         checks.insert(
             symbol,
             Check {
@@ -206,7 +309,10 @@ fn parse(bytes: &[u8]) -> Option<LedgerIndex> {
             },
         );
     }
-    Some(LedgerIndex { checks })
+    Some(LedgerIndex {
+        checks,
+        ledger_etags,
+    })
 }
 
 fn serialise(index: &LedgerIndex) -> Vec<u8> {
@@ -224,6 +330,7 @@ fn serialise(index: &LedgerIndex) -> Vec<u8> {
                             check.process_dates.0.to_string(),
                             check.process_dates.1.to_string(),
                         ],
+                        ledger_etag: index.ledger_etags.get(symbol).cloned(),
                     },
                 )
             })
@@ -280,10 +387,12 @@ mod tests {
                 (
                     a.clone(),
                     check("2024-06-14T20:30:00Z", "2016-01-01", "2024-06-14"),
+                    LedgerEtag::Forget,
                 ),
                 (
                     b.clone(),
                     check("2024-06-14T20:30:00Z", "2016-01-01", "2024-06-14"),
+                    LedgerEtag::Forget,
                 ),
             ],
         )
@@ -294,6 +403,7 @@ mod tests {
             vec![(
                 a.clone(),
                 check("2024-06-13T20:30:00Z", "2024-06-01", "2024-06-13"),
+                LedgerEtag::Forget,
             )],
         )
         .unwrap();
@@ -302,6 +412,7 @@ mod tests {
             vec![(
                 b.clone(),
                 check("2024-06-15T20:30:00Z", "2024-06-07", "2024-06-15"),
+                LedgerEtag::Forget,
             )],
         )
         .unwrap();

@@ -7,20 +7,51 @@
 //! loses the race gets [`PutOutcome::Conflict`], re-reads, merges and tries again. Each put is
 //! atomic, so a worker killed mid-commit leaves the previous object in place.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    UpdateVersion,
+};
 
 use super::Error;
 
-/// The version of an object as read: what a conditional put must match.
+/// The version of an object as read: what a conditional put must match (its ETag, and its
+/// version id where the store has them).
+pub use super::backend::DocumentVersion as ObjectVersion;
+
+/// The last bytes of an object, read with one ranged GET.
+#[derive(Debug, Clone)]
+pub struct ObjectTail {
+    /// The bytes `[size - bytes.len(), size)`: the whole object when it is that small.
+    pub bytes: Bytes,
+    /// The object's size.
+    pub size: u64,
+    pub version: ObjectVersion,
+}
+
+impl ObjectTail {
+    /// Where [`ObjectTail::bytes`] start in the object.
+    pub fn offset(&self) -> u64 {
+        self.size - self.bytes.len() as u64
+    }
+
+    /// Whether the tail is the whole object.
+    pub fn is_whole(&self) -> bool {
+        self.bytes.len() as u64 == self.size
+    }
+}
+
+/// An object found by a listing: its path relative to the prefix, size and ETag.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectVersion {
-    e_tag: Option<String>,
-    version: Option<String>,
+pub struct Listed {
+    pub relative: String,
+    pub size: u64,
+    pub e_tag: Option<String>,
 }
 
 /// The result of a conditional put.
@@ -125,6 +156,93 @@ impl ObjectClient {
         }
     }
 
+    /// The last `len` bytes of the object (all of it when smaller), with its size and version,
+    /// in one ranged GET; `None` when absent.
+    pub async fn get_tail(&self, relative: &str, len: u64) -> Result<Option<ObjectTail>, Error> {
+        let options = GetOptions {
+            range: Some(GetRange::Suffix(len)),
+            ..GetOptions::default()
+        };
+        match self.store.get_opts(&self.object(relative), options).await {
+            Ok(result) => {
+                let version = ObjectVersion {
+                    e_tag: result.meta.e_tag.clone(),
+                    version: result.meta.version.clone(),
+                };
+                let size = result.meta.size;
+                let bytes = result
+                    .bytes()
+                    .await
+                    .map_err(|e| storage_error(&self.display(relative), e))?;
+                if bytes.len() as u64 > size {
+                    return Err(Error::Storage {
+                        location: self.display(relative),
+                        message: format!(
+                            "a read of the last {len} bytes returned more than the object's {size}"
+                        ),
+                    });
+                }
+                Ok(Some(ObjectTail {
+                    bytes,
+                    size,
+                    version,
+                }))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => {
+                // An empty object has no last bytes to range over: read it whole (and let the
+                // caller find it is no parquet file).
+                if self.size(relative).await? == Some(0) {
+                    return Ok(self
+                        .get(relative)
+                        .await?
+                        .map(|(bytes, version)| ObjectTail {
+                            size: bytes.len() as u64,
+                            bytes,
+                            version,
+                        }));
+                }
+                Err(storage_error(&self.display(relative), e))
+            }
+        }
+    }
+
+    /// The byte ranges `ranges` of the object, one ranged GET each, all in flight at once,
+    /// each on condition that the object is still at `version` (a rewrite in between would
+    /// move every offset the caller planned from).
+    pub async fn get_ranges(
+        &self,
+        relative: &str,
+        ranges: &[Range<u64>],
+        version: &ObjectVersion,
+    ) -> Result<Vec<Bytes>, Error> {
+        let path = self.object(relative);
+        let gets = ranges.iter().map(|range| {
+            let options = GetOptions {
+                range: Some(GetRange::Bounded(range.clone())),
+                if_match: version.e_tag.clone(),
+                version: version.version.clone(),
+                ..GetOptions::default()
+            };
+            let path = path.clone();
+            async move {
+                let result = self.store.get_opts(&path, options).await?;
+                result.bytes().await
+            }
+        });
+        futures::future::try_join_all(gets)
+            .await
+            .map_err(|e| match e {
+                object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. } => {
+                    Error::Storage {
+                        location: self.display(relative),
+                        message: "the object was rewritten while it was read; run again".to_owned(),
+                    }
+                }
+                e => storage_error(&self.display(relative), e),
+            })
+    }
+
     /// Writes the object if it is still at `expected` (`None`: only if it does not exist).
     pub async fn put(
         &self,
@@ -160,12 +278,20 @@ impl ObjectClient {
         }
     }
 
-    /// Writes the object whatever is there (for small files merged by their readers).
-    pub async fn put_overwrite(&self, relative: &str, bytes: Bytes) -> Result<(), Error> {
+    /// Writes the object whatever is there (for small files merged by their readers); its
+    /// new version.
+    pub async fn put_overwrite(
+        &self,
+        relative: &str,
+        bytes: Bytes,
+    ) -> Result<ObjectVersion, Error> {
         self.store
             .put(&self.object(relative), PutPayload::from(bytes))
             .await
-            .map(|_| ())
+            .map(|put| ObjectVersion {
+                e_tag: put.e_tag,
+                version: put.version,
+            })
             .map_err(|e| storage_error(&self.display(relative), e))
     }
 
@@ -187,7 +313,24 @@ impl ObjectClient {
 
     /// Every object under the prefix: its path relative to the prefix and its size.
     pub async fn list(&self) -> Result<Vec<(String, u64)>, Error> {
-        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        Ok(self
+            .list_under("")
+            .await?
+            .into_iter()
+            .map(|l| (l.relative, l.size))
+            .collect())
+    }
+
+    /// Every object under `relative_dir` (`""`: the whole prefix), at any depth, with its
+    /// path relative to the cache's prefix, its size and ETag. One LIST request per 1,000
+    /// objects.
+    pub async fn list_under(&self, relative_dir: &str) -> Result<Vec<Listed>, Error> {
+        let dir = if relative_dir.is_empty() {
+            self.prefix.clone()
+        } else {
+            self.object(relative_dir)
+        };
+        let prefix = (!dir.as_ref().is_empty()).then_some(&dir);
         let metas: Vec<_> = self
             .store
             .list(prefix)
@@ -203,7 +346,11 @@ impl ObjectClient {
             .into_iter()
             .filter_map(|m| {
                 let full = m.location.as_ref();
-                full.get(skip..).map(|rel| (rel.to_owned(), m.size))
+                full.get(skip..).map(|rel| Listed {
+                    relative: rel.to_owned(),
+                    size: m.size,
+                    e_tag: m.e_tag,
+                })
             })
             .collect())
     }

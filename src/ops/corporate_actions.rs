@@ -9,15 +9,20 @@
 //! change, and the check of every symbol a run asked about goes into the cache's index of
 //! checks in one write at the end (`cache::ledger_index`). An unchanged refresh of 500
 //! symbols thus writes one file. Everything here reads ledgers through that index.
+//!
+//! Only what is needed is read: in a bucket, one LIST of the ledgers and the ETags the index
+//! recorded tell which ledgers are as the index describes them; those are planned from the
+//! index alone and read only when an answer brings actions for their symbol (issue 25). Any
+//! other ledger (changed, replaced, damaged, or unknown to the index) is read as before.
 
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use std::collections::{BTreeMap, HashMap};
 
 use super::Error;
-use super::concurrent_reads::map_blocking;
+use super::concurrent_reads::{map_blocking, map_scoped};
 use crate::api::{self, Client, CorporateActionsRequest};
 use crate::cache::ledger::{self, Ledger};
-use crate::cache::ledger_index::{self, Check};
+use crate::cache::ledger_index::{self, Check, LedgerEtag, Recorded, Vouched};
 use crate::cache::{self, Store};
 use crate::market::{CorporateAction, NEW_YORK, Symbol};
 
@@ -48,10 +53,9 @@ pub struct RefreshReport {
     pub actions_added: usize,
 }
 
-/// A refresh, symbol by symbol: what it did, which groups failed, and every symbol's ledger as
-/// it stands after it (read once: refreshed ones as written, the others as read, overlaid
-/// with the index's checks; `Ok(None)` where none is recorded, `Err` for one that cannot be
-/// read and could not be fetched again).
+/// A refresh, symbol by symbol: what it did, which groups failed, and the ledgers it read or
+/// wrote as they stand after it (refreshed ones as written, the others as read, overlaid with
+/// the index's checks). A ledger the index vouches for is not read, and not among them.
 #[derive(Debug)]
 pub struct Refreshed {
     pub report: RefreshReport,
@@ -98,42 +102,67 @@ pub async fn refresh_each(
     wait_for_locks: bool,
 ) -> Result<Refreshed, Error> {
     let today = today(now);
-    // The ledgers read for planning, by symbol (absent: none recorded, or damaged).
-    let mut stored_ledgers: HashMap<Symbol, Ledger> = HashMap::new();
-    // Every symbol's ledger as it stands, updated as answers are written.
+    // What planning learnt of each symbol's ledger (absent: none recorded, or damaged).
+    let mut stored_ledgers: HashMap<Symbol, Planned> = HashMap::new();
+    // Every symbol's ledger as read or written here (those the index vouches for are not
+    // read: a caller that needs their actions reads them itself).
     let mut ledgers = BTreeMap::new();
     let stale = {
         // An index that cannot be read only costs requests.
-        let index = {
+        let (index, etags) = {
             let store = store.clone();
-            tokio::task::spawn_blocking(move || ledger_index::read(&store).unwrap_or_default())
-                .await?
+            tokio::task::spawn_blocking(move || {
+                let index = ledger_index::read(&store).unwrap_or_default();
+                // A listing that fails leaves every ledger to be read.
+                (index, ledger::etags(&store).ok().flatten())
+            })
+            .await?
         };
-        // The known ledgers, 32 reads (or object GETs) at once.
+        let vouched: Vec<Vouched> = symbols
+            .iter()
+            .map(|s| index.vouch(s, etags.as_ref()))
+            .collect();
+        // The ledgers the index cannot vouch for, 32 reads (or object GETs) at once.
         // Kept as read: the answers below merge into them without reading any again.
-        let stored = {
+        let unknown: Vec<Symbol> = symbols
+            .iter()
+            .zip(&vouched)
+            .filter(|(_, v)| **v == Vouched::Unknown)
+            .map(|(s, _)| s.clone())
+            .collect();
+        let mut read = {
             let store = store.clone();
-            map_blocking(symbols.to_vec(), move |symbol| {
-                Ok::<_, Error>(ledger::read(&store, &symbol))
+            map_blocking(unknown.clone(), move |symbol| {
+                Ok(ledger::read(&store, &symbol).ok().flatten())
             })
             .await
+            .into_iter()
+            .zip(unknown)
+            .map(|(ledger, symbol)| (symbol, ledger.ok().flatten()))
+            .collect::<HashMap<_, _>>()
         };
         let mut groups: BTreeMap<NaiveDate, Vec<Symbol>> = BTreeMap::new();
-        for (symbol, read) in symbols.iter().zip(stored) {
-            let read = read?;
-            let stored = read.as_ref().ok().cloned().flatten();
-            let known = stored.as_ref().map(|ledger| index.check_of(ledger));
-            ledgers.insert(
-                symbol.clone(),
-                read.map(|l| {
-                    l.map(|mut l| {
-                        index.apply(&mut l);
-                        l
-                    })
+        for (symbol, vouched) in symbols.iter().zip(vouched) {
+            let planned = match vouched {
+                Vouched::Absent => None,
+                Vouched::Unchanged(check) => Some(Planned::Unread(check)),
+                Vouched::Unknown => read.remove(symbol).flatten().map(|ledger| {
+                    // Read now, so the index may vouch for it next time.
+                    let etag = etags.as_ref().and_then(|e| e.get(symbol)).cloned();
+                    Planned::Read(ledger, etag)
                 }),
-            );
-            if let Some(stored) = stored {
-                stored_ledgers.insert(symbol.clone(), stored);
+            };
+            let known = planned.as_ref().map(|p| match p {
+                Planned::Read(ledger, _) => index.check_of(ledger),
+                Planned::Unread(check) => *check,
+            });
+            if let Some(Planned::Read(ledger, _)) = &planned {
+                let mut ledger = ledger.clone();
+                index.apply(&mut ledger);
+                ledgers.insert(symbol.clone(), Ok(Some(ledger)));
+            }
+            if let Some(planned) = planned {
+                stored_ledgers.insert(symbol.clone(), planned);
             }
             if let (Some(known), Some(max_age)) = (known, max_age)
                 && now - known.checked_at <= max_age
@@ -152,7 +181,7 @@ pub async fn refresh_each(
     };
     let mut report = RefreshReport::default();
     let mut failures = Vec::new();
-    let mut checks: Vec<(Symbol, Check)> = Vec::new();
+    let mut checks: Vec<Recorded> = Vec::new();
     for (start, mut symbols) in stale {
         symbols.sort();
         symbols.dedup();
@@ -175,7 +204,7 @@ pub async fn refresh_each(
             report.requests += answer.pages;
             let store = store.clone();
             let symbols = request.symbols.clone();
-            let stored: Vec<Option<Ledger>> = request
+            let stored: Vec<Option<Planned>> = request
                 .symbols
                 .iter()
                 .map(|s| stored_ledgers.remove(s))
@@ -183,7 +212,7 @@ pub async fn refresh_each(
             let written = tokio::task::spawn_blocking(move || {
                 let asked = (request.start, request.end);
                 let mut added = 0;
-                let mut checks = Vec::with_capacity(request.symbols.len());
+                let mut checks: Vec<Recorded> = Vec::with_capacity(request.symbols.len());
                 let mut written = Vec::with_capacity(request.symbols.len());
                 for (symbol, stored) in request.symbols.iter().zip(stored) {
                     let actions: Vec<CorporateAction> = answer
@@ -192,6 +221,33 @@ pub async fn refresh_each(
                         .filter(|a| a.symbols().contains(&symbol.as_str()))
                         .cloned()
                         .collect();
+                    let (stored, mut etag) = match stored {
+                        // Nothing to merge into a ledger the index vouches for: it stays
+                        // as it is, and only the check is recorded.
+                        Some(Planned::Unread(known)) if actions.is_empty() => {
+                            let check = Check {
+                                checked_at: now,
+                                process_dates: (
+                                    known.process_dates.0.min(asked.0),
+                                    known.process_dates.1.max(asked.1),
+                                ),
+                            };
+                            checks.push((symbol.clone(), check, LedgerEtag::Keep));
+                            continue;
+                        }
+                        // Actions to merge: now the ledger is needed (it is the file the
+                        // recorded ETag names, or was replaced since, which the next
+                        // listing shows).
+                        Some(Planned::Unread(_)) => (
+                            ledger::read(&store, symbol).ok().flatten(),
+                            LedgerEtag::Keep,
+                        ),
+                        Some(Planned::Read(ledger, etag)) => (
+                            Some(ledger),
+                            etag.map_or(LedgerEtag::Forget, LedgerEtag::Set),
+                        ),
+                        None => (None, LedgerEtag::Forget),
+                    };
                     // Most answers change nothing: find out from the ledger read for
                     // planning, without the lock, and take it (then read again, as another
                     // run may have written meanwhile) only to write.
@@ -202,7 +258,8 @@ pub async fn refresh_each(
                         let (again, new, changed) = merged(stored, symbol, &actions, asked, now);
                         ledger = again;
                         if changed {
-                            ledger::write(&store, &ledger, &lock)?;
+                            etag = ledger::write(&store, &ledger, &lock)?
+                                .map_or(LedgerEtag::Forget, LedgerEtag::Set);
                             added += new;
                         }
                     }
@@ -212,6 +269,7 @@ pub async fn refresh_each(
                             checked_at: now,
                             process_dates: ledger.process_dates,
                         },
+                        etag,
                     ));
                     written.push(ledger);
                 }
@@ -233,7 +291,7 @@ pub async fn refresh_each(
     }
     // Every check of the run in one write.
     if !checks.is_empty() {
-        let symbols: Vec<Symbol> = checks.iter().map(|(s, _)| s.clone()).collect();
+        let symbols: Vec<Symbol> = checks.iter().map(|(s, _, _)| s.clone()).collect();
         let store = store.clone();
         let recorded =
             tokio::task::spawn_blocking(move || ledger_index::record(&store, checks)).await?;
@@ -250,6 +308,14 @@ pub async fn refresh_each(
         failures,
         ledgers,
     })
+}
+
+/// What planning a refresh learnt of a symbol's ledger.
+enum Planned {
+    /// Read, with its ETag from the listing (in a bucket).
+    Read(Ledger, Option<String>),
+    /// Not read: the index vouches that the ledger is as it recorded, with this check.
+    Unread(Check),
 }
 
 /// The recorded ledgers of `symbols`, `None` where none is recorded, with their latest checks
@@ -270,6 +336,26 @@ pub async fn load(
     .await
     .into_iter()
     .collect()
+}
+
+/// The ledgers of `symbols` that could be damaged, read (`Err` for a damaged one): every
+/// ledger of a directory cache; in a bucket, after one LIST, only those the index of checks
+/// cannot vouch for (a vouched ledger is the file barkeep last wrote or read whole, see
+/// `cache::ledger_index`). `Ok(None)` for the others and for symbols without a ledger.
+/// Blocking: reads [`READS_IN_FLIGHT`](super::concurrent_reads::READS_IN_FLIGHT) at a time.
+pub fn unvouched_ledgers(
+    store: &Store,
+    symbols: &[Symbol],
+) -> Vec<(Symbol, Result<Option<Ledger>, crate::cache::Error>)> {
+    let index = ledger_index::read(store).unwrap_or_default();
+    let etags = ledger::etags(store).ok().flatten();
+    map_scoped(symbols, |symbol| {
+        let ledger = match index.vouch(symbol, etags.as_ref()) {
+            Vouched::Absent | Vouched::Unchanged(_) => Ok(None),
+            Vouched::Unknown => index.read_checked(store, symbol),
+        };
+        (symbol.clone(), ledger)
+    })
 }
 
 /// The ledger file of `symbol` as `stored` (`None`: not recorded, or damaged) with an answer

@@ -264,23 +264,25 @@ pub async fn fetch(
     stocks.dedup();
     // A failed refresh blocks only the symbols it concerns, and only those with no recorded
     // ledger at all: the others are adjusted with the actions as last recorded.
-    // Each ledger is read once: by the refresh (which returns them), or by `load` offline.
-    let (refreshed, failures, ledgers) = match client {
+    // Each ledger is read once: by the refresh (which returns what it read or wrote), then
+    // `load` reads the others (all of them offline; those the index vouched for online).
+    let (refreshed, failures, mut ledgers) = match client {
         Some(client) => {
             let refreshed =
                 corporate_actions::refresh_each(store, client, &stocks, now, Some(MAX_AGE), true)
                     .await?;
             let ledgers = (refreshed.ledgers.into_iter())
                 .map(|(symbol, ledger)| ledger.map(|l| (symbol, l)))
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Result<BTreeMap<_, _>, _>>()?;
             (refreshed.report.checked, refreshed.failures, ledgers)
         }
-        None => (
-            Vec::new(),
-            Vec::new(),
-            corporate_actions::load(store, &stocks).await?,
-        ),
+        None => (Vec::new(), Vec::new(), BTreeMap::new()),
     };
+    let unread: Vec<Symbol> = (stocks.iter())
+        .filter(|s| !ledgers.contains_key(*s))
+        .cloned()
+        .collect();
+    ledgers.extend(corporate_actions::load(store, &unread).await?);
     let refresh_error = |symbol: &Symbol| {
         failures
             .iter()

@@ -48,6 +48,10 @@ pub struct InspectOptions {
     pub filter: SeriesFilter,
     /// Read every file whole and check it (`--verify`).
     pub verify: bool,
+    /// Every listed stock symbol's ledger is shown (JSON). Otherwise only the ledgers of the
+    /// symbols named are; the others are read only to warn of damage, which a bucket's index
+    /// rules out for the ledgers it vouches for (issue 25).
+    pub ledgers_shown: bool,
 }
 
 /// The ledger of one stock symbol: `Ok(None)` where none is recorded.
@@ -87,7 +91,11 @@ pub fn inspect(store: &Store, options: &InspectOptions) -> Result<InspectReport,
     };
     ledger_symbols.sort();
     ledger_symbols.dedup();
-    let ledgers = ledgers(store, &ledger_symbols);
+    let ledgers = if options.ledgers_shown || !filter.symbols.is_empty() {
+        ledgers(store, &ledger_symbols)
+    } else {
+        super::corporate_actions::unvouched_ledgers(store, &ledger_symbols)
+    };
     let (problems, leftovers) = if options.verify {
         let mut problems = verify(store, &series);
         problems.extend(orphan_journals(store, filter)?);

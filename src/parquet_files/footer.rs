@@ -15,7 +15,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::basic::Compression;
 use parquet::file::FOOTER_SIZE;
 use parquet::file::metadata::{FooterTail, ParquetMetaData, ParquetMetaDataReader};
-use parquet::file::reader::ChunkReader;
+use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::statistics::Statistics;
 
 use super::metadata::METADATA_KEY;
@@ -55,25 +55,46 @@ impl Footer {
         Self::read_from(bytes, bytes.len() as u64)
     }
 
-    /// The one footer decoder, wherever the file's `file_len` bytes are (a `File`, `Bytes`):
-    /// the tail gives the metadata's length, then the footer is read from where it starts.
-    fn read_from(source: &impl ChunkReader, file_len: u64) -> Result<Self, Error> {
+    /// Reads and checks the footer of a file of `file_len` bytes from its last bytes alone
+    /// (`tail`, a ranged read of an object's end), which must hold the whole footer: see
+    /// [`Footer::start`] for where it starts.
+    pub fn from_tail(file_len: u64, tail: Bytes) -> Result<Self, Error> {
+        let offset = file_len
+            .checked_sub(tail.len() as u64)
+            .ok_or_else(|| Error::Schema("more bytes than the file holds".into()))?;
+        Self::read_from(&Tail { offset, tail }, file_len)
+    }
+
+    /// Where the footer of a file of `file_len` bytes starts, from the file's last
+    /// [`FOOTER_SIZE`] bytes (the metadata's length and the magic).
+    pub fn start(file_len: u64, last_bytes: &[u8]) -> Result<u64, Error> {
         if file_len < TAIL_LEN + LEADING_MAGIC_LEN {
             return Err(Error::Schema(format!(
                 "{file_len} bytes is too short for a parquet file"
             )));
         }
-        let tail = source.get_bytes(file_len - TAIL_LEN, FOOTER_SIZE)?;
         // An encrypted footer ends in `PARE`, which barkeep never writes and cannot read.
-        let tail = FooterTail::try_from(tail.as_ref())
+        let tail = FooterTail::try_from(last_bytes)
             .ok()
             .filter(|tail| !tail.is_encrypted_footer())
             .ok_or_else(|| Error::Schema("no parquet magic at the end of the file".into()))?;
-        let start = u64::try_from(tail.metadata_length())
+        u64::try_from(tail.metadata_length())
             .ok()
             .and_then(|metadata_len| file_len.checked_sub(TAIL_LEN + metadata_len))
             .filter(|&start| start >= LEADING_MAGIC_LEN)
-            .ok_or_else(|| Error::Schema("the footer length exceeds the file".into()))?;
+            .ok_or_else(|| Error::Schema("the footer length exceeds the file".into()))
+    }
+
+    /// The one footer decoder, wherever the file's `file_len` bytes are (a `File`, `Bytes`,
+    /// the tail of an object): the tail gives the metadata's length, then the footer is read
+    /// from where it starts.
+    fn read_from(source: &impl ChunkReader, file_len: u64) -> Result<Self, Error> {
+        let last = file_len.saturating_sub(TAIL_LEN);
+        let last_bytes = match file_len < TAIL_LEN + LEADING_MAGIC_LEN {
+            true => Bytes::new(),
+            false => source.get_bytes(last, FOOTER_SIZE)?,
+        };
+        let start = Self::start(file_len, &last_bytes)?;
         let raw_len = usize::try_from(file_len - start).expect("a footer length fits in a usize");
         let raw = Vec::from(source.get_bytes(start, raw_len)?);
         let parquet = ParquetMetaDataReader::decode_metadata(&raw[..raw_len - FOOTER_SIZE])?;
@@ -192,6 +213,43 @@ fn series_metadata(meta: &ParquetMetaData) -> Result<SeriesMetadata, Error> {
             ))
         })?;
     SeriesMetadata::from_json(&text)
+}
+
+/// The last bytes of a file, from `offset` to its end, read as the file itself: a read before
+/// `offset` fails (the footer was not inside them).
+struct Tail {
+    offset: u64,
+    tail: Bytes,
+}
+
+impl Length for Tail {
+    fn len(&self) -> u64 {
+        self.offset + self.tail.len() as u64
+    }
+}
+
+impl ChunkReader for Tail {
+    type T = bytes::buf::Reader<Bytes>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        use bytes::Buf;
+        Ok(self
+            .get_bytes(start, (self.len() - start.min(self.len())) as usize)?
+            .reader())
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let from = start
+            .checked_sub(self.offset)
+            .and_then(|from| usize::try_from(from).ok())
+            .filter(|&from| from + length <= self.tail.len())
+            .ok_or_else(|| {
+                parquet::errors::ParquetError::General(format!(
+                    "bytes {start}..+{length} lie outside the tail read"
+                ))
+            })?;
+        Ok(self.tail.slice(from..from + length))
+    }
 }
 
 #[cfg(test)]

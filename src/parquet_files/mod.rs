@@ -7,6 +7,7 @@ pub mod append;
 mod error;
 pub mod footer;
 pub mod metadata;
+pub mod ranged_read;
 pub mod read;
 mod record_batch;
 pub mod schema;

@@ -6,9 +6,10 @@
 use std::fs::File;
 use std::io::{Read as _, Seek as _};
 
+use arrow::array::RecordBatch;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::ChunkReader;
 
 use super::footer::Footer;
@@ -17,7 +18,7 @@ use super::{Error, SeriesMetadata};
 use crate::market::{Bar, Interval};
 
 /// Bars decoded per chunk.
-const CHUNK_ROWS: usize = 65_536;
+pub(crate) const CHUNK_ROWS: usize = 65_536;
 
 /// What the footer says about a file, without decoding any bars.
 #[derive(Debug, Clone)]
@@ -49,10 +50,13 @@ pub fn read_summary(file: &File) -> Result<FileSummary, Error> {
     Ok(FileSummary::from(&footer))
 }
 
+/// Record batches decoded from a file, wherever its bytes come from.
+type Batches = Box<dyn Iterator<Item = Result<RecordBatch, Error>> + Send>;
+
 /// The bars of a file inside a range, in chunks of at most 65,536, checked to be strictly
 /// increasing across chunks.
 pub struct BarChunks {
-    reader: ParquetRecordBatchReader,
+    reader: Batches,
     range: Option<Interval>,
     last: Option<DateTime<Utc>>,
     failed: bool,
@@ -68,7 +72,7 @@ impl Iterator for BarChunks {
         loop {
             let batch = match self.reader.next()? {
                 Ok(batch) => batch,
-                Err(e) => return Some(self.fail(e.into())),
+                Err(e) => return Some(self.fail(e)),
             };
             let mut bars = Vec::with_capacity(batch.num_rows());
             if let Err(e) = extend_from_record_batch(&batch, &mut bars) {
@@ -91,6 +95,16 @@ impl Iterator for BarChunks {
 }
 
 impl BarChunks {
+    /// The bars of `batches` inside `range` (all when `None`).
+    pub(crate) fn from_batches(batches: Batches, range: Option<Interval>) -> Self {
+        BarChunks {
+            reader: batches,
+            range,
+            last: None,
+            failed: false,
+        }
+    }
+
     fn fail(&mut self, e: Error) -> Result<Vec<Bar>, Error> {
         self.failed = true;
         Err(e)
@@ -146,13 +160,10 @@ pub fn read_bars_bytes(bytes: Bytes) -> Result<(SeriesMetadata, Vec<Bar>), Error
     Ok((metadata, bars))
 }
 
-fn scan_with_footer<R: ChunkReader + 'static>(
-    file: R,
-    footer: Footer,
-    range: Option<Interval>,
-) -> Result<(SeriesMetadata, BarChunks), Error> {
-    let arrow = footer.arrow_metadata()?;
-    let selected: Vec<usize> = (0..footer.row_groups())
+/// The row groups whose timestamp statistics overlap `range` (all when `None`, or for a row
+/// group without statistics).
+pub(crate) fn overlapping_row_groups(footer: &Footer, range: Option<Interval>) -> Vec<usize> {
+    (0..footer.row_groups())
         .filter(|&i| match (range, footer.timestamp_range(i)) {
             (Some(r), Some((min, max))) => {
                 let (start, end) = (r.start.timestamp_nanos_opt(), r.end.timestamp_nanos_opt());
@@ -160,18 +171,24 @@ fn scan_with_footer<R: ChunkReader + 'static>(
             }
             _ => true,
         })
-        .collect();
+        .collect()
+}
+
+fn scan_with_footer<R: ChunkReader + 'static>(
+    file: R,
+    footer: Footer,
+    range: Option<Interval>,
+) -> Result<(SeriesMetadata, BarChunks), Error> {
+    let arrow = footer.arrow_metadata()?;
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, arrow)
-        .with_row_groups(selected)
+        .with_row_groups(overlapping_row_groups(&footer, range))
         .with_batch_size(CHUNK_ROWS)
         .build()?;
-    let chunks = BarChunks {
-        reader,
-        range,
-        last: None,
-        failed: false,
-    };
-    Ok((footer.series, chunks))
+    let batches = reader.map(|batch| batch.map_err(Error::from));
+    Ok((
+        footer.series,
+        BarChunks::from_batches(Box::new(batches), range),
+    ))
 }
 
 /// Reads the bars of row groups `from..` of the file whose footer is `footer` (the rows an
@@ -181,14 +198,9 @@ pub fn read_row_groups_from(file: File, footer: &Footer, from: usize) -> Result<
         .with_row_groups((from..footer.row_groups()).collect())
         .with_batch_size(CHUNK_ROWS)
         .build()?;
-    let mut chunks = BarChunks {
-        reader,
-        range: None,
-        last: None,
-        failed: false,
-    };
+    let batches = reader.map(|batch| batch.map_err(Error::from));
     let mut bars = Vec::new();
-    for chunk in &mut chunks {
+    for chunk in BarChunks::from_batches(Box::new(batches), None) {
         bars.extend(chunk?);
     }
     Ok(bars)

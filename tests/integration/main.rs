@@ -4,6 +4,7 @@
 
 mod adjustments;
 mod append;
+mod bucket_requests;
 mod calendar;
 mod conventions;
 mod daily_loop;

@@ -55,6 +55,7 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
     let options = InspectOptions {
         filter,
         verify: args.verify,
+        ledgers_shown: format == InspectFormat::Json,
     };
     let report = op::inspect(&ctx.store, &options)?;
     let mut out = formats::stdout();

@@ -12,6 +12,7 @@
 mod command_line;
 pub(crate) mod emulator;
 mod run;
+pub(crate) mod s3_proxy;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
