@@ -8,7 +8,7 @@ mod error;
 pub mod footer;
 pub mod metadata;
 pub mod read;
-mod record_batch;
+pub(crate) mod record_batch;
 pub mod schema;
 pub mod write;
 

@@ -4,6 +4,7 @@
 
 mod adjustments;
 mod append;
+mod binary_output;
 mod calendar;
 mod conventions;
 mod daily_loop;
