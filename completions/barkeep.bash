@@ -143,7 +143,7 @@ _barkeep() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "csv ndjson json table" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "csv ndjson json table arrow parquet" -- "${cur}"))
                     return 0
                     ;;
                 --output)

@@ -51,7 +51,9 @@ boats\t'Blue Ocean ATS (overnight)'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l format -d 'Output format [default: table on a terminal, csv otherwise]' -r -f -a "csv\t'Comma-separated values with a header line'
 ndjson\t'One JSON object per bar, one per line'
 json\t'One JSON array of objects'
-table\t'Aligned columns for people'"
+table\t'Aligned columns for people'
+arrow\t'Arrow IPC stream, for pyarrow, polars and DuckDB (binary: a pipe or -o, never a terminal)'
+parquet\t'One Parquet file, for pyarrow, polars, DuckDB and Spark (binary: -o FILE or a pipe)'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s o -l output -d 'Write the bars to FILE (replaced atomically) instead of stdout' -r -F
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l adjustment -d 'Adjust stock prices for corporate actions: raw, split, dividend, spin-off, all, or a comma list such as split,dividend' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l cache-dir -d 'The cache directory [default: the user cache directory]' -r -f -a "(__fish_complete_directories)"

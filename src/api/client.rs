@@ -5,7 +5,7 @@
 //! `corporate_actions`); this module knows none of them.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -51,7 +51,10 @@ pub struct ClientConfig {
 
 #[derive(Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    /// Built on the first request, not with the client: building it reads and parses the
+    /// system's CA certificates (a 220 KB bundle, several milliseconds), which a run that
+    /// finds everything in the cache never needs (issue 24).
+    http: Arc<OnceLock<reqwest::Client>>,
     config: Arc<ClientConfig>,
     pacer: Arc<Pacer>,
     pub(super) observer: Arc<dyn Observer>,
@@ -62,22 +65,37 @@ impl Client {
     /// host and no query (the endpoints' paths and parameters are appended to it).
     pub fn new(config: ClientConfig, observer: Arc<dyn Observer>) -> Result<Self, Error> {
         check_base_url(&config.base_url)?;
-        // reqwest is built without a default crypto provider; install ring's once.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("barkeep/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(config.read_timeout)
-            .gzip(true)
-            .build()
-            .map_err(Error::Transport)?;
         let pacer = Arc::new(Pacer::new(config.requests_per_minute));
         Ok(Self {
-            http,
+            http: Arc::new(OnceLock::new()),
             config: Arc::new(config),
             pacer,
             observer,
         })
+    }
+
+    /// The HTTP client (TLS roots, connection pool), built when the first request is about
+    /// to be sent and shared by every clone of this client from then on.
+    fn http(&self) -> Result<&reqwest::Client, Error> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
+        // reqwest is built without a default crypto provider; install ring's once.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("barkeep/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(self.config.connect_timeout)
+            .read_timeout(self.config.read_timeout)
+            .gzip(true)
+            .build()
+            .map_err(Error::Transport)?;
+        // Two requests racing here both build one; the first stored is kept by both.
+        Ok(self.http.get_or_init(|| http))
+    }
+
+    /// Whether the HTTP client has been built, that is whether a request was about to be sent.
+    pub fn http_built(&self) -> bool {
+        self.http.get().is_some()
     }
 
     /// The URL of an endpoint: `path` (no leading slash) under the base URL.
@@ -179,7 +197,7 @@ impl Client {
         if !waited.is_zero() {
             self.observer.event(Event::RateLimited { delay: waited });
         }
-        let mut builder = self.http.get(url.clone());
+        let mut builder = self.http()?.get(url.clone());
         if let Some(c) = &self.config.credentials {
             let mut headers = HeaderMap::new();
             let mut key =

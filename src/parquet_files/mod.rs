@@ -9,7 +9,7 @@ pub mod footer;
 pub mod metadata;
 pub mod ranged_read;
 pub mod read;
-mod record_batch;
+pub(crate) mod record_batch;
 pub mod schema;
 pub mod write;
 

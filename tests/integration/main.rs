@@ -4,6 +4,7 @@
 
 mod adjustments;
 mod append;
+mod binary_output;
 mod bucket_requests;
 mod calendar;
 mod conventions;

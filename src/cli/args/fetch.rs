@@ -19,6 +19,8 @@ Examples:
     30 22 * * 1-5  barkeep -q fetch AAPL MSFT SPY -t 1Day --start 30d -o \"$HOME/data/daily.csv\"
   Pipelines (stdout carries only data):
     barkeep fetch SPY QQQ -t 1Day --start 1y --format ndjson | jq -c 'select(.close > .open)'
+    barkeep fetch SPY -t 1Min --start 1y --format arrow | python3 -c 'import sys, polars as pl; print(pl.read_ipc_stream(sys.stdin.buffer))'
+    barkeep fetch SPY QQQ --start 10y --format parquet -o daily.parquet    # for DuckDB, pyarrow, Spark
     barkeep fetch SPY -t 1Min --start 2024-06-03 --end 2024-06-07 | head -3
 ";
 
@@ -79,6 +81,14 @@ pub struct FetchArgs {
     /// CSV has the header symbol,timestamp,open,high,low,close,volume,trade_count,vwap;
     /// timestamps are RFC 3339 in UTC (the start of the bar) and numbers are printed exactly.
     /// ndjson prints one object per bar with the same field names, json one array.
+    ///
+    /// Which reader wants which: people a table; text tools (awk, cut, spreadsheets) csv; jq
+    /// and line-by-line programs ndjson; pyarrow, polars and DuckDB arrow, an Arrow IPC stream
+    /// they read from a pipe without parsing text (pyarrow.ipc.open_stream(sys.stdin.buffer),
+    /// polars.read_ipc_stream); a file to keep, or Spark, parquet. Both binary formats have
+    /// the same columns as csv with the cache's types: timestamp in nanoseconds, UTC; prices
+    /// float64; volume uint64 for stocks and float64 for crypto (float64 when a run mixes
+    /// both); trade_count uint64. They go to a pipe or -o FILE: a terminal is refused (exit 2).
     ///
     /// Example: --format ndjson
     #[arg(long, value_enum, value_name = "FORMAT")]

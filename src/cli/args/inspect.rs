@@ -36,6 +36,10 @@ pub struct InspectArgs {
     pub feed: Option<FeedArg>,
 
     /// Output format [default: table on a terminal, csv otherwise]
+    ///
+    /// table is for people, csv for text tools; json is the interface for programs (its
+    /// fields are kept stable). The bars themselves come from `barkeep fetch`, whose arrow and
+    /// parquet formats suit pyarrow, polars and DuckDB.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<InspectFormat>,
 

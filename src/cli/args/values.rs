@@ -50,6 +50,17 @@ pub enum BarFormat {
     Json,
     /// Aligned columns for people
     Table,
+    /// Arrow IPC stream, for pyarrow, polars and DuckDB (binary: a pipe or -o, never a terminal)
+    Arrow,
+    /// One Parquet file, for pyarrow, polars, DuckDB and Spark (binary: -o FILE or a pipe)
+    Parquet,
+}
+
+impl BarFormat {
+    /// Arrow and Parquet: bytes for programs, which a terminal must not be sent.
+    pub fn is_binary(self) -> bool {
+        matches!(self, Self::Arrow | Self::Parquet)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

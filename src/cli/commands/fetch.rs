@@ -2,6 +2,8 @@
 //! `--adjustment` asks for it).
 
 use std::io::{IsTerminal, Write};
+
+use clap::ValueEnum;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -56,6 +58,22 @@ fn check_adjustment(adjustment: Adjustments, symbols: &[Symbol]) -> Result<(), U
         Some(crypto) if !adjustment.is_raw() => Err(UsageError(format!(
             "--adjustment {adjustment} applies to stocks only, and {crypto} is crypto; fetch crypto pairs with --adjustment raw (the default)"
         ))),
+        _ => Ok(()),
+    }
+}
+
+/// Arrow and Parquet are bytes for programs: a terminal would show garbage, and could take
+/// control sequences from them. Refused before any work, like a bad option.
+fn check_binary_destination(format: Option<BarFormat>, to_file: bool) -> Result<(), UsageError> {
+    match format {
+        Some(format) if format.is_binary() && !to_file && std::io::stdout().is_terminal() => {
+            let name = format
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_owned());
+            Err(UsageError(format!(
+                "--format {name} writes binary data, and stdout is a terminal; pipe it into a program that reads it, or write a file with -o FILE"
+            )))
+        }
         _ => Ok(()),
     }
 }
@@ -118,6 +136,8 @@ fn note_ledgers(ctx: &Context, ledgers: &[LedgerUse], offline: bool) {
 
 pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
     check_adjustment(args.adjustment, &args.symbols)?;
+    check_binary_destination(args.format, args.output.is_some())?;
+    let classes: Vec<AssetClass> = args.symbols.iter().map(Symbol::asset_class).collect();
     let options = FetchOptions {
         symbols: args.symbols,
         timeframe: args.timeframe,
@@ -161,7 +181,7 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
         return Err(e.into());
     }
 
-    write_output(ctx, args.output, args.force, args.format, series).await
+    write_output(ctx, args.output, args.force, args.format, classes, series).await
 }
 
 /// Writes the bars to `-o` or stdout. Output runs on a thread of its own: the runtime stays
@@ -171,6 +191,7 @@ async fn write_output(
     output: Option<std::path::PathBuf>,
     force: bool,
     format: Option<BarFormat>,
+    classes: Vec<AssetClass>,
     series: impl Iterator<Item = Result<op::FetchedSeries, crate::ops::Error>> + Send + 'static,
 ) -> anyhow::Result<()> {
     let printer = ctx.printer.clone();
@@ -189,7 +210,7 @@ async fn write_output(
         Some(path) => {
             let format = format.unwrap_or(BarFormat::Csv);
             output_file::write(path, force, &printer, |out| {
-                write_bars(out, format, series, &stop)
+                write_bars(out, format, &classes, series, &stop)
             })
         }
         None => {
@@ -202,7 +223,7 @@ async fn write_output(
             // Unbuffered beyond std's line buffering: each chunk goes out in one write as
             // soon as it is formatted.
             let mut out = Stdout(stdout.lock());
-            write_bars(&mut out, format, series, &stop)?;
+            write_bars(&mut out, format, &classes, series, &stop)?;
             Ok(out.flush()?)
         }
     })

@@ -10,6 +10,11 @@
 //! At most [`BUFFERS`] chunks are in flight, so memory stays bounded whatever the length of
 //! the output.
 //!
+//! The binary formats (issue 24) stream too: an Arrow IPC stream encodes each chunk as a
+//! record-batch message on the same formatting threads ([`arrow`](super::arrow)); a Parquet
+//! file takes the chunks in order on the writing thread and hands out each row group as it is
+//! encoded ([`parquet`](super::parquet)).
+//!
 //! Every write goes through [`ReaderWait`], so a signal ends a write into a reader that
 //! stopped reading at once.
 
@@ -17,7 +22,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, mpsc};
 
+use super::arrow::{self, BarBatches};
 use super::bar_text::BarText;
+use super::parquet::ParquetBars;
 use super::table::{Column, Table};
 use super::{ReaderWait, csv};
 use crate::cli::args::values::BarFormat;
@@ -90,8 +97,14 @@ type Job = (u64, anyhow::Result<(FetchedSeries, Vec<u8>)>);
 type Formatted = (u64, anyhow::Result<Vec<u8>>);
 
 /// Appends the text of every bar of `chunk` to `out`: CSV rows, NDJSON lines, or JSON array
-/// elements each preceded by `,\n` (the writer drops the very first comma).
-fn format_chunk(format: BarFormat, chunk: &FetchedSeries, out: &mut Vec<u8>) {
+/// elements each preceded by `,\n` (the writer drops the very first comma); for Arrow, the
+/// chunk's record-batch message.
+fn format_chunk(
+    format: BarFormat,
+    batches: &BarBatches,
+    chunk: &FetchedSeries,
+    out: &mut Vec<u8>,
+) -> anyhow::Result<()> {
     let mut text = BarText::default();
     let symbol = chunk.key.symbol.as_str();
     out.reserve(chunk.bars.len() * 128);
@@ -116,8 +129,12 @@ fn format_chunk(format: BarFormat, chunk: &FetchedSeries, out: &mut Vec<u8>) {
                 text.push_json(out, &symbol, bar);
             }
         }
-        BarFormat::Table => unreachable!("the table is not streamed"),
+        BarFormat::Arrow => arrow::push_batch(batches, chunk, out)?,
+        BarFormat::Table | BarFormat::Parquet => {
+            unreachable!("the table and Parquet are not formatted in parallel")
+        }
     }
+    Ok(())
 }
 
 /// Decodes (on one thread) and formats (on [`FORMATTERS`]) the chunks, and hands their text
@@ -125,6 +142,7 @@ fn format_chunk(format: BarFormat, chunk: &FetchedSeries, out: &mut Vec<u8>) {
 /// `write`; the threads then wind down on their own (a closed channel ends each).
 fn format_in_parallel<I, E>(
     format: BarFormat,
+    batches: &BarBatches,
     chunks: I,
     write: &mut dyn FnMut(&[u8]) -> anyhow::Result<()>,
 ) -> anyhow::Result<()>
@@ -162,10 +180,10 @@ where
                         Err(_) => return,
                     };
                     let Ok((seq, job)) = received else { return };
-                    let formatted = job.map(|(chunk, mut buffer)| {
+                    let formatted = job.and_then(|(chunk, mut buffer)| {
                         buffer.clear();
-                        format_chunk(format, &chunk, &mut buffer);
-                        buffer
+                        format_chunk(format, batches, &chunk, &mut buffer)?;
+                        Ok(buffer)
                     });
                     if done_tx.send((seq, formatted)).is_err() {
                         return;
@@ -203,10 +221,12 @@ fn write_in_order(
 /// Writes the bars of `chunks` (a stream of series, or parts of series, in output order),
 /// and flushes `out`. Only the table, which needs every row to size its columns, holds them
 /// all in memory. `stop` is asked before each chunk is written, and its error ends the
-/// output.
+/// output. `classes` are the asset classes asked for: the binary formats, which state their
+/// types before the first bar, type `volume` by them ([`BarBatches`]).
 pub(crate) fn write_bars<I, E>(
     out: &mut dyn Write,
     format: BarFormat,
+    classes: &[AssetClass],
     chunks: I,
     stop: &dyn Fn() -> anyhow::Result<()>,
 ) -> anyhow::Result<()>
@@ -215,20 +235,43 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     let out = &mut ReaderWait(out);
+    let batches = &BarBatches::new(classes);
     match format {
         BarFormat::Csv | BarFormat::Ndjson => {
             if format == BarFormat::Csv {
                 writeln!(out, "{}", COLUMNS.join(","))?;
             }
-            format_in_parallel(format, chunks, &mut |text| {
+            format_in_parallel(format, batches, chunks, &mut |text| {
                 stop()?;
                 Ok(out.write_all(text)?)
             })?;
         }
+        BarFormat::Arrow => {
+            let mut schema = Vec::new();
+            arrow::push_schema(batches, &mut schema)?;
+            out.write_all(&schema)?;
+            format_in_parallel(format, batches, chunks, &mut |message| {
+                stop()?;
+                Ok(out.write_all(message)?)
+            })?;
+            let mut end = Vec::new();
+            arrow::push_end(&mut end);
+            out.write_all(&end)?;
+        }
+        BarFormat::Parquet => {
+            let mut file = ParquetBars::new(batches.clone())?;
+            for chunk in chunks {
+                let ready = file.push(&chunk?)?;
+                stop()?;
+                out.write_all(&ready)?;
+            }
+            stop()?;
+            out.write_all(&file.finish()?)?;
+        }
         BarFormat::Json => {
             write!(out, "[")?;
             let mut first = true;
-            format_in_parallel(format, chunks, &mut |text| {
+            format_in_parallel(format, batches, chunks, &mut |text| {
                 stop()?;
                 let text = match text.split_first() {
                     Some((b',', rest)) if first => rest,
@@ -399,7 +442,8 @@ mod tests {
     fn render_chunks(format: BarFormat, chunks: &[FetchedSeries]) -> String {
         let mut out = Vec::new();
         let chunks = chunks.iter().cloned().map(Ok::<_, std::io::Error>);
-        write_bars(&mut out, format, chunks, &|| Ok(())).unwrap();
+        let classes = [AssetClass::Stocks, AssetClass::Crypto];
+        write_bars(&mut out, format, &classes, chunks, &|| Ok(())).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -626,6 +670,7 @@ mod tests {
         let result = write_bars(
             &mut out,
             BarFormat::Csv,
+            &[AssetClass::Stocks],
             chunks.into_iter().map(Ok::<_, std::io::Error>),
             &stop,
         );
