@@ -7,6 +7,7 @@ mod append;
 mod calendar;
 mod conventions;
 mod daily_loop;
+mod derived_bars;
 mod fetch;
 mod generated_files;
 mod hardening;
