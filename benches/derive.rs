@@ -134,7 +134,14 @@ s = pl.read_csv(sys.argv[2], try_parse_dates=True)
     pl.read_parquet(sys.argv[1])
     .with_columns(pl.col("timestamp").dt.convert_time_zone(ny))
     .with_columns(pl.col("timestamp").dt.date().alias("date"))
-    .join(s.select("date", pl.col("open").alias("s_open"), pl.col("close").alias("s_close")), on="date")
+    .join(
+        s.select(
+            "date",
+            pl.col("open").dt.convert_time_zone(ny).dt.cast_time_unit("ns").alias("s_open"),
+            pl.col("close").dt.convert_time_zone(ny).dt.cast_time_unit("ns").alias("s_close"),
+        ),
+        on="date",
+    )
     .filter((pl.col("timestamp") >= pl.col("s_open")) & (pl.col("timestamp") < pl.col("s_close")))
     .group_by_dynamic("timestamp", every="1h", offset="30m", group_by="date")
     .agg(
