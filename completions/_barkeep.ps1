@@ -52,6 +52,8 @@ Register-ArgumentCompleter -Native -CommandName 'barkeep' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the bars to FILE (replaced atomically) instead of stdout')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the bars to FILE (replaced atomically) instead of stdout')
             [CompletionResult]::new('--adjustment', '--adjustment', [CompletionResultType]::ParameterName, 'Adjust stock prices for corporate actions: raw, split, dividend, spin-off, all, or a comma list such as split,dividend')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Trading hours of the bars: extended (what Alpaca serves) or regular (09:30-16:00 New York, built from the cached 1Min bars)')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Build the timeframe from this cached finer timeframe (1Min) instead of asking Alpaca for it')
             [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'The cache directory [default: the user cache directory]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour on stderr (NO_COLOR is honoured)')
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'Alpaca''s market-data base URL')

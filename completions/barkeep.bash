@@ -116,7 +116,7 @@ _barkeep() {
             return 0
             ;;
         barkeep__subcmd__fetch)
-            opts="-t -o -q -v -h --timeframe --start --end --feed --format --output --force --offline --adjustment --cache-dir --quiet --verbose --color --no-progress --api-url --rate-limit --help"
+            opts="-t -o -q -v -h --timeframe --start --end --feed --format --output --force --offline --adjustment --session --from --cache-dir --quiet --verbose --color --no-progress --api-url --rate-limit --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -177,6 +177,14 @@ _barkeep() {
                     return 0
                     ;;
                 --adjustment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --session)
+                    COMPREPLY=($(compgen -W "extended regular" -- "${cur}"))
+                    return 0
+                    ;;
+                --from)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

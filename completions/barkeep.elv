@@ -48,6 +48,8 @@ set edit:completion:arg-completer[barkeep] = {|@words|
             cand -o 'Write the bars to FILE (replaced atomically) instead of stdout'
             cand --output 'Write the bars to FILE (replaced atomically) instead of stdout'
             cand --adjustment 'Adjust stock prices for corporate actions: raw, split, dividend, spin-off, all, or a comma list such as split,dividend'
+            cand --session 'Trading hours of the bars: extended (what Alpaca serves) or regular (09:30-16:00 New York, built from the cached 1Min bars)'
+            cand --from 'Build the timeframe from this cached finer timeframe (1Min) instead of asking Alpaca for it'
             cand --cache-dir 'The cache directory [default: the user cache directory]'
             cand --color 'When to use colour on stderr (NO_COLOR is honoured)'
             cand --api-url 'Alpaca''s market-data base URL'

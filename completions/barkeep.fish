@@ -56,6 +56,9 @@ arrow\t'Arrow IPC stream, for pyarrow, polars and DuckDB (binary: a pipe or -o, 
 parquet\t'One Parquet file, for pyarrow, polars, DuckDB and Spark (binary: -o FILE or a pipe)'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -s o -l output -d 'Write the bars to FILE (replaced atomically) instead of stdout' -r -F
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l adjustment -d 'Adjust stock prices for corporate actions: raw, split, dividend, spin-off, all, or a comma list such as split,dividend' -r
+complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l session -d 'Trading hours of the bars: extended (what Alpaca serves) or regular (09:30-16:00 New York, built from the cached 1Min bars)' -r -f -a "extended\t'What Alpaca serves: pre-market and after-hours included'
+regular\t'The regular session only, 09:30-16:00 New York (13:00 on early closes)'"
+complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l from -d 'Build the timeframe from this cached finer timeframe (1Min) instead of asking Alpaca for it' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l cache-dir -d 'The cache directory [default: the user cache directory]' -r -f -a "(__fish_complete_directories)"
 complete -c barkeep -n "__fish_barkeep_using_subcommand fetch" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is not set'
 always\t'Always colour stderr, even into a pipe or file'

@@ -1,10 +1,12 @@
 //! The vocabulary of market data that every other module speaks: symbols and their asset
 //! class, timeframes, bars, half-open time intervals, the `WHEN` syntax of `--start`/`--end`,
-//! the US equity market calendar, corporate actions, and the adjustment of bars for them.
+//! the US equity market calendar, corporate actions, the adjustment of bars for them, and
+//! bars built from finer bars (`aggregate`).
 //!
 //! Everything here is pure: no I/O, no clock reads (the current time is always passed in).
 
 pub mod adjustment;
+pub mod aggregate;
 pub mod bar;
 pub mod calendar;
 pub mod corporate_action;

@@ -6,6 +6,7 @@
 
 pub mod concurrent_reads;
 pub mod corporate_actions;
+pub mod derive;
 mod error;
 pub mod fetch;
 pub mod gap_fill;

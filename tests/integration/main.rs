@@ -9,6 +9,7 @@ mod bucket_requests;
 mod calendar;
 mod conventions;
 mod daily_loop;
+mod derived_bars;
 mod fetch;
 mod generated_files;
 mod hardening;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueHint};
+use clap::{Args, ValueEnum, ValueHint};
 
 use super::values::{BarFormat, FeedArg};
 use crate::market::{Adjustments, Symbol, Timeframe, When};
@@ -15,6 +15,10 @@ Examples:
     barkeep fetch BTC/USD -t 1Hour --start 30d                          # crypto needs no API key
     barkeep fetch SPY -t 5Min --start 2024-06-03 --offline -o spy.csv    # never touch the network
     barkeep fetch SPY --start 2016-01-01 --adjustment all                # total-return-style closes
+  Built from the cached 1Min bars (no request for the timeframe itself):
+    barkeep fetch SPY -t 1Hour --session regular --start 2024-06-03 --end 2024-06-07  # 09:30, 10:30, ...
+    barkeep fetch SPY -t 1Day --session regular --start 1y              # one bar per session, open to close
+    barkeep fetch SPY QQQ -t 15Min --from 1Min --start 30d              # equals Alpaca's 15Min bars
   Cron (a crontab line: quiet unless something fails, the file replaced atomically):
     30 22 * * 1-5  barkeep -q fetch AAPL MSFT SPY -t 1Day --start 30d -o \"$HOME/data/daily.csv\"
   Pipelines (stdout carries only data):
@@ -140,4 +144,49 @@ pub struct FetchArgs {
     /// adjust across a spin-off. Crypto takes only raw.
     #[arg(long, value_name = "ADJ", default_value = "raw")]
     pub adjustment: Adjustments,
+
+    /// Trading hours of the bars: extended (what Alpaca serves) or regular (09:30-16:00 New
+    /// York, built from the cached 1Min bars)
+    ///
+    /// regular keeps the 1Min bars of the regular session only (09:30-13:00 on early closes,
+    /// from the market calendar) and builds the timeframe from them: Min and Hour bars start
+    /// at the open (1Hour: 09:30, 10:30, ..., 15:30, the last one cut at the close), 1Day is
+    /// one bar per session stamped at its open, 1Week and Month bars gather those sessions
+    /// over Alpaca's weeks and months. It implies --from 1Min: the 1Min series is the one
+    /// fetched and cached, and nothing else is stored. Stocks only (exit 2 for crypto).
+    ///
+    /// Example: -t 1Hour --session regular
+    #[arg(long, value_enum, value_name = "SESSION", default_value_t = SessionArg::Extended)]
+    pub session: SessionArg,
+
+    /// Build the timeframe from this cached finer timeframe (1Min) instead of asking Alpaca
+    /// for it
+    ///
+    /// The 1Min series is filled and cached as a fetch of it would be; the requested N-Min or
+    /// N-Hour bars are built from it as they are printed, in buckets counted from midnight
+    /// (New York for stocks, UTC for crypto) as Alpaca's are, so they equal Alpaca's bars of
+    /// that timeframe. Nothing is stored for the requested timeframe. Any intraday source
+    /// whose length divides the target's is accepted.
+    ///
+    /// Example: -t 5Min --from 1Min
+    #[arg(long, value_name = "TIMEFRAME")]
+    pub from: Option<Timeframe>,
+}
+
+/// `--session`: which trading hours the bars cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SessionArg {
+    /// What Alpaca serves: pre-market and after-hours included
+    Extended,
+    /// The regular session only, 09:30-16:00 New York (13:00 on early closes)
+    Regular,
+}
+
+impl From<SessionArg> for crate::market::aggregate::Session {
+    fn from(s: SessionArg) -> Self {
+        match s {
+            SessionArg::Extended => Self::Extended,
+            SessionArg::Regular => Self::Regular,
+        }
+    }
 }

@@ -14,6 +14,7 @@ use crate::cli::formats::bars::write_bars;
 use crate::cli::progress::Progress;
 use crate::cli::{Context, Interrupted, UsageError, environment, output_file};
 use crate::market::{Adjustments, AssetClass, Symbol};
+use crate::ops::derive::{self, ProvisionalFrom};
 use crate::ops::fetch::{self as op, FetchOptions, LedgerUse};
 use crate::parquet_files::metadata::format_instant;
 
@@ -134,10 +135,31 @@ fn note_ledgers(ctx: &Context, ledgers: &[LedgerUse], offline: bool) {
     }
 }
 
+/// Derived bars whose bucket may still change: one note per series (`-q` silences it).
+fn note_provisional(ctx: &Context, provisional: &[ProvisionalFrom]) {
+    for p in provisional {
+        ctx.printer.note(&format!(
+            "note: {} {} (built from {}): bars whose bucket ends after {} UTC are provisional: their bucket has not ended, or holds provisional {} bars",
+            p.key.symbol,
+            p.key.timeframe,
+            p.source,
+            p.from.format("%Y-%m-%d %H:%M"),
+            p.source
+        ));
+    }
+}
+
 pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
     check_adjustment(args.adjustment, &args.symbols)?;
     check_binary_destination(args.format, args.output.is_some())?;
     let classes: Vec<AssetClass> = args.symbols.iter().map(Symbol::asset_class).collect();
+    let derivation = derive::derivation(
+        args.timeframe,
+        args.from,
+        args.session.into(),
+        &args.symbols,
+    )
+    .map_err(|e| UsageError(e.to_string()))?;
     let options = FetchOptions {
         symbols: args.symbols,
         timeframe: args.timeframe,
@@ -156,10 +178,11 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
     } else {
         Some(ctx.client(progress.clone())?)
     };
-    let fetched = op::fetch(
+    let fetched = derive::fetch_derived(
         &ctx.store,
         client.as_ref(),
         targets,
+        derivation,
         args.adjustment,
         ctx.now,
         progress.clone(),
@@ -172,6 +195,7 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
     let fetched = fetched?;
     note_ledgers(ctx, &fetched.ledgers, args.offline);
     note_reach(ctx, &fetched.reach);
+    note_provisional(ctx, &fetched.provisional);
     // A damaged file that its footer does not give away fails on its first chunk: fail before
     // anything is written, rather than after a header.
     let mut series = fetched.series.peekable();

@@ -3,7 +3,8 @@
 //!
 //! Owns: timeframe and feed parsing, the price/volume model (a smooth function of symbol and
 //! time plus hash noise, divided by the symbol's share-count changes so raw prices jump at a
-//! split), quiet-minute dropping, bucketing of n-minute/n-hour/week/month bars, and the
+//! split), quiet-minute dropping, bucketing of n-minute/n-hour/week/month bars (from local
+//! midnight: New York for stocks, UTC for crypto), and the
 //! "forming bar" rule (a bar whose bucket is not over at the clock is partial).
 //! Must not: know about HTTP, parameters, pagination or emulator state; the same inputs always
 //! give the same bars.
@@ -395,9 +396,9 @@ impl<'a> Model<'a> {
         partial(&bar, f.clamp(0.0, 1.0), self.is_crypto())
     }
 
-    /// The 1-minute bars (as of the clock) starting in the UTC day that begins at `day0`.
-    fn minutes_of_utc_day(&self, day0: i64) -> Vec<EmuBar> {
-        let day1 = day0 + DAY_SECS;
+    /// The 1-minute bars (as of the clock) starting in `day0..day1`: a UTC day (crypto) or a
+    /// New York day (stocks, 23 to 25 hours long).
+    fn minutes_of_day(&self, day0: i64, day1: i64) -> Vec<EmuBar> {
         let last_minute = self.clock.min(day1 - 1);
         let mut out = Vec::new();
         match self.series.market {
@@ -454,19 +455,24 @@ impl<'a> Model<'a> {
             Unit::Hour => i64::from(self.series.timeframe.amount) * 3_600,
             _ => i64::from(self.series.timeframe.amount) * 60,
         };
-        let (first_day, last_day) = (lo.div_euclid(DAY_SECS), hi.div_euclid(DAY_SECS));
-        let days: Box<dyn Iterator<Item = i64>> = if descending {
-            Box::new((first_day..=last_day).rev())
-        } else {
-            Box::new(first_day..=last_day)
-        };
-        for day in days {
-            let day0 = day * DAY_SECS;
-            let minutes = self.minutes_of_utc_day(day0);
+        // Local days: New York for stocks, UTC for crypto (`local_date`, `local_midnight`).
+        let (first_day, last_day) = (self.local_date(lo), self.local_date(hi));
+        let mut days: Vec<NaiveDate> = first_day
+            .iter_days()
+            .take_while(|d| *d <= last_day)
+            .collect();
+        if descending {
+            days.reverse();
+        }
+        for date in days {
+            let day0 = self.local_midnight(date);
+            let day1 = self.local_midnight(date + Duration::days(1));
+            let minutes = self.minutes_of_day(day0, day1);
             let bars = if len == 60 {
                 minutes
             } else {
-                // Buckets are multiples of the length counted from 00:00 UTC of each day.
+                // Buckets are multiples of the length counted from local midnight (New York
+                // for stocks, UTC for crypto), as Alpaca's are; the last is cut at the next.
                 let mut bars = Vec::new();
                 let mut i = 0;
                 while i < minutes.len() {
