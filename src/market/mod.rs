@@ -5,6 +5,7 @@
 //! Everything here is pure: no I/O, no clock reads (the current time is always passed in).
 
 pub mod adjustment;
+pub mod asset;
 pub mod bar;
 pub mod calendar;
 pub mod corporate_action;
@@ -14,6 +15,7 @@ pub mod time_spec;
 pub mod timeframe;
 
 pub use adjustment::Adjustments;
+pub use asset::{Asset, AssetFilter, AssetStatus, Universe};
 pub use bar::{Bar, Volume};
 pub use corporate_action::{ActionKind, CorporateAction};
 pub use interval::{Interval, IntervalSet};

@@ -1,6 +1,6 @@
 //! The operations behind the subcommands, one file each, plus what they share: the
-//! gap-filling engine, the refreshing of corporate-actions ledgers and reading many series
-//! at once. Inputs are typed
+//! gap-filling engine, the refreshing of corporate-actions ledgers, the assets list of
+//! `update --universe`, and reading many series at once. Inputs are typed
 //! options; outputs are data. Nothing here parses argv or prints.
 
 pub mod concurrent_reads;
@@ -11,6 +11,7 @@ pub mod gap_fill;
 pub mod inspect;
 pub mod prune;
 pub mod selection;
+pub mod universe;
 pub mod update;
 pub mod watchlist;
 
