@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use chrono::{DateTime, NaiveDate, Utc};
+
 use super::{AssetClass, Symbol};
 
 /// The class of assets `update --universe` mirrors, named as Alpaca's `asset_class`.
@@ -97,6 +99,62 @@ impl AssetFilter {
                     .exchanges
                     .iter()
                     .any(|e| e.eq_ignore_ascii_case(&asset.exchange)))
+    }
+}
+
+/// Why a series ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosingReason {
+    /// The asset is inactive in Alpaca's assets list, or was removed as worthless.
+    Delisted,
+    /// A `name_change` moved the ticker to its successor.
+    Renamed,
+    /// The acquiree of a merger.
+    Acquired,
+}
+
+impl ClosingReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClosingReason::Delisted => "delisted",
+            ClosingReason::Renamed => "renamed",
+            ClosingReason::Acquired => "acquired",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ClosingReason> {
+        [
+            ClosingReason::Delisted,
+            ClosingReason::Renamed,
+            ClosingReason::Acquired,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == name)
+    }
+}
+
+/// The end of a series whose symbol ended: nothing is asked from `end` on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closing {
+    /// The date shown: the last trading day of a delisted symbol, the process date of a
+    /// rename or merger (New York).
+    pub date: NaiveDate,
+    /// Nothing is asked at or after this instant.
+    pub end: DateTime<Utc>,
+    pub reason: ClosingReason,
+    /// The symbol the company trades under now, when there is one.
+    pub successor: Option<Symbol>,
+}
+
+impl fmt::Display for Closing {
+    /// `delisted 2023-03-15`, `renamed to META on 2022-06-09`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.reason, &self.successor) {
+            (reason, Some(successor)) => {
+                write!(f, "{} to {successor} on {}", reason.as_str(), self.date)
+            }
+            (reason, None) => write!(f, "{} {}", reason.as_str(), self.date),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ pub mod time_spec;
 pub mod timeframe;
 
 pub use adjustment::Adjustments;
-pub use asset::{Asset, AssetFilter, AssetStatus, Universe};
+pub use asset::{Asset, AssetFilter, AssetStatus, Closing, ClosingReason, Universe};
 pub use bar::{Bar, Volume};
 pub use corporate_action::{ActionKind, CorporateAction};
 pub use interval::{Interval, IntervalSet};

@@ -3,16 +3,24 @@
 //! and the symbols a run takes from it (active ones, inactive ones with `--include-inactive`,
 //! narrowed to `--exchange`). The Trading API may be reached through several base URLs (the
 //! live host, then the paper host): one that refuses the keys (401/403) hands on to the next.
+//!
+//! Also closes the series of assets the list shows inactive ([`close_delisted`]): their
+//! footer records the last trading day, and no later run asks past it (issue 23).
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use super::Error;
 use crate::api::{self, Client};
-use crate::cache::Store;
 use crate::cache::assets_list::{self, AssetsList};
-use crate::market::{AssetFilter, Symbol, Universe};
+use crate::cache::backend::SeriesUpdate;
+use crate::cache::{SeriesKey, Store};
+use crate::market::calendar::new_york_date;
+use crate::market::time_spec::midnight;
+use crate::market::{
+    AssetClass, AssetFilter, AssetStatus, Closing, ClosingReason, NEW_YORK, Symbol, Universe,
+};
 
 /// The Trading API: clients for its base URLs, tried in order.
 #[derive(Clone)]
@@ -133,4 +141,62 @@ pub fn cached_lists(store: &Store) -> Result<Vec<AssetsList>, Error> {
         lists.extend(assets_list::read(store, universe)?);
     }
     Ok(lists)
+}
+
+/// The date a delisted series ends: the day of its last bar (New York for stocks, UTC for
+/// crypto), and the start of the next day, from which nothing is asked.
+fn last_day(class: AssetClass, last_bar: DateTime<Utc>) -> (NaiveDate, DateTime<Utc>) {
+    let date = match class {
+        AssetClass::Stocks => new_york_date(last_bar),
+        AssetClass::Crypto => last_bar.date_naive(),
+    };
+    let next = date.checked_add_days(Days::new(1)).unwrap_or(date);
+    let end = match class {
+        AssetClass::Stocks => midnight(next, &NEW_YORK),
+        AssetClass::Crypto => midnight(next, &chrono_tz::UTC),
+    };
+    (date, end)
+}
+
+/// Closes every series of `keys` whose symbol `list` shows inactive and that is not closed
+/// yet, at the day of its last bar (a series without a bar stays open: there is no date to
+/// give it). Run after the series were brought up to date, so the last bar is the last one
+/// Alpaca has. Returns the series closed now. Blocking.
+pub fn close_delisted(
+    store: &Store,
+    list: &AssetsList,
+    keys: &[SeriesKey],
+    now: DateTime<Utc>,
+    wait_for_locks: bool,
+) -> Result<Vec<(SeriesKey, Closing)>, Error> {
+    let mut closed = Vec::new();
+    for key in keys {
+        let inactive = list
+            .get(&key.symbol)
+            .is_some_and(|a| a.status == AssetStatus::Inactive);
+        if !inactive || key.asset_class() != list.universe.asset_class() {
+            continue;
+        }
+        let Some(summary) = store.read_summary(key)? else {
+            continue;
+        };
+        let (None, Some(last)) = (&summary.metadata.closed, summary.last) else {
+            continue;
+        };
+        let (date, end) = last_day(key.asset_class(), last);
+        let closing = Closing {
+            date,
+            end,
+            reason: ClosingReason::Delisted,
+            successor: None,
+        };
+        let lock = store.lock(key, wait_for_locks)?;
+        let update = SeriesUpdate {
+            closing: Some(closing.clone()),
+            ..SeriesUpdate::default()
+        };
+        store.commit(key, &lock, update, now)?;
+        closed.push((key.clone(), closing));
+    }
+    Ok(closed)
 }

@@ -118,11 +118,28 @@ fn a_universe_of_two_thousand_assets_is_one_series_each_in_the_fewest_requests()
     let expected = env.expected_bars(gone, "1Day", "2024-05-31", "2024-06-14");
     assert_eq!(expected.last().unwrap().t, utc("2024-06-05T04:00:00Z"));
     assert_eq!(cached.success().bars_of(gone), expected);
+    let info: Value = env
+        .run(&format!("inspect {gone} --format json"))
+        .success()
+        .json();
+    assert_eq!(
+        info[0]["closed"]["shown"], "delisted 2024-06-05",
+        "closed at its last day"
+    );
 
-    // The next New York day asks the list again, once.
+    // The next New York day asks the list again, once, and never the closed series.
     env.emu.set_now(utc("2024-06-17T21:00:00Z"));
-    env.run("update -q --universe us_equity").success();
+    env.emu.clear_requests();
+    env.run("update -q --universe us_equity --include-inactive")
+        .success();
     assert_eq!(env.emu.asset_requests().len(), 1);
+    let asked: Vec<String> = env
+        .take_bar_requests()
+        .iter()
+        .flat_map(|r| r.symbols())
+        .collect();
+    assert_eq!(asked.len(), active.len());
+    assert!(!asked.contains(gone));
 }
 
 #[test]
@@ -190,4 +207,71 @@ fn universe_options_are_checked_before_anything_is_asked() {
         .assert_stderr_contains("--exchange `N/A` is not an exchange name");
     assert!(env.emu.requests().is_empty());
     env.assert_no_files();
+}
+
+#[test]
+fn a_delisted_symbol_in_a_watchlist_is_closed_and_never_asked_again() {
+    let env = TestEnv::new();
+    env.emu.add_asset("GONE", date("2015-01-02"), "NYSE");
+    env.emu.add_asset("KEPT", date("2015-01-02"), "NYSE");
+    env.emu.delist("GONE", date("2024-06-05"));
+    let watchlist = env.watchlist(&["GONE", "KEPT"]);
+    let nightly = format!(
+        "update --symbols-file {} --start 2024-05-20",
+        watchlist.display()
+    );
+
+    env.emu.set_now(utc("2024-06-04T21:00:00Z"));
+    env.run(nightly.as_str()).success();
+    assert_eq!(
+        env.emu.asset_requests().len(),
+        1,
+        "any update of stocks checks the list"
+    );
+    env.emu.clear_requests();
+
+    // Friday: GONE traded until Wednesday and the list now shows it inactive.
+    env.emu.set_now(utc("2024-06-07T21:00:00Z"));
+    let out = env.run(nightly.as_str()).success();
+    out.assert_stderr_contains("GONE 1Day (stocks sip): delisted 2024-06-05; not asked past it");
+    env.emu.clear_requests();
+
+    // The following nights never ask for GONE again.
+    for night in ["2024-06-10T21:00:00Z", "2024-06-11T21:00:00Z"] {
+        env.emu.set_now(utc(night));
+        env.run(nightly.as_str()).success();
+        let asked: Vec<String> = env
+            .take_bar_requests()
+            .iter()
+            .flat_map(|r| r.symbols())
+            .collect();
+        assert_eq!(asked, ["KEPT"], "{night}");
+    }
+
+    // What is held is the whole history, and asking past the end is not a hole.
+    let out = env
+        .run("fetch --offline GONE --start 2024-05-20 --end 2024-06-11")
+        .success();
+    let expected = env.expected_bars("GONE", "1Day", "2024-05-20", "2024-06-11");
+    assert_eq!(expected.last().unwrap().t, utc("2024-06-05T04:00:00Z"));
+    assert_eq!(out.bars_of("GONE"), expected);
+    let table = env.run("inspect --format table").success();
+    table.assert_stdout_contains("GONE 1Day (stocks sip): delisted 2024-06-05");
+    table.assert_stdout_lacks("KEPT 1Day (stocks sip):");
+}
+
+#[test]
+fn an_update_goes_on_without_the_assets_list_when_the_trading_api_refuses() {
+    let env = TestEnv::new();
+    env.emu.set_now(utc("2024-06-07T21:00:00Z"));
+    let out = env
+        .command("update AAPL --start 2024-06-03")
+        .env("APCA_API_BASE_URL", format!("{}/nowhere", env.emu.url()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("delisted series not checked"), "{stderr}");
+    assert_eq!(stderr.matches("delisted series not checked").count(), 1);
+    assert!(env.series_path("stocks/sip/1Day/AAPL.parquet").exists());
 }

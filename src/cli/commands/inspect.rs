@@ -199,6 +199,22 @@ fn write_table(out: &mut dyn Write, report: &InspectReport, named: bool) -> anyh
         ]);
     }
     table.write(out)?;
+    let closed: Vec<_> = report
+        .series
+        .iter()
+        .filter_map(|info| {
+            Some((
+                &info.key,
+                info.summary.as_ref().ok()?.metadata.closed.as_ref()?,
+            ))
+        })
+        .collect();
+    if !closed.is_empty() {
+        writeln!(out, "\nclosed series (never asked past their end):")?;
+        for (key, closing) in closed {
+            writeln!(out, "  {key}: {closing}")?;
+        }
+    }
     if let [single] = report.series.as_slice()
         && let Some(coverage) = op::coverage(single)
     {
@@ -283,6 +299,12 @@ fn json_rows(report: &InspectReport) -> Vec<serde_json::Value> {
                 "coverage": intervals(&s.metadata.coverage),
                 "provisional": intervals(&s.metadata.provisional),
                 "updated": format_instant(s.metadata.updated_at),
+                "closed": s.metadata.closed.as_ref().map(|c| json!({
+                    "date": c.date.to_string(),
+                    "reason": c.reason.as_str(),
+                    "successor": c.successor.as_ref().map(Symbol::as_str),
+                    "shown": c.to_string(),
+                })),
                 "error": null,
             }),
             Err(e) => json!({

@@ -19,7 +19,7 @@ use crate::cli::progress::{Progress, calendar_note};
 use crate::cli::{Context, Interrupted, UsageError, ops_hint};
 use crate::error_chain::error_chain;
 use crate::events::Observer;
-use crate::market::{AssetFilter, Interval};
+use crate::market::{AssetFilter, Interval, Universe};
 use crate::ops::gap_fill::SeriesStatus;
 use crate::ops::update::{self as op, DryRun, UpdateOptions, UpdateOutcome};
 use crate::ops::watchlist::{self, BadLine};
@@ -50,6 +50,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
     }
     let progress = Arc::new(Progress::new(ctx.printer.clone()));
     let mut universe_report = None;
+    let mut universe_list = None;
     if let Some(universe) = args.universe {
         let filter = AssetFilter {
             include_inactive: args.include_inactive,
@@ -67,6 +68,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         }
         symbols.extend(taken.symbols);
         universe_report = Some(taken.report);
+        universe_list = Some(taken.list);
     }
     symbols.sort();
     symbols.dedup();
@@ -87,7 +89,34 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
     }
 
     let client = ctx.client(progress.clone())?;
+    let observer: Arc<dyn Observer> = progress.clone();
+    let list = match universe_list {
+        Some(list) if list.universe == Universe::UsEquity => Some(list),
+        Some(_) => None,
+        None => {
+            let keys: Vec<_> = plan
+                .targets
+                .iter()
+                .map(|t| &t.key)
+                .chain(&plan.up_to_date)
+                .collect();
+            update_universe::stock_list(ctx, &keys, &observer).await
+        }
+    };
     let outcome = op::update(&ctx.store, &client, plan, &options, progress.clone()).await;
+    let outcome = match (outcome, list) {
+        (Ok(outcome), Some(list)) if ctx.interrupt.signal().is_none() => {
+            let keys = outcome
+                .series
+                .iter()
+                .filter(|o| !matches!(o.status, SeriesStatus::Failed(_)))
+                .map(|o| o.key.clone())
+                .collect();
+            update_universe::close_delisted(ctx, list, keys, options.wait_for_locks).await?;
+            Ok(outcome)
+        }
+        (outcome, _) => outcome,
+    };
     progress.finish();
     let outcome = outcome?;
     for (key, error) in outcome.failures() {

@@ -1,22 +1,26 @@
 //! `update --universe CLASS`: the symbols of Alpaca's assets list that the run takes
 //! ([`ops::universe`](crate::ops::universe)), with the note that says where the list came
-//! from and the `assets` entry of the JSON report.
+//! from and the `assets` entry of the JSON report; and, after any update of stock series, the
+//! closing of the series whose assets the list shows inactive.
 
 use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::cache::SeriesKey;
+use crate::cache::assets_list::AssetsList;
 use crate::cli::trading_api::trading_api;
 use crate::cli::{Context, UsageError};
 use crate::error_chain::error_chain;
 use crate::events::Observer;
-use crate::market::{AssetFilter, Symbol, Universe};
+use crate::market::{AssetClass, AssetFilter, Symbol, Universe};
 use crate::ops::universe::{self as op, ListSource};
 use crate::parquet_files::metadata::format_instant;
 
 /// The symbols a universe run takes, and what the report says about the list.
 pub(super) struct UniverseSymbols {
     pub(super) symbols: Vec<Symbol>,
+    pub(super) list: AssetsList,
     pub(super) report: serde_json::Value,
 }
 
@@ -77,5 +81,61 @@ pub(super) async fn resolve(
         "listed": list.assets.len(),
         "selected": symbols.len(),
     });
-    Ok(UniverseSymbols { symbols, report })
+    Ok(UniverseSymbols {
+        symbols,
+        list: outcome.list,
+        report,
+    })
+}
+
+/// The US equity assets list for closing delisted series when `keys` hold stock series: the
+/// cached copy of today, or one request. When the Trading API refuses the keys or cannot be
+/// reached, one note, and the update goes on without it.
+pub(super) async fn stock_list(
+    ctx: &Context,
+    keys: &[&SeriesKey],
+    observer: &Arc<dyn Observer>,
+) -> Option<AssetsList> {
+    if !keys.iter().any(|k| k.asset_class() == AssetClass::Stocks) {
+        return None;
+    }
+    let trading = match trading_api(ctx, observer) {
+        Ok(trading) => trading,
+        Err(e) => {
+            ctx.printer.note(&format!(
+                "delisted series not checked: {}",
+                error_chain(e.as_ref())
+            ));
+            return None;
+        }
+    };
+    match op::assets(&ctx.store, &trading, Universe::UsEquity, ctx.now).await {
+        Ok(outcome) => Some(outcome.list),
+        Err(e) => {
+            ctx.printer.note(&format!(
+                "delisted series not checked, the assets list could not be fetched (corporate actions still apply): {}",
+                error_chain(&e)
+            ));
+            None
+        }
+    }
+}
+
+/// Closes the series of `keys` that `list` shows delisted, with one note each.
+pub(super) async fn close_delisted(
+    ctx: &Context,
+    list: AssetsList,
+    keys: Vec<SeriesKey>,
+    wait_for_locks: bool,
+) -> anyhow::Result<usize> {
+    let (store, now) = (ctx.store.clone(), ctx.now);
+    let closed = tokio::task::spawn_blocking(move || {
+        op::close_delisted(&store, &list, &keys, now, wait_for_locks)
+    })
+    .await??;
+    for (key, closing) in &closed {
+        ctx.printer
+            .note(&format!("{key}: {closing}; not asked past it from now on"));
+    }
+    Ok(closed.len())
 }
