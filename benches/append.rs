@@ -58,6 +58,7 @@ fn update(from: usize, to: usize) -> SeriesUpdate {
         bars: (from..to).map(bar).collect(),
         answered: vec![span(from, to)],
         covered: vec![span(from, to)],
+        closing: None,
     }
 }
 

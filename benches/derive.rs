@@ -207,6 +207,7 @@ fn main() {
         bars,
         answered: vec![span],
         covered: vec![span],
+        closing: None,
     };
     store.commit(&key, &lock, update, now()).unwrap();
     drop(lock);

@@ -72,6 +72,7 @@ fn commit(store: &Store, key: &SeriesKey, bars: Vec<Bar>, step: TimeDelta) -> In
         bars,
         answered: vec![span],
         covered: vec![span],
+        closing: None,
     };
     store.commit(key, &lock, update, now()).unwrap();
     span

@@ -67,6 +67,7 @@ fn main() {
         coverage: IntervalSet::from_intervals(Interval::new(start, end)),
         provisional: IntervalSet::new(),
         updated_at: end,
+        closed: None,
     };
 
     let writer = Store::open_bucket(&url).unwrap();
@@ -106,6 +107,7 @@ fn main() {
             bars: new,
             answered: vec![answered],
             covered: vec![answered],
+            closing: None,
         };
         let t = Instant::now();
         let summary = worker

@@ -54,6 +54,7 @@ fn build_cache(root: &Path) {
         bars,
         answered: vec![span],
         covered: vec![span],
+        closing: None,
     };
     store
         .commit(&key, &lock, update, utc("2026-01-02T00:00:00Z"))

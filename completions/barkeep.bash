@@ -503,7 +503,7 @@ _barkeep() {
             return 0
             ;;
         barkeep__subcmd__inspect)
-            opts="-t -q -v -h --timeframe --feed --format --verify --gaps --calendar --start --end --cache-dir --quiet --verbose --color --no-progress --api-url --rate-limit --help"
+            opts="-t -q -v -h --timeframe --feed --format --verify --gaps --calendar --assets --start --end --cache-dir --quiet --verbose --color --no-progress --api-url --rate-limit --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -613,7 +613,7 @@ _barkeep() {
             return 0
             ;;
         barkeep__subcmd__update)
-            opts="-t -q -v -h --timeframe --symbols-file --start --feed --dry-run --report --no-wait --cache-dir --quiet --verbose --color --no-progress --api-url --rate-limit --help"
+            opts="-t -q -v -h --timeframe --symbols-file --start --feed --universe --include-inactive --exchange --dry-run --report --no-wait --cache-dir --quiet --verbose --color --no-progress --api-url --rate-limit --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -648,6 +648,14 @@ _barkeep() {
                     ;;
                 --feed)
                     COMPREPLY=($(compgen -W "sip iex otc boats" -- "${cur}"))
+                    return 0
+                    ;;
+                --universe)
+                    COMPREPLY=($(compgen -W "us_equity crypto" -- "${cur}"))
+                    return 0
+                    ;;
+                --exchange)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --report)

@@ -78,6 +78,9 @@ complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l feed -d 'Stoc
 iex\t'Investors Exchange only'
 otc\t'Over-the-counter'
 boats\t'Blue Ocean ATS (overnight)'"
+complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l universe -d 'Update every asset of CLASS in Alpaca\'s assets list (active ones; see --include-inactive)' -r -f -a "us_equity\t'US stocks and ETFs'
+crypto\t'Crypto pairs'"
+complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l exchange -d 'With --universe, only assets listed on these exchanges (comma-separated, e.g. NYSE,NASDAQ)' -r
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l report -d 'Print a machine-readable report on stdout' -r -f -a "json\t''"
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l cache-dir -d 'The cache directory [default: the user cache directory]' -r -f -a "(__fish_complete_directories)"
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l color -d 'When to use colour on stderr (NO_COLOR is honoured)' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is not set'
@@ -85,6 +88,7 @@ always\t'Always colour stderr, even into a pipe or file'
 never\t'Never colour'"
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l api-url -d 'Alpaca\'s market-data base URL' -r -f
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l rate-limit -d 'Requests per minute at most (Alpaca\'s free plan allows 200)' -r
+complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l include-inactive -d 'With --universe, also the assets no longer active (delisted), for their history'
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l dry-run -d 'Print the plan (series, ranges, estimated requests) and make no request'
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -l no-wait -d 'Exit 1 at once if another barkeep run holds a series\' lock, instead of waiting'
 complete -c barkeep -n "__fish_barkeep_using_subcommand update" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
@@ -110,6 +114,7 @@ complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l rate-limit -
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l verify -d 'Read every file whole and check it: a regular file (not a link or a directory), readable Parquet with the expected schema, sorted, one row per timestamp, rows inside the recorded coverage; also report rollback journals whose series file is gone and corporate-actions ledgers that cannot be read; exit 1 if anything is wrong'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l gaps -d 'List the market sessions inside each stock series\' coverage that hold no bar at all'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l calendar -d 'Print the US equity market calendar from --start to --end instead of the cache: sessions (extended and regular hours), early closes and holidays, 2016 to 2030'
+complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l assets -d 'Print the cached assets lists of `update --universe` instead of the series: symbol, name, exchange, status and asset class (only the SYMBOLs named, when any)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -s q -l quiet -d 'Print less: no progress or notes (errors still show)'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -s v -l verbose -d 'Print a log of every request to Alpaca on stderr; repeat (-vv) for response headers'
 complete -c barkeep -n "__fish_barkeep_using_subcommand inspect" -l no-progress -d 'Never draw progress bars (they only ever appear when stderr is a terminal)'

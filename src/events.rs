@@ -54,6 +54,8 @@ pub enum Event<'a> {
 pub enum RequestKind {
     Bars,
     CorporateActions,
+    /// The Trading API's assets list (`update --universe`).
+    Assets,
 }
 
 impl RequestKind {
@@ -62,6 +64,7 @@ impl RequestKind {
         match self {
             RequestKind::Bars => "bars",
             RequestKind::CorporateActions => "corporate actions",
+            RequestKind::Assets => "assets",
         }
     }
 }

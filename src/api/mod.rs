@@ -4,9 +4,10 @@
 //! cache.
 //!
 //! `client` is the transport every endpoint shares; each endpoint is a module over it (`bars`,
-//! `corporate_actions`) that the client does not know. Submodules import each other directly,
+//! `corporate_actions`, `assets` on the trading host) that the client does not know. Submodules import each other directly,
 //! never through this file, which only hands the public names on.
 
+mod assets;
 mod bars;
 mod client;
 mod corporate_actions;
@@ -16,6 +17,7 @@ mod pacing;
 mod redact;
 mod retry;
 
+pub use assets::AssetsAnswer;
 pub use bars::{BarsAnswer, BarsPage, BarsPages, BarsRequest, RECENT_SIP_DELAY, symbol_batches};
 pub use client::{Client, ClientConfig, Credentials};
 pub use corporate_actions::{CorporateActionsAnswer, CorporateActionsRequest};

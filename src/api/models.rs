@@ -336,6 +336,32 @@ impl CorporateActionsPage {
     }
 }
 
+/// The answer of `GET /v2/assets`: one JSON array, no pages. Every field of an element is
+/// optional here, so one odd element is skipped (`api::assets`) instead of failing the list.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct AssetsPage(pub Vec<RawAsset>);
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawAsset {
+    #[serde(default)]
+    pub symbol: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub exchange: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub class: Option<String>,
+}
+
+impl Page for AssetsPage {
+    fn items(&self) -> usize {
+        self.0.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -210,6 +210,8 @@ pub struct SeriesUpdate {
     pub answered: Vec<Interval>,
     /// The settled part of `answered`, added to the coverage.
     pub covered: Vec<Interval>,
+    /// Records that the series ended (issue 23); `None` keeps what the footer says.
+    pub closing: Option<crate::market::Closing>,
 }
 
 /// How a commit reached storage.

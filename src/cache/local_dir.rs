@@ -969,6 +969,7 @@ mod tests {
             bars: vec![bar(0, 1.0), bar(1, 2.0), bar(5, 3.0)],
             answered: vec![span(0, 10)],
             covered: vec![span(0, 4)],
+            closing: None,
         };
         let s = store.commit(&key(), &lock, first, now).unwrap();
         assert_eq!(
@@ -981,6 +982,7 @@ mod tests {
             bars: vec![bar(5, 3.5), bar(7, 4.0)],
             answered: vec![span(4, 10)],
             covered: vec![span(4, 10)],
+            closing: None,
         };
         let s = store.commit(&key(), &lock, second, now).unwrap();
         assert_eq!((s.bars_added, s.bars_replaced, s.rows), (1, 1, 4));
@@ -1004,6 +1006,7 @@ mod tests {
             bars: vec![bar(7, 4.0)],
             answered: vec![span(6, 8)],
             covered: vec![span(6, 8)],
+            closing: None,
         };
         assert!(!store.commit(&key(), &lock, same, now).unwrap().written);
         assert_eq!(store.list().unwrap(), vec![key()]);
@@ -1025,6 +1028,7 @@ mod tests {
             covered: Interval::new(bar(from, 0.0).timestamp, bar(settled, 0.0).timestamp)
                 .into_iter()
                 .collect(),
+            closing: None,
         }
     }
 

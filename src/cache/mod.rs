@@ -9,10 +9,12 @@
 //! - `series_merge`: merging an answer into stored bars and coverage, shared by both.
 //! - `layout` (file names), `location` (which cache), `planner` (what is still missing) and
 //!   `ledger` (the corporate-actions ledger of a stock symbol, a document of the backend)
-//!   with `ledger_index` (when each symbol's actions were last checked, one document).
+//!   with `ledger_index` (when each symbol's actions were last checked, one document), and
+//!   `assets_list` (the cached copy of Alpaca's assets list of a class, one document).
 //!
 //! Encoding the bytes of a series file is `parquet_files`' job.
 
+pub mod assets_list;
 pub mod backend;
 pub mod bucket;
 pub mod compaction;

@@ -22,6 +22,7 @@ pub(crate) fn empty_metadata(key: &SeriesKey, now: DateTime<Utc>) -> SeriesMetad
         coverage: IntervalSet::new(),
         provisional: IntervalSet::new(),
         updated_at: now,
+        closed: None,
     }
 }
 
@@ -72,11 +73,13 @@ pub(crate) fn merge_update(
     provisional.insert_all(&answered);
     let provisional = provisional.difference(&coverage);
     let removed = old.len() as u64 + summary.bars_added != summary.rows;
+    let closed = update.closing.or_else(|| old_metadata.closed.clone());
     if summary.bars_added == 0
         && summary.bars_replaced == 0
         && !removed
         && coverage == old_metadata.coverage
         && provisional == old_metadata.provisional
+        && closed == old_metadata.closed
     {
         return None;
     }
@@ -87,6 +90,7 @@ pub(crate) fn merge_update(
         coverage,
         provisional,
         updated_at: now,
+        closed,
     };
     Some((metadata, bars))
 }

@@ -16,6 +16,7 @@ use crate::market::shown_input;
 
 pub(super) const KEY_ID: &str = "APCA_API_KEY_ID";
 pub(super) const SECRET_KEY: &str = "APCA_API_SECRET_KEY";
+pub(super) const TRADING_BASE_URL: &str = "APCA_API_BASE_URL";
 pub(super) const NOW: &str = "BARKEEP_NOW";
 pub(super) const RETRY_BASE_MS: &str = "BARKEEP_RETRY_BASE_MS";
 pub(super) const NO_COLOR: &str = "NO_COLOR";
@@ -39,6 +40,10 @@ pub(super) const VARIABLES: &[Variable] = &[
     Variable {
         name: SECRET_KEY,
         meaning: "The secret key of your Alpaca API key pair; needed for stocks, not for crypto, and never printed",
+    },
+    Variable {
+        name: TRADING_BASE_URL,
+        meaning: "The Trading API base URL for Alpaca's assets list (`update --universe`), as Alpaca's SDKs name it; unset, barkeep asks `https://api.alpaca.markets` and, when it refuses the keys (HTTP 401 or 403), `https://paper-api.alpaca.markets`",
     },
     Variable {
         name: NOW,
@@ -103,6 +108,11 @@ pub(super) fn credentials() -> Option<Credentials> {
         key_id: non_empty(KEY_ID)?.trim().to_owned(),
         secret_key: non_empty(SECRET_KEY)?.trim().to_owned(),
     })
+}
+
+/// `APCA_API_BASE_URL`, when set.
+pub(super) fn trading_base_url() -> Option<String> {
+    non_empty(TRADING_BASE_URL).map(|url| url.trim().to_owned())
 }
 
 pub(super) fn now() -> Result<DateTime<Utc>, UsageError> {

@@ -13,6 +13,7 @@ mod generate;
 mod output_file;
 mod printer;
 mod progress;
+mod trading_api;
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -15,6 +15,7 @@ pub(super) struct Progress {
     bar: ProgressBar,
     bar_requests: AtomicU64,
     action_requests: AtomicU64,
+    asset_requests: AtomicU64,
     clamp_noted: std::sync::atomic::AtomicBool,
     calendar_noted: std::sync::atomic::AtomicBool,
 }
@@ -34,6 +35,7 @@ impl Progress {
             bar,
             bar_requests: AtomicU64::new(0),
             action_requests: AtomicU64::new(0),
+            asset_requests: AtomicU64::new(0),
             clamp_noted: false.into(),
             calendar_noted: false.into(),
         }
@@ -41,12 +43,17 @@ impl Progress {
 
     /// HTTP requests sent so far, retries included.
     pub(super) fn requests(&self) -> u64 {
-        self.bar_requests() + self.action_requests.load(Ordering::Relaxed)
+        self.bar_requests() + self.action_requests.load(Ordering::Relaxed) + self.asset_requests()
     }
 
     /// Requests to the bars endpoints so far, retries included.
     pub(super) fn bar_requests(&self) -> u64 {
         self.bar_requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests to the Trading API's assets list so far, retries included.
+    pub(super) fn asset_requests(&self) -> u64 {
+        self.asset_requests.load(Ordering::Relaxed)
     }
 
     pub(super) fn finish(&self) {
@@ -98,6 +105,7 @@ impl Observer for Progress {
                 let counter = match kind {
                     RequestKind::Bars => &self.bar_requests,
                     RequestKind::CorporateActions => &self.action_requests,
+                    RequestKind::Assets => &self.asset_requests,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 // The bar counts the planned bar requests only.

@@ -7,6 +7,7 @@
 
 pub mod adjustment;
 pub mod aggregate;
+pub mod asset;
 pub mod bar;
 pub mod calendar;
 pub mod corporate_action;
@@ -16,6 +17,7 @@ pub mod time_spec;
 pub mod timeframe;
 
 pub use adjustment::Adjustments;
+pub use asset::{Asset, AssetFilter, AssetStatus, Closing, ClosingReason, Universe};
 pub use bar::{Bar, Volume};
 pub use corporate_action::{ActionKind, CorporateAction};
 pub use interval::{Interval, IntervalSet};

@@ -106,15 +106,20 @@ pub async fn plan(store: &Store, options: &UpdateOptions) -> Result<UpdatePlan, 
                 continue;
             }
         };
+        // A closed series (its symbol ended) is never asked past its end.
+        let until = summary
+            .as_ref()
+            .and_then(|s| s.metadata.closed.as_ref())
+            .map_or(options.now, |c| c.end.min(options.now));
         let from = summary
             .and_then(|s| s.metadata.coverage.intervals().last().map(|i| i.end))
             .unwrap_or_else(|| {
                 resolve_range(options.start, When::Now, options.now, key.asset_class())
                     .map_or(options.now, |r| r.start)
             });
-        match Interval::new(from, options.now) {
+        match Interval::new(from, until) {
             Some(range) => plan.targets.push(FillTarget { key, range }),
-            // A start in the future: nothing to ask yet.
+            // A start in the future, or a closed series: nothing to ask.
             None => plan.up_to_date.push(key),
         }
     }

@@ -9,17 +9,24 @@
 //!  "updated_at":"2025-01-02T06:00:00Z"}
 //! ```
 //!
+//! A series whose symbol ended (delisted, renamed, acquired; issue 23) also records it, and
+//! nothing at or after `end` is ever asked:
+//! `"closed":{"date":"2023-03-15","end":"2023-03-16T04:00:00Z","reason":"delisted","successor":null}`.
+//! Files without the key (all files before it) read as open; older binaries ignore the key.
+//!
 //! `coverage` lists the half-open intervals `[start, end)` (RFC 3339, UTC) that Alpaca has
 //! already been asked for and answered, sorted and disjoint. A bar with timestamp `t` is known
 //! for every covered `t`; a covered instant without a row means Alpaca had no bar there.
 //! `provisional` lists intervals that were answered but had not settled yet: their bars are
 //! stored, but they are asked for again. Every row lies inside `coverage` or `provisional`.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Error;
-use crate::market::{AssetClass, Feed, Interval, IntervalSet, Symbol, Timeframe};
+use crate::market::{
+    AssetClass, Closing, ClosingReason, Feed, Interval, IntervalSet, Symbol, Timeframe,
+};
 
 /// The footer key under which the metadata JSON lives.
 pub const METADATA_KEY: &str = "barkeep";
@@ -35,6 +42,8 @@ pub struct SeriesMetadata {
     /// Answered but not settled: stored, asked again next time. Disjoint from `coverage`.
     pub provisional: IntervalSet,
     pub updated_at: DateTime<Utc>,
+    /// When and why the symbol ended, if it did.
+    pub closed: Option<Closing>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -48,6 +57,38 @@ struct Json {
     #[serde(default)]
     provisional: Vec<[String; 2]>,
     updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    closed: Option<JsonClosing>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct JsonClosing {
+    date: String,
+    end: String,
+    reason: String,
+    successor: Option<String>,
+}
+
+fn closing_to_json(c: &Closing) -> JsonClosing {
+    JsonClosing {
+        date: c.date.to_string(),
+        end: format_instant(c.end),
+        reason: c.reason.as_str().to_owned(),
+        successor: c.successor.as_ref().map(ToString::to_string),
+    }
+}
+
+fn closing_from_json(c: &JsonClosing) -> Result<Closing, Error> {
+    let bad = |what: &str| Error::Metadata(format!("bad `closed` {what}"));
+    Ok(Closing {
+        date: NaiveDate::parse_from_str(&c.date, "%Y-%m-%d").map_err(|_| bad("date"))?,
+        end: parse_instant(&c.end)?,
+        reason: ClosingReason::parse(&c.reason).ok_or_else(|| bad("reason"))?,
+        successor: match &c.successor {
+            Some(s) => Some(s.parse().map_err(|_| bad("successor"))?),
+            None => None,
+        },
+    })
 }
 
 /// RFC 3339 in UTC with a `Z`, with fractional seconds only when present.
@@ -89,6 +130,7 @@ impl SeriesMetadata {
             coverage: to_pairs(&self.coverage),
             provisional: to_pairs(&self.provisional),
             updated_at: format_instant(self.updated_at),
+            closed: self.closed.as_ref().map(closing_to_json),
         };
         serde_json::to_string(&json).expect("metadata serialises")
     }
@@ -125,6 +167,7 @@ impl SeriesMetadata {
             coverage,
             provisional,
             updated_at: parse_instant(&json.updated_at)?,
+            closed: json.closed.as_ref().map(closing_from_json).transpose()?,
         })
     }
 }
@@ -150,10 +193,32 @@ mod tests {
             )
             .unwrap()]),
             updated_at: t("2024-03-02T00:00:00Z"),
+            closed: None,
         };
         let json = meta.to_json();
+        assert!(
+            !json.contains("closed"),
+            "an open series writes what older files hold"
+        );
         assert!(json.contains(r#""coverage":[["2024-01-01T00:00:00Z","2024-02-01T00:00:00Z"],["2024-03-01T00:00:00Z","2024-03-01T00:00:00.500Z"]]"#), "{json}");
         assert_eq!(SeriesMetadata::from_json(&json).unwrap(), meta);
         assert!(SeriesMetadata::from_json("{}").is_err());
+
+        let closed = SeriesMetadata {
+            closed: Some(Closing {
+                date: "2022-06-09".parse().unwrap(),
+                end: t("2022-06-09T04:00:00Z"),
+                reason: ClosingReason::Renamed,
+                successor: Some("META".parse().unwrap()),
+            }),
+            ..meta
+        };
+        let json = closed.to_json();
+        assert!(json.contains(r#""closed":{"date":"2022-06-09","end":"2022-06-09T04:00:00Z","reason":"renamed","successor":"META"}"#), "{json}");
+        assert_eq!(SeriesMetadata::from_json(&json).unwrap(), closed);
+        assert_eq!(
+            closed.closed.unwrap().to_string(),
+            "renamed to META on 2022-06-09"
+        );
     }
 }

@@ -297,6 +297,7 @@ mod tests {
             coverage: IntervalSet::new(),
             provisional: IntervalSet::new(),
             updated_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            closed: None,
         };
         let bytes = write_series(Vec::new(), &metadata, &bars).unwrap();
         (metadata, Bytes::from(bytes))

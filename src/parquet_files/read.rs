@@ -275,6 +275,7 @@ mod tests {
             coverage: IntervalSet::new(),
             provisional: IntervalSet::new(),
             updated_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            closed: None,
         };
         for codec in [
             Compression::SNAPPY,

@@ -26,4 +26,5 @@ mod signals;
 #[cfg(unix)]
 mod storage_failures;
 mod support;
+mod universe;
 mod update;

@@ -14,6 +14,7 @@ Examples:
   barkeep inspect --verify                         # read every file whole; exit 1 on problems
   barkeep inspect AAPL -t 1Min --gaps              # sessions in the coverage without a bar
   barkeep inspect --calendar --start 2024-12-20 --end 2025-01-10
+  barkeep inspect --assets --format csv            # the assets list update --universe uses
 ";
 
 /// Show what the cache holds: one row per cached series.
@@ -61,6 +62,14 @@ pub struct InspectArgs {
     /// sessions (extended and regular hours), early closes and holidays, 2016 to 2030
     #[arg(long, conflicts_with_all = ["verify", "gaps", "symbols", "timeframes", "feed"])]
     pub calendar: bool,
+
+    /// Print the cached assets lists of `update --universe` instead of the series: symbol,
+    /// name, exchange, status and asset class (only the SYMBOLs named, when any)
+    ///
+    /// Reads the copy in the cache and makes no request; `update --universe CLASS` fetches it
+    /// (at most once per New York day).
+    #[arg(long, conflicts_with_all = ["verify", "gaps", "calendar", "timeframes", "feed"])]
+    pub assets: bool,
 
     /// First date (YYYY-MM-DD, New York) for --calendar or --gaps [default: --calendar: today]
     #[arg(long, value_name = "DATE")]

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueHint};
 
+use clap::ValueEnum;
+
 use super::values::{FeedArg, ReportFormat};
-use crate::market::{Symbol, Timeframe, When};
+use crate::market::{Symbol, Timeframe, Universe, When};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -13,6 +15,8 @@ Examples:
   barkeep update AAPL MSFT -t 1Day -t 1Min         # these series (created from --start if new)
   barkeep update --symbols-file watchlist.txt --start 2020-01-01
   barkeep update --dry-run                         # the plan, no request
+  barkeep update --universe us_equity              # every active US stock Alpaca lists, daily
+  barkeep update --universe us_equity --include-inactive --exchange NYSE,NASDAQ --start 2016-01-01
   # crontab: weekdays at 22:30, log to a file, exit status tells cron when something failed
   30 22 * * 1-5  barkeep update --symbols-file ~/watchlist.txt >> ~/barkeep.log 2>&1
   barkeep update --report json | jq '.series[] | select(.status == \"failed\")'
@@ -29,6 +33,11 @@ Examples:
 /// --offline) adjusts with current actions. Ends with one summary line on stderr. Exit status:
 /// 0 when every series and the ledgers succeeded, 1 when any failed (each failure is named),
 /// 2 for bad usage.
+///
+/// With --universe, the symbols are every asset of a class in Alpaca's assets list (the
+/// Trading API, at APCA_API_BASE_URL, else https://api.alpaca.markets, falling back to
+/// https://paper-api.alpaca.markets when the keys are refused), together with any symbols
+/// given. The list is kept in the cache and asked at most once per New York day.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct UpdateArgs {
@@ -54,6 +63,27 @@ pub struct UpdateArgs {
     #[arg(long, value_enum, value_name = "FEED")]
     pub feed: Option<FeedArg>,
 
+    /// Update every asset of CLASS in Alpaca's assets list (active ones; see --include-inactive)
+    ///
+    /// The list comes from the Trading API (APCA_API_BASE_URL; unset: the live host, then the
+    /// paper host when the live one refuses the keys), is kept in the cache and is asked at
+    /// most once per New York day; `barkeep inspect --assets` prints it.
+    #[arg(long, value_enum, value_name = "CLASS")]
+    pub universe: Option<UniverseArg>,
+
+    /// With --universe, also the assets no longer active (delisted), for their history
+    #[arg(long, requires = "universe")]
+    pub include_inactive: bool,
+
+    /// With --universe, only assets listed on these exchanges (comma-separated, e.g. NYSE,NASDAQ)
+    #[arg(
+        long,
+        requires = "universe",
+        value_delimiter = ',',
+        value_name = "LIST"
+    )]
+    pub exchange: Vec<String>,
+
     /// Print the plan (series, ranges, estimated requests) and make no request
     #[arg(long)]
     pub dry_run: bool,
@@ -65,4 +95,23 @@ pub struct UpdateArgs {
     /// Exit 1 at once if another barkeep run holds a series' lock, instead of waiting
     #[arg(long)]
     pub no_wait: bool,
+}
+
+/// A class of Alpaca's assets list, spelled as Alpaca's `asset_class`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UniverseArg {
+    /// US stocks and ETFs
+    #[value(name = "us_equity")]
+    UsEquity,
+    /// Crypto pairs
+    Crypto,
+}
+
+impl From<UniverseArg> for Universe {
+    fn from(u: UniverseArg) -> Self {
+        match u {
+            UniverseArg::UsEquity => Universe::UsEquity,
+            UniverseArg::Crypto => Universe::Crypto,
+        }
+    }
 }

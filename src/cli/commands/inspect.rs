@@ -1,7 +1,7 @@
 //! `barkeep inspect`: renders [`ops::inspect`](crate::ops::inspect)'s report of what the cache
 //! holds as a table, CSV or JSON, the recorded corporate actions of the symbols named, and
 //! `--verify`'s problems; `--gaps` and `--calendar` are rendered by
-//! [`super::inspect_calendar`].
+//! [`super::inspect_calendar`], `--assets` by [`super::inspect_assets`].
 
 use std::io::{IsTerminal, Write};
 
@@ -9,7 +9,7 @@ use chrono::{DateTime, Days, Utc};
 use indicatif::HumanBytes;
 use serde_json::json;
 
-use super::inspect_calendar;
+use super::{inspect_assets, inspect_calendar};
 use crate::cache::{self, ledger};
 use crate::cli::args::inspect::InspectArgs;
 use crate::cli::args::values::InspectFormat;
@@ -47,6 +47,9 @@ pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
             .end
             .unwrap_or_else(|| start.checked_add_days(Days::new(14)).unwrap_or(start));
         return inspect_calendar::run_calendar(ctx, format, start, end);
+    }
+    if args.assets {
+        return inspect_assets::run_assets(ctx, format, &filter.symbols);
     }
     if args.gaps {
         return inspect_calendar::run_gaps(ctx, format, &filter, (args.start, args.end));
@@ -197,6 +200,22 @@ fn write_table(out: &mut dyn Write, report: &InspectReport, named: bool) -> anyh
         ]);
     }
     table.write(out)?;
+    let closed: Vec<_> = report
+        .series
+        .iter()
+        .filter_map(|info| {
+            Some((
+                &info.key,
+                info.summary.as_ref().ok()?.metadata.closed.as_ref()?,
+            ))
+        })
+        .collect();
+    if !closed.is_empty() {
+        writeln!(out, "\nclosed series (never asked past their end):")?;
+        for (key, closing) in closed {
+            writeln!(out, "  {key}: {closing}")?;
+        }
+    }
     if let [single] = report.series.as_slice()
         && let Some(coverage) = op::coverage(single)
     {
@@ -290,6 +309,12 @@ fn json_rows(report: &InspectReport) -> Vec<serde_json::Value> {
                 "coverage": intervals(&s.metadata.coverage),
                 "provisional": intervals(&s.metadata.provisional),
                 "updated": format_instant(s.metadata.updated_at),
+                "closed": s.metadata.closed.as_ref().map(|c| json!({
+                    "date": c.date.to_string(),
+                    "reason": c.reason.as_str(),
+                    "successor": c.successor.as_ref().map(Symbol::as_str),
+                    "shown": c.to_string(),
+                })),
                 "error": null,
             }),
             Err(e) => json!({

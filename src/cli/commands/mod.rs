@@ -4,6 +4,8 @@
 
 pub mod fetch;
 pub mod inspect;
+pub mod inspect_assets;
 pub mod inspect_calendar;
 pub mod prune;
 pub mod update;
+pub mod update_universe;

@@ -1,4 +1,5 @@
-//! `barkeep update`: reads the watchlist ([`ops::watchlist`](crate::ops::watchlist)), runs
+//! `barkeep update`: reads the watchlist ([`ops::watchlist`](crate::ops::watchlist)) and the
+//! assets list of `--universe` ([`super::update_universe`]), runs
 //! [`ops::update`](crate::ops::update), and renders the dry-run plan, the summary line and
 //! the JSON report.
 
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use indicatif::HumanCount;
 use serde_json::json;
 
+use super::update_universe;
 use crate::cli::args::update::UpdateArgs;
 use crate::cli::failure::{LedgersFailed, UpdateFailed};
 use crate::cli::formats::table::{Column, Table};
@@ -16,7 +18,8 @@ use crate::cli::formats::{self, json};
 use crate::cli::progress::{Progress, calendar_note};
 use crate::cli::{Context, Interrupted, UsageError, ops_hint};
 use crate::error_chain::error_chain;
-use crate::market::Interval;
+use crate::events::Observer;
+use crate::market::{AssetFilter, Interval, Universe};
 use crate::ops::gap_fill::SeriesStatus;
 use crate::ops::update::{self as op, DryRun, UpdateOptions, UpdateOutcome};
 use crate::ops::watchlist::{self, BadLine};
@@ -45,6 +48,28 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         ));
         return Err(UpdateFailed { count, hint: None }.into());
     }
+    let progress = Arc::new(Progress::new(ctx.printer.clone()));
+    let mut universe_report = None;
+    let mut universe_list = None;
+    if let Some(universe) = args.universe {
+        let filter = AssetFilter {
+            include_inactive: args.include_inactive,
+            exchanges: update_universe::exchanges(&args.exchange)?,
+        };
+        let observer: Arc<dyn Observer> = progress.clone();
+        let taken = update_universe::resolve(ctx, universe.into(), &filter, &observer).await;
+        let taken = taken.inspect_err(|_| progress.finish())?;
+        if symbols.is_empty() && taken.symbols.is_empty() {
+            // An empty list would mean "every cached series".
+            progress.finish();
+            ctx.printer
+                .note("0 series updated: the assets list has no asset to take");
+            return Ok(());
+        }
+        symbols.extend(taken.symbols);
+        universe_report = Some(taken.report);
+        universe_list = Some(taken.list);
+    }
     symbols.sort();
     symbols.dedup();
     let options = UpdateOptions {
@@ -59,12 +84,39 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let plan = op::plan(&ctx.store, &options).await?;
     if args.dry_run {
+        progress.finish();
         return dry_run(ctx, &plan, args.report.is_some(), bad_lines.len()).await;
     }
 
-    let progress = Arc::new(Progress::new(ctx.printer.clone()));
     let client = ctx.client(progress.clone())?;
+    let observer: Arc<dyn Observer> = progress.clone();
+    let list = match universe_list {
+        Some(list) if list.universe == Universe::UsEquity => Some(list),
+        Some(_) => None,
+        None => {
+            let keys: Vec<_> = plan
+                .targets
+                .iter()
+                .map(|t| &t.key)
+                .chain(&plan.up_to_date)
+                .collect();
+            update_universe::stock_list(ctx, &keys, &observer).await
+        }
+    };
     let outcome = op::update(&ctx.store, &client, plan, &options, progress.clone()).await;
+    let outcome = match (outcome, list) {
+        (Ok(outcome), Some(list)) if ctx.interrupt.signal().is_none() => {
+            let keys = outcome
+                .series
+                .iter()
+                .filter(|o| !matches!(o.status, SeriesStatus::Failed(_)))
+                .map(|o| o.key.clone())
+                .collect();
+            update_universe::close_delisted(ctx, list, keys, options.wait_for_locks).await?;
+            Ok(outcome)
+        }
+        (outcome, _) => outcome,
+    };
     progress.finish();
     let outcome = outcome?;
     for (key, error) in outcome.failures() {
@@ -81,6 +133,7 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
         requests: progress.bar_requests(),
         elapsed: started.elapsed(),
         conflicts: ctx.store.conflicts(),
+        assets: universe_report,
     };
     if args.report.is_some() {
         let mut out = formats::stdout();
@@ -208,6 +261,8 @@ struct Ran<'a> {
     requests: u64,
     elapsed: Duration,
     conflicts: Option<u64>,
+    /// With `--universe`: where the assets list came from and what was taken.
+    assets: Option<serde_json::Value>,
 }
 
 impl Ran<'_> {
@@ -253,7 +308,7 @@ impl Ran<'_> {
             .cloned()
             .unwrap_or_default();
         let ledger_error = self.outcome.ledgers.as_ref().err().map(|e| error_chain(e));
-        json!({
+        let mut report = json!({
             "series_updated": totals.updated,
             "series_unchanged": totals.unchanged,
             "series_failed": totals.failed + self.bad_lines.len(),
@@ -268,7 +323,11 @@ impl Ran<'_> {
                 "actions_added": ledgers.actions_added,
                 "error": ledger_error,
             },
-        })
+        });
+        if let Some(assets) = &self.assets {
+            report["assets"] = assets.clone();
+        }
+        report
     }
 
     /// The one line on stderr that says what the night did.

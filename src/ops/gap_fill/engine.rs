@@ -416,8 +416,7 @@ impl Engine<'_> {
             let update = match flush {
                 Flush::Bars(bars) => SeriesUpdate {
                     bars,
-                    answered: Vec::new(),
-                    covered: Vec::new(),
+                    ..SeriesUpdate::default()
                 },
                 Flush::Complete | Flush::Partial => {
                     let Some(progress) = b.symbols.get_mut(&symbol) else {
@@ -455,6 +454,7 @@ impl Engine<'_> {
                         covered: Interval::new(from, until.min(settled))
                             .into_iter()
                             .collect(),
+                        closing: None,
                     }
                 }
             };

@@ -96,6 +96,7 @@ impl TestEnv {
             .env("HOME", self.dir.path())
             .env("BARKEEP_CACHE_DIR", self.cache())
             .env("APCA_API_DATA_URL", self.emu.url())
+            .env("APCA_API_BASE_URL", self.emu.url())
             .env("APCA_API_KEY_ID", self.emu.key_id())
             .env("APCA_API_SECRET_KEY", self.emu.secret_key())
             .env("BARKEEP_NOW", rfc3339(self.emu.now()))

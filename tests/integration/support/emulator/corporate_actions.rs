@@ -312,10 +312,22 @@ pub(crate) struct Factor {
 pub(crate) struct Listing {
     pub(crate) symbol: String,
     pub(crate) listed: NaiveDate,
+    /// The last New York date of trading of a delisted symbol.
+    pub(crate) last_day: Option<NaiveDate>,
     pub(crate) shares: Vec<ShareChange>,
 }
 
 impl Listing {
+    /// `end`, or the end of the last trading day when the symbol was delisted before it.
+    pub(crate) fn clamp_end(&self, end: DateTime<Utc>) -> DateTime<Utc> {
+        match self.last_day.and_then(|d| d.succ_opt()) {
+            Some(next) => {
+                end.min(super::calendar::new_york(next, 0, 0) - chrono::Duration::seconds(1))
+            }
+            None => end,
+        }
+    }
+
     /// The raw SIP daily bars with `t` in `start..=end` at `clock`.
     fn daily(&self, start: DateTime<Utc>, end: DateTime<Utc>, clock: DateTime<Utc>) -> Vec<EmuBar> {
         Series {

@@ -5,15 +5,16 @@
 //! requests), and the public types tests assert on (`RecordedRequest`, `Fault`, `EmuBar`,
 //! `EmuAction`). It follows `shared/ALPACA_API.md`: the stock and crypto bar endpoints, their
 //! parameters (`adjustment` included), verbatim error bodies, pagination across symbols, gzip
-//! and rate-limit headers, and `/v1/corporate-actions`.
+//! and rate-limit headers, `/v1/corporate-actions`, and the Trading API's `/v2/assets`.
 //! Must not: talk to anything but loopback, or depend on barkeep's own code.
 //!
-//! `calendar` has the NYSE calendar, `market_data` generates the bars, `corporate_actions`
+//! `assets` serves the Trading API's `/v2/assets`, `calendar` has the NYSE calendar, `market_data` generates the bars, `corporate_actions`
 //! models splits, dividends and spin-offs, `server` speaks HTTP.
 
 // Each integration-test binary uses only part of this API.
 #![allow(dead_code)]
 
+mod assets;
 pub(crate) mod calendar;
 mod corporate_actions;
 pub(crate) mod dates;
@@ -132,6 +133,9 @@ struct EmulatorState {
     crypto: BTreeMap<String, NaiveDate>,
     /// Every corporate action, announced or not (see `corporate_actions`).
     actions: Vec<EmuAction>,
+    /// Names, exchanges and delistings of assets (`assets`); a symbol without an entry is an
+    /// active asset with a made-up name.
+    assets: BTreeMap<String, assets::AssetInfo>,
     free_plan: bool,
     rate_limit: Option<server::TokenBucket>,
     faults: VecDeque<Fault>,
@@ -180,6 +184,7 @@ impl EmulatorState {
             stocks,
             crypto,
             actions: corporate_actions::default_actions(),
+            assets: BTreeMap::new(),
             free_plan: false,
             rate_limit: None,
             faults: VecDeque::new(),
@@ -204,6 +209,7 @@ impl EmulatorState {
         Some(Listing {
             symbol: symbol.to_owned(),
             listed: self.listed(market, symbol)?,
+            last_day: self.assets.get(symbol).and_then(|a| a.last_day),
             shares: match market {
                 Market::Stock => corporate_actions::share_changes(&self.actions, symbol),
                 Market::Crypto => Vec::new(),
@@ -277,6 +283,30 @@ impl Emulator {
             &mut state.stocks
         };
         map.insert(symbol.to_owned(), listed);
+    }
+
+    /// Makes `symbol` a known asset listed on `exchange`, trading from `listed` on.
+    pub(crate) fn add_asset(&self, symbol: &str, listed: NaiveDate, exchange: &str) {
+        self.add_symbol(symbol, listed);
+        let mut state = self.lock();
+        state.assets.entry(symbol.to_owned()).or_default().exchange = Some(exchange.to_owned());
+    }
+
+    /// Delists `symbol` after `last_day` (New York): no bars after that day, and the assets
+    /// list shows it inactive from the next day on.
+    pub(crate) fn delist(&self, symbol: &str, last_day: NaiveDate) {
+        let mut state = self.lock();
+        state.assets.entry(symbol.to_owned()).or_default().last_day = Some(last_day);
+    }
+
+    /// Only the requests to the Trading API's `/v2/assets`, in arrival order.
+    pub(crate) fn asset_requests(&self) -> Vec<RecordedRequest> {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.path == server::ASSETS_PATH)
+            .cloned()
+            .collect()
     }
 
     /// Free-plan mode: SIP requests whose end is later than clock − 15 min get a 403.
@@ -382,6 +412,7 @@ impl Emulator {
         let Some(listing) = state.listing(market, symbol) else {
             return Vec::new();
         };
+        let end = listing.clamp_end(end);
         let raw = Series {
             symbol,
             market,

@@ -28,6 +28,8 @@ use super::{EmuBar, EmulatorState, Fault, KEY_ID, RecordedRequest, SECRET_KEY, c
 
 /// The path of the corporate-actions endpoint.
 pub(super) const CORPORATE_ACTIONS_PATH: &str = "/v1/corporate-actions";
+/// The path of the Trading API's assets list.
+pub(super) const ASSETS_PATH: &str = "/v2/assets";
 
 type Shared = Arc<Mutex<EmulatorState>>;
 
@@ -312,6 +314,8 @@ enum Route {
     Crypto,
     /// `/v1/corporate-actions`
     CorporateActions,
+    /// `/v2/assets` (the Trading API)
+    Assets,
     Other,
 }
 
@@ -327,12 +331,13 @@ impl Route {
                 Route::Crypto
             }
             ["", "v1", "corporate-actions"] => Route::CorporateActions,
+            ["", "v2", "assets"] => Route::Assets,
             _ => Route::Other,
         }
     }
 
     fn is_bars(&self) -> bool {
-        !matches!(self, Route::CorporateActions | Route::Other)
+        !matches!(self, Route::CorporateActions | Route::Assets | Route::Other)
     }
 }
 
@@ -371,7 +376,7 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             user_agent,
         });
         let fault = match route {
-            Route::Other => None,
+            Route::Other | Route::Assets => None,
             Route::CorporateActions => state.action_faults.pop_front(),
             _ => state.faults.pop_front().or_else(|| {
                 let bar_requests = state
@@ -443,7 +448,7 @@ fn answer(
 ) -> Reply {
     let (market, single) = match route {
         Route::Other => return Reply::message(404, "not found"),
-        Route::StockMulti | Route::CorporateActions => (Market::Stock, None),
+        Route::StockMulti | Route::CorporateActions | Route::Assets => (Market::Stock, None),
         Route::StockSingle(symbol) => (Market::Stock, Some(symbol.clone())),
         Route::Crypto => (Market::Crypto, None),
     };
@@ -462,6 +467,15 @@ fn answer(
         None => RateHeaders::unlimited(),
     };
     let clock = guard.clock;
+    if *route == Route::Assets {
+        let mut reply =
+            match super::assets::list(&guard.stocks, &guard.crypto, &guard.assets, query, clock) {
+                Ok(body) => Reply::json(200, body),
+                Err(message) => return Reply::bad_request(&message),
+            };
+        reply.rate = Some(rate);
+        return reply;
+    }
     if *route == Route::CorporateActions {
         let mut reply = match corporate_actions::list(&guard.actions, query, clock) {
             Ok(body) => Reply::json(200, body),
@@ -693,7 +707,7 @@ impl BarRequest {
         let mut count = 0;
         for (listing, factors) in listed {
             let symbol = &listing.symbol;
-            let (mut start, mut end) = (self.start, self.end);
+            let (mut start, mut end) = (self.start, listing.clamp_end(self.end));
             if let Some(cursor) = &self.cursor {
                 if *symbol < cursor.symbol {
                     continue;
