@@ -35,8 +35,8 @@ Examples:
 /// 2 for bad usage.
 ///
 /// With --universe, the symbols are every asset of a class in Alpaca's assets list (the
-/// Trading API, at APCA_API_BASE_URL, else https://api.alpaca.markets, falling back to
-/// https://paper-api.alpaca.markets when the keys are refused), together with any symbols
+/// Trading API, at APCA_API_BASE_URL, else `https://api.alpaca.markets`, falling back to
+/// `https://paper-api.alpaca.markets` when the keys are refused), together with any symbols
 /// given. The list is kept in the cache and asked at most once per New York day.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
