@@ -3,8 +3,8 @@
 //! Two backends implement [`CacheBackend`], each in a file of its own and neither aware of
 //! the other: [`LocalDir`](super::local_dir::LocalDir), a directory on disk (file locks,
 //! in-place appends under a rollback journal, compaction, temp-file rewrites), and
-//! [`Bucket`](super::bucket::Bucket), object storage (one GET per series, whole-object
-//! conditional puts). `ops/` and `cli/` hold a [`Store`](super::Store), which is a shared
+//! [`Bucket`](super::bucket::Bucket), object storage (ranged GETs of footers and of the
+//! pages asked, whole-object conditional puts). `ops/` and `cli/` hold a [`Store`](super::Store), which is a shared
 //! `dyn CacheBackend`, and never ask which one it is.
 //!
 //! What "exclusive" means is the backend's business, behind [`CacheBackend::lock`]:
