@@ -22,8 +22,8 @@
     clippy::cast_precision_loss
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use barkeep::cache::store::SeriesUpdate;
@@ -31,6 +31,9 @@ use barkeep::cache::{SeriesKey, Store};
 use barkeep::market::calendar::{self, Session};
 use barkeep::market::{Bar, Feed, Interval, Volume};
 use chrono::{DateTime, TimeDelta, Utc};
+
+mod support;
+use support::{measure, ms, polars_python};
 
 const RUNS: usize = 3;
 
@@ -64,63 +67,6 @@ fn sessions(years: i32) -> Vec<Session> {
         .unwrap()
         .to_utc();
     calendar::sessions_overlapping(start, end).expect("inside the calendar")
-}
-
-/// Runs `make()` `RUNS` times under `/usr/bin/time`: the median wall time and the largest
-/// peak RSS (KB). Panics if it fails.
-fn measure(make: impl Fn() -> Command) -> (Duration, u64) {
-    let mut samples: Vec<(Duration, u64)> = (0..RUNS)
-        .map(|_| {
-            let inner = make();
-            let mut cmd = Command::new("/usr/bin/time");
-            cmd.arg("-f").arg("%M").arg(inner.get_program());
-            cmd.args(inner.get_args());
-            for (k, v) in inner.get_envs() {
-                if let Some(v) = v {
-                    cmd.env(k, v);
-                }
-            }
-            cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-            let t = Instant::now();
-            let out = cmd.output().expect("/usr/bin/time runs");
-            let wall = t.elapsed();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success(), "{inner:?} failed: {stderr}");
-            let rss = stderr
-                .lines()
-                .last()
-                .and_then(|l| l.trim().parse().ok())
-                .unwrap_or(0);
-            (wall, rss)
-        })
-        .collect();
-    samples.sort();
-    let peak = samples.iter().map(|s| s.1).max().unwrap_or(0);
-    (samples[RUNS / 2].0, peak)
-}
-
-/// A Python that imports polars, or why there is none.
-fn polars_python() -> Result<PathBuf, String> {
-    let candidates = std::env::var_os("BARKEEP_BENCH_PYTHON")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            PathBuf::from("/work/venv/bin/python"),
-            PathBuf::from("python3"),
-        ]);
-    let mut why = Vec::new();
-    for python in candidates {
-        match Command::new(&python)
-            .args(["-c", "import polars"])
-            .stderr(Stdio::null())
-            .status()
-        {
-            Ok(s) if s.success() => return Ok(python),
-            Ok(_) => why.push(format!("{} has no polars", python.display())),
-            Err(e) => why.push(format!("{}: {e}", python.display())),
-        }
-    }
-    Err(why.join("; "))
 }
 
 /// The same job in polars: sessions from a CSV of `date,open,close` (UTC), hours from 09:30
@@ -176,10 +122,6 @@ fn polars_wall(python: &Path, parquet: &Path, sessions: &Path, out: &Path) -> Du
     times[RUNS / 2]
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
-
 fn main() {
     let years: i32 = std::env::var("BARKEEP_BENCH_YEARS")
         .ok()
@@ -224,7 +166,7 @@ fn main() {
         "{years} years of SPY 1Min ({count} bars) to CSV as -t 1Hour --session regular (median of {RUNS}):"
     );
     let out = dir.path().join("barkeep.csv");
-    let (wall, rss_kb) = measure(|| {
+    let support::Sample { wall, rss_kb } = measure(RUNS, || {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_barkeep"));
         cmd.arg("--cache-dir").arg(&cache).args(["-q", "fetch"]);
         cmd.args(["SPY", "-t", "1Hour", "--session", "regular", "--offline"])

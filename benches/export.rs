@@ -22,13 +22,16 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use barkeep::cache::store::SeriesUpdate;
 use barkeep::cache::{SeriesKey, Store};
 use barkeep::market::{Bar, Feed, Interval, Volume};
 use chrono::{DateTime, TimeDelta, Utc};
+
+mod support;
+use support::{measure, ms, polars_python};
 
 const BIG: usize = 2_500_000;
 const DAILY_SERIES: usize = 500;
@@ -78,48 +81,6 @@ fn commit(store: &Store, key: &SeriesKey, bars: Vec<Bar>, step: TimeDelta) -> In
     span
 }
 
-/// What one timed run of a command took, and its peak resident memory.
-#[derive(Clone, Copy)]
-struct Sample {
-    wall: Duration,
-    rss_kb: u64,
-}
-
-/// Runs `cmd` under `/usr/bin/time` (for the peak memory) `RUNS` times; the median wall time
-/// and the largest peak. Panics if the command fails.
-fn measure(mut make: impl FnMut() -> Command) -> Sample {
-    let mut samples: Vec<Sample> = (0..RUNS)
-        .map(|_| {
-            let inner = make();
-            let mut cmd = Command::new("/usr/bin/time");
-            cmd.arg("-f").arg("%M").arg(inner.get_program());
-            cmd.args(inner.get_args());
-            for (k, v) in inner.get_envs() {
-                if let Some(v) = v {
-                    cmd.env(k, v);
-                }
-            }
-            cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-            let t = Instant::now();
-            let out = cmd.output().expect("/usr/bin/time runs");
-            let wall = t.elapsed();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success(), "{:?} failed: {stderr}", inner);
-            let rss_kb = stderr
-                .lines()
-                .last()
-                .and_then(|l| l.trim().parse().ok())
-                .unwrap_or(0);
-            Sample { wall, rss_kb }
-        })
-        .collect();
-    samples.sort_by_key(|s| s.wall);
-    Sample {
-        wall: samples[RUNS / 2].wall,
-        rss_kb: samples.iter().map(|s| s.rss_kb).max().unwrap_or(0),
-    }
-}
-
 fn barkeep(cache: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_barkeep"));
     cmd.arg("--cache-dir").arg(cache).args(["-q", "fetch"]);
@@ -129,31 +90,6 @@ fn barkeep(cache: &Path, args: &[&str]) -> Command {
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// A Python that imports polars, or why there is none.
-fn polars_python() -> Result<PathBuf, String> {
-    let candidates: Vec<PathBuf> = std::env::var_os("BARKEEP_BENCH_PYTHON")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            PathBuf::from("/work/venv/bin/python"),
-            PathBuf::from("python3"),
-        ])
-        .collect();
-    let mut why = Vec::new();
-    for python in candidates {
-        match Command::new(&python)
-            .args(["-c", "import polars"])
-            .stderr(Stdio::null())
-            .status()
-        {
-            Ok(s) if s.success() => return Ok(python),
-            Ok(_) => why.push(format!("{} has no polars", python.display())),
-            Err(e) => why.push(format!("{}: {e}", python.display())),
-        }
-    }
-    Err(why.join("; "))
 }
 
 /// polars' time to read `parquet` and write it as `format` (`csv`, `ndjson`, `ipc_stream`), timed inside
@@ -214,10 +150,6 @@ fn polars_wall(python: &Path, parquet: &Path, format: &str, out: &Path) -> Durat
         .collect();
     times.sort();
     times[RUNS / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
 fn main() {
@@ -286,7 +218,7 @@ fn main() {
     ] {
         println!("whole {BIG}-bar 1Min series to {format} (-o, median of {RUNS}):");
         let out = dir.path().join(format!("barkeep.{format}"));
-        let ours = measure(whole(format, out.clone()));
+        let ours = measure(RUNS, whole(format, out.clone()));
         println!(
             "  barkeep {} (peak RSS {:.1} MB, {:.0} MB written)",
             ms(ours.wall),
@@ -336,7 +268,7 @@ fn main() {
         commit(&store, &key, bars, TimeDelta::days(1));
     }
     let out = dir.path().join("daily.csv");
-    let daily = measure(|| {
+    let daily = measure(RUNS, || {
         let mut cmd = barkeep(&cache, &[]);
         cmd.args(&symbols).args([
             "-t",

@@ -21,6 +21,9 @@ use barkeep::cache::{SeriesKey, Store};
 use barkeep::market::{Bar, Feed, Interval, Volume};
 use chrono::{DateTime, TimeDelta, Utc};
 
+mod support;
+use support::median;
+
 const ROUNDS: usize = 101;
 
 /// Makes the command of one contender, afresh for every run.
@@ -72,11 +75,6 @@ fn time(cmd: &mut Command) -> Duration {
     let wall = t.elapsed();
     assert!(status.success(), "{cmd:?} failed");
     wall
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 fn ms(d: Duration) -> String {
