@@ -59,6 +59,8 @@ fn update(from: usize, to: usize) -> SeriesUpdate {
         answered: vec![span(from, to)],
         covered: vec![span(from, to)],
         closing: None,
+        withdrawn: Vec::new(),
+        renamed_from: None,
     }
 }
 

@@ -150,6 +150,8 @@ fn main() {
         answered: vec![span],
         covered: vec![span],
         closing: None,
+        withdrawn: Vec::new(),
+        renamed_from: None,
     };
     store.commit(&key, &lock, update, now()).unwrap();
     drop(lock);

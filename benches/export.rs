@@ -76,6 +76,8 @@ fn commit(store: &Store, key: &SeriesKey, bars: Vec<Bar>, step: TimeDelta) -> In
         answered: vec![span],
         covered: vec![span],
         closing: None,
+        withdrawn: Vec::new(),
+        renamed_from: None,
     };
     store.commit(key, &lock, update, now()).unwrap();
     span

@@ -6,6 +6,9 @@
 //! - 10,000 daily stock series one trading day stale: `update` wall <= 10 s and peak RSS
 //!   <= 200 MB, a re-run right after (nothing new) <= 2 s, and an update under `ulimit -n 256`
 //!   succeeds;
+//! - issue 23: the whole universe, 11,000 daily series one trading day stale, `update --universe
+//!   us_equity` against the emulator's assets list: wall <= 8 s, peak RSS <= 200 MB, under
+//!   `ulimit -n 256`;
 //! - 1,000 1Min series one session stale (about 1,000 bars each): `update` wall <= 15 s;
 //! - 500 daily series one week stale, every request delayed 100 ms by the emulator: wall <=
 //!   1.5 x (requests x latency / requests in flight) + 1 s, with the requests the run reports
@@ -34,7 +37,8 @@
 //! ledgers rewritten one by one, S3 reads one at a time); expect far less once those are met.
 //!
 //! Prints one table (scenario, measured, target, pass/fail) and exits 1 when a target is
-//! missed. `BARKEEP_BENCH_ONLY=daily,minute,latency,bucket,bucket-minutes,rss` runs only those scenarios.
+//! missed. `BARKEEP_BENCH_ONLY=daily,universe,minute,latency,bucket,bucket-minutes,rss` runs only
+//! those scenarios.
 //! Wall times are single runs (each scenario changes the cache it measures); on a shared
 //! machine expect some noise. Diagnostics: `BARKEEP_BENCH_WRAPPER="heaptrack -o FILE"` puts a
 //! profiler in front of every run, `BARKEEP_BENCH_PROXY_LOG=FILE` logs the bucket proxy's
@@ -425,6 +429,65 @@ fn daily_10k(table: &mut Table) {
     let rows = std::fs::read_to_string(&out).unwrap().lines().count() - 1;
     eprintln!("  (fetch --offline wrote {rows} rows)");
     table.wall("fetch --offline 500 daily x 1y to CSV", &offline, 0.5);
+}
+
+/// Issue 23: the whole active US equity universe (11,000 assets of the emulator's assets list)
+/// as daily series one trading day stale, `update --universe us_equity` under `ulimit -n 256`.
+fn universe_11k(table: &mut Table) {
+    eprintln!("11,000 daily series of the universe:");
+    let mut world = World::new();
+    let all = symbols("U", 11_000);
+    for (i, s) in all.iter().enumerate() {
+        let exchange = if i % 2 == 0 { "NYSE" } else { "NASDAQ" };
+        world.emu.add_asset(s, date("2015-01-02"), exchange);
+    }
+    let url = world.emu.url();
+    world.env.push(("APCA_API_BASE_URL".into(), url));
+    let mut update = vec![
+        "update",
+        "--universe",
+        "us_equity",
+        "-t",
+        "1Day",
+        "--report",
+    ];
+    update.push("json");
+    // Tuesday 2024-06-11 after the close: a year of settled daily bars (untimed).
+    world.set_now("2024-06-12T02:00:00Z");
+    let mut seed = update.clone();
+    seed.extend(["--start", "2023-06-12", "--rate-limit", "100000"]);
+    let seeded = world.run(None, &seed).ok("seeding update --universe");
+    eprintln!(
+        "  (seeded: {} in {:.1} s)",
+        seeded.stderr.lines().last().unwrap_or_default(),
+        seeded.secs()
+    );
+
+    // Wednesday night: one new session for every series, the list asked again (a new day).
+    world.set_now("2024-06-13T02:00:00Z");
+    world.emu.clear_requests();
+    let stale = world.run(Some(256), &update);
+    if stale.code != 0 {
+        eprintln!("{}", stale.stderr);
+    }
+    let stale = stale.ok("update --universe under ulimit -n 256");
+    let report = stale.report();
+    let series = report["series"].as_array().map_or(0, Vec::len);
+    eprintln!(
+        "  (update: {series} series, {} bars added, {} bar requests, {} corporate-actions requests, {} assets requests)",
+        report["bars_added"],
+        report["requests"],
+        report["corporate_actions"]["requests"],
+        world.emu.asset_requests().len()
+    );
+    table.row(
+        "universe 11,000 daily, 1 day stale, ulimit -n 256",
+        format!("{series} series, {} bars added", report["bars_added"]),
+        "11,007 series, 11,007 bars".into(),
+        series == 11_007 && report["bars_added"] == 11_007,
+    );
+    table.wall("universe 11,000 daily: update", &stale, 8.0);
+    table.rss("universe 11,000 daily: peak RSS", &stale, 200.0);
 }
 
 /// 1,000 1Min series, one session stale.
@@ -822,10 +885,12 @@ fn main() {
     }
     let started = Instant::now();
     let mut table = Table::default();
-    // `BARKEEP_BENCH_ONLY=daily,minute,latency,bucket,bucket-minutes,rss` runs only the scenarios named.
+    // `BARKEEP_BENCH_ONLY=daily,universe,minute,latency,bucket,bucket-minutes,rss` runs only the
+    // scenarios named.
     let only = std::env::var("BARKEEP_BENCH_ONLY").ok();
-    let scenarios: [(&str, Scenario); 6] = [
+    let scenarios: [(&str, Scenario); 7] = [
         ("daily", daily_10k),
+        ("universe", universe_11k),
         ("minute", minute_1k),
         ("latency", latency_500),
         ("bucket", bucket_500),

@@ -68,6 +68,7 @@ fn main() {
         provisional: IntervalSet::new(),
         updated_at: end,
         closed: None,
+        renamed_from: None,
     };
 
     let writer = Store::open_bucket(&url).unwrap();
@@ -108,6 +109,8 @@ fn main() {
             answered: vec![answered],
             covered: vec![answered],
             closing: None,
+            withdrawn: Vec::new(),
+            renamed_from: None,
         };
         let t = Instant::now();
         let summary = worker

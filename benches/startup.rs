@@ -58,6 +58,8 @@ fn build_cache(root: &Path) {
         answered: vec![span],
         covered: vec![span],
         closing: None,
+        withdrawn: Vec::new(),
+        renamed_from: None,
     };
     store
         .commit(&key, &lock, update, utc("2026-01-02T00:00:00Z"))

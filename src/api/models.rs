@@ -88,8 +88,8 @@ impl RawBar {
 }
 
 /// A page of `/v1/corporate-actions`: actions grouped by type. Groups may be omitted when
-/// empty, groups of types barkeep does not record (`name_changes`, `worthless_removals`, ...)
-/// are ignored, and each record is decoded on its own: one odd record is skipped (reported in
+/// empty, groups of types barkeep does not record (`redemptions`, `rights_distributions`,
+/// ...) are ignored, and each record is decoded on its own: one odd record is skipped (reported in
 /// [`DecodedActions::skipped`]) instead of failing the page.
 #[derive(Debug, Deserialize)]
 pub(crate) struct CorporateActionsPage {
@@ -100,13 +100,18 @@ pub(crate) struct CorporateActionsPage {
 }
 
 /// The groups barkeep records, by their name in the answer.
-const RECORDED_GROUPS: [&str; 6] = [
+const RECORDED_GROUPS: [&str; 11] = [
     "forward_splits",
     "reverse_splits",
     "unit_splits",
     "stock_dividends",
     "cash_dividends",
     "spin_offs",
+    "name_changes",
+    "worthless_removals",
+    "cash_mergers",
+    "stock_mergers",
+    "stock_and_cash_mergers",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +173,74 @@ struct RawSpinOff {
     new_rate: f64,
     process_date: String,
     ex_date: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawNameChange {
+    #[serde(default)]
+    id: Option<String>,
+    old_symbol: String,
+    new_symbol: String,
+    process_date: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawWorthlessRemoval {
+    #[serde(default)]
+    id: Option<String>,
+    symbol: String,
+    process_date: String,
+}
+
+/// A cash, stock, or stock-and-cash merger: the fields each has (the others default).
+#[derive(Debug, Deserialize)]
+struct RawMerger {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    acquirer_symbol: Option<String>,
+    acquiree_symbol: String,
+    /// A cash merger's dollars per share.
+    #[serde(default)]
+    rate: Option<f64>,
+    #[serde(default)]
+    acquirer_rate: Option<f64>,
+    #[serde(default)]
+    acquiree_rate: Option<f64>,
+    #[serde(default)]
+    cash_rate: Option<f64>,
+    process_date: String,
+    effective_date: String,
+}
+
+impl RawMerger {
+    fn kind(&self, group: &str) -> Result<ActionKind, String> {
+        let need =
+            |value: Option<f64>, name: &str| value.ok_or_else(|| format!("missing field `{name}`"));
+        let acquirer = || {
+            self.acquirer_symbol
+                .clone()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| "missing field `acquirer_symbol`".to_owned())
+        };
+        Ok(match group {
+            "cash_mergers" => ActionKind::CashMerger {
+                acquirer_symbol: self.acquirer_symbol.clone().filter(|s| !s.is_empty()),
+                rate: need(self.rate, "rate")?,
+            },
+            "stock_mergers" => ActionKind::StockMerger {
+                acquirer_symbol: acquirer()?,
+                acquirer_rate: need(self.acquirer_rate, "acquirer_rate")?,
+                acquiree_rate: need(self.acquiree_rate, "acquiree_rate")?,
+            },
+            _ => ActionKind::StockAndCashMerger {
+                acquirer_symbol: acquirer()?,
+                acquirer_rate: need(self.acquirer_rate, "acquirer_rate")?,
+                acquiree_rate: need(self.acquiree_rate, "acquiree_rate")?,
+                cash_rate: need(self.cash_rate, "cash_rate")?,
+            },
+        })
+    }
 }
 
 impl Page for CorporateActionsPage {
@@ -280,6 +353,31 @@ fn decode_record(group: &str, record: serde_json::Value) -> Result<CorporateActi
             };
             action(s.id, s.source_symbol, &s.ex_date, &s.process_date, kind)
         }
+        // The actions that end a ticker have no ex-date: a rename or removal takes effect on
+        // its process date, a merger on its effective date.
+        "name_changes" => {
+            let n: RawNameChange = serde_json::from_value(record).map_err(err)?;
+            let kind = ActionKind::NameChange {
+                new_symbol: n.new_symbol,
+            };
+            action(n.id, n.old_symbol, &n.process_date, &n.process_date, kind)
+        }
+        "worthless_removals" => {
+            let w: RawWorthlessRemoval = serde_json::from_value(record).map_err(err)?;
+            let kind = ActionKind::WorthlessRemoval;
+            action(w.id, w.symbol, &w.process_date, &w.process_date, kind)
+        }
+        "cash_mergers" | "stock_mergers" | "stock_and_cash_mergers" => {
+            let m: RawMerger = serde_json::from_value(record).map_err(err)?;
+            let kind = m.kind(group)?;
+            action(
+                m.id,
+                m.acquiree_symbol,
+                &m.effective_date,
+                &m.process_date,
+                kind,
+            )
+        }
         other => Err(format!("`{other}` is not a group barkeep records")),
     }
 }
@@ -309,7 +407,7 @@ impl CorporateActionsPage {
                 }
             };
             for record in records {
-                let symbol = ["symbol", "source_symbol", "old_symbol"]
+                let symbol = ["symbol", "source_symbol", "old_symbol", "acquiree_symbol"]
                     .iter()
                     .find_map(|f| text_field(&record, f))
                     .map(str::to_owned);
@@ -365,6 +463,7 @@ impl Page for AssetsPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::market::TickerEnd;
 
     /// The verbatim fixtures of alpaca-py's corporate-actions test (ALPACA_API.md §8.2).
     #[test]
@@ -402,7 +501,7 @@ mod tests {
   },
   "next_page_token": "MDA3Q1ZSMDIwfDIwMjQtMDItMTV8NjBiZjkxYzItMDc0Ni00ZDliLThjOWUtYTgwYmIzMDhmZDkx"}"#;
         let page: CorporateActionsPage = serde_json::from_str(body).unwrap();
-        assert_eq!(page.items(), 2, "name changes are not recorded");
+        assert_eq!(page.items(), 3, "name changes are recorded");
         assert!(page.next_page_token.is_some());
         let decoded = page.into_actions();
         assert!(decoded.skipped.is_empty());
@@ -426,6 +525,14 @@ mod tests {
             }
         );
         assert_eq!(actions[1].process_date.to_string(), "2023-05-19");
+        assert_eq!(actions[2].symbol, "A");
+        assert_eq!(
+            actions[2].kind,
+            ActionKind::NameChange {
+                new_symbol: "B".to_owned()
+            }
+        );
+        assert_eq!(actions[2].ex_date.to_string(), "2023-01-03");
         let empty: CorporateActionsPage =
             serde_json::from_str(r#"{"corporate_actions":{},"next_page_token":null}"#).unwrap();
         assert!(empty.into_actions().actions.is_empty());
@@ -450,9 +557,9 @@ mod tests {
             "cash_dividends": "surprise"
         }, "next_page_token": null}"#;
         let page: CorporateActionsPage = serde_json::from_str(body).unwrap();
-        assert_eq!(page.items(), 2);
+        assert_eq!(page.items(), 5);
         let decoded = page.into_actions();
-        assert_eq!(decoded.actions.len(), 1);
+        assert_eq!(decoded.actions.len(), 4);
         let fbl = &decoded.actions[0];
         assert_eq!(fbl.symbol, "FBL");
         assert_eq!(
@@ -465,6 +572,31 @@ mod tests {
         assert_eq!(nvdl.name, "of NVDL processed 2024-03-13");
         assert!(nvdl.reason.contains("new_rate"), "{}", nvdl.reason);
         assert_eq!(decoded.skipped[1].group, "cash_dividends");
+        // The actions that end a ticker: each under the ticker that ends.
+        let ends: Vec<(&str, &str, Option<TickerEnd>)> = decoded.actions[1..]
+            .iter()
+            .map(|a| (a.symbol.as_str(), a.kind.type_name(), a.kind.ticker_end()))
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                (
+                    "ESAC",
+                    "name_change",
+                    Some(TickerEnd::Renamed { successor: "ZEO" })
+                ),
+                ("EACPW", "worthless_removal", Some(TickerEnd::Removed)),
+                (
+                    "FAZE",
+                    "stock_merger",
+                    Some(TickerEnd::Acquired {
+                        acquirer: Some("GAME")
+                    })
+                ),
+            ]
+        );
+        assert_eq!(decoded.actions[3].ex_date.to_string(), "2024-03-11");
+        assert_eq!(decoded.actions[3].symbols(), ["FAZE", "GAME"]);
         // The same record decodes to the same id every time.
         let again: CorporateActionsPage = serde_json::from_str(body).unwrap();
         assert_eq!(again.into_actions().actions[0].id, fbl.id);

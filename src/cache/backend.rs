@@ -212,6 +212,12 @@ pub struct SeriesUpdate {
     pub covered: Vec<Interval>,
     /// Records that the series ended (issue 23); `None` keeps what the footer says.
     pub closing: Option<crate::market::Closing>,
+    /// Intervals whose stored bars are dropped and which leave the coverage, so they are
+    /// asked again (a history restated by a rename, issue 23). Applied before `bars`.
+    pub withdrawn: Vec<Interval>,
+    /// Records that the ticker took over another company's history by a rename; `None`
+    /// keeps what the footer says.
+    pub renamed_from: Option<crate::market::Renaming>,
 }
 
 /// How a commit reached storage.

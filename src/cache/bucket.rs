@@ -182,7 +182,7 @@ impl Bucket {
         match ranged_read::footer_from_tail(tail.size, &tail.bytes)
             .map_err(|e| self.damaged(key, e))?
         {
-            TailFooter::Read(footer) => Ok((footer, tail)),
+            TailFooter::Read(footer) => Ok((*footer, tail)),
             TailFooter::StartsAt(from) => {
                 let rel = relative(key);
                 let head = from..tail.offset();
@@ -201,7 +201,7 @@ impl Bucket {
                 match ranged_read::footer_from_tail(longer.size, &longer.bytes)
                     .map_err(|e| self.damaged(key, e))?
                 {
-                    TailFooter::Read(footer) => Ok((footer, longer)),
+                    TailFooter::Read(footer) => Ok((*footer, longer)),
                     TailFooter::StartsAt(_) => Err(self.damaged(
                         key,
                         parquet_files::Error::Schema("the footer length is inconsistent".into()),

@@ -5,7 +5,7 @@
 //!
 //! ```json
 //! {
-//!   "format_version": 1,
+//!   "format_version": 2,
 //!   "symbol": "NVDA",
 //!   "checked_at": "2024-06-14T20:30:00Z",
 //!   "process_dates": ["2016-01-01", "2024-06-14"],
@@ -20,7 +20,13 @@
 //!
 //! `process_dates` is inclusive. `type` is Alpaca's name of the action type; the other fields
 //! are Alpaca's, as sent (a spin-off's `symbol` is its `source_symbol`, a unit split's its
-//! `old_symbol` and its `ex_date` the `effective_date`). Actions are sorted by ex-date, then
+//! `old_symbol` and its `ex_date` the `effective_date`; a name change's `symbol` is its
+//! `old_symbol`, a merger's its `acquiree_symbol`; see `market::corporate_action`).
+//!
+//! Format 2 (issue 23) also records the actions that end a ticker: name changes, worthless
+//! removals and mergers. A format-1 ledger was asked without them, so it reads with
+//! [`Ledger::asked_endings`] false: the next refresh asks its symbol again from the first
+//! process date, and rewrites it as format 2. Actions are sorted by ex-date, then
 //! id; an id appears once. Stored as a document of the cache's backend: on disk written like a series
 //! (temp file, fsync, rename) under a lock on `.<symbol>.json.lock` beside it.
 //!
@@ -42,7 +48,9 @@ use super::{Error, Store};
 use crate::market::{ActionKind, AssetClass, CorporateAction, Symbol};
 use crate::parquet_files::metadata::format_instant;
 
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
+/// Ledgers written before barkeep recorded the actions that end a ticker.
+const FORMAT_WITHOUT_ENDINGS: u32 = 1;
 
 /// A stock symbol's recorded corporate actions.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +62,9 @@ pub struct Ledger {
     pub process_dates: (NaiveDate, NaiveDate),
     /// Sorted by ex-date, then id; no id twice.
     pub actions: Vec<CorporateAction>,
+    /// Whether `process_dates` were asked for the actions that end a ticker too (name
+    /// changes, removals, mergers): false for a ledger of format 1.
+    pub asked_endings: bool,
 }
 
 impl Ledger {
@@ -63,6 +74,7 @@ impl Ledger {
             checked_at,
             process_dates: asked,
             actions: Vec::new(),
+            asked_endings: true,
         }
     }
 
@@ -243,7 +255,7 @@ fn date(text: &str) -> Result<NaiveDate, String> {
 
 impl Json {
     fn into_ledger(self) -> Result<Ledger, String> {
-        if self.format_version != FORMAT_VERSION {
+        if ![FORMAT_VERSION, FORMAT_WITHOUT_ENDINGS].contains(&self.format_version) {
             return Err(format!(
                 "format version {} is not {FORMAT_VERSION}",
                 self.format_version
@@ -272,6 +284,7 @@ impl Json {
             checked_at,
             process_dates: (date(start)?, date(end)?),
             actions,
+            asked_endings: self.format_version != FORMAT_WITHOUT_ENDINGS,
         })
     }
 }
@@ -409,5 +422,37 @@ mod tests {
             read(&store, &symbol),
             Err(Error::DamagedLedger { .. })
         ));
+    }
+
+    /// A ledger written before the actions that end a ticker were recorded reads, marked as
+    /// not asked for them; written again, it is format 2 with them.
+    #[test]
+    fn a_format_one_ledger_reads_as_not_asked_for_endings() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let symbol: Symbol = "ACME".parse().unwrap();
+        let file = path(&store, &symbol);
+        fs_err::create_dir_all(file.parent().unwrap()).unwrap();
+        let v1 = r#"{"format_version": 1, "symbol": "ACME", "checked_at": "2024-06-14T20:30:00Z",
+            "process_dates": ["2016-01-01", "2024-06-14"], "actions": []}"#;
+        fs_err::write(&file, v1).unwrap();
+        let mut ledger = read(&store, &symbol).unwrap().unwrap();
+        assert!(!ledger.asked_endings);
+        ledger.asked_endings = true;
+        ledger.actions.push(CorporateAction {
+            id: "n".to_owned(),
+            symbol: "ACME".to_owned(),
+            ex_date: d("2024-06-10"),
+            process_date: d("2024-06-10"),
+            kind: ActionKind::NameChange {
+                new_symbol: "ACMX".to_owned(),
+            },
+        });
+        let lock = lock(&store, &symbol, true).unwrap();
+        write(&store, &ledger, &lock).unwrap();
+        let text = fs_err::read_to_string(&file).unwrap();
+        assert!(text.contains(r#""format_version": 2"#), "{text}");
+        assert!(text.contains(r#""type": "name_change""#), "{text}");
+        assert_eq!(read(&store, &symbol).unwrap().unwrap(), ledger);
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! ```json
 //! {
-//!   "format_version": 1,
+//!   "format_version": 2,
 //!   "symbols": {
 //!     "NVDA": {"checked_at": "2024-06-14T20:30:00Z", "process_dates": ["2016-01-01", "2024-06-14"],
 //!              "ledger_etag": "\"5d41402abc4b2a76b9719d911017c592\""}
@@ -35,6 +35,9 @@
 //! on the version read, re-reading and merging again when another run wrote in between, so
 //! no run's entries are lost.
 //!
+//! Format 2 came with ledgers of format 2 (issue 23): an index of format 1 reads as empty, so
+//! the first refresh after the upgrade reads every ledger once and finds those of format 1.
+//!
 //! The name starts with `_`, which no encoded symbol can (it would be `%5F`), so the index is
 //! never mistaken for a ledger, even on a case-insensitive file system.
 
@@ -50,7 +53,7 @@ use super::{Error, Store};
 use crate::market::Symbol;
 use crate::parquet_files::metadata::format_instant;
 
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 /// One symbol's latest check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -336,6 +336,7 @@ impl LocalDir {
         let cut = update
             .answered
             .iter()
+            .chain(&update.withdrawn)
             .map(|a| a.start)
             .chain(update.bars.iter().map(|b| b.timestamp))
             .min();
@@ -970,6 +971,8 @@ mod tests {
             answered: vec![span(0, 10)],
             covered: vec![span(0, 4)],
             closing: None,
+            withdrawn: Vec::new(),
+            renamed_from: None,
         };
         let s = store.commit(&key(), &lock, first, now).unwrap();
         assert_eq!(
@@ -983,6 +986,8 @@ mod tests {
             answered: vec![span(4, 10)],
             covered: vec![span(4, 10)],
             closing: None,
+            withdrawn: Vec::new(),
+            renamed_from: None,
         };
         let s = store.commit(&key(), &lock, second, now).unwrap();
         assert_eq!((s.bars_added, s.bars_replaced, s.rows), (1, 1, 4));
@@ -1007,6 +1012,8 @@ mod tests {
             answered: vec![span(6, 8)],
             covered: vec![span(6, 8)],
             closing: None,
+            withdrawn: Vec::new(),
+            renamed_from: None,
         };
         assert!(!store.commit(&key(), &lock, same, now).unwrap().written);
         assert_eq!(store.list().unwrap(), vec![key()]);
@@ -1029,6 +1036,8 @@ mod tests {
                 .into_iter()
                 .collect(),
             closing: None,
+            withdrawn: Vec::new(),
+            renamed_from: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! the stored bars and coverage, and checking that a file is the series it is named after.
 //! Backends differ only in how they read and write bytes; this logic lives here once.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +24,7 @@ pub(crate) fn empty_metadata(key: &SeriesKey, now: DateTime<Utc>) -> SeriesMetad
         provisional: IntervalSet::new(),
         updated_at: now,
         closed: None,
+        renamed_from: None,
     }
 }
 
@@ -61,25 +63,43 @@ pub(crate) fn merge_update(
 ) -> Option<(SeriesMetadata, Vec<Bar>)> {
     sort_keeping_last(&mut update.bars);
     let answered = IntervalSet::from_intervals(update.answered.iter().copied());
-    let (bars, counts) = merge(old, update.bars, &answered);
+    // A withdrawn span loses its bars and its coverage first, as if never asked.
+    let withdrawn = IntervalSet::from_intervals(update.withdrawn.iter().copied());
+    let kept: Cow<'_, [Bar]> = if withdrawn.is_empty() {
+        Cow::Borrowed(old)
+    } else {
+        let kept = old.iter().filter(|b| !withdrawn.contains(b.timestamp));
+        Cow::Owned(kept.copied().collect())
+    };
+    let (bars, counts) = merge(&kept, update.bars, &answered);
     *summary = counts;
     summary.rows = bars.len() as u64;
-    let mut coverage = old_metadata.coverage.clone();
+    let mut coverage = old_metadata.coverage.difference(&withdrawn);
     for interval in update.covered {
         coverage.insert(interval);
     }
     // Answered but unsettled ranges stay provisional until a later answer settles them.
-    let mut provisional = old_metadata.provisional.clone();
+    let mut provisional = old_metadata.provisional.difference(&withdrawn);
     provisional.insert_all(&answered);
     let provisional = provisional.difference(&coverage);
     let removed = old.len() as u64 + summary.bars_added != summary.rows;
-    let closed = update.closing.or_else(|| old_metadata.closed.clone());
+    let mut closed = update.closing.or_else(|| old_metadata.closed.clone());
+    // A ticker taken over by a rename after it closed is in use again.
+    if let Some(renaming) = &update.renamed_from
+        && closed.as_ref().is_some_and(|c| c.date <= renaming.date)
+    {
+        closed = None;
+    }
+    let renamed_from = update
+        .renamed_from
+        .or_else(|| old_metadata.renamed_from.clone());
     if summary.bars_added == 0
         && summary.bars_replaced == 0
         && !removed
         && coverage == old_metadata.coverage
         && provisional == old_metadata.provisional
         && closed == old_metadata.closed
+        && renamed_from == old_metadata.renamed_from
     {
         return None;
     }
@@ -91,6 +111,7 @@ pub(crate) fn merge_update(
         provisional,
         updated_at: now,
         closed,
+        renamed_from,
     };
     Some((metadata, bars))
 }

@@ -73,7 +73,14 @@ impl Adjustments {
             | ActionKind::StockDividend { .. } => self.split,
             ActionKind::CashDividend { .. } => self.dividend,
             ActionKind::SpinOff { .. } => self.spin_off,
-            ActionKind::UnitSplit { .. } => false,
+            // A unit split moves no price; the actions that end a ticker are not
+            // adjustments (`ops::symbol_endings` handles them).
+            ActionKind::UnitSplit { .. }
+            | ActionKind::NameChange { .. }
+            | ActionKind::WorthlessRemoval
+            | ActionKind::CashMerger { .. }
+            | ActionKind::StockMerger { .. }
+            | ActionKind::StockAndCashMerger { .. } => false,
         }
     }
 }
@@ -413,7 +420,12 @@ fn effect(
             new_symbol: new_symbol.clone(),
             ex_date: action.ex_date,
         }),
-        ActionKind::UnitSplit { .. } => Ok(Scale::IDENTITY),
+        ActionKind::UnitSplit { .. }
+        | ActionKind::NameChange { .. }
+        | ActionKind::WorthlessRemoval
+        | ActionKind::CashMerger { .. }
+        | ActionKind::StockMerger { .. }
+        | ActionKind::StockAndCashMerger { .. } => Ok(Scale::IDENTITY),
     }
 }
 

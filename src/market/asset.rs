@@ -1,13 +1,14 @@
 //! An entry of Alpaca's assets list (the Trading API's `GET /v2/assets`): a tradable or
 //! data-only symbol with its name, listing exchange and whether it is still active, and the
 //! two classes of assets the list is asked for (`us_equity`, `crypto`). Pure vocabulary: the
-//! endpoint is `api::assets`, the cached copy `cache::assets_list`.
+//! endpoint is `api::assets`, the cached copy `cache::assets_list`. Also how a series ends or
+//! takes over another ticker's history (`Closing`, `Renaming`), as its footer records it.
 
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{AssetClass, Symbol};
+use super::{AssetClass, Interval, Symbol};
 
 /// The class of assets `update --universe` mirrors, named as Alpaca's `asset_class`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -147,14 +148,39 @@ pub struct Closing {
 }
 
 impl fmt::Display for Closing {
-    /// `delisted 2023-03-15`, `renamed to META on 2022-06-09`.
+    /// `delisted 2023-03-15`, `renamed to META on 2022-06-09`, `acquired by GAME on
+    /// 2024-03-11`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason = self.reason.as_str();
         match (&self.reason, &self.successor) {
-            (reason, Some(successor)) => {
-                write!(f, "{} to {successor} on {}", reason.as_str(), self.date)
+            (ClosingReason::Acquired, Some(acquirer)) => {
+                write!(f, "{reason} by {acquirer} on {}", self.date)
             }
-            (reason, None) => write!(f, "{} {}", reason.as_str(), self.date),
+            (_, Some(successor)) => write!(f, "{reason} to {successor} on {}", self.date),
+            (_, None) => write!(f, "{reason} {}", self.date),
         }
+    }
+}
+
+/// A ticker that another company took over by a rename (`name_change`, issue 23): from
+/// `date` the ticker names the company formerly `old_symbol`, and Alpaca serves that
+/// company's history under it. What the cache held of the ticker before the rename was known
+/// (another company's bars, or answers that may predate the mapping) was dropped: `restated`
+/// is that span, asked again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renaming {
+    pub old_symbol: Symbol,
+    /// The process date of the name change (New York).
+    pub date: NaiveDate,
+    /// The span dropped and asked again: from the first instant held to the rename (`None`
+    /// when nothing was held before it).
+    pub restated: Option<Interval>,
+}
+
+impl fmt::Display for Renaming {
+    /// `renamed from FB on 2022-06-09`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "renamed from {} on {}", self.old_symbol, self.date)
     }
 }
 

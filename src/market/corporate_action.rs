@@ -1,6 +1,9 @@
-//! Corporate actions that move a stock's prices, as Alpaca's `/v1/corporate-actions` reports
-//! them: forward, reverse and unit splits, stock and cash dividends, and spin-offs. Only the
-//! vocabulary: recording them is `cache::ledger`'s job, applying them `market::adjustment`'s.
+//! Corporate actions as Alpaca's `/v1/corporate-actions` reports them: those that move a
+//! stock's prices (forward, reverse and unit splits, stock and cash dividends, spin-offs) and
+//! those that end a ticker (name changes, worthless removals, and the acquiree's side of cash,
+//! stock and stock-and-cash mergers; issue 23). Only the vocabulary: recording them is
+//! `cache::ledger`'s job, applying prices `market::adjustment`'s, ending series
+//! `ops::symbol_endings`'.
 
 use std::fmt;
 
@@ -13,11 +16,13 @@ use serde::{Deserialize, Serialize};
 pub struct CorporateAction {
     /// Alpaca's id (a UUID). An action keeps its id when Alpaca reports it again.
     pub id: String,
-    /// The symbol whose bars the action concerns: `symbol` for splits and dividends, a
-    /// spin-off's `source_symbol`, a unit split's `old_symbol`.
+    /// The symbol whose bars the action concerns: `symbol` for splits, dividends and
+    /// worthless removals, a spin-off's `source_symbol`, a unit split's or name change's
+    /// `old_symbol`, a merger's `acquiree_symbol`.
     pub symbol: String,
-    /// The first day the stock trades without the entitlement (a unit split's
-    /// `effective_date`, which has no ex-date).
+    /// The first day the stock trades without the entitlement; for the actions without an
+    /// ex-date, the day they take effect: a unit split's or merger's `effective_date`, a
+    /// name change's or worthless removal's `process_date`.
     pub ex_date: NaiveDate,
     /// When Alpaca processed the action; the endpoint filters and sorts on it.
     pub process_date: NaiveDate,
@@ -62,17 +67,59 @@ pub enum ActionKind {
         new_symbol: String,
         new_rate: f64,
     },
+    /// The ticker `symbol` (Alpaca's `old_symbol`) becomes `new_symbol`: the company goes on
+    /// trading under the new ticker from the process date.
+    NameChange {
+        new_symbol: String,
+    },
+    /// The security was removed as worthless: its ticker ends.
+    WorthlessRemoval,
+    /// The acquiree is bought for `rate` dollars per share; `acquirer_symbol` when Alpaca
+    /// names one.
+    CashMerger {
+        acquirer_symbol: Option<String>,
+        rate: f64,
+    },
+    /// `acquirer_rate` shares of the acquirer for every `acquiree_rate` shares held.
+    StockMerger {
+        acquirer_symbol: String,
+        acquirer_rate: f64,
+        acquiree_rate: f64,
+    },
+    /// A stock merger plus `cash_rate` dollars per share.
+    StockAndCashMerger {
+        acquirer_symbol: String,
+        acquirer_rate: f64,
+        acquiree_rate: f64,
+        cash_rate: f64,
+    },
+}
+
+/// How an action ends its symbol's ticker, if it does (issue 23).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickerEnd<'a> {
+    /// A name change: the company trades as `successor` from the process date.
+    Renamed { successor: &'a str },
+    /// A worthless removal.
+    Removed,
+    /// The acquiree of a merger, bought by `acquirer` when Alpaca names one.
+    Acquired { acquirer: Option<&'a str> },
 }
 
 impl ActionKind {
     /// Alpaca's names of the types barkeep records, as the `types` parameter spells them.
-    pub const TYPES: [&'static str; 6] = [
+    pub const TYPES: [&'static str; 11] = [
         "forward_split",
         "reverse_split",
         "unit_split",
         "stock_dividend",
         "cash_dividend",
         "spin_off",
+        "name_change",
+        "worthless_removal",
+        "cash_merger",
+        "stock_merger",
+        "stock_and_cash_merger",
     ];
 
     /// Alpaca's name of this type (`forward_split`, …).
@@ -84,6 +131,35 @@ impl ActionKind {
             ActionKind::StockDividend { .. } => "stock_dividend",
             ActionKind::CashDividend { .. } => "cash_dividend",
             ActionKind::SpinOff { .. } => "spin_off",
+            ActionKind::NameChange { .. } => "name_change",
+            ActionKind::WorthlessRemoval => "worthless_removal",
+            ActionKind::CashMerger { .. } => "cash_merger",
+            ActionKind::StockMerger { .. } => "stock_merger",
+            ActionKind::StockAndCashMerger { .. } => "stock_and_cash_merger",
+        }
+    }
+
+    /// How this action ends its symbol's ticker; `None` for actions that only move prices.
+    pub fn ticker_end(&self) -> Option<TickerEnd<'_>> {
+        match self {
+            ActionKind::NameChange { new_symbol } => Some(TickerEnd::Renamed {
+                successor: new_symbol,
+            }),
+            ActionKind::WorthlessRemoval => Some(TickerEnd::Removed),
+            ActionKind::CashMerger {
+                acquirer_symbol, ..
+            } => Some(TickerEnd::Acquired {
+                acquirer: acquirer_symbol.as_deref(),
+            }),
+            ActionKind::StockMerger {
+                acquirer_symbol, ..
+            }
+            | ActionKind::StockAndCashMerger {
+                acquirer_symbol, ..
+            } => Some(TickerEnd::Acquired {
+                acquirer: Some(acquirer_symbol),
+            }),
+            _ => None,
         }
     }
 }
@@ -98,7 +174,21 @@ impl CorporateAction {
                 alternate_symbol,
                 ..
             } => symbols.extend([new_symbol.as_str(), alternate_symbol.as_str()]),
-            ActionKind::SpinOff { new_symbol, .. } => symbols.push(new_symbol),
+            ActionKind::SpinOff { new_symbol, .. } | ActionKind::NameChange { new_symbol } => {
+                symbols.push(new_symbol);
+            }
+            ActionKind::CashMerger {
+                acquirer_symbol: Some(acquirer),
+                ..
+            }
+            | ActionKind::StockMerger {
+                acquirer_symbol: acquirer,
+                ..
+            }
+            | ActionKind::StockAndCashMerger {
+                acquirer_symbol: acquirer,
+                ..
+            } => symbols.push(acquirer),
             _ => {}
         }
         symbols
@@ -136,6 +226,32 @@ impl fmt::Display for ActionKind {
                 new_symbol,
                 new_rate,
             } => write!(f, "{new_rate} {new_symbol} per {source_rate} held"),
+            ActionKind::NameChange { new_symbol } => write!(f, "renamed to {new_symbol}"),
+            ActionKind::WorthlessRemoval => write!(f, "removed as worthless"),
+            ActionKind::CashMerger {
+                acquirer_symbol,
+                rate,
+            } => match acquirer_symbol {
+                Some(acquirer) => write!(f, "{rate} per share from {acquirer}"),
+                None => write!(f, "{rate} per share"),
+            },
+            ActionKind::StockMerger {
+                acquirer_symbol,
+                acquirer_rate,
+                acquiree_rate,
+            } => write!(
+                f,
+                "{acquirer_rate} {acquirer_symbol} per {acquiree_rate} held"
+            ),
+            ActionKind::StockAndCashMerger {
+                acquirer_symbol,
+                acquirer_rate,
+                acquiree_rate,
+                cash_rate,
+            } => write!(
+                f,
+                "{acquirer_rate} {acquirer_symbol} + {cash_rate} cash per {acquiree_rate} held"
+            ),
         }
     }
 }

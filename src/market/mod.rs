@@ -17,9 +17,9 @@ pub mod time_spec;
 pub mod timeframe;
 
 pub use adjustment::Adjustments;
-pub use asset::{Asset, AssetFilter, AssetStatus, Closing, ClosingReason, Universe};
+pub use asset::{Asset, AssetFilter, AssetStatus, Closing, ClosingReason, Renaming, Universe};
 pub use bar::{Bar, Volume};
-pub use corporate_action::{ActionKind, CorporateAction};
+pub use corporate_action::{ActionKind, CorporateAction, TickerEnd};
 pub use interval::{Interval, IntervalSet};
 pub use symbol::{AssetClass, Feed, Symbol, shown_input};
 pub use time_spec::When;

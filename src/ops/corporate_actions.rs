@@ -156,6 +156,10 @@ pub async fn refresh_each(
                 Planned::Read(ledger, _) => index.check_of(ledger),
                 Planned::Unread(check) => *check,
             });
+            // A ledger of format 1 was never asked for the actions that end a ticker: all
+            // of its span is asked again, whatever its age.
+            let without_endings =
+                matches!(&planned, Some(Planned::Read(ledger, _)) if !ledger.asked_endings);
             if let Some(Planned::Read(ledger, _)) = &planned {
                 let mut ledger = ledger.clone();
                 index.apply(&mut ledger);
@@ -166,12 +170,14 @@ pub async fn refresh_each(
             }
             if let (Some(known), Some(max_age)) = (known, max_age)
                 && now - known.checked_at <= max_age
+                && !without_endings
             {
                 continue;
             }
-            let start = known.map_or_else(first_process_date, |l| {
-                l.process_dates.1 - Days::new(LOOKBACK_DAYS)
-            });
+            let start = match known {
+                Some(known) if !without_endings => known.process_dates.1 - Days::new(LOOKBACK_DAYS),
+                _ => first_process_date(),
+            };
             groups
                 .entry(start.min(today))
                 .or_default()
@@ -372,6 +378,10 @@ fn merged(
         .clone()
         .unwrap_or_else(|| Ledger::new(symbol.clone(), now, asked));
     let added = ledger.merge(actions.iter().cloned(), asked, now);
-    let changed = stored.is_none_or(|s| s.actions != ledger.actions);
+    // Asked from the first process date, the ledger now holds the actions that end a ticker
+    // too (a ledger of format 1 is rewritten for that alone).
+    ledger.asked_endings |= asked.0 <= first_process_date();
+    let changed = stored
+        .is_none_or(|s| s.actions != ledger.actions || s.asked_endings != ledger.asked_endings);
     (ledger, added, changed)
 }

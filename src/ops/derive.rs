@@ -20,7 +20,7 @@ use crate::events::Observer;
 use crate::interrupt::Interrupt;
 use crate::market::aggregate::{Aggregator, Buckets, Session};
 use crate::market::timeframe::TimeUnit;
-use crate::market::{Adjustments, AssetClass, Interval, Symbol, Timeframe};
+use crate::market::{Adjustments, AssetClass, Closing, Interval, Symbol, Timeframe};
 
 /// How a derived timeframe is built: from which source timeframe, over which session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +145,8 @@ pub struct DerivedFetch {
     pub ledgers: Vec<LedgerUse>,
     /// `--offline` only: source series served up to their last answer, short of the end.
     pub reach: Vec<CachedThrough>,
+    /// Source series asked past the end of their ticker (see `fetch::Fetched::ended`).
+    pub ended: Vec<(SeriesKey, Closing)>,
     /// The requested series whose last derived bars are provisional.
     pub provisional: Vec<ProvisionalFrom>,
 }
@@ -174,6 +176,7 @@ pub async fn fetch_derived(
             series: Box::new(fetched.series),
             ledgers: fetched.ledgers,
             reach: fetched.reach,
+            ended: fetched.ended,
             provisional: Vec::new(),
         });
     };
@@ -189,6 +192,7 @@ pub async fn fetch_derived(
         series: Box::new(DerivedBars::new(fetched.series, derived)),
         ledgers: fetched.ledgers,
         reach: fetched.reach,
+        ended: fetched.ended,
         provisional,
     })
 }

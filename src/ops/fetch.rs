@@ -26,10 +26,11 @@ use crate::interrupt::Interrupt;
 use crate::market::adjustment::{self, Adjuster, ex_boundary};
 use crate::market::time_spec::Span;
 use crate::market::{
-    Adjustments, AssetClass, Bar, CorporateAction, Feed, Interval, NEW_YORK, Symbol, Timeframe,
-    When,
+    Adjustments, AssetClass, Bar, Closing, CorporateAction, Feed, Interval, NEW_YORK, Symbol,
+    Timeframe, When,
 };
 use crate::parquet_files::metadata::format_instant;
+use crate::parquet_files::read::FileSummary;
 
 /// What to fetch, as the user said it.
 #[derive(Debug, Clone)]
@@ -138,6 +139,15 @@ pub struct Fetched {
     /// `--offline` only: the series whose requested range reaches past their last answer
     /// from Alpaca (served up to it).
     pub reach: Vec<CachedThrough>,
+    /// The series whose requested range reaches past the end of their ticker (issue 23):
+    /// nothing was asked past it, and the bars held up to it are served.
+    pub ended: Vec<(SeriesKey, Closing)>,
+}
+
+/// Whether `target` asks past the end of its series' ticker; the closing when it does.
+fn ended(target: &FillTarget, summary: Option<&FileSummary>) -> Option<(SeriesKey, Closing)> {
+    let closing = summary?.metadata.closed.as_ref()?;
+    (target.range.end > closing.end).then(|| (target.key.clone(), closing.clone()))
 }
 
 /// A series served `--offline` up to its last answer from Alpaca, short of the requested end.
@@ -243,16 +253,18 @@ pub async fn fetch(
     interrupt: &Interrupt,
 ) -> Result<Fetched, Error> {
     if adjustment.is_raw() {
-        let reach = ensure_cached(store, client, targets.clone(), now, observer, interrupt).await?;
+        let (reach, ended) =
+            ensure_cached(store, client, targets.clone(), now, observer, interrupt).await?;
         // Offline, `ensure_cached` has just read every footer: nothing wrote since.
-        let series = match client {
-            None => FetchedBars::unchecked(store, targets),
+        let (series, ended) = match client {
+            None => (FetchedBars::unchecked(store, targets), ended),
             Some(_) => read(store, targets).await?,
         };
         return Ok(Fetched {
             series,
             ledgers: Vec::new(),
             reach,
+            ended,
         });
     }
     let mut stocks: Vec<Symbol> = targets
@@ -340,12 +352,14 @@ pub async fn fetch(
             None => fill.push(close.clone()),
         }
     }
-    let mut reach = ensure_cached(store, client, fill, now, observer, interrupt).await?;
+    let (mut reach, _) = ensure_cached(store, client, fill, now, observer, interrupt).await?;
     reach.retain(|r| targets.iter().any(|t| t.key == r.key));
-    let mut series = read(store, targets).await?.collect_all()?;
+    let (series, ended) = read(store, targets).await?;
+    let mut series = series.collect_all()?;
     let mut close_series: BTreeMap<Symbol, Vec<Bar>> = BTreeMap::new();
     for chunk in read(store, closes.into_values().collect())
         .await?
+        .0
         .collect_all()?
     {
         close_series
@@ -385,6 +399,7 @@ pub async fn fetch(
         series: FetchedBars::in_memory(store, series),
         ledgers: uses,
         reach,
+        ended,
     })
 }
 
@@ -438,7 +453,7 @@ async fn ensure_cached(
     now: DateTime<Utc>,
     observer: Arc<dyn Observer>,
     interrupt: &Interrupt,
-) -> Result<Vec<CachedThrough>, Error> {
+) -> Result<(Vec<CachedThrough>, Vec<(SeriesKey, Closing)>), Error> {
     let Some(client) = client else {
         return check_offline(store, targets, now).await;
     };
@@ -463,7 +478,7 @@ async fn ensure_cached(
             source: Box::new(source),
         });
     }
-    Ok(Vec::new())
+    Ok((Vec::new(), Vec::new()))
 }
 
 /// The `--offline` check of [`ensure_cached`].
@@ -471,7 +486,7 @@ async fn check_offline(
     store: &Store,
     targets: Vec<FillTarget>,
     now: DateTime<Utc>,
-) -> Result<Vec<CachedThrough>, Error> {
+) -> Result<(Vec<CachedThrough>, Vec<(SeriesKey, Closing)>), Error> {
     let keys = targets.iter().map(|t| t.key.clone()).collect();
     let summaries: Vec<_> = targets
         .into_iter()
@@ -480,9 +495,14 @@ async fn check_offline(
     let mut missing = Vec::new();
     let mut reach = Vec::new();
     let mut noted = std::collections::HashSet::new();
+    let mut ends = Vec::new();
     for (target, summary) in summaries {
+        let summary = summary.map_err(|e| series_error(target.key.clone(), e))?;
+        let end = ended(&target, summary.as_ref());
+        // Past the end of its ticker, a series is served up to it: no note of its reach.
+        let ticker_end = end.as_ref().map(|(_, c)| c.end);
+        ends.extend(end);
         let key = target.key;
-        let summary = summary.map_err(|e| series_error(key.clone(), e))?;
         let mut known = summary
             .as_ref()
             .map(|s| s.metadata.coverage.clone())
@@ -517,7 +537,8 @@ async fn check_offline(
                 key.timeframe,
                 spans.join(", ")
             ));
-        } else if beyond && noted.insert(key.clone()) {
+        } else if beyond && ticker_end.is_none_or(|end| through < end) && noted.insert(key.clone())
+        {
             reach.push(CachedThrough {
                 key,
                 through,
@@ -528,18 +549,23 @@ async fn check_offline(
     if !missing.is_empty() {
         return Err(Error::Offline(missing.join("; ")));
     }
-    Ok(reach)
+    Ok((reach, ends))
 }
 
 /// The stored bars of each target's range, streamed from the cache after every footer was
 /// checked.
-async fn read(store: &Store, targets: Vec<FillTarget>) -> Result<FetchedBars, Error> {
+async fn read(
+    store: &Store,
+    targets: Vec<FillTarget>,
+) -> Result<(FetchedBars, Vec<(SeriesKey, Closing)>), Error> {
     // Every footer is checked (concurrently) before the first bar is served.
     let keys = targets.iter().map(|t| t.key.clone()).collect();
+    let mut ends = Vec::new();
     for (t, summary) in targets.iter().zip(read_summaries(store, keys).await) {
-        summary.map_err(|e| series_error(t.key.clone(), e))?;
+        let summary = summary.map_err(|e| series_error(t.key.clone(), e))?;
+        ends.extend(ended(t, summary.as_ref()));
     }
-    Ok(FetchedBars::unchecked(store, targets))
+    Ok((FetchedBars::unchecked(store, targets), ends))
 }
 
 impl FetchedBars {

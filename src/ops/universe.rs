@@ -5,7 +5,8 @@
 //! live host, then the paper host): one that refuses the keys (401/403) hands on to the next.
 //!
 //! Also closes the series of assets the list shows inactive ([`close_delisted`]): their
-//! footer records the last trading day, and no later run asks past it (issue 23).
+//! footer records the last trading day (or, without a bar, the end of what was asked), and no
+//! later run asks past it (issue 23).
 
 use std::sync::Arc;
 
@@ -158,9 +159,18 @@ fn last_day(class: AssetClass, last_bar: DateTime<Utc>) -> (NaiveDate, DateTime<
     (date, end)
 }
 
+/// The date shown for a series closed at `end` without a bar: the last day before `end`.
+fn covered_day(class: AssetClass, end: DateTime<Utc>) -> NaiveDate {
+    let before = end - chrono::TimeDelta::nanoseconds(1);
+    match class {
+        AssetClass::Stocks => new_york_date(before),
+        AssetClass::Crypto => before.date_naive(),
+    }
+}
+
 /// Closes every series of `keys` whose symbol `list` shows inactive and that is not closed
-/// yet, at the day of its last bar (a series without a bar stays open: there is no date to
-/// give it). Run after the series were brought up to date, so the last bar is the last one
+/// yet, at the day of its last bar (a series without a bar, at the end of what was asked; a
+/// series never asked stays open). Run after the series were brought up to date, so the last bar is the last one
 /// Alpaca has. Returns the series closed now. Blocking.
 pub fn close_delisted(
     store: &Store,
@@ -180,10 +190,16 @@ pub fn close_delisted(
         let Some(summary) = store.read_summary(key)? else {
             continue;
         };
-        let (None, Some(last)) = (&summary.metadata.closed, summary.last) else {
+        if summary.metadata.closed.is_some() {
             continue;
+        }
+        // The day of its last bar; a series without a bar ends where it was asked up to
+        // (Alpaca had nothing there, and will have nothing later).
+        let (date, end) = match (summary.last, summary.metadata.coverage.intervals().last()) {
+            (Some(last), _) => last_day(key.asset_class(), last),
+            (None, Some(covered)) => (covered_day(key.asset_class(), covered.end), covered.end),
+            (None, None) => continue,
         };
-        let (date, end) = last_day(key.asset_class(), last);
         let closing = Closing {
             date,
             end,

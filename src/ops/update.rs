@@ -4,6 +4,7 @@
 //! batched pass. A failing series does not stop the others, nor a failing ledger refresh the
 //! series.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +15,7 @@ use super::corporate_actions::{self, RefreshReport};
 use super::fetch::resolve_range;
 use super::gap_fill::{self, Batch, FillOptions, FillTarget, SeriesOutcome, SeriesStatus};
 use super::selection::SeriesFilter;
+use super::symbol_endings::{self, Endings};
 use crate::api::Client;
 use crate::cache::planner::GapPlan;
 use crate::cache::{SeriesKey, Store};
@@ -111,12 +113,18 @@ pub async fn plan(store: &Store, options: &UpdateOptions) -> Result<UpdatePlan, 
             .as_ref()
             .and_then(|s| s.metadata.closed.as_ref())
             .map_or(options.now, |c| c.end.min(options.now));
+        // History dropped after a rename (issue 23) is asked again until it is covered.
+        let restated = summary.as_ref().and_then(|s| {
+            let restated = s.metadata.renamed_from.as_ref()?.restated?;
+            (!s.metadata.coverage.missing_from(restated).is_empty()).then_some(restated)
+        });
         let from = summary
             .and_then(|s| s.metadata.coverage.intervals().last().map(|i| i.end))
             .unwrap_or_else(|| {
                 resolve_range(options.start, When::Now, options.now, key.asset_class())
                     .map_or(options.now, |r| r.start)
             });
+        let from = restated.map_or(from, |r| r.start.min(from));
         match Interval::new(from, until) {
             Some(range) => plan.targets.push(FillTarget { key, range }),
             // A start in the future, or a closed series: nothing to ask.
@@ -227,6 +235,8 @@ pub struct UpdateOutcome {
     pub series: Vec<SeriesOutcome>,
     /// The refresh of the ledgers of every stock symbol among the series.
     pub ledgers: Result<RefreshReport, Error>,
+    /// The series the refreshed ledgers closed or restated (`ops::symbol_endings`).
+    pub endings: Endings,
 }
 
 /// How many series ended each way, and the bars added.
@@ -294,12 +304,20 @@ pub async fn update(
         .collect();
     stocks.sort();
     stocks.dedup();
+    let stock_keys: Vec<SeriesKey> = plan
+        .targets
+        .iter()
+        .map(|t| &t.key)
+        .chain(&plan.up_to_date)
+        .filter(|k| k.asset_class() == AssetClass::Stocks)
+        .cloned()
+        .collect();
     let refresh = async {
         if stocks.is_empty() {
-            return Ok(RefreshReport::default());
+            return Ok((RefreshReport::default(), BTreeMap::new()));
         }
         let interrupted = async { Error::Interrupted(options.interrupt.wait().await) };
-        let refresh = corporate_actions::refresh(
+        let refresh = corporate_actions::refresh_each(
             store,
             client,
             &stocks,
@@ -308,13 +326,22 @@ pub async fn update(
             options.wait_for_locks,
         );
         // A signal stops the refresh (each ledger is written whole, or not at all).
-        tokio::select! {
-            refreshed = refresh => refreshed,
-            error = interrupted => Err(error),
+        let refreshed = tokio::select! {
+            refreshed = refresh => refreshed?,
+            error = interrupted => return Err(error),
+        };
+        if let Some(failure) = refreshed.failures.into_iter().next() {
+            return Err(failure.error);
         }
+        let ledgers = refreshed
+            .ledgers
+            .into_iter()
+            .filter_map(|(symbol, ledger)| Some((symbol, ledger.ok()??)))
+            .collect();
+        Ok((refreshed.report, ledgers))
     };
-    let (filled, ledgers) = tokio::join!(
-        gap_fill::fill(store, client, plan.targets, fill, observer),
+    let (filled, refreshed) = tokio::join!(
+        gap_fill::fill(store, client, plan.targets, fill.clone(), observer.clone()),
         refresh
     );
     let mut outcomes = filled?;
@@ -328,9 +355,47 @@ pub async fn update(
         gaps: Vec::new(),
         status: SeriesStatus::Unchanged,
     }));
+    // What the refreshed ledgers say of the tickers' lives: closings, and history restated
+    // by a rename, asked again now.
+    let (ledgers, endings) = match refreshed {
+        Ok((report, ledgers)) if options.interrupt.signal().is_none() => {
+            let (store, now, wait) = (store.clone(), options.now, options.wait_for_locks);
+            let endings = tokio::task::spawn_blocking(move || {
+                symbol_endings::apply(&store, &ledgers, &stock_keys, now, wait)
+            })
+            .await?;
+            match endings {
+                Ok(endings) => (Ok(report), endings),
+                Err(e) => (Err(e), Endings::default()),
+            }
+        }
+        Ok((report, _)) => (Ok(report), Endings::default()),
+        Err(e) => (Err(e), Endings::default()),
+    };
+    let again: Vec<FillTarget> = endings
+        .restated
+        .iter()
+        .filter_map(|(key, renaming)| {
+            let range = renaming.restated?;
+            Some(FillTarget {
+                key: key.clone(),
+                range,
+            })
+        })
+        .collect();
+    if !again.is_empty() && options.interrupt.signal().is_none() {
+        let refilled = gap_fill::fill(store, client, again, fill, observer).await?;
+        for second in refilled {
+            match outcomes.iter_mut().find(|o| o.key == second.key) {
+                Some(first) => first.absorb(second),
+                None => outcomes.push(second),
+            }
+        }
+    }
     outcomes.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(UpdateOutcome {
         series: outcomes,
         ledgers,
+        endings,
     })
 }

@@ -215,6 +215,7 @@ mod tests {
             provisional: IntervalSet::new(),
             updated_at: DateTime::from_timestamp(1_800_000_000 + i64::from(tag), 0).unwrap(),
             closed: None,
+            renamed_from: None,
         }
     }
 

@@ -13,6 +13,9 @@
 //! nothing at or after `end` is ever asked:
 //! `"closed":{"date":"2023-03-15","end":"2023-03-16T04:00:00Z","reason":"delisted","successor":null}`.
 //! Files without the key (all files before it) read as open; older binaries ignore the key.
+//! A ticker that took over another company's history by a rename records it the same way,
+//! with the span it dropped and asked again:
+//! `"renamed_from":{"symbol":"FB","date":"2022-06-09","restated":["2021-06-01T04:00:00Z","2022-06-09T04:00:00Z"]}`.
 //!
 //! `coverage` lists the half-open intervals `[start, end)` (RFC 3339, UTC) that Alpaca has
 //! already been asked for and answered, sorted and disjoint. A bar with timestamp `t` is known
@@ -25,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Error;
 use crate::market::{
-    AssetClass, Closing, ClosingReason, Feed, Interval, IntervalSet, Symbol, Timeframe,
+    AssetClass, Closing, ClosingReason, Feed, Interval, IntervalSet, Renaming, Symbol, Timeframe,
 };
 
 /// The footer key under which the metadata JSON lives.
@@ -44,6 +47,8 @@ pub struct SeriesMetadata {
     pub updated_at: DateTime<Utc>,
     /// When and why the symbol ended, if it did.
     pub closed: Option<Closing>,
+    /// The rename by which the ticker took over another company's history, if one did.
+    pub renamed_from: Option<Renaming>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -59,6 +64,41 @@ struct Json {
     updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     closed: Option<JsonClosing>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    renamed_from: Option<JsonRenaming>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct JsonRenaming {
+    symbol: String,
+    date: String,
+    #[serde(default)]
+    restated: Option<[String; 2]>,
+}
+
+fn renaming_to_json(r: &Renaming) -> JsonRenaming {
+    JsonRenaming {
+        symbol: r.old_symbol.to_string(),
+        date: r.date.to_string(),
+        restated: r
+            .restated
+            .map(|i| [format_instant(i.start), format_instant(i.end)]),
+    }
+}
+
+fn renaming_from_json(r: &JsonRenaming) -> Result<Renaming, Error> {
+    let bad = |what: &str| Error::Metadata(format!("bad `renamed_from` {what}"));
+    let restated = match &r.restated {
+        Some([start, end]) => Some(
+            Interval::new(parse_instant(start)?, parse_instant(end)?).ok_or_else(|| bad("span"))?,
+        ),
+        None => None,
+    };
+    Ok(Renaming {
+        old_symbol: r.symbol.parse().map_err(|_| bad("symbol"))?,
+        date: NaiveDate::parse_from_str(&r.date, "%Y-%m-%d").map_err(|_| bad("date"))?,
+        restated,
+    })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -131,6 +171,7 @@ impl SeriesMetadata {
             provisional: to_pairs(&self.provisional),
             updated_at: format_instant(self.updated_at),
             closed: self.closed.as_ref().map(closing_to_json),
+            renamed_from: self.renamed_from.as_ref().map(renaming_to_json),
         };
         serde_json::to_string(&json).expect("metadata serialises")
     }
@@ -168,6 +209,11 @@ impl SeriesMetadata {
             provisional,
             updated_at: parse_instant(&json.updated_at)?,
             closed: json.closed.as_ref().map(closing_from_json).transpose()?,
+            renamed_from: json
+                .renamed_from
+                .as_ref()
+                .map(renaming_from_json)
+                .transpose()?,
         })
     }
 }
@@ -194,10 +240,11 @@ mod tests {
             .unwrap()]),
             updated_at: t("2024-03-02T00:00:00Z"),
             closed: None,
+            renamed_from: None,
         };
         let json = meta.to_json();
         assert!(
-            !json.contains("closed"),
+            !json.contains("closed") && !json.contains("renamed_from"),
             "an open series writes what older files hold"
         );
         assert!(json.contains(r#""coverage":[["2024-01-01T00:00:00Z","2024-02-01T00:00:00Z"],["2024-03-01T00:00:00Z","2024-03-01T00:00:00.500Z"]]"#), "{json}");
@@ -211,7 +258,7 @@ mod tests {
                 reason: ClosingReason::Renamed,
                 successor: Some("META".parse().unwrap()),
             }),
-            ..meta
+            ..meta.clone()
         };
         let json = closed.to_json();
         assert!(json.contains(r#""closed":{"date":"2022-06-09","end":"2022-06-09T04:00:00Z","reason":"renamed","successor":"META"}"#), "{json}");
@@ -219,6 +266,22 @@ mod tests {
         assert_eq!(
             closed.closed.unwrap().to_string(),
             "renamed to META on 2022-06-09"
+        );
+
+        let renamed = SeriesMetadata {
+            renamed_from: Some(Renaming {
+                old_symbol: "FB".parse().unwrap(),
+                date: "2022-06-09".parse().unwrap(),
+                restated: Interval::new(t("2021-06-01T04:00:00Z"), t("2022-06-09T04:00:00Z")),
+            }),
+            ..meta
+        };
+        let json = renamed.to_json();
+        assert!(json.contains(r#""renamed_from":{"symbol":"FB","date":"2022-06-09","restated":["2021-06-01T04:00:00Z","2022-06-09T04:00:00Z"]}"#), "{json}");
+        assert_eq!(SeriesMetadata::from_json(&json).unwrap(), renamed);
+        assert_eq!(
+            renamed.renamed_from.unwrap().to_string(),
+            "renamed from FB on 2022-06-09"
         );
     }
 }

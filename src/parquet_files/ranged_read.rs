@@ -44,7 +44,7 @@ pub type Fetch = Box<dyn FnMut(&[Range<u64>]) -> Result<Vec<Bytes>, Error> + Sen
 #[derive(Debug)]
 pub enum TailFooter {
     /// The footer, decoded and checked.
-    Read(Footer),
+    Read(Box<Footer>),
     /// The footer starts before the bytes given: read the file from this offset to its end.
     StartsAt(u64),
 }
@@ -66,7 +66,7 @@ pub fn footer_from_tail(file_len: u64, tail: &Bytes) -> Result<TailFooter, Error
     if start < offset {
         return Ok(TailFooter::StartsAt(start));
     }
-    Footer::from_tail(file_len, tail.clone()).map(TailFooter::Read)
+    Footer::from_tail(file_len, tail.clone()).map(|f| TailFooter::Read(Box::new(f)))
 }
 
 /// Starts reading the bars with timestamps inside `range` (all when `None`) of a file whose
@@ -298,6 +298,7 @@ mod tests {
             provisional: IntervalSet::new(),
             updated_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
             closed: None,
+            renamed_from: None,
         };
         let bytes = write_series(Vec::new(), &metadata, &bars).unwrap();
         (metadata, Bytes::from(bytes))
@@ -342,7 +343,7 @@ mod tests {
             let TailFooter::Read(footer) = footer_from_tail(len, &tail).unwrap() else {
                 panic!("the footer fits the tail");
             };
-            let (_, chunks) = scan_ranges(footer, tail, Some(range), fetch).unwrap();
+            let (_, chunks) = scan_ranges(*footer, tail, Some(range), fetch).unwrap();
             let mut bars = Vec::new();
             for chunk in chunks {
                 bars.extend(chunk.unwrap());

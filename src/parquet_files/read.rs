@@ -276,6 +276,7 @@ mod tests {
             provisional: IntervalSet::new(),
             updated_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
             closed: None,
+            renamed_from: None,
         };
         for codec in [
             Compression::SNAPPY,

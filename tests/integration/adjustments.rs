@@ -245,7 +245,9 @@ fn ledgers_of_many_symbols_refresh_in_one_request_per_page() {
         assert_eq!(r.param("start"), Some("2016-01-01"));
         assert_eq!(
             r.param("types"),
-            Some("forward_split,reverse_split,unit_split,stock_dividend,cash_dividend,spin_off")
+            Some(
+                "forward_split,reverse_split,unit_split,stock_dividend,cash_dividend,spin_off,name_change,worthless_removal,cash_merger,stock_merger,stock_and_cash_merger"
+            )
         );
     }
     assert!(asked[0].param("page_token").is_none() && asked[1].param("page_token").is_some());

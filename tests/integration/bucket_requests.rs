@@ -169,6 +169,7 @@ fn minute_series(symbol: &str, first: &str, last: &str, seed: u64) -> Vec<u8> {
         provisional: IntervalSet::new(),
         updated_at: end,
         closed: None,
+        renamed_from: None,
     };
     barkeep::parquet_files::write::write_series(Vec::new(), &metadata, &bars).unwrap()
 }

@@ -26,5 +26,6 @@ mod signals;
 #[cfg(unix)]
 mod storage_failures;
 mod support;
+mod ticker_endings;
 mod universe;
 mod update;

@@ -38,6 +38,12 @@ Examples:
 /// Trading API, at APCA_API_BASE_URL, else `https://api.alpaca.markets`, falling back to
 /// `https://paper-api.alpaca.markets` when the keys are refused), together with any symbols
 /// given. The list is kept in the cache and asked at most once per New York day.
+///
+/// Series whose ticker ended are closed and never asked past the end: the asset is inactive
+/// in the assets list (delisted), or the refreshed corporate actions report a rename away, a
+/// worthless removal or a merger that bought it. A ticker that a rename gave to another
+/// company has the history it held before the rename dropped and asked again, as Alpaca now
+/// serves that company's bars under it. `inspect` shows both.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct UpdateArgs {

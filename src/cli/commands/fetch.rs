@@ -13,7 +13,7 @@ use crate::cli::args::values::BarFormat;
 use crate::cli::formats::bars::write_bars;
 use crate::cli::progress::Progress;
 use crate::cli::{Context, Interrupted, UsageError, environment, output_file};
-use crate::market::{Adjustments, AssetClass, Symbol};
+use crate::market::{Adjustments, AssetClass, ClosingReason, Symbol};
 use crate::ops::derive::{self, ProvisionalFrom};
 use crate::ops::fetch::{self as op, FetchOptions, LedgerUse};
 use crate::parquet_files::metadata::format_instant;
@@ -135,6 +135,26 @@ fn note_ledgers(ctx: &Context, ledgers: &[LedgerUse], offline: bool) {
     }
 }
 
+/// A series asked past the end of its ticker: one note per series naming the successor when
+/// there is one (`-q` silences it). The bars held up to the end are printed, exit 0.
+fn note_ended(ctx: &Context, ended: &[(cache::SeriesKey, crate::market::Closing)]) {
+    for (key, closing) in ended {
+        let after = match (&closing.reason, &closing.successor) {
+            (ClosingReason::Renamed, Some(successor)) => {
+                format!("; its later bars are under {successor} (barkeep fetch {successor})")
+            }
+            (ClosingReason::Acquired, Some(acquirer)) => {
+                format!("; no bars after it (the company is part of {acquirer})")
+            }
+            _ => "; no bars after it".to_owned(),
+        };
+        ctx.printer.note(&format!(
+            "note: {} {}: {closing}{after}",
+            key.symbol, key.timeframe
+        ));
+    }
+}
+
 /// Derived bars whose bucket may still change: one note per series (`-q` silences it).
 fn note_provisional(ctx: &Context, provisional: &[ProvisionalFrom]) {
     for p in provisional {
@@ -195,6 +215,7 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
     let fetched = fetched?;
     note_ledgers(ctx, &fetched.ledgers, args.offline);
     note_reach(ctx, &fetched.reach);
+    note_ended(ctx, &fetched.ended);
     note_provisional(ctx, &fetched.provisional);
     // A damaged file that its footer does not give away fails on its first chunk: fail before
     // anything is written, rather than after a header.

@@ -22,6 +22,7 @@ use crate::market::calendar::new_york_date;
 use crate::market::{AssetClass, Symbol};
 use crate::ops::inspect::{self as op, InspectOptions, InspectReport, SeriesInfo};
 use crate::ops::selection::SeriesFilter;
+use crate::parquet_files::SeriesMetadata;
 use crate::parquet_files::metadata::format_instant;
 
 pub fn run(ctx: &Context, args: InspectArgs) -> anyhow::Result<()> {
@@ -200,20 +201,28 @@ fn write_table(out: &mut dyn Write, report: &InspectReport, named: bool) -> anyh
         ]);
     }
     table.write(out)?;
-    let closed: Vec<_> = report
-        .series
-        .iter()
-        .filter_map(|info| {
-            Some((
-                &info.key,
-                info.summary.as_ref().ok()?.metadata.closed.as_ref()?,
-            ))
-        })
-        .collect();
-    if !closed.is_empty() {
-        writeln!(out, "\nclosed series (never asked past their end):")?;
-        for (key, closing) in closed {
-            writeln!(out, "  {key}: {closing}")?;
+    let shown = |fact: fn(&SeriesMetadata) -> Option<String>| -> Vec<String> {
+        let series = report.series.iter();
+        let fact = move |info: &SeriesInfo| {
+            let text = fact(&info.summary.as_ref().ok()?.metadata)?;
+            Some(format!("  {}: {text}", info.key))
+        };
+        series.filter_map(fact).collect()
+    };
+    let notes = [
+        (
+            "closed series (never asked past their end)",
+            shown(|m| Some(m.closed.as_ref()?.to_string())),
+        ),
+        (
+            "renamed series (history before the rename asked again under the new ticker)",
+            shown(|m| Some(m.renamed_from.as_ref()?.to_string())),
+        ),
+    ];
+    for (title, lines) in notes.iter().filter(|(_, lines)| !lines.is_empty()) {
+        writeln!(out, "\n{title}:")?;
+        for line in lines {
+            writeln!(out, "{line}")?;
         }
     }
     if let [single] = report.series.as_slice()
@@ -314,6 +323,12 @@ fn json_rows(report: &InspectReport) -> Vec<serde_json::Value> {
                     "reason": c.reason.as_str(),
                     "successor": c.successor.as_ref().map(Symbol::as_str),
                     "shown": c.to_string(),
+                })),
+                "renamed_from": s.metadata.renamed_from.as_ref().map(|r| json!({
+                    "symbol": r.old_symbol.as_str(),
+                    "date": r.date.to_string(),
+                    "restated": r.restated.as_ref().map(|i| [format_instant(i.start), format_instant(i.end)]),
+                    "shown": r.to_string(),
                 })),
                 "error": null,
             }),

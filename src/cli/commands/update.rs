@@ -119,6 +119,15 @@ pub async fn run(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
     };
     progress.finish();
     let outcome = outcome?;
+    for (key, closing) in &outcome.endings.closed {
+        ctx.printer
+            .note(&format!("{key}: {closing}; not asked past it from now on"));
+    }
+    for (key, renaming) in &outcome.endings.restated {
+        ctx.printer.note(&format!(
+            "{key}: {renaming}; the bars it held before then were dropped and asked again"
+        ));
+    }
     for (key, error) in outcome.failures() {
         ctx.printer.error(&format!("{key}: {}", error_chain(error)));
     }
@@ -322,6 +331,22 @@ impl Ran<'_> {
                 "requests": ledgers.requests,
                 "actions_added": ledgers.actions_added,
                 "error": ledger_error,
+                "series_closed": self.outcome.endings.closed.iter().map(|(key, c)| json!({
+                    "symbol": key.symbol.as_str(),
+                    "feed": key.feed.as_str(),
+                    "timeframe": key.timeframe.to_string(),
+                    "reason": c.reason.as_str(),
+                    "date": c.date.to_string(),
+                    "successor": c.successor.as_ref().map(|s| s.as_str()),
+                })).collect::<Vec<_>>(),
+                "series_restated": self.outcome.endings.restated.iter().map(|(key, r)| json!({
+                    "symbol": key.symbol.as_str(),
+                    "feed": key.feed.as_str(),
+                    "timeframe": key.timeframe.to_string(),
+                    "renamed_from": r.old_symbol.as_str(),
+                    "date": r.date.to_string(),
+                    "restated": r.restated.as_ref().map(|i| instants(std::slice::from_ref(i))[0].clone()),
+                })).collect::<Vec<_>>(),
             },
         });
         if let Some(assets) = &self.assets {

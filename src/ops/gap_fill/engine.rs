@@ -455,6 +455,8 @@ impl Engine<'_> {
                             .into_iter()
                             .collect(),
                         closing: None,
+                        withdrawn: Vec::new(),
+                        renamed_from: None,
                     }
                 }
             };

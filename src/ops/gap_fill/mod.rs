@@ -75,6 +75,32 @@ pub struct SeriesOutcome {
     pub status: SeriesStatus,
 }
 
+impl SeriesOutcome {
+    /// Takes in a second fill of the same series in the same run (history asked again after a
+    /// rename): its gaps, and a status that sums both commits (a failure or an interruption
+    /// in either is the series').
+    pub fn absorb(&mut self, later: SeriesOutcome) {
+        use SeriesStatus::{Failed, Interrupted, Unchanged, Updated};
+        self.gaps.extend(later.gaps);
+        let sum = |a: CommitSummary, b: CommitSummary| CommitSummary {
+            bars_added: a.bars_added + b.bars_added,
+            bars_replaced: a.bars_replaced + b.bars_replaced,
+            ..b
+        };
+        let earlier = std::mem::replace(&mut self.status, Unchanged);
+        self.status = match (earlier, later.status) {
+            (Failed(e), _) | (_, Failed(e)) => Failed(e),
+            (Unchanged, Unchanged) => Unchanged,
+            (Unchanged, Updated(b)) | (Updated(b), Unchanged) => Updated(b),
+            (Unchanged, Interrupted(b)) | (Interrupted(b), Unchanged) => Interrupted(b),
+            (Updated(a), Updated(b)) => Updated(sum(a, b)),
+            (Updated(a) | Interrupted(a), Interrupted(b)) | (Interrupted(a), Updated(b)) => {
+                Interrupted(sum(a, b))
+            }
+        };
+    }
+}
+
 /// Fills the gaps of every target and commits each series. Returns one outcome per target,
 /// in the order given.
 pub async fn fill(

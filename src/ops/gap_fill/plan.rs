@@ -28,9 +28,17 @@ pub struct Batch {
 /// The gaps of one target, from the coverage in the cache, shaped by the market calendar.
 fn plan_one(store: &Store, target: &FillTarget, now: DateTime<Utc>) -> Result<GapPlan, Error> {
     let summary = store.read_summary(&target.key)?;
+    // Nothing is asked at or after the end of a closed series' ticker (issue 23).
+    let end = summary
+        .as_ref()
+        .and_then(|s| s.metadata.closed.as_ref())
+        .map_or(target.range.end, |c| c.end.min(target.range.end));
+    let Some(range) = Interval::new(target.range.start, end) else {
+        return Ok(GapPlan::default());
+    };
     let coverage = summary.map(|s| s.metadata.coverage).unwrap_or_default();
     Ok(plan_asks(
-        target.range,
+        range,
         &coverage,
         now,
         target.key.timeframe,

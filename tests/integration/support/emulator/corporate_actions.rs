@@ -1,6 +1,7 @@
 //! Corporate actions in the emulator: the actions a symbol has (`EmuAction`: splits, stock and
-//! cash dividends, spin-offs, each with an ex-date and a process date), what they do to raw
-//! bars (`share_changes`: a split or stock dividend changes the share count on its ex-date),
+//! cash dividends, spin-offs, each with an ex-date and a process date; and those that end a
+//! ticker: name changes, worthless removals, cash and stock mergers, effective on their
+//! "ex-date"), when a ticker stops trading (`ticker_end`), what they do to raw bars (`share_changes`: a split or stock dividend changes the share count on its ex-date),
 //! the adjusted bars Alpaca serves for `adjustment=split|dividend|spin-off|all` (`Adjustment`,
 //! `adjust`), and the `GET /v1/corporate-actions` listing (`list`).
 //!
@@ -100,6 +101,22 @@ pub(crate) enum EmuActionKind {
         new_symbol: String,
         new_rate: f64,
     },
+    /// The ticker becomes `new_symbol` on the ex-date (the process date).
+    NameChange {
+        new_symbol: String,
+    },
+    WorthlessRemoval,
+    /// `rate` dollars per share, from `acquirer` when named.
+    CashMerger {
+        acquirer: Option<String>,
+        rate: f64,
+    },
+    /// `acquirer_rate` shares of `acquirer` per `acquiree_rate` held.
+    StockMerger {
+        acquirer: String,
+        acquirer_rate: f64,
+        acquiree_rate: f64,
+    },
 }
 
 impl EmuActionKind {
@@ -110,8 +127,38 @@ impl EmuActionKind {
             EmuActionKind::StockDividend { .. } => "stock_dividend",
             EmuActionKind::CashDividend { .. } => "cash_dividend",
             EmuActionKind::SpinOff { .. } => "spin_off",
+            EmuActionKind::NameChange { .. } => "name_change",
+            EmuActionKind::WorthlessRemoval => "worthless_removal",
+            EmuActionKind::CashMerger { .. } => "cash_merger",
+            EmuActionKind::StockMerger { .. } => "stock_merger",
         }
     }
+
+    /// Whether the action ends its symbol's ticker.
+    fn ends_ticker(&self) -> bool {
+        matches!(
+            self,
+            EmuActionKind::NameChange { .. }
+                | EmuActionKind::WorthlessRemoval
+                | EmuActionKind::CashMerger { .. }
+                | EmuActionKind::StockMerger { .. }
+        )
+    }
+}
+
+/// The last New York date `symbol` trades under its ticker, if an action (after `after`, when
+/// given) ends it, announced or not: the market stops trading it regardless.
+pub(crate) fn ticker_end(
+    actions: &[EmuAction],
+    symbol: &str,
+    after: Option<NaiveDate>,
+) -> Option<NaiveDate> {
+    actions
+        .iter()
+        .filter(|a| a.symbol == symbol && a.kind.ends_ticker())
+        .filter(|a| after.is_none_or(|after| a.ex_date > after))
+        .filter_map(|a| a.ex_date.pred_opt())
+        .min()
 }
 
 impl EmuAction {
@@ -177,6 +224,51 @@ impl EmuAction {
         EmuAction::new(symbol, ex_date, d(ex_date), kind)
     }
 
+    /// `old` trades as `new_symbol` from `date` on (processed that day).
+    pub(crate) fn name_change(old: &str, date: &str, new_symbol: &str) -> Self {
+        let kind = EmuActionKind::NameChange {
+            new_symbol: new_symbol.to_owned(),
+        };
+        EmuAction::new(old, date, d(date), kind)
+    }
+
+    /// `symbol` removed as worthless on `date` (its last trading day is the day before).
+    pub(crate) fn worthless_removal(symbol: &str, date: &str) -> Self {
+        EmuAction::new(symbol, date, d(date), EmuActionKind::WorthlessRemoval)
+    }
+
+    /// `acquiree` bought by `acquirer` for `rate` dollars per share, effective (and processed)
+    /// on `date`.
+    pub(crate) fn cash_merger(
+        acquiree: &str,
+        date: &str,
+        acquirer: Option<&str>,
+        rate: f64,
+    ) -> Self {
+        let kind = EmuActionKind::CashMerger {
+            acquirer: acquirer.map(str::to_owned),
+            rate,
+        };
+        EmuAction::new(acquiree, date, d(date), kind)
+    }
+
+    /// `acquirer_rate` shares of `acquirer` per `acquiree_rate` of `acquiree`, effective (and
+    /// processed) on `date`.
+    pub(crate) fn stock_merger(
+        acquiree: &str,
+        date: &str,
+        acquirer: &str,
+        acquirer_rate: f64,
+        acquiree_rate: f64,
+    ) -> Self {
+        let kind = EmuActionKind::StockMerger {
+            acquirer: acquirer.to_owned(),
+            acquirer_rate,
+            acquiree_rate,
+        };
+        EmuAction::new(acquiree, date, d(date), kind)
+    }
+
     /// The same action, appearing in the listing on another day.
     pub(crate) fn processed_on(mut self, process_date: &str) -> Self {
         self.process_date = d(process_date);
@@ -186,7 +278,13 @@ impl EmuAction {
     /// Every symbol the action names, the moved one first.
     fn symbols(&self) -> Vec<&str> {
         match &self.kind {
-            EmuActionKind::SpinOff { new_symbol, .. } => vec![&self.symbol, new_symbol],
+            EmuActionKind::SpinOff { new_symbol, .. }
+            | EmuActionKind::NameChange { new_symbol } => vec![&self.symbol, new_symbol],
+            EmuActionKind::CashMerger {
+                acquirer: Some(acquirer),
+                ..
+            }
+            | EmuActionKind::StockMerger { acquirer, .. } => vec![&self.symbol, acquirer],
             _ => vec![&self.symbol],
         }
     }
@@ -310,9 +408,13 @@ pub(crate) struct Factor {
 /// How a symbol is modelled: enough to generate its raw bars.
 #[derive(Debug, Clone)]
 pub(crate) struct Listing {
+    /// The ticker asked for, which labels the bars.
     pub(crate) symbol: String,
+    /// The ticker whose history the bars are generated from: `symbol`, or the old ticker of
+    /// a company that took `symbol` over by a rename.
+    pub(crate) model: String,
     pub(crate) listed: NaiveDate,
-    /// The last New York date of trading of a delisted symbol.
+    /// The last New York date of trading of a delisted, renamed, removed or acquired ticker.
     pub(crate) last_day: Option<NaiveDate>,
     pub(crate) shares: Vec<ShareChange>,
 }
@@ -331,7 +433,7 @@ impl Listing {
     /// The raw SIP daily bars with `t` in `start..=end` at `clock`.
     fn daily(&self, start: DateTime<Utc>, end: DateTime<Utc>, clock: DateTime<Utc>) -> Vec<EmuBar> {
         Series {
-            symbol: &self.symbol,
+            symbol: &self.model,
             market: Market::Stock,
             listed: self.listed,
             feed: Feed::Sip,
@@ -403,6 +505,11 @@ pub(crate) fn factors(
                     let value = new_rate / source_rate * first;
                     (1.0 - value / close_before(a.ex_date)?, (1, 1))
                 }
+                // The end of a ticker moves no price.
+                EmuActionKind::NameChange { .. }
+                | EmuActionKind::WorthlessRemoval
+                | EmuActionKind::CashMerger { .. }
+                | EmuActionKind::StockMerger { .. } => return None,
             };
             Some(Factor {
                 boundary: calendar::new_york(a.ex_date, 0, 0),
@@ -576,8 +683,43 @@ fn cusip(symbol: &str) -> String {
     format!("{:09}", fnv1a(symbol) % 1_000_000_000)
 }
 
+/// An action that ends a ticker, as the listing shows it: the fields of Alpaca's spec for its
+/// type (no ex-date; a merger's effective and payable dates).
+fn render_ending(a: &EmuAction) -> Option<Value> {
+    let (process, effective) = (a.process_date.to_string(), a.ex_date.to_string());
+    Some(match &a.kind {
+        EmuActionKind::NameChange { new_symbol } => json!({
+            "id": a.id, "old_symbol": a.symbol, "old_cusip": cusip(&a.symbol),
+            "new_symbol": new_symbol, "new_cusip": cusip(new_symbol), "process_date": process,
+        }),
+        EmuActionKind::WorthlessRemoval => json!({
+            "id": a.id, "symbol": a.symbol, "cusip": cusip(&a.symbol), "process_date": process,
+        }),
+        EmuActionKind::CashMerger { acquirer, rate: r } => json!({
+            "id": a.id, "acquirer_symbol": acquirer,
+            "acquirer_cusip": acquirer.as_deref().map(cusip),
+            "acquiree_symbol": a.symbol, "acquiree_cusip": cusip(&a.symbol), "rate": rate(*r),
+            "process_date": process, "effective_date": effective, "payable_date": effective,
+        }),
+        EmuActionKind::StockMerger {
+            acquirer,
+            acquirer_rate,
+            acquiree_rate,
+        } => json!({
+            "id": a.id, "acquirer_symbol": acquirer, "acquirer_cusip": cusip(acquirer),
+            "acquirer_rate": rate(*acquirer_rate), "acquiree_symbol": a.symbol,
+            "acquiree_cusip": cusip(&a.symbol), "acquiree_rate": rate(*acquiree_rate),
+            "process_date": process, "effective_date": effective, "payable_date": effective,
+        }),
+        _ => return None,
+    })
+}
+
 /// An action as the listing shows it (keys alphabetical, as serde_json writes a map).
 fn render(a: &EmuAction) -> Value {
+    if let Some(ending) = render_ending(a) {
+        return ending;
+    }
     let ex = a.ex_date;
     let dates = json!({
         "id": a.id,
@@ -613,6 +755,10 @@ fn render(a: &EmuAction) -> Value {
             "new_symbol": new_symbol, "new_cusip": cusip(new_symbol),
             "new_rate": rate(*new_rate),
         }),
+        EmuActionKind::NameChange { .. }
+        | EmuActionKind::WorthlessRemoval
+        | EmuActionKind::CashMerger { .. }
+        | EmuActionKind::StockMerger { .. } => unreachable!("rendered by render_ending"),
     };
     let fields = object.as_object_mut().expect("object");
     fields.extend(dates.as_object().expect("object").clone());

@@ -9,7 +9,8 @@
 //! Must not: talk to anything but loopback, or depend on barkeep's own code.
 //!
 //! `assets` serves the Trading API's `/v2/assets`, `calendar` has the NYSE calendar, `market_data` generates the bars, `corporate_actions`
-//! models splits, dividends and spin-offs, `server` speaks HTTP.
+//! models splits, dividends, spin-offs and the actions that end a ticker (a rename also maps the
+//! new ticker to the old one's history, as Alpaca's `asof` does), `server` speaks HTTP.
 
 // Each integration-test binary uses only part of this API.
 #![allow(dead_code)]
@@ -29,7 +30,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
-use corporate_actions::{Adjustment, Listing};
+use corporate_actions::{Adjustment, EmuActionKind, Listing};
 use market_data::{Feed, Market, Series, Timeframe};
 
 const KEY_ID: &str = "test-key-id";
@@ -204,14 +205,53 @@ impl EmulatorState {
         }
     }
 
-    /// How `symbol` is modelled: its listing date and share-count changes.
+    /// How `symbol` is modelled at the clock's date (`asof` left out): see
+    /// [`EmulatorState::listing_as_of`].
     fn listing(&self, market: Market, symbol: &str) -> Option<Listing> {
+        let today = calendar::new_york_date(self.clock);
+        self.listing_as_of(market, symbol, Some(today))
+    }
+
+    /// How `symbol` is modelled: its listing date, last trading day and share-count changes.
+    /// With `asof` (Alpaca's rename mapping; `None` for `asof=-`), a ticker that a name change
+    /// on or before `asof` gave to another company is that company's history, labelled with
+    /// the ticker: its bars before the change too (ALPACA_API.md §2, `asof`).
+    fn listing_as_of(
+        &self,
+        market: Market,
+        symbol: &str,
+        asof: Option<NaiveDate>,
+    ) -> Option<Listing> {
+        let taken_over = match market {
+            Market::Stock => asof.and_then(|asof| {
+                self.actions
+                    .iter()
+                    .filter(|a| a.ex_date <= asof)
+                    .filter(|a| {
+                        matches!(&a.kind, EmuActionKind::NameChange { new_symbol } if new_symbol == symbol)
+                    })
+                    .max_by_key(|a| a.ex_date)
+            }),
+            Market::Crypto => None,
+        };
+        let (model, since) = match taken_over {
+            Some(rename) => (rename.symbol.as_str(), Some(rename.ex_date)),
+            None => (symbol, None),
+        };
+        // The ticker's own end (a rename away, a removal, a merger); for a ticker taken over,
+        // only an end after the takeover counts.
+        let ended = match market {
+            Market::Stock => corporate_actions::ticker_end(&self.actions, symbol, since),
+            Market::Crypto => None,
+        };
+        let delisted = self.assets.get(symbol).and_then(|a| a.last_day);
         Some(Listing {
             symbol: symbol.to_owned(),
-            listed: self.listed(market, symbol)?,
-            last_day: self.assets.get(symbol).and_then(|a| a.last_day),
+            model: model.to_owned(),
+            listed: self.listed(market, model)?,
+            last_day: [ended, delisted].into_iter().flatten().min(),
             shares: match market {
-                Market::Stock => corporate_actions::share_changes(&self.actions, symbol),
+                Market::Stock => corporate_actions::share_changes(&self.actions, model),
                 Market::Crypto => Vec::new(),
             },
         })
@@ -414,7 +454,7 @@ impl Emulator {
         };
         let end = listing.clamp_end(end);
         let raw = Series {
-            symbol,
+            symbol: &listing.model,
             market,
             listed: listing.listed,
             feed,
@@ -426,10 +466,18 @@ impl Emulator {
         if adjustment.is_raw() {
             return raw;
         }
-        let factors = corporate_actions::factors(&state.actions, symbol, adjustment, clock, &|s| {
-            state.listing(Market::Stock, s)
-        });
+        let factors =
+            corporate_actions::factors(&state.actions, &listing.model, adjustment, clock, &|s| {
+                state.listing(Market::Stock, s)
+            });
         corporate_actions::adjust(raw, &factors)
+    }
+
+    /// Renames `old` to `new` on `date` (New York): a name change action, processed that day.
+    /// `old` trades until the day before; from the day the clock reaches `date`, `new` serves
+    /// `old`'s history (before and after the change) unless a request sets `asof` earlier.
+    pub(crate) fn rename(&self, old: &str, date: &str, new: &str) {
+        self.add_action(EmuAction::name_change(old, date, new));
     }
 
     /// Adds a corporate action. It appears in `/v1/corporate-actions` (and in adjusted bars)

@@ -502,7 +502,7 @@ fn answer(
     let listings: Vec<Listing> = request
         .symbols
         .iter()
-        .filter_map(|s| guard.listing(market, s))
+        .filter_map(|s| guard.listing_as_of(market, s, request.asof))
         .collect();
     let actions = if request.adjustment.is_raw() {
         Vec::new()
@@ -516,7 +516,7 @@ fn answer(
             let factors = if actions.is_empty() {
                 Vec::new()
             } else {
-                corporate_actions::factors(&actions, &l.symbol, request.adjustment, clock, &stocks)
+                corporate_actions::factors(&actions, &l.model, request.adjustment, clock, &stocks)
             };
             (l, factors)
         })
@@ -551,6 +551,8 @@ struct BarRequest {
     currency: Option<String>,
     cursor: Option<Cursor>,
     adjustment: Adjustment,
+    /// Alpaca's rename mapping date (`None`: `asof=-`, no mapping).
+    asof: Option<NaiveDate>,
 }
 
 /// Where a page token resumes: this symbol, from this bar on.
@@ -646,12 +648,15 @@ impl BarRequest {
             (Market::Stock, Some(text)) => Adjustment::parse(text).unwrap_or_default(),
             _ => Adjustment::default(),
         };
-        if let Some(text) = get("asof")
-            && text != "-"
-            && NaiveDate::parse_from_str(text, "%Y-%m-%d").is_err()
-        {
-            return Err(Reply::bad_request(&format!("invalid asof: {text}")));
-        }
+        // The rename mapping's date: today by default, none for `-`.
+        let asof = match get("asof") {
+            None => Some(super::calendar::new_york_date(clock)),
+            Some("-") => None,
+            Some(text) => match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                Ok(date) => Some(date),
+                Err(_) => return Err(Reply::bad_request(&format!("invalid asof: {text}"))),
+            },
+        };
         let currency = get("currency").map(str::to_owned);
         if let Some(text) = &currency
             && !(text.len() == 3 && text.bytes().all(|b| b.is_ascii_uppercase()))
@@ -689,6 +694,7 @@ impl BarRequest {
             currency,
             cursor,
             adjustment,
+            asof,
         })
     }
 
@@ -721,7 +727,7 @@ impl BarRequest {
                 }
             }
             let series = Series {
-                symbol,
+                symbol: &listing.model,
                 market: self.market,
                 listed: listing.listed,
                 feed: self.feed,
