@@ -237,3 +237,34 @@ fn adjusted_fetches_keep_their_ledger_in_the_bucket_too() {
         .s3_run(&url, "fetch --offline ACME --adjustment split")
         .failure(1);
 }
+
+/// A rename restates the new ticker's history in a bucket as on disk (issue 23).
+#[test]
+fn a_rename_restates_history_in_a_bucket_too() {
+    require_s3!();
+    let env = TestEnv::new();
+    let url = s3_cache_url();
+    for symbol in ["OLDCO", "NEWT"] {
+        env.emu.add_symbol(symbol, crate::support::d("2015-01-02"));
+    }
+    env.emu.rename("OLDCO", "2024-06-10", "NEWT");
+    env.emu.set_now(utc("2024-06-05T21:00:00Z"));
+    env.s3_run(&url, "update OLDCO NEWT --start 2024-05-01")
+        .success();
+    env.emu.set_now(utc("2024-06-12T21:00:00Z"));
+    env.s3_run(&url, "update")
+        .success()
+        .assert_stderr_contains("NEWT 1Day (stocks sip): renamed from OLDCO on 2024-06-10");
+    let held = env
+        .s3_run(
+            &url,
+            "fetch --offline NEWT --start 2024-05-01 --end 2024-06-12",
+        )
+        .success()
+        .stdout;
+    let expected = env.expected_bars("NEWT", "1Day", "2024-05-01", "2024-06-12");
+    assert_eq!(bars_of(&parse_csv(&held), "NEWT"), expected);
+    env.s3_run(&url, "inspect --format table")
+        .success()
+        .assert_stdout_contains("OLDCO 1Day (stocks sip): renamed to NEWT on 2024-06-10");
+}
