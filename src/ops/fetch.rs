@@ -243,16 +243,20 @@ pub async fn fetch(
     interrupt: &Interrupt,
 ) -> Result<Fetched, Error> {
     if adjustment.is_raw() {
-        let reach = ensure_cached(store, client, targets.clone(), now, observer, interrupt).await?;
-        // Offline, `ensure_cached` has just read every footer: nothing wrote since.
-        let series = match client {
-            None => FetchedBars::unchecked(store, targets),
-            Some(_) => read(store, targets).await?,
+        let cached =
+            ensure_cached(store, client, targets.clone(), now, observer, interrupt).await?;
+        // When this run wrote nothing (offline, or everything already cached), `ensure_cached`
+        // has just read and checked every footer: read them again only after a write. A
+        // cached fetch then opens each footer twice, not three times (issue 24).
+        let series = if cached.wrote {
+            read(store, targets).await?
+        } else {
+            FetchedBars::unchecked(store, targets)
         };
         return Ok(Fetched {
             series,
             ledgers: Vec::new(),
-            reach,
+            reach: cached.reach,
         });
     }
     let mut stocks: Vec<Symbol> = targets
@@ -340,7 +344,9 @@ pub async fn fetch(
             None => fill.push(close.clone()),
         }
     }
-    let mut reach = ensure_cached(store, client, fill, now, observer, interrupt).await?;
+    let mut reach = ensure_cached(store, client, fill, now, observer, interrupt)
+        .await?
+        .reach;
     reach.retain(|r| targets.iter().any(|t| t.key == r.key));
     let mut series = read(store, targets).await?.collect_all()?;
     let mut close_series: BTreeMap<Symbol, Vec<Bar>> = BTreeMap::new();
@@ -426,6 +432,15 @@ fn close_targets(
     out
 }
 
+/// What [`ensure_cached`] found.
+struct Ensured {
+    /// Targets served past their series' last answer (offline only).
+    reach: Vec<CachedThrough>,
+    /// Whether this run wrote any series. When not, every target's footer was read and
+    /// checked by it (the planner, or the offline check), and no write of ours came since.
+    wrote: bool,
+}
+
 /// Makes sure the cache covers every target: fills the gaps. With no client (`--offline`),
 /// serves what the cache holds: a target is fine up to its series' last answer from Alpaca
 /// (its coverage and provisional ranges), and each one reaching past it is returned as a
@@ -438,9 +453,13 @@ async fn ensure_cached(
     now: DateTime<Utc>,
     observer: Arc<dyn Observer>,
     interrupt: &Interrupt,
-) -> Result<Vec<CachedThrough>, Error> {
+) -> Result<Ensured, Error> {
     let Some(client) = client else {
-        return check_offline(store, targets, now).await;
+        let reach = check_offline(store, targets, now).await?;
+        return Ok(Ensured {
+            reach,
+            wrote: false,
+        });
     };
     let options = FillOptions {
         now,
@@ -452,6 +471,9 @@ async fn ensure_cached(
     if let Some(signal) = interrupt.signal() {
         return Err(Error::Interrupted(signal));
     }
+    let wrote = outcomes
+        .iter()
+        .any(|o| !matches!(o.status, SeriesStatus::Unchanged));
     let mut failed = outcomes.into_iter().filter_map(|o| match o.status {
         SeriesStatus::Failed(source) => Some((o.key, source)),
         _ => None,
@@ -463,7 +485,10 @@ async fn ensure_cached(
             source: Box::new(source),
         });
     }
-    Ok(Vec::new())
+    Ok(Ensured {
+        reach: Vec::new(),
+        wrote,
+    })
 }
 
 /// The `--offline` check of [`ensure_cached`].
