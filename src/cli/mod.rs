@@ -93,6 +93,9 @@ impl Context {
 }
 
 pub fn main() -> ExitCode {
+    if let Some(version) = version_alone() {
+        return version;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_error(&e),
@@ -126,18 +129,12 @@ fn clap_error(e: &clap::Error) -> ExitCode {
             let written = e
                 .print()
                 .and_then(|()| std::io::Write::flush(&mut std::io::stdout()));
-            match written {
-                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
-                    let what = if e.kind() == ErrorKind::DisplayHelp {
-                        "the help"
-                    } else {
-                        "the version"
-                    };
-                    Printer::fallback().error(&format!("cannot write {what} to stdout: {error}"));
-                    ExitCode::from(ExitStatus::Failure.code())
-                }
-                _ => ExitCode::SUCCESS,
-            }
+            let what = if e.kind() == ErrorKind::DisplayHelp {
+                "the help"
+            } else {
+                "the version"
+            };
+            shown_on_stdout(written, what)
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
@@ -165,6 +162,40 @@ fn clap_error(e: &clap::Error) -> ExitCode {
             ExitCode::from(ExitStatus::Usage.code())
         }
     }
+}
+
+/// Status 0 when `written` (the help or the version, `what`) reached stdout, or stdout was a
+/// closed pipe; else one line saying why and status 1.
+fn shown_on_stdout(written: std::io::Result<()>, what: &str) -> ExitCode {
+    match written {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Printer::fallback().error(&format!("cannot write {what} to stdout: {error}"));
+            ExitCode::from(ExitStatus::Failure.code())
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// What clap prints for `--version`: the name and version, one line.
+const VERSION_LINE: &str = concat!("barkeep ", env!("CARGO_PKG_VERSION"), "\n");
+
+/// `barkeep --version` (or `-V`) with nothing else is answered before clap builds its
+/// command tree (every subcommand, option and help text, allocated on each run): shell
+/// loops that ask for the version pay the start of the process only (issue 24). The line
+/// and the statuses are clap's own (a unit test compares them); any other argv, `--version`
+/// among other arguments too, goes to clap as before.
+fn version_alone() -> Option<ExitCode> {
+    let mut args = std::env::args_os().skip(1);
+    let (Some(only), None) = (args.next(), args.next()) else {
+        return None;
+    };
+    if only != "--version" && only != "-V" {
+        return None;
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written = std::io::Write::write_all(&mut stdout, VERSION_LINE.as_bytes())
+        .and_then(|()| std::io::Write::flush(&mut stdout));
+    Some(shown_on_stdout(written, "the version"))
 }
 
 /// clap's `invalid value '…' for '--arg': …` with the value escaped and cut short wherever
@@ -215,6 +246,7 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         location => location?,
     };
     let store = Store::open(&location, environment::test_write_delay())?;
+    let workers = needs_workers(&command, &location);
     let (interrupt, trigger) = Interrupt::new();
     let ctx = Context {
         printer: printer.clone(),
@@ -228,8 +260,14 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Fetch(args) => args.output.clone(),
         _ => None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let mut builder = if workers {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(2);
+        builder
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = builder
         .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()?;
@@ -273,6 +311,23 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         runtime.shutdown_timeout(Duration::from_secs(5));
     }
     result
+}
+
+/// Whether a run needs the multi-thread runtime's worker threads: when it may send requests
+/// (their answers are decoded on the workers, several at once) or reach a bucket (whose
+/// reads block a worker, `block_in_place`, and keep its connections on the runtime). Every
+/// other run (`fetch --offline`, `inspect` and `prune` of a directory cache) does its work on
+/// blocking threads and awaits it on the main thread: a current-thread runtime, which
+/// starts and stops no worker threads (issue 24: a shell loop pays them on every call).
+fn needs_workers(command: &Command, location: &cache::location::Location) -> bool {
+    if matches!(location, cache::location::Location::Bucket(_)) {
+        return true;
+    }
+    match command {
+        Command::Fetch(args) => !args.offline,
+        Command::Update(_) | Command::Generate(_) => true,
+        Command::Inspect(_) | Command::Prune(_) => false,
+    }
 }
 
 /// Resolves when the run must stop without waiting for the command any more, with the signal
@@ -464,5 +519,21 @@ fn cache_hint(error: &cache::Error) -> Option<String> {
             Some("wait for the other barkeep run to finish, or run without --no-wait".to_owned())
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_version_answered_before_clap_is_clap_s_own() {
+        assert_eq!(VERSION_LINE, Cli::command().render_version());
+        for flag in ["--version", "-V"] {
+            let e = Cli::try_parse_from(["barkeep", flag]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion);
+            assert_eq!(e.render().to_string(), VERSION_LINE);
+        }
     }
 }

@@ -79,6 +79,34 @@ pub(super) fn is_written_directly(path: &Path) -> bool {
     fs_err::symlink_metadata(path).is_ok_and(|meta| !meta.file_type().is_file())
 }
 
+/// Whether `path` is a terminal (`/dev/tty`, a pty, `/dev/stdout` when that is one), for the
+/// binary formats, which refuse one. Only a character device is opened to ask, never a FIFO
+/// (that would wait for a reader), and without waiting (`O_NONBLOCK`: a serial line does not
+/// wait for its carrier) or becoming the controlling terminal (`O_NOCTTY`).
+#[cfg(unix)]
+pub(super) fn is_terminal(path: &Path) -> bool {
+    use std::io::IsTerminal;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+    std::fs::metadata(path).is_ok_and(|meta| meta.file_type().is_char_device())
+        && std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(flags.bits().cast_signed())
+            .open(path)
+            .is_ok_and(|file| file.is_terminal())
+}
+
+/// Whether `path` is a console (`CON`, `CONOUT$`), for the binary formats, which refuse one.
+#[cfg(not(unix))]
+pub(super) fn is_terminal(path: &Path) -> bool {
+    use std::io::IsTerminal;
+    !std::fs::metadata(path).is_ok_and(|meta| meta.is_file())
+        && std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .is_ok_and(|file| file.is_terminal())
+}
+
 /// Opens a target that is not a regular file for writing. Opening a FIFO waits for a
 /// reader, possibly for ever: the wait is registered, so a signal ends the run at once
 /// (issue 20).

@@ -324,6 +324,35 @@ fn binary_formats_refuse_a_terminal_and_name_the_reason() {
     );
 }
 
+/// `-o` naming a terminal (`/dev/tty`, `/dev/stdout` on one) is refused like stdout on a
+/// terminal: exit 2, one line, before any request; `-o /dev/null` (a device, not a terminal)
+/// is fine.
+#[test]
+fn binary_formats_refuse_an_output_file_that_is_a_terminal() {
+    let env = TestEnv::new();
+    for (format, output) in [("arrow", "/dev/tty"), ("parquet", "/dev/stdout")] {
+        let args =
+            format!("fetch AAPL --start 2024-01-02 --end 2024-01-05 --format {format} -o {output}");
+        let Some((code, shown)) = on_a_terminal(&env, &args) else {
+            eprintln!("no script(1): skipping the terminal check");
+            return;
+        };
+        assert_eq!(code, 2, "{format} -o {output}: {shown}");
+        let why =
+            format!("--format {format} writes binary data, and --output `{output}` is a terminal");
+        assert!(shown.contains(&why), "{format} -o {output}: {shown}");
+        assert!(shown.contains("-o FILE"), "{format} -o {output}: {shown}");
+        assert_eq!(shown.trim().lines().count(), 1, "one line: {shown}");
+    }
+    assert!(
+        env.take_bar_requests().is_empty(),
+        "refused before any request"
+    );
+    let args = "fetch -q AAPL --start 2024-01-02 --end 2024-01-05 --format arrow -o /dev/null";
+    let (code, shown) = on_a_terminal(&env, args).unwrap();
+    assert_eq!(code, 0, "{shown}");
+}
+
 /// A fetch the cache answers whole sends nothing, so it builds no HTTP client and reads no
 /// CA certificates: with a certificate file that holds none (which fails building a client),
 /// it still succeeds; one that must ask Alpaca fails on it.

@@ -64,18 +64,31 @@ fn check_adjustment(adjustment: Adjustments, symbols: &[Symbol]) -> Result<(), U
 }
 
 /// Arrow and Parquet are bytes for programs: a terminal would show garbage, and could take
-/// control sequences from them. Refused before any work, like a bad option.
-fn check_binary_destination(format: Option<BarFormat>, to_file: bool) -> Result<(), UsageError> {
-    match format {
-        Some(format) if format.is_binary() && !to_file && std::io::stdout().is_terminal() => {
+/// control sequences from them. Refused before any work, like a bad option, whether the
+/// terminal is stdout or the `-o` file (`-o /dev/tty`, `-o /dev/stdout` on a terminal).
+fn check_binary_destination(
+    format: Option<BarFormat>,
+    output: Option<&Path>,
+) -> Result<(), UsageError> {
+    let Some(format) = format.filter(|f| f.is_binary()) else {
+        return Ok(());
+    };
+    let terminal = match output {
+        None => std::io::stdout().is_terminal().then(|| "stdout".to_owned()),
+        Some(path) => {
+            output_file::is_terminal(path).then(|| format!("--output `{}`", path.display()))
+        }
+    };
+    match terminal {
+        Some(terminal) => {
             let name = format
                 .to_possible_value()
                 .map_or_else(String::new, |v| v.get_name().to_owned());
             Err(UsageError(format!(
-                "--format {name} writes binary data, and stdout is a terminal; pipe it into a program that reads it, or write a file with -o FILE"
+                "--format {name} writes binary data, and {terminal} is a terminal; pipe it into a program that reads it, or write a file with -o FILE"
             )))
         }
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 
@@ -171,7 +184,7 @@ fn note_provisional(ctx: &Context, provisional: &[ProvisionalFrom]) {
 
 pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
     check_adjustment(args.adjustment, &args.symbols)?;
-    check_binary_destination(args.format, args.output.is_some())?;
+    check_binary_destination(args.format, args.output.as_deref())?;
     let classes: Vec<AssetClass> = args.symbols.iter().map(Symbol::asset_class).collect();
     let derivation = derive::derivation(
         args.timeframe,
