@@ -31,6 +31,7 @@ use super::lock::SeriesLock;
 use crate::market::{Bar, Interval};
 use crate::parquet_files::SeriesMetadata;
 use crate::parquet_files::read::{BarChunks, FileSummary};
+use crate::parquet_files::record_batch::BarColumns;
 
 /// What a cache backend provides. Methods block: call them off the async runtime.
 pub trait CacheBackend: Debug + Send + Sync {
@@ -311,14 +312,14 @@ impl SeriesScan {
         let metadata = self.metadata.clone();
         let mut bars = Vec::new();
         for chunk in self {
-            bars.extend(chunk?);
+            chunk?.extend_bars(&mut bars);
         }
         Ok(StoredSeries { metadata, bars })
     }
 }
 
 impl Iterator for SeriesScan {
-    type Item = Result<Vec<Bar>, Error>;
+    type Item = Result<BarColumns, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         self.chunks.next().map(|chunk| {

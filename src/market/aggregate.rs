@@ -90,20 +90,35 @@ impl Buckets {
     /// The bucket holding the source bar that starts at `t`; `None` when `t` is outside the
     /// regular session (or, for regular buckets, outside the market calendar's years).
     pub fn bucket_of(&self, t: DateTime<Utc>) -> Option<Interval> {
+        self.bucket_in(&self.day_of(t)?, t)
+    }
+
+    /// The local day holding `t`, with its hours for this session: the time-zone and
+    /// calendar work of [`Self::bucket_of`], which an [`Aggregator`] does once per day rather
+    /// than once per bar (issue 22: most of a day's minutes lie outside the regular session).
+    fn day_of(&self, t: DateTime<Utc>) -> Option<LocalDay> {
         let date = self.local_date(t);
-        let (day_start, day_end) = match self.session {
-            Session::Extended => (
-                self.local_midnight(date),
-                self.local_midnight(date.checked_add_days(Days::new(1))?),
-            ),
-            Session::Regular => {
-                let session = calendar::session(date).ok()??;
-                if !(session.open <= t && t < session.close) {
-                    return None;
-                }
-                (session.open, session.close)
-            }
+        let span = Interval::new(
+            self.local_midnight(date),
+            self.local_midnight(date.checked_add_days(Days::new(1))?),
+        )?;
+        let hours = match self.session {
+            Session::Extended => Some(span),
+            Session::Regular => calendar::session(date)
+                .ok()?
+                .and_then(|s| Interval::new(s.open, s.close)),
         };
+        Some(LocalDay { date, span, hours })
+    }
+
+    /// The bucket holding `t`, which lies in `day`.
+    fn bucket_in(&self, day: &LocalDay, t: DateTime<Utc>) -> Option<Interval> {
+        let hours = day.hours?;
+        if !hours.contains(t) {
+            return None;
+        }
+        let (day_start, day_end) = (hours.start, hours.end);
+        let date = day.date;
         match self.timeframe.unit() {
             TimeUnit::Minute | TimeUnit::Hour => {
                 let length = self.length()?;
@@ -128,6 +143,16 @@ impl Buckets {
             }
         }
     }
+}
+
+/// One local calendar day (New York for stocks, UTC for crypto): its instants, and the hours
+/// whose bars count in the session (the whole day for the extended session, the regular
+/// session's open to close, none on a day without a session).
+#[derive(Debug, Clone, Copy)]
+struct LocalDay {
+    date: NaiveDate,
+    span: Interval,
+    hours: Option<Interval>,
 }
 
 /// A bar built from source bars, with the bucket it stands for.
@@ -199,6 +224,8 @@ fn volume_f64(volume: Volume) -> f64 {
 pub struct Aggregator {
     buckets: Buckets,
     open: Option<OpenBucket>,
+    /// The local day of the last bar that opened a bucket or fell outside every one.
+    day: Option<LocalDay>,
 }
 
 impl Aggregator {
@@ -206,6 +233,7 @@ impl Aggregator {
         Self {
             buckets,
             open: None,
+            day: None,
         }
     }
 
@@ -218,7 +246,12 @@ impl Aggregator {
             open.add(source);
             return None;
         }
-        let bucket = self.buckets.bucket_of(source.timestamp)?;
+        let t = source.timestamp;
+        let day = match self.day {
+            Some(day) if day.span.contains(t) => day,
+            _ => *self.day.insert(self.buckets.day_of(t)?),
+        };
+        let bucket = self.buckets.bucket_in(&day, t)?;
         self.open
             .replace(OpenBucket::new(bucket, source))
             .map(OpenBucket::finish)

@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::Error;
 use super::concurrent_reads::read_summaries;
-use super::fetch::{self, CachedThrough, FetchedBars, FetchedSeries, LedgerUse};
+use super::fetch::{self, CachedThrough, ChunkBars, FetchedBars, FetchedSeries, LedgerUse};
 use super::gap_fill::FillTarget;
 use crate::api::Client;
 use crate::cache::{SeriesKey, Store};
@@ -263,10 +263,12 @@ impl DerivedBars {
         FetchedSeries {
             key: requested.key.clone(),
             range: requested.range,
-            bars: built
-                .filter(|b| requested.range.contains(b.bucket.start))
-                .map(|b| b.bar)
-                .collect(),
+            bars: ChunkBars::Rows(
+                built
+                    .filter(|b| requested.range.contains(b.bucket.start))
+                    .map(|b| b.bar)
+                    .collect(),
+            ),
         }
     }
 }
@@ -316,6 +318,7 @@ impl Iterator for DerivedBars {
             let index = *index;
             let built: Vec<_> = chunk
                 .bars
+                .rows()
                 .iter()
                 .filter_map(|b| aggregator.push(b))
                 .collect();

@@ -31,6 +31,7 @@ use crate::market::{
 };
 use crate::parquet_files::metadata::format_instant;
 use crate::parquet_files::read::FileSummary;
+use crate::parquet_files::record_batch::BarColumns;
 
 /// What to fetch, as the user said it.
 #[derive(Debug, Clone)]
@@ -54,7 +55,44 @@ const CLOSE_WINDOW_DAYS: u64 = 14;
 pub struct FetchedSeries {
     pub key: SeriesKey,
     pub range: Interval,
-    pub bars: Vec<Bar>,
+    pub bars: ChunkBars,
+}
+
+/// The bars of a chunk: the columns decoded from the cache, which an export writes without a
+/// [`Bar`] per row (issue 24), or bars built in memory (adjusted or derived).
+#[derive(Debug, Clone)]
+pub enum ChunkBars {
+    Columns(BarColumns),
+    Rows(Vec<Bar>),
+}
+
+impl ChunkBars {
+    pub fn len(&self) -> usize {
+        match self {
+            ChunkBars::Columns(c) => c.len(),
+            ChunkBars::Rows(r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bars as rows (the columns converted).
+    pub fn into_rows(self) -> Vec<Bar> {
+        match self {
+            ChunkBars::Columns(c) => c.to_bars(),
+            ChunkBars::Rows(r) => r,
+        }
+    }
+
+    /// The bars as rows, borrowed when they are rows already.
+    pub fn rows(&self) -> std::borrow::Cow<'_, [Bar]> {
+        match self {
+            ChunkBars::Columns(c) => std::borrow::Cow::Owned(c.to_bars()),
+            ChunkBars::Rows(r) => std::borrow::Cow::Borrowed(r),
+        }
+    }
 }
 
 /// `--start` when not given: 5 days back for minute and hour bars, 1 year back otherwise.
@@ -186,7 +224,7 @@ impl Iterator for FetchedBars {
                         return Some(Ok(FetchedSeries {
                             key: target.key.clone(),
                             range: target.range,
-                            bars,
+                            bars: ChunkBars::Columns(bars),
                         }));
                     }
                     Some(Err(e)) => {
@@ -365,7 +403,7 @@ pub async fn fetch(
         close_series
             .entry(chunk.key.symbol)
             .or_default()
-            .extend(chunk.bars);
+            .extend(chunk.bars.into_rows());
     }
     for s in &mut series {
         let Some(actions) = actions.get(&s.key.symbol) else {
@@ -388,12 +426,12 @@ pub async fn fetch(
             today,
             close_before,
         );
-        s.bars = adjuster
-            .apply(&s.bars)
-            .map_err(|source| Error::Adjustment {
+        s.bars = ChunkBars::Rows(adjuster.apply(&s.bars.rows()).map_err(|source| {
+            Error::Adjustment {
                 symbol: s.key.symbol.clone(),
                 source,
-            })?;
+            }
+        })?);
     }
     Ok(Fetched {
         series: FetchedBars::in_memory(store, series),

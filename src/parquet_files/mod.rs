@@ -9,7 +9,7 @@ pub mod footer;
 pub mod metadata;
 pub mod ranged_read;
 pub mod read;
-pub(crate) mod record_batch;
+pub mod record_batch;
 pub mod schema;
 pub mod write;
 

@@ -346,7 +346,7 @@ mod tests {
             let (_, chunks) = scan_ranges(*footer, tail, Some(range), fetch).unwrap();
             let mut bars = Vec::new();
             for chunk in chunks {
-                bars.extend(chunk.unwrap());
+                chunk.unwrap().extend_bars(&mut bars);
             }
             let (_, all) = read_bars_bytes(bytes.clone()).unwrap();
             let expected: Vec<Bar> = all

@@ -13,7 +13,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::ChunkReader;
 
 use super::footer::Footer;
-use super::record_batch::extend_from_record_batch;
+use super::record_batch::{BarColumns, check_batch_order};
 use super::{Error, SeriesMetadata};
 use crate::market::{Bar, Interval};
 
@@ -53,17 +53,18 @@ pub fn read_summary(file: &File) -> Result<FileSummary, Error> {
 /// Record batches decoded from a file, wherever its bytes come from.
 type Batches = Box<dyn Iterator<Item = Result<RecordBatch, Error>> + Send>;
 
-/// The bars of a file inside a range, in chunks of at most 65,536, checked to be strictly
-/// increasing across chunks.
+/// The bars of a file inside a range, in chunks of at most 65,536 (as decoded, column by
+/// column), checked to be strictly increasing across chunks.
 pub struct BarChunks {
     reader: Batches,
     range: Option<Interval>,
-    last: Option<DateTime<Utc>>,
+    /// The last timestamp decoded, in nanoseconds.
+    last: Option<i64>,
     failed: bool,
 }
 
 impl Iterator for BarChunks {
-    type Item = Result<Vec<Bar>, Error>;
+    type Item = Result<BarColumns, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
@@ -74,23 +75,41 @@ impl Iterator for BarChunks {
                 Ok(batch) => batch,
                 Err(e) => return Some(self.fail(e)),
             };
-            let mut bars = Vec::with_capacity(batch.num_rows());
-            if let Err(e) = extend_from_record_batch(&batch, &mut bars) {
-                return Some(self.fail(e));
+            let columns = match BarColumns::try_new(batch) {
+                Ok(columns) => columns,
+                Err(e) => return Some(self.fail(e)),
+            };
+            match check_batch_order(columns.batch(), self.last) {
+                Ok(last) => self.last = last,
+                Err(e) => return Some(self.fail(e)),
             }
-            let seam = self.last.zip(bars.first().map(|b| b.timestamp));
-            let inside = bars.windows(2).map(|w| (w[0].timestamp, w[1].timestamp));
-            if let Some((a, b)) = seam.into_iter().chain(inside).find(|(a, b)| a >= b) {
-                return Some(self.fail(Error::Order(format!("{a} is followed by {b}"))));
-            }
-            self.last = bars.last().map(|b| b.timestamp).or(self.last);
-            if let Some(r) = self.range {
-                bars.retain(|b| r.contains(b.timestamp));
-            }
-            if !bars.is_empty() {
-                return Some(Ok(bars));
+            // Increasing, so the rows inside the range are one run of them.
+            let columns = match self.range {
+                Some(r) => {
+                    let ts = columns.timestamps();
+                    let (from, to) = (rows_before(ts, r.start), rows_before(ts, r.end));
+                    if from == 0 && to == ts.len() {
+                        columns
+                    } else {
+                        columns.slice(from, to.max(from) - from)
+                    }
+                }
+                None => columns,
+            };
+            if !columns.is_empty() {
+                return Some(Ok(columns));
             }
         }
+    }
+}
+
+/// How many of the increasing nanosecond timestamps `ts` lie before `t`.
+fn rows_before(ts: &[i64], t: DateTime<Utc>) -> usize {
+    match t.timestamp_nanos_opt() {
+        Some(t) => ts.partition_point(|&x| x < t),
+        // Beyond what nanoseconds reach: before every timestamp, or after them all.
+        None if t.timestamp() < 0 => 0,
+        None => ts.len(),
     }
 }
 
@@ -105,7 +124,7 @@ impl BarChunks {
         }
     }
 
-    fn fail(&mut self, e: Error) -> Result<Vec<Bar>, Error> {
+    fn fail(&mut self, e: Error) -> Result<BarColumns, Error> {
         self.failed = true;
         Err(e)
     }
@@ -155,7 +174,7 @@ pub fn read_bars_bytes(bytes: Bytes) -> Result<(SeriesMetadata, Vec<Bar>), Error
     let (metadata, chunks) = scan_bytes(bytes, None)?;
     let mut bars = Vec::new();
     for chunk in chunks {
-        bars.extend(chunk?);
+        chunk?.extend_bars(&mut bars);
     }
     Ok((metadata, bars))
 }
@@ -201,7 +220,7 @@ pub fn read_row_groups_from(file: File, footer: &Footer, from: usize) -> Result<
     let batches = reader.map(|batch| batch.map_err(Error::from));
     let mut bars = Vec::new();
     for chunk in BarChunks::from_batches(Box::new(batches), None) {
-        bars.extend(chunk?);
+        chunk?.extend_bars(&mut bars);
     }
     Ok(bars)
 }
@@ -212,7 +231,7 @@ pub fn read_bars(file: File, range: Option<Interval>) -> Result<(SeriesMetadata,
     let (metadata, chunks) = scan_bars(file, range)?;
     let mut bars = Vec::new();
     for chunk in chunks {
-        bars.extend(chunk?);
+        chunk?.extend_bars(&mut bars);
     }
     Ok((metadata, bars))
 }

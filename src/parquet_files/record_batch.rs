@@ -1,4 +1,6 @@
-//! Conversion between bars and Arrow record batches.
+//! Conversion between bars and Arrow record batches, and [`BarColumns`]: bars as decoded,
+//! column by column, which an export formats or re-encodes without building a [`Bar`] per
+//! row (issues 22 and 24).
 
 use std::sync::Arc;
 
@@ -89,55 +91,165 @@ pub(crate) fn check_batch_order(
     Ok(values.last().copied().or(previous))
 }
 
-/// Appends the bars of `batch` to `out`. The batch must have the bar schema (checked by the caller).
-pub(crate) fn extend_from_record_batch(
-    batch: &RecordBatch,
-    out: &mut Vec<Bar>,
-) -> Result<(), Error> {
-    let ts = downcast::<TimestampNanosecondArray>(batch, 0)?;
-    let open = downcast::<Float64Array>(batch, 1)?;
-    let high = downcast::<Float64Array>(batch, 2)?;
-    let low = downcast::<Float64Array>(batch, 3)?;
-    let close = downcast::<Float64Array>(batch, 4)?;
-    let trades = downcast::<UInt64Array>(batch, 6)?;
-    let vwap = downcast::<Float64Array>(batch, 7)?;
-    let shares = batch.column(5).as_any().downcast_ref::<UInt64Array>();
-    let units = batch.column(5).as_any().downcast_ref::<Float64Array>();
-    if shares.is_none() && units.is_none() {
-        return Err(Error::Schema(
-            "column `volume` has an unexpected type".into(),
-        ));
+/// The volume column of a [`BarColumns`]: shares (stocks) or fractional units (crypto).
+#[derive(Debug, Clone, Copy)]
+pub enum VolumeColumn<'a> {
+    Shares(&'a [u64]),
+    Units(&'a [f64]),
+}
+
+/// A chunk of bars as decoded from a series file: a record batch of the bar schema whose
+/// columns were checked (types, no nulls), read through typed slices.
+#[derive(Debug, Clone)]
+pub struct BarColumns {
+    batch: RecordBatch,
+}
+
+impl BarColumns {
+    /// Checks the types of `batch`'s columns (the bar schema, volume either type) and that
+    /// none holds a null.
+    pub(crate) fn try_new(batch: RecordBatch) -> Result<Self, Error> {
+        downcast::<TimestampNanosecondArray>(&batch, 0)?;
+        for index in [1, 2, 3, 4, 7] {
+            downcast::<Float64Array>(&batch, index)?;
+        }
+        downcast::<UInt64Array>(&batch, 6)?;
+        let volume = batch.column(5).as_any();
+        if !volume.is::<UInt64Array>() && !volume.is::<Float64Array>() {
+            return Err(Error::Schema(
+                "column `volume` has an unexpected type".into(),
+            ));
+        }
+        if batch.columns().iter().any(|a| a.null_count() > 0) {
+            return Err(Error::Schema("null values in a bar column".into()));
+        }
+        Ok(Self { batch })
     }
-    let arrays: [&dyn Array; 8] = [
-        ts,
-        open,
-        high,
-        low,
-        close,
-        batch.column(5).as_ref(),
-        trades,
-        vwap,
-    ];
-    if arrays.iter().any(|a| a.null_count() > 0) {
-        return Err(Error::Schema("null values in a bar column".into()));
+
+    pub fn len(&self) -> usize {
+        self.batch.num_rows()
     }
-    out.reserve(batch.num_rows());
-    for i in 0..batch.num_rows() {
-        let volume = match (shares, units) {
-            (Some(s), _) => Volume::Shares(s.value(i)),
-            (None, Some(u)) => Volume::Units(u.value(i)),
-            (None, None) => unreachable!("checked above"),
-        };
-        out.push(Bar {
-            timestamp: DateTime::from_timestamp_nanos(ts.value(i)),
-            open: open.value(i),
-            high: high.value(i),
-            low: low.value(i),
-            close: close.value(i),
-            volume,
-            trade_count: trades.value(i),
-            vwap: vwap.value(i),
-        });
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
-    Ok(())
+
+    /// The columns as a record batch of the bar schema.
+    pub fn batch(&self) -> &RecordBatch {
+        &self.batch
+    }
+
+    /// The rows `offset..offset + len` (no copy).
+    #[must_use]
+    pub fn slice(&self, offset: usize, len: usize) -> Self {
+        Self {
+            batch: self.batch.slice(offset, len),
+        }
+    }
+
+    fn floats(&self, index: usize) -> &[f64] {
+        self.batch
+            .column(index)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("checked by try_new")
+            .values()
+    }
+
+    /// Nanoseconds since the epoch, UTC.
+    pub fn timestamps(&self) -> &[i64] {
+        self.batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<TimestampNanosecondArray>()
+            .expect("checked by try_new")
+            .values()
+    }
+
+    pub fn open(&self) -> &[f64] {
+        self.floats(1)
+    }
+
+    pub fn high(&self) -> &[f64] {
+        self.floats(2)
+    }
+
+    pub fn low(&self) -> &[f64] {
+        self.floats(3)
+    }
+
+    pub fn close(&self) -> &[f64] {
+        self.floats(4)
+    }
+
+    pub fn volume(&self) -> VolumeColumn<'_> {
+        let volume = self.batch.column(5).as_any();
+        match volume.downcast_ref::<UInt64Array>() {
+            Some(shares) => VolumeColumn::Shares(shares.values()),
+            None => VolumeColumn::Units(
+                volume
+                    .downcast_ref::<Float64Array>()
+                    .expect("checked by try_new")
+                    .values(),
+            ),
+        }
+    }
+
+    pub fn trade_count(&self) -> &[u64] {
+        self.batch
+            .column(6)
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .expect("checked by try_new")
+            .values()
+    }
+
+    pub fn vwap(&self) -> &[f64] {
+        self.floats(7)
+    }
+
+    /// The bar of row `i`.
+    pub fn bar(&self, i: usize) -> Bar {
+        Bar {
+            timestamp: DateTime::from_timestamp_nanos(self.timestamps()[i]),
+            open: self.open()[i],
+            high: self.high()[i],
+            low: self.low()[i],
+            close: self.close()[i],
+            volume: match self.volume() {
+                VolumeColumn::Shares(v) => Volume::Shares(v[i]),
+                VolumeColumn::Units(v) => Volume::Units(v[i]),
+            },
+            trade_count: self.trade_count()[i],
+            vwap: self.vwap()[i],
+        }
+    }
+
+    /// Appends every row to `out` as a bar.
+    pub fn extend_bars(&self, out: &mut Vec<Bar>) {
+        let (ts, open, high, low) = (self.timestamps(), self.open(), self.high(), self.low());
+        let (close, trades, vwap) = (self.close(), self.trade_count(), self.vwap());
+        let volume = self.volume();
+        out.reserve(self.len());
+        out.extend((0..self.len()).map(|i| Bar {
+            timestamp: DateTime::from_timestamp_nanos(ts[i]),
+            open: open[i],
+            high: high[i],
+            low: low[i],
+            close: close[i],
+            volume: match volume {
+                VolumeColumn::Shares(v) => Volume::Shares(v[i]),
+                VolumeColumn::Units(v) => Volume::Units(v[i]),
+            },
+            trade_count: trades[i],
+            vwap: vwap[i],
+        }));
+    }
+
+    /// Every row as a bar.
+    pub fn to_bars(&self) -> Vec<Bar> {
+        let mut out = Vec::new();
+        self.extend_bars(&mut out);
+        out
+    }
 }

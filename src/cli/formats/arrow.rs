@@ -10,29 +10,28 @@
 //! schema, so a run asking for both stocks and crypto types `volume` float64 (exact for any
 //! share count below 2^53).
 //!
-//! Each chunk is encoded on its own (no dictionaries, so no state between batches), which lets
-//! [`bars`](super::bars) encode chunks on its formatting threads like the text formats.
+//! Each chunk is one batch (no dictionaries, so no state between batches). The columns decoded
+//! from the cache go into it as they are, and the IPC writer writes their buffers straight to
+//! the output: no bar is built and no byte copied into a message first (issue 24).
 
+use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::ipc::writer::{
-    DictionaryTracker, IpcDataGenerator, IpcWriteContext, IpcWriteOptions, write_message,
-};
+use arrow::ipc::writer::StreamWriter;
 
 use crate::market::AssetClass;
-use crate::ops::fetch::FetchedSeries;
+use crate::ops::fetch::{ChunkBars, FetchedSeries};
 use crate::parquet_files::record_batch::to_record_batch;
 use crate::parquet_files::schema::bar_schema;
 
+/// The index of `volume` among the cache's columns.
+const VOLUME: usize = 5;
+
 /// The name of the column CSV calls `symbol`.
 const SYMBOL: &str = "symbol";
-
-/// The stream's last eight bytes: a continuation marker and a zero length (the format's
-/// end-of-stream since Arrow 0.15).
-const END_OF_STREAM: [u8; 8] = [0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0];
 
 /// The output's columns and types, chosen before the first bar from the asset classes asked
 /// for.
@@ -65,64 +64,62 @@ impl BarBatches {
         &self.schema
     }
 
-    /// The bars of `chunk` as one record batch of [`Self::schema`].
+    /// The bars of `chunk` as one record batch of [`Self::schema`]. Decoded columns are
+    /// taken as they are (only a stock volume in a run that types it float64 is converted,
+    /// as [`to_record_batch`] converts it); rows are converted.
     pub(crate) fn batch(&self, chunk: &FetchedSeries) -> anyhow::Result<RecordBatch> {
-        let bars = to_record_batch(self.class, &chunk.bars).with_context(|| {
+        let context = || {
             format!(
                 "cannot convert the bars of {} {} to Arrow",
                 chunk.key.symbol, chunk.key.timeframe
             )
-        })?;
+        };
+        let mut columns: Vec<ArrayRef> = match &chunk.bars {
+            ChunkBars::Columns(decoded) => decoded.batch().columns().to_vec(),
+            ChunkBars::Rows(bars) => to_record_batch(self.class, bars)
+                .with_context(context)?
+                .columns()
+                .to_vec(),
+        };
+        if self.class == AssetClass::Crypto
+            && let Some(shares) = columns[VOLUME].as_any().downcast_ref::<UInt64Array>()
+        {
+            #[allow(clippy::cast_precision_loss)]
+            let units: Float64Array = shares.unary(|v| v as f64);
+            columns[VOLUME] = Arc::new(units);
+        }
         let symbol: ArrayRef = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
             chunk.key.symbol.as_str(),
             chunk.bars.len(),
         )));
-        let columns = std::iter::once(symbol).chain(bars.columns().iter().cloned());
-        Ok(RecordBatch::try_new(
-            self.schema.clone(),
-            columns.collect(),
-        )?)
+        columns.insert(0, symbol);
+        RecordBatch::try_new(self.schema.clone(), columns).with_context(context)
     }
 }
 
-/// Appends the stream's schema message to `out`: what the stream starts with.
-pub(crate) fn push_schema(batches: &BarBatches, out: &mut Vec<u8>) -> anyhow::Result<()> {
-    let options = IpcWriteOptions::default();
-    let mut dictionaries = DictionaryTracker::new(false);
-    let encoded = IpcDataGenerator::default().schema_to_bytes_with_dictionary_tracker(
-        batches.schema(),
-        &mut dictionaries,
-        &options,
-    );
-    write_message(out, encoded, &options)?;
-    Ok(())
-}
-
-/// Appends the record-batch message of `chunk` to `out` (nothing for an empty chunk).
-pub(crate) fn push_batch(
+/// Writes the Arrow IPC stream of `chunks` to `out`: the schema message, one record-batch
+/// message per chunk that has bars, the end-of-stream marker. Each batch's buffers are written
+/// from where they lie (the decoded columns), not copied into a message first. `stop` is
+/// asked before each chunk is written, and its error ends the output.
+pub(crate) fn write_stream<E>(
+    out: &mut dyn Write,
     batches: &BarBatches,
-    chunk: &FetchedSeries,
-    out: &mut Vec<u8>,
-) -> anyhow::Result<()> {
-    if chunk.bars.is_empty() {
-        return Ok(());
+    chunks: impl Iterator<Item = Result<FetchedSeries, E>>,
+    stop: &dyn Fn() -> anyhow::Result<()>,
+) -> anyhow::Result<()>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut writer = StreamWriter::try_new(out, batches.schema())?;
+    for chunk in chunks {
+        let chunk = chunk?;
+        stop()?;
+        if !chunk.bars.is_empty() {
+            writer.write(&batches.batch(&chunk)?)?;
+        }
     }
-    let batch = batches.batch(chunk)?;
-    let options = IpcWriteOptions::default();
-    let (dictionaries, message) = IpcDataGenerator::default().encode(
-        &batch,
-        &mut DictionaryTracker::new(false),
-        &options,
-        &mut IpcWriteContext::default(),
-    )?;
-    debug_assert!(dictionaries.is_empty(), "no column is dictionary-encoded");
-    write_message(out, message, &options)?;
+    writer.finish()?;
     Ok(())
-}
-
-/// Appends the end-of-stream marker to `out`: what the stream ends with.
-pub(crate) fn push_end(out: &mut Vec<u8>) {
-    out.extend_from_slice(&END_OF_STREAM);
 }
 
 #[cfg(test)]
@@ -130,7 +127,8 @@ mod tests {
     use super::*;
     use crate::cache::SeriesKey;
     use crate::market::{Bar, Feed, Interval, Volume};
-    use arrow::array::{Array, Float64Array, TimestampNanosecondArray, UInt64Array};
+    use crate::parquet_files::record_batch::BarColumns;
+    use arrow::array::{Float64Array, TimestampNanosecondArray, UInt64Array};
     use arrow::datatypes::TimeUnit;
     use arrow::ipc::reader::StreamReader;
     use chrono::DateTime;
@@ -159,18 +157,70 @@ mod tests {
         FetchedSeries {
             key: SeriesKey::new(symbol, feed, "1Day".parse().unwrap()),
             range: Interval::new(t, t + chrono::TimeDelta::days(400)).unwrap(),
-            bars,
+            bars: ChunkBars::Rows(bars),
         }
     }
 
+    /// The stream of `chunks`, checked to be the same bytes whether their bars are rows or
+    /// the columns the cache decodes.
     fn stream(classes: &[AssetClass], chunks: &[FetchedSeries]) -> Vec<u8> {
         let batches = BarBatches::new(classes);
+        let write = |chunks: Vec<FetchedSeries>| {
+            let mut out = Vec::new();
+            let chunks = chunks.into_iter().map(Ok::<_, std::io::Error>);
+            write_stream(&mut out, &batches, chunks, &|| Ok(())).unwrap();
+            out
+        };
+        let rows = write(chunks.to_vec());
+        let columns = chunks
+            .iter()
+            .map(|c| {
+                let rows = c.bars.rows();
+                let class = match rows.first().map(|b| b.volume) {
+                    Some(Volume::Units(_)) => AssetClass::Crypto,
+                    _ => AssetClass::Stocks,
+                };
+                let batch = to_record_batch(class, &rows).unwrap();
+                FetchedSeries {
+                    bars: ChunkBars::Columns(BarColumns::try_new(batch).unwrap()),
+                    ..c.clone()
+                }
+            })
+            .collect();
+        assert!(rows == write(columns), "rows and columns encode alike");
+        assert!(
+            rows == reference(&batches, chunks),
+            "as the message encoder wrote it"
+        );
+        rows
+    }
+
+    /// The stream as each message was encoded into a buffer before issue 24's direct writes.
+    fn reference(batches: &BarBatches, chunks: &[FetchedSeries]) -> Vec<u8> {
+        use arrow::ipc::writer::{
+            DictionaryTracker, IpcDataGenerator, IpcWriteContext, IpcWriteOptions, write_message,
+        };
+        let options = IpcWriteOptions::default();
+        let generator = IpcDataGenerator::default();
         let mut out = Vec::new();
-        push_schema(&batches, &mut out).unwrap();
-        for c in chunks {
-            push_batch(&batches, c, &mut out).unwrap();
+        let schema = generator.schema_to_bytes_with_dictionary_tracker(
+            batches.schema(),
+            &mut DictionaryTracker::new(false),
+            &options,
+        );
+        write_message(&mut out, schema, &options).unwrap();
+        for chunk in chunks.iter().filter(|c| !c.bars.is_empty()) {
+            let (_, message) = generator
+                .encode(
+                    &batches.batch(chunk).unwrap(),
+                    &mut DictionaryTracker::new(false),
+                    &options,
+                    &mut IpcWriteContext::default(),
+                )
+                .unwrap();
+            write_message(&mut out, message, &options).unwrap();
         }
-        push_end(&mut out);
+        out.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]);
         out
     }
 
@@ -229,6 +279,7 @@ mod tests {
         let reader = StreamReader::try_new(bytes.as_slice(), None).unwrap();
         assert_eq!(reader.schema().field(6).data_type(), &DataType::Float64);
         assert_eq!(reader.count(), 0);
-        assert!(bytes.ends_with(&END_OF_STREAM));
+        // The end-of-stream marker: a continuation marker and a zero length.
+        assert!(bytes.ends_with(&[0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]));
     }
 }

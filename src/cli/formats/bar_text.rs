@@ -8,7 +8,10 @@ use chrono::{DateTime, Datelike, Utc};
 
 use crate::market::{Bar, Volume};
 use crate::parquet_files::metadata::format_instant;
+use crate::parquet_files::record_batch::{BarColumns, VolumeColumn};
 
+/// Nanoseconds in a second.
+const NANOS: i64 = 1_000_000_000;
 /// Seconds in a day; bars stamped on whole seconds between 1970 and 9999 take the fast path.
 const DAY: i64 = 86_400;
 /// 9999-12-31T23:59:59Z: beyond it chrono writes a `+` and more year digits.
@@ -179,6 +182,46 @@ fn tie_possible(digits: &[u8], exponent: i32, x: f64) -> bool {
     })
 }
 
+/// The columns of a [`BarColumns`], each looked up once per chunk.
+struct Slices<'a> {
+    ts: &'a [i64],
+    open: &'a [f64],
+    high: &'a [f64],
+    low: &'a [f64],
+    close: &'a [f64],
+    volume: VolumeColumn<'a>,
+    trades: &'a [u64],
+    vwap: &'a [f64],
+}
+
+impl<'a> Slices<'a> {
+    /// The fields of row `i` after its timestamp.
+    fn fields(&self, i: usize) -> Fields {
+        Fields {
+            prices: [self.open[i], self.high[i], self.low[i], self.close[i]],
+            volume: match self.volume {
+                VolumeColumn::Shares(v) => Volume::Shares(v[i]),
+                VolumeColumn::Units(v) => Volume::Units(v[i]),
+            },
+            trades: self.trades[i],
+            vwap: self.vwap[i],
+        }
+    }
+
+    fn of(columns: &'a BarColumns) -> Self {
+        Self {
+            ts: columns.timestamps(),
+            open: columns.open(),
+            high: columns.high(),
+            low: columns.low(),
+            close: columns.close(),
+            volume: columns.volume(),
+            trades: columns.trade_count(),
+            vwap: columns.vwap(),
+        }
+    }
+}
+
 pub(super) fn push_u64(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
@@ -207,7 +250,30 @@ impl BarText {
             out.extend_from_slice(format_instant(t).as_bytes());
             return;
         }
-        let (day, second) = (seconds / DAY, seconds % DAY);
+        self.push_whole_second(out, t, seconds);
+    }
+
+    /// Appends the instant `nanos` nanoseconds after the epoch as [`push_timestamp`]
+    /// does, without building a `DateTime` unless its day changes.
+    ///
+    /// [`push_timestamp`]: Self::push_timestamp
+    pub(super) fn push_timestamp_nanos(&mut self, out: &mut Vec<u8>, nanos: i64) {
+        let (seconds, fraction) = (nanos.div_euclid(NANOS), nanos.rem_euclid(NANOS));
+        let t = || DateTime::from_timestamp_nanos(nanos);
+        if fraction != 0 || !(0..=LAST_FAST_SECOND).contains(&seconds) {
+            out.extend_from_slice(format_instant(t()).as_bytes());
+            return;
+        }
+        if seconds / DAY == self.day {
+            self.push_time_of_day(out, seconds);
+        } else {
+            self.push_whole_second(out, t(), seconds);
+        }
+    }
+
+    /// `t`, on a whole second `seconds` after the epoch and before year 10000.
+    fn push_whole_second(&mut self, out: &mut Vec<u8>, t: DateTime<Utc>, seconds: i64) {
+        let day = seconds / DAY;
         if day != self.day {
             let date = t.date_naive();
             let (year, month, mday) = (date.year() as u32, date.month(), date.day());
@@ -227,6 +293,12 @@ impl BarText {
             ];
             self.day = day;
         }
+        self.push_time_of_day(out, seconds);
+    }
+
+    /// The cached date, then the time of day of `seconds` (a whole second on that date).
+    fn push_time_of_day(&self, out: &mut Vec<u8>, seconds: i64) {
+        let second = seconds % DAY;
         out.extend_from_slice(&self.date);
         let (h, m, s) = (second / 3600, second / 60 % 60, second % 60);
         let two = |n: i64| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
@@ -238,65 +310,139 @@ impl BarText {
         out.push(b'Z');
     }
 
+    /// What [`Self::push_csv`] writes for each row of `columns`, read from the columns.
+    pub(super) fn push_csv_columns(
+        &mut self,
+        out: &mut Vec<u8>,
+        symbol: &[u8],
+        columns: &BarColumns,
+    ) {
+        let c = Slices::of(columns);
+        for (i, &t) in c.ts.iter().enumerate() {
+            out.extend_from_slice(symbol);
+            out.push(b',');
+            self.push_timestamp_nanos(out, t);
+            push_fields(out, &c.fields(i), &CSV);
+        }
+    }
+
+    /// What [`Self::push_json`] writes for each row of `columns`, read from the columns, each
+    /// object preceded by `before` and followed by `after`.
+    pub(super) fn push_json_columns(
+        &mut self,
+        out: &mut Vec<u8>,
+        symbol_json: &[u8],
+        columns: &BarColumns,
+        (before, after): (&[u8], &[u8]),
+    ) {
+        let c = Slices::of(columns);
+        for (i, &t) in c.ts.iter().enumerate() {
+            out.extend_from_slice(before);
+            push_json_symbol(out, symbol_json);
+            self.push_timestamp_nanos(out, t);
+            push_fields(out, &c.fields(i), &JSON);
+            out.extend_from_slice(after);
+        }
+    }
+
     /// One CSV row and its newline; a missing (non-finite) number is an empty field.
     pub(super) fn push_csv(&mut self, out: &mut Vec<u8>, symbol: &[u8], bar: &Bar) {
-        let number = |out: &mut Vec<u8>, x: f64| {
-            if x.is_finite() {
-                push_f64(out, x);
-            }
-        };
         out.extend_from_slice(symbol);
         out.push(b',');
         self.push_timestamp(out, bar.timestamp);
-        for x in [bar.open, bar.high, bar.low, bar.close] {
-            out.push(b',');
-            number(out, x);
-        }
-        out.push(b',');
-        match bar.volume {
-            Volume::Shares(n) => push_u64(out, n),
-            Volume::Units(x) => number(out, x),
-        }
-        out.push(b',');
-        push_u64(out, bar.trade_count);
-        out.push(b',');
-        number(out, bar.vwap);
-        out.push(b'\n');
+        push_fields(out, &Fields::of(bar), &CSV);
     }
 
     /// One JSON object, without separator or newline; `symbol_json` is the symbol already
     /// quoted and escaped; a missing (non-finite) number is `null`.
     pub(super) fn push_json(&mut self, out: &mut Vec<u8>, symbol_json: &[u8], bar: &Bar) {
-        let number = |out: &mut Vec<u8>, x: f64| {
-            if x.is_finite() {
-                push_f64(out, x);
-            } else {
-                out.extend_from_slice(b"null");
-            }
-        };
-        out.extend_from_slice(b"{\"symbol\":");
-        out.extend_from_slice(symbol_json);
-        out.extend_from_slice(b",\"timestamp\":\"");
+        push_json_symbol(out, symbol_json);
         self.push_timestamp(out, bar.timestamp);
-        out.extend_from_slice(b"\",\"open\":");
-        number(out, bar.open);
-        out.extend_from_slice(b",\"high\":");
-        number(out, bar.high);
-        out.extend_from_slice(b",\"low\":");
-        number(out, bar.low);
-        out.extend_from_slice(b",\"close\":");
-        number(out, bar.close);
-        out.extend_from_slice(b",\"volume\":");
-        match bar.volume {
-            Volume::Shares(n) => push_u64(out, n),
-            Volume::Units(x) => number(out, x),
-        }
-        out.extend_from_slice(b",\"trade_count\":");
-        push_u64(out, bar.trade_count);
-        out.extend_from_slice(b",\"vwap\":");
-        number(out, bar.vwap);
-        out.push(b'}');
+        push_fields(out, &Fields::of(bar), &JSON);
     }
+}
+
+/// The fields of a bar after its timestamp.
+struct Fields {
+    prices: [f64; 4],
+    volume: Volume,
+    trades: u64,
+    vwap: f64,
+}
+
+impl Fields {
+    fn of(bar: &Bar) -> Self {
+        Self {
+            prices: [bar.open, bar.high, bar.low, bar.close],
+            volume: bar.volume,
+            trades: bar.trade_count,
+            vwap: bar.vwap,
+        }
+    }
+}
+
+/// How the fields after the timestamp are laid out: the text before each of them (open,
+/// high, low, close, volume, trade_count, vwap), after the last, and for a missing
+/// (non-finite) number.
+struct Layout {
+    before: [&'static [u8]; 7],
+    end: &'static [u8],
+    missing: &'static [u8],
+}
+
+/// `,open,high,low,close,volume,trade_count,vwap` and the newline; a missing number is an
+/// empty field.
+const CSV: Layout = Layout {
+    before: [b","; 7],
+    end: b"\n",
+    missing: b"",
+};
+
+/// The rest of a JSON object after its timestamp's text, to its closing brace; a missing
+/// number is `null`.
+const JSON: Layout = Layout {
+    before: [
+        b"\",\"open\":",
+        b",\"high\":",
+        b",\"low\":",
+        b",\"close\":",
+        b",\"volume\":",
+        b",\"trade_count\":",
+        b",\"vwap\":",
+    ],
+    end: b"}",
+    missing: b"null",
+};
+
+fn push_fields(out: &mut Vec<u8>, f: &Fields, layout: &Layout) {
+    let number = |out: &mut Vec<u8>, x: f64| {
+        if x.is_finite() {
+            push_f64(out, x);
+        } else {
+            out.extend_from_slice(layout.missing);
+        }
+    };
+    for (before, x) in layout.before.iter().zip(f.prices) {
+        out.extend_from_slice(before);
+        number(out, x);
+    }
+    out.extend_from_slice(layout.before[4]);
+    match f.volume {
+        Volume::Shares(n) => push_u64(out, n),
+        Volume::Units(x) => number(out, x),
+    }
+    out.extend_from_slice(layout.before[5]);
+    push_u64(out, f.trades);
+    out.extend_from_slice(layout.before[6]);
+    number(out, f.vwap);
+    out.extend_from_slice(layout.end);
+}
+
+/// A JSON object up to its timestamp's text.
+fn push_json_symbol(out: &mut Vec<u8>, symbol_json: &[u8]) {
+    out.extend_from_slice(b"{\"symbol\":");
+    out.extend_from_slice(symbol_json);
+    out.extend_from_slice(b",\"timestamp\":\"");
 }
 
 #[cfg(test)]

@@ -8,12 +8,13 @@
 //! reused byte buffers ([`bar_text`](super::bar_text)), and the caller's thread writes each
 //! buffer with one `write_all`, in order, checking between chunks whether to stop (a signal).
 //! At most [`BUFFERS`] chunks are in flight, so memory stays bounded whatever the length of
-//! the output.
+//! the output. Chunks decoded from the cache are formatted straight from their columns; bars
+//! built in memory (adjusted, derived) row by row, to the same bytes.
 //!
-//! The binary formats (issue 24) stream too: an Arrow IPC stream encodes each chunk as a
-//! record-batch message on the same formatting threads ([`arrow`](super::arrow)); a Parquet
-//! file takes the chunks in order on the writing thread and hands out each row group as it is
-//! encoded ([`parquet`](super::parquet)).
+//! The binary formats (issue 24) stream too: an Arrow IPC stream writes each chunk's columns
+//! as one record batch on the writing thread while the next chunk is decoded ([`arrow`]); a
+//! Parquet file takes the chunks in order on the writing thread and hands out each row group
+//! as it is encoded ([`parquet`](super::parquet)).
 //!
 //! Every write goes through [`ReaderWait`], so a signal ends a write into a reader that
 //! stopped reading at once.
@@ -29,7 +30,7 @@ use super::table::{Column, Table};
 use super::{ReaderWait, csv};
 use crate::cli::args::values::BarFormat;
 use crate::market::{AssetClass, Bar, NEW_YORK, Volume};
-use crate::ops::fetch::FetchedSeries;
+use crate::ops::fetch::{ChunkBars, FetchedSeries};
 use crate::parquet_files::metadata::format_instant;
 
 const COLUMNS: [&str; 9] = [
@@ -97,41 +98,52 @@ type Job = (u64, anyhow::Result<(FetchedSeries, Vec<u8>)>);
 type Formatted = (u64, anyhow::Result<Vec<u8>>);
 
 /// Appends the text of every bar of `chunk` to `out`: CSV rows, NDJSON lines, or JSON array
-/// elements each preceded by `,\n` (the writer drops the very first comma); for Arrow, the
-/// chunk's record-batch message.
-fn format_chunk(
-    format: BarFormat,
-    batches: &BarBatches,
-    chunk: &FetchedSeries,
-    out: &mut Vec<u8>,
-) -> anyhow::Result<()> {
+/// elements each preceded by `,\n` (the writer drops the very first comma).
+fn format_chunk(format: BarFormat, chunk: &FetchedSeries, out: &mut Vec<u8>) -> anyhow::Result<()> {
     let mut text = BarText::default();
     let symbol = chunk.key.symbol.as_str();
-    out.reserve(chunk.bars.len() * 128);
-    match format {
-        BarFormat::Csv => {
+    // About what a minute bar of a stock takes, so a reused buffer rarely grows.
+    let per_bar = if format == BarFormat::Csv { 96 } else { 192 };
+    out.reserve(chunk.bars.len() * per_bar);
+    match (format, &chunk.bars) {
+        (BarFormat::Csv, bars) => {
             let symbol = csv::field(symbol);
-            for bar in &chunk.bars {
-                text.push_csv(out, symbol.as_bytes(), bar);
+            match bars {
+                ChunkBars::Columns(columns) => {
+                    text.push_csv_columns(out, symbol.as_bytes(), columns);
+                }
+                ChunkBars::Rows(bars) => {
+                    for bar in bars {
+                        text.push_csv(out, symbol.as_bytes(), bar);
+                    }
+                }
             }
         }
-        BarFormat::Ndjson => {
+        (BarFormat::Ndjson | BarFormat::Json, ChunkBars::Columns(columns)) => {
             let symbol = serde_json::to_vec(symbol).expect("strings serialise");
-            for bar in &chunk.bars {
+            let around: (&[u8], &[u8]) = if format == BarFormat::Ndjson {
+                (b"", b"\n")
+            } else {
+                (b",\n", b"")
+            };
+            text.push_json_columns(out, &symbol, columns, around);
+        }
+        (BarFormat::Ndjson, ChunkBars::Rows(bars)) => {
+            let symbol = serde_json::to_vec(symbol).expect("strings serialise");
+            for bar in bars {
                 text.push_json(out, &symbol, bar);
                 out.push(b'\n');
             }
         }
-        BarFormat::Json => {
+        (BarFormat::Json, ChunkBars::Rows(bars)) => {
             let symbol = serde_json::to_vec(symbol).expect("strings serialise");
-            for bar in &chunk.bars {
+            for bar in bars {
                 out.extend_from_slice(b",\n");
                 text.push_json(out, &symbol, bar);
             }
         }
-        BarFormat::Arrow => arrow::push_batch(batches, chunk, out)?,
-        BarFormat::Table | BarFormat::Parquet => {
-            unreachable!("the table and Parquet are not formatted in parallel")
+        (BarFormat::Arrow | BarFormat::Table | BarFormat::Parquet, _) => {
+            unreachable!("only the text formats are formatted in parallel")
         }
     }
     Ok(())
@@ -142,7 +154,6 @@ fn format_chunk(
 /// `write`; the threads then wind down on their own (a closed channel ends each).
 fn format_in_parallel<I, E>(
     format: BarFormat,
-    batches: &BarBatches,
     chunks: I,
     write: &mut dyn FnMut(&[u8]) -> anyhow::Result<()>,
 ) -> anyhow::Result<()>
@@ -182,7 +193,7 @@ where
                     let Ok((seq, job)) = received else { return };
                     let formatted = job.and_then(|(chunk, mut buffer)| {
                         buffer.clear();
-                        format_chunk(format, batches, &chunk, &mut buffer)?;
+                        format_chunk(format, &chunk, &mut buffer)?;
                         Ok(buffer)
                     });
                     if done_tx.send((seq, formatted)).is_err() {
@@ -193,6 +204,34 @@ where
         }
         drop((done_tx, job_rx));
         write_in_order(done_rx, pool_tx, write)
+    })
+}
+
+/// Chunks decoded ahead of a consumer that formats nothing (Arrow): each is a few MB.
+const AHEAD: usize = 2;
+
+/// Runs `chunks` (the decoding) on a thread of its own, at most [`AHEAD`] chunks ahead of
+/// `consume`, which takes them in order on the calling thread. Returning early stops the
+/// decoding (its channel closes).
+fn read_ahead<I, E, R>(
+    chunks: I,
+    consume: impl FnOnce(&mut dyn Iterator<Item = Result<FetchedSeries, E>>) -> R,
+) -> R
+where
+    I: Iterator<Item = Result<FetchedSeries, E>> + Send,
+    E: Send,
+{
+    let (tx, rx) = mpsc::sync_channel(AHEAD);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for chunk in chunks {
+                let failed = chunk.is_err();
+                if tx.send(chunk).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        consume(&mut rx.into_iter())
     })
 }
 
@@ -241,22 +280,15 @@ where
             if format == BarFormat::Csv {
                 writeln!(out, "{}", COLUMNS.join(","))?;
             }
-            format_in_parallel(format, batches, chunks, &mut |text| {
+            format_in_parallel(format, chunks, &mut |text| {
                 stop()?;
                 Ok(out.write_all(text)?)
             })?;
         }
         BarFormat::Arrow => {
-            let mut schema = Vec::new();
-            arrow::push_schema(batches, &mut schema)?;
-            out.write_all(&schema)?;
-            format_in_parallel(format, batches, chunks, &mut |message| {
-                stop()?;
-                Ok(out.write_all(message)?)
+            read_ahead(chunks, |chunks| {
+                arrow::write_stream(out, batches, chunks, stop)
             })?;
-            let mut end = Vec::new();
-            arrow::push_end(&mut end);
-            out.write_all(&end)?;
         }
         BarFormat::Parquet => {
             let mut file = ParquetBars::new(batches.clone())?;
@@ -271,7 +303,7 @@ where
         BarFormat::Json => {
             write!(out, "[")?;
             let mut first = true;
-            format_in_parallel(format, batches, chunks, &mut |text| {
+            format_in_parallel(format, chunks, &mut |text| {
                 stop()?;
                 let text = match text.split_first() {
                     Some((b',', rest)) if first => rest,
@@ -296,7 +328,7 @@ where
                 let date_only = chunk.key.asset_class() == AssetClass::Stocks
                     && !chunk.key.timeframe.is_intraday();
                 let symbol = chunk.key.symbol.as_str();
-                for bar in &chunk.bars {
+                for bar in chunk.bars.rows().iter() {
                     table.push(fields(symbol, bar, date_only).into());
                 }
             }
@@ -332,13 +364,13 @@ mod tests {
         vec![FetchedSeries {
             key,
             range: Interval::new(t, t + chrono::TimeDelta::days(1)).unwrap(),
-            bars: vec![
+            bars: ChunkBars::Rows(vec![
                 bar,
                 Bar {
                     close: 169.0,
                     ..bar
                 },
-            ],
+            ]),
         }]
     }
 
@@ -408,7 +440,7 @@ mod tests {
         pub(super) fn csv(chunks: &[FetchedSeries]) -> String {
             let mut out = format!("{}\n", COLUMNS.join(","));
             for c in chunks {
-                for bar in &c.bars {
+                for bar in c.bars.rows().iter() {
                     out += &format!("{}\n", fields(c.key.symbol.as_str(), bar).join(","));
                 }
             }
@@ -418,7 +450,7 @@ mod tests {
         pub(super) fn ndjson(chunks: &[FetchedSeries]) -> String {
             let mut out = String::new();
             for c in chunks {
-                for bar in &c.bars {
+                for bar in c.bars.rows().iter() {
                     out += &format!("{}\n", json_object(c.key.symbol.as_str(), bar));
                 }
             }
@@ -429,7 +461,7 @@ mod tests {
             let mut out = "[".to_owned();
             let mut first = true;
             for c in chunks {
-                for bar in &c.bars {
+                for bar in c.bars.rows().iter() {
                     let separator = if first { "" } else { "," };
                     first = false;
                     out += &format!("{separator}\n{}", json_object(c.key.symbol.as_str(), bar));
@@ -439,12 +471,36 @@ mod tests {
         }
     }
 
+    /// The chunk as the cache decodes it: columns.
+    fn as_columns(chunk: &FetchedSeries) -> FetchedSeries {
+        let rows = chunk.bars.rows();
+        let class = if rows.iter().any(|b| matches!(b.volume, Volume::Units(_))) {
+            AssetClass::Crypto
+        } else {
+            AssetClass::Stocks
+        };
+        let batch = crate::parquet_files::record_batch::to_record_batch(class, &rows).unwrap();
+        FetchedSeries {
+            bars: ChunkBars::Columns(
+                crate::parquet_files::record_batch::BarColumns::try_new(batch).unwrap(),
+            ),
+            ..chunk.clone()
+        }
+    }
+
+    /// The output of `chunks`, checked to be the same whether their bars are rows or columns.
     fn render_chunks(format: BarFormat, chunks: &[FetchedSeries]) -> String {
-        let mut out = Vec::new();
-        let chunks = chunks.iter().cloned().map(Ok::<_, std::io::Error>);
-        let classes = [AssetClass::Stocks, AssetClass::Crypto];
-        write_bars(&mut out, format, &classes, chunks, &|| Ok(())).unwrap();
-        String::from_utf8(out).unwrap()
+        let render = |chunks: Vec<FetchedSeries>| {
+            let mut out = Vec::new();
+            let chunks = chunks.into_iter().map(Ok::<_, std::io::Error>);
+            let classes = [AssetClass::Stocks, AssetClass::Crypto];
+            write_bars(&mut out, format, &classes, chunks, &|| Ok(())).unwrap();
+            out
+        };
+        let rows = render(chunks.to_vec());
+        let columns = render(chunks.iter().map(as_columns).collect());
+        assert!(rows == columns, "{format:?}: rows and columns differ");
+        String::from_utf8(rows).unwrap()
     }
 
     fn series(symbol: &str, timeframe: &str, bars: Vec<Bar>) -> FetchedSeries {
@@ -458,7 +514,7 @@ mod tests {
         FetchedSeries {
             key: SeriesKey::new(symbol, feed, timeframe.parse().unwrap()),
             range: Interval::new(t, t + chrono::TimeDelta::days(400)).unwrap(),
-            bars,
+            bars: ChunkBars::Rows(bars),
         }
     }
 

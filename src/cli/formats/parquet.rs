@@ -90,7 +90,7 @@ mod tests {
             let chunk = FetchedSeries {
                 key: key.clone(),
                 range,
-                bars: part.to_vec(),
+                bars: crate::ops::fetch::ChunkBars::Rows(part.to_vec()),
             };
             let piece = file.push(&chunk).unwrap();
             pieces += usize::from(!piece.is_empty());
