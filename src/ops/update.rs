@@ -4,7 +4,7 @@
 //! batched pass. A failing series does not stop the others, nor a failing ledger refresh the
 //! series.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -67,6 +67,14 @@ pub async fn plan(store: &Store, options: &UpdateOptions) -> Result<UpdatePlan, 
         };
         cached.into_iter().filter(|k| filter.matches(k)).collect()
     } else {
+        // The timeframes cached per symbol and feed, looked up once per symbol (a universe
+        // is about 11,000 symbols, and as many cached series).
+        let mut held: HashMap<(&Symbol, Feed), Vec<Timeframe>> = HashMap::new();
+        for key in &cached {
+            held.entry((&key.symbol, key.feed))
+                .or_default()
+                .push(key.timeframe);
+        }
         let mut keys = Vec::new();
         for symbol in &options.symbols {
             let feed = match symbol.asset_class() {
@@ -74,15 +82,9 @@ pub async fn plan(store: &Store, options: &UpdateOptions) -> Result<UpdatePlan, 
                 AssetClass::Stocks => options.stock_feed.unwrap_or(Feed::Sip),
             };
             let timeframes: Vec<Timeframe> = if options.timeframes.is_empty() {
-                let held: Vec<Timeframe> = cached
-                    .iter()
-                    .filter(|k| &k.symbol == symbol && k.feed == feed)
-                    .map(|k| k.timeframe)
-                    .collect();
-                if held.is_empty() {
-                    vec![Timeframe::ONE_DAY]
-                } else {
-                    held
+                match held.get(&(symbol, feed)) {
+                    Some(held) => held.clone(),
+                    None => vec![Timeframe::ONE_DAY],
                 }
             } else {
                 options.timeframes.clone()
