@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Error, Store};
 use crate::market::calendar::new_york_date;
-use crate::market::{Asset, AssetStatus, Symbol, Universe};
+use crate::market::{Asset, AssetStatus, Universe};
 use crate::parquet_files::metadata::format_instant;
 
 const FORMAT_VERSION: u32 = 1;
@@ -46,11 +46,6 @@ impl AssetsList {
     /// clock set back would have it).
     pub fn fetched_today(&self, now: DateTime<Utc>) -> bool {
         self.fetched_at <= now && new_york_date(self.fetched_at) == new_york_date(now)
-    }
-
-    /// The asset of `symbol`, if listed.
-    pub fn get(&self, symbol: &Symbol) -> Option<&Asset> {
-        self.assets.iter().find(|a| &a.symbol == symbol)
     }
 }
 

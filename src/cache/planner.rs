@@ -20,7 +20,7 @@ use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, TimeDelta, Utc};
 use crate::market::calendar::{self, Session};
 use crate::market::time_spec::midnight;
 use crate::market::timeframe::TimeUnit;
-use crate::market::{AssetClass, Interval, IntervalSet, NEW_YORK, Timeframe};
+use crate::market::{AssetClass, Interval, IntervalSet, Timeframe};
 
 /// How long after a bar ends it may still be revised.
 pub const SETTLE_WINDOW: TimeDelta = TimeDelta::minutes(15);
@@ -29,14 +29,8 @@ pub const SETTLE_WINDOW: TimeDelta = TimeDelta::minutes(15);
 /// aligned to whole multiples of their length within the UTC day; day, week and month bars
 /// start at midnight in New York for stocks and in UTC for crypto.
 pub fn bar_floor(t: DateTime<Utc>, timeframe: Timeframe, class: AssetClass) -> DateTime<Utc> {
-    let day_start = |date: NaiveDate| match class {
-        AssetClass::Stocks => midnight(date, &NEW_YORK),
-        AssetClass::Crypto => midnight(date, &Utc),
-    };
-    let local_date = match class {
-        AssetClass::Stocks => t.with_timezone(&NEW_YORK).date_naive(),
-        AssetClass::Crypto => t.date_naive(),
-    };
+    let day_start = |date: NaiveDate| class.day_start(date);
+    let local_date = class.local_date(t);
     let step = |unit: i64| {
         let since_midnight = (t - midnight(t.date_naive(), &Utc)).num_seconds();
         let length = unit * i64::from(timeframe.amount());

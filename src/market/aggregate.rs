@@ -21,7 +21,7 @@
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc, Weekday};
 
-use super::calendar::{self, new_york_date};
+use super::calendar;
 use super::time_spec::midnight;
 use super::timeframe::TimeUnit;
 use super::{AssetClass, Bar, Interval, NEW_YORK, Timeframe, Volume};
@@ -64,10 +64,7 @@ impl Buckets {
 
     /// The local calendar date of an instant: New York for stocks, UTC for crypto.
     fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
-        match self.class {
-            AssetClass::Stocks => new_york_date(t),
-            AssetClass::Crypto => t.date_naive(),
-        }
+        self.class.local_date(t)
     }
 
     fn local_midnight(&self, date: NaiveDate) -> DateTime<Utc> {

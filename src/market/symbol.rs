@@ -7,6 +7,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, NaiveDate, Utc};
+
 /// Which Alpaca endpoint family a symbol belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AssetClass {
@@ -28,6 +30,23 @@ impl AssetClass {
             "stocks" => Some(AssetClass::Stocks),
             "crypto" => Some(AssetClass::Crypto),
             _ => None,
+        }
+    }
+
+    /// The calendar date of an instant where the class trades: New York for stocks, UTC for
+    /// crypto (the days Alpaca's daily bars are stamped by).
+    pub fn local_date(self, t: DateTime<Utc>) -> NaiveDate {
+        match self {
+            AssetClass::Stocks => t.with_timezone(&super::NEW_YORK).date_naive(),
+            AssetClass::Crypto => t.date_naive(),
+        }
+    }
+
+    /// The first instant of `date` where the class trades (see [`AssetClass::local_date`]).
+    pub fn day_start(self, date: NaiveDate) -> DateTime<Utc> {
+        match self {
+            AssetClass::Stocks => super::time_spec::midnight(date, &super::NEW_YORK),
+            AssetClass::Crypto => super::time_spec::midnight(date, &Utc),
         }
     }
 }

@@ -21,9 +21,8 @@ use super::Error;
 use crate::cache::backend::SeriesUpdate;
 use crate::cache::ledger::Ledger;
 use crate::cache::{SeriesKey, Store};
-use crate::market::time_spec::midnight;
 use crate::market::{
-    ActionKind, AssetClass, Closing, ClosingReason, Interval, NEW_YORK, Renaming, Symbol, TickerEnd,
+    ActionKind, AssetClass, Closing, ClosingReason, Interval, Renaming, Symbol, TickerEnd,
 };
 use crate::parquet_files::read::FileSummary;
 
@@ -44,11 +43,6 @@ enum Event {
     Ended(Closing),
     /// Another company took the ticker over by a rename.
     TakenOver { old_symbol: Symbol, date: NaiveDate },
-}
-
-/// The first instant of the New York date `date`.
-fn start_of(date: NaiveDate) -> DateTime<Utc> {
-    midnight(date, &NEW_YORK)
 }
 
 /// The ticker `symbol`'s latest event in `ledger` processed by `today`: its ending, or its
@@ -82,7 +76,7 @@ fn latest_event(ledger: &Ledger, symbol: &Symbol, today: NaiveDate) -> Option<Ev
                 };
                 let closing = Closing {
                     date: action.ex_date,
-                    end: start_of(action.ex_date),
+                    end: AssetClass::Stocks.day_start(action.ex_date),
                     reason,
                     successor: successor.and_then(|s| s.parse().ok()),
                 };
@@ -141,7 +135,7 @@ fn update_for(summary: &FileSummary, event: Event) -> Option<SeriesUpdate> {
             if known {
                 return None;
             }
-            let before = start_of(date);
+            let before = AssetClass::Stocks.day_start(date);
             let restated = first_held(summary).and_then(|first| Interval::new(first, before));
             Some(SeriesUpdate {
                 withdrawn: restated.into_iter().collect(),
@@ -165,7 +159,7 @@ pub fn apply(
     now: DateTime<Utc>,
     wait_for_locks: bool,
 ) -> Result<Endings, Error> {
-    let today = now.with_timezone(&NEW_YORK).date_naive();
+    let today = super::corporate_actions::today(now);
     let mut endings = Endings::default();
     for key in keys {
         if key.asset_class() != AssetClass::Stocks {

@@ -18,10 +18,8 @@ use crate::api::{self, Client};
 use crate::cache::assets_list::{self, AssetsList};
 use crate::cache::backend::SeriesUpdate;
 use crate::cache::{SeriesKey, Store};
-use crate::market::calendar::new_york_date;
-use crate::market::time_spec::midnight;
 use crate::market::{
-    AssetClass, AssetFilter, AssetStatus, Closing, ClosingReason, NEW_YORK, Symbol, Universe,
+    AssetClass, AssetFilter, AssetStatus, Closing, ClosingReason, Symbol, Universe,
 };
 
 /// The Trading API: clients for its base URLs, tried in order.
@@ -148,25 +146,9 @@ pub fn cached_lists(store: &Store) -> Result<Vec<AssetsList>, Error> {
 /// The date a delisted series ends: the day of its last bar (New York for stocks, UTC for
 /// crypto), and the start of the next day, from which nothing is asked.
 fn last_day(class: AssetClass, last_bar: DateTime<Utc>) -> (NaiveDate, DateTime<Utc>) {
-    let date = match class {
-        AssetClass::Stocks => new_york_date(last_bar),
-        AssetClass::Crypto => last_bar.date_naive(),
-    };
+    let date = class.local_date(last_bar);
     let next = date.checked_add_days(Days::new(1)).unwrap_or(date);
-    let end = match class {
-        AssetClass::Stocks => midnight(next, &NEW_YORK),
-        AssetClass::Crypto => midnight(next, &chrono_tz::UTC),
-    };
-    (date, end)
-}
-
-/// The date shown for a series closed at `end` without a bar: the last day before `end`.
-fn covered_day(class: AssetClass, end: DateTime<Utc>) -> NaiveDate {
-    let before = end - chrono::TimeDelta::nanoseconds(1);
-    match class {
-        AssetClass::Stocks => new_york_date(before),
-        AssetClass::Crypto => before.date_naive(),
-    }
+    (date, class.day_start(next))
 }
 
 /// Closes every series of `keys` whose symbol `list` shows inactive and that is not closed
@@ -202,7 +184,11 @@ pub fn close_delisted(
         // (Alpaca had nothing there, and will have nothing later).
         let (date, end) = match (summary.last, summary.metadata.coverage.intervals().last()) {
             (Some(last), _) => last_day(key.asset_class(), last),
-            (None, Some(covered)) => (covered_day(key.asset_class(), covered.end), covered.end),
+            // The date shown is the last day before the end.
+            (None, Some(covered)) => {
+                let before = covered.end - chrono::TimeDelta::nanoseconds(1);
+                (key.asset_class().local_date(before), covered.end)
+            }
             (None, None) => continue,
         };
         let closing = Closing {
