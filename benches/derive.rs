@@ -7,7 +7,9 @@
 //! Builds SPY 1Min bars for every minute of the extended hours (04:00-20:00 New York) of
 //! every session of `BARKEEP_BENCH_YEARS` years from 2016 (10 by default: about 2.4M bars),
 //! prints medians and the peak RSS, checks the targets (wall <= 0.5 x polars' `python -c`
-//! time, peak RSS <= 100 MB), and exits non-zero when one is missed.
+//! time, peak RSS <= 100 MB), and exits non-zero when one is missed. The same fetch with
+//! `--adjustment split` (a recorded 4-for-1 split in the middle of the series) must stay
+//! within the same 100 MB: adjusted bars stream chunk by chunk too.
 //!
 //! polars comes from `BARKEEP_BENCH_PYTHON`, else `/work/venv/bin/python`, else `python3`;
 //! without it the comparison is skipped (saying why). Peak RSS needs GNU time
@@ -27,10 +29,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use barkeep::cache::store::SeriesUpdate;
-use barkeep::cache::{SeriesKey, Store};
+use barkeep::cache::{SeriesKey, Store, ledger};
 use barkeep::market::calendar::{self, Session};
-use barkeep::market::{Bar, Feed, Interval, Volume};
-use chrono::{DateTime, TimeDelta, Utc};
+use barkeep::market::{ActionKind, Bar, CorporateAction, Feed, Interval, Volume};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 mod support;
 use support::{measure, ms, polars_python};
@@ -122,6 +124,31 @@ fn polars_wall(python: &Path, parquet: &Path, sessions: &Path, out: &Path) -> Du
     times[RUNS / 2]
 }
 
+/// Records a 4-for-1 split of SPY halfway through the series, so an adjusted fetch moves
+/// half of its bars.
+fn record_split(store: &Store, first: DateTime<Utc>, last: DateTime<Utc>) {
+    let symbol = "SPY".parse().unwrap();
+    let ex_date = (first + (last - first) / 2).date_naive();
+    let asked = (
+        NaiveDate::from_ymd_opt(2016, 1, 1).unwrap(),
+        now().date_naive(),
+    );
+    let mut recorded = ledger::Ledger::new(symbol, now(), asked);
+    let split = CorporateAction {
+        id: "bench-split".to_owned(),
+        symbol: "SPY".to_owned(),
+        ex_date,
+        process_date: ex_date,
+        kind: ActionKind::ForwardSplit {
+            old_rate: 1.0,
+            new_rate: 4.0,
+        },
+    };
+    recorded.merge([split], asked, now());
+    let lock = ledger::lock(store, &recorded.symbol, true).unwrap();
+    ledger::write(store, &recorded, &lock).unwrap();
+}
+
 fn main() {
     let years: i32 = std::env::var("BARKEEP_BENCH_YEARS")
         .ok()
@@ -168,17 +195,19 @@ fn main() {
         "{years} years of SPY 1Min ({count} bars) to CSV as -t 1Hour --session regular (median of {RUNS}):"
     );
     let out = dir.path().join("barkeep.csv");
-    let support::Sample { wall, rss_kb } = measure(RUNS, || {
+    let fetch = |adjustment: &str| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_barkeep"));
         cmd.arg("--cache-dir").arg(&cache).args(["-q", "fetch"]);
         cmd.args(["SPY", "-t", "1Hour", "--session", "regular", "--offline"])
             .args(["--start", &first.format("%Y-%m-%d").to_string()])
             .args(["--end", &last.format("%Y-%m-%d").to_string()])
+            .args(["--adjustment", adjustment])
             .args(["--format", "csv", "-o"])
             .arg(&out)
             .env("BARKEEP_NOW", "2027-01-01T00:00:00Z");
         cmd
-    });
+    };
+    let support::Sample { wall, rss_kb } = measure(RUNS, || fetch("raw"));
     let rows = std::fs::read_to_string(&out).map_or(0, |t| t.lines().count() - 1);
     println!(
         "  barkeep {} (peak RSS {:.1} MB, {rows} hours)",
@@ -195,6 +224,25 @@ fn main() {
     check(
         rss_kb <= 100 * 1024,
         format!("peak RSS <= 100 MB: {:.1} MB", rss_kb as f64 / 1024.0),
+    );
+    record_split(&store, first, last);
+    let adjusted = measure(RUNS, || fetch("split"));
+    let adjusted_rows = std::fs::read_to_string(&out).map_or(0, |t| t.lines().count() - 1);
+    println!(
+        "  barkeep --adjustment split {} (peak RSS {:.1} MB, {adjusted_rows} hours)",
+        ms(adjusted.wall),
+        adjusted.rss_kb as f64 / 1024.0
+    );
+    check(
+        adjusted_rows == rows,
+        format!("--adjustment split: the same {rows} hours: {adjusted_rows}"),
+    );
+    check(
+        adjusted.rss_kb <= 100 * 1024,
+        format!(
+            "--adjustment split: peak RSS <= 100 MB: {:.1} MB",
+            adjusted.rss_kb as f64 / 1024.0
+        ),
     );
     match polars_python() {
         Err(why) => println!("  polars comparison skipped: {why}"),

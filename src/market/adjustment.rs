@@ -336,6 +336,21 @@ impl Adjuster {
         self.boundaries.is_empty()
     }
 
+    /// The latest instant before which bars cannot be adjusted, with the reason: every bar
+    /// stamped before it fails [`apply`](Self::apply) with that error, and every bar at or
+    /// after it is adjusted. `None` when every bar can be. A caller that streams bars checks
+    /// this against the first bar it will serve, so a failure comes before any output.
+    pub fn fails_before(&self) -> Option<(DateTime<Utc>, AdjustmentError)> {
+        // `cumulative[i]` moves the bars before `boundaries[i]` (and after the one before);
+        // an error there spreads to every earlier index, so the last error is the boundary.
+        (0..self.boundaries.len())
+            .rev()
+            .find_map(|i| match &self.cumulative[i] {
+                Err(e) => Some((self.boundaries[i], e.clone())),
+                Ok(_) => None,
+            })
+    }
+
     /// The bars adjusted. Fails when an action that cannot be applied (a spin-off, a dividend
     /// without its close) would move one of them.
     pub fn apply(&self, bars: &[Bar]) -> Result<Vec<Bar>, AdjustmentError> {
@@ -599,6 +614,45 @@ mod tests {
         // A missing close does not matter to bars the dividend does not move.
         let later = bar("2024-02-15T05:00:00Z", 40.0, 10);
         assert_eq!(missing.apply(&[later]).unwrap(), vec![later]);
+    }
+
+    #[test]
+    fn fails_before_is_the_last_boundary_whose_bars_cannot_be_adjusted() {
+        let spin_off = action(
+            "spin",
+            "2023-06-01",
+            ActionKind::SpinOff {
+                source_rate: 1.0,
+                new_symbol: "NEWCO".to_owned(),
+                new_rate: 0.5,
+            },
+        );
+        let actions = [
+            split("2022-08-22", 1.0, 3.0),
+            dividend("2023-02-15", 1.0),
+            spin_off,
+            split("2024-06-10", 1.0, 10.0),
+        ];
+        // Dividends have no close: they fail too, but the spin-off is later.
+        let adj = Adjuster::new(&actions, "NVDA", Adjustments::ALL, date(TODAY), |_| None);
+        let (boundary, error) = adj.fails_before().expect("a spin-off cannot be applied");
+        assert_eq!(boundary, ex_boundary(date("2023-06-01")));
+        assert!(matches!(error, AdjustmentError::SpinOff { .. }));
+        for (t, fails) in [
+            ("2022-08-19T04:00:00Z", true),
+            ("2023-06-01T03:59:00Z", true),
+            ("2023-06-01T04:00:00Z", false),
+            ("2024-06-07T04:00:00Z", false),
+            ("2024-06-10T04:00:00Z", false),
+        ] {
+            let out = adj.apply(&[bar(t, 10.0, 10)]);
+            assert_eq!(out.is_err(), fails, "{t}");
+            if let Err(e) = out {
+                assert_eq!(e, error, "every failing bar reports the same action");
+            }
+        }
+        assert_eq!(adjuster(&actions[..2], "all").fails_before(), None);
+        assert_eq!(adjuster(&actions, "split").fails_before(), None);
     }
 
     #[test]

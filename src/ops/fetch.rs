@@ -6,9 +6,10 @@
 //! With an adjustment other than raw it first brings the stock symbols' corporate-actions
 //! ledgers up to date (when more than a day old), makes sure the cache holds the raw daily
 //! closes the dividends need (SIP daily bars before each ex-date), and adjusts the stored raw
-//! bars on the way out. The cache never holds adjusted bars.
+//! bars chunk by chunk on the way out, after checking that no served bar precedes an action
+//! that cannot be applied. The cache never holds adjusted bars.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -199,14 +200,16 @@ pub struct CachedThrough {
 }
 
 /// The requested bars, read from the cache as they are consumed: series after series in
-/// the order of the targets, each in chunks of at most 65,536 bars. Every series' footer was
-/// checked before this was returned, so a damaged or foreign file fails before any bar is
-/// produced; a chunk fails only when a file's data pages are corrupt (nothing follows it).
+/// the order of the targets, each in chunks of at most 65,536 bars, adjusted chunk by chunk
+/// when asked. Every series' footer was checked before this was returned, and every
+/// adjustment that would fail on a served bar failed then, so a damaged or foreign file or
+/// an action that cannot be applied fails before any bar is produced; a chunk fails only
+/// when a file's data pages are corrupt (nothing follows it).
 pub struct FetchedBars {
-    /// Bars already in memory (adjusted ones), served first.
-    ready: VecDeque<FetchedSeries>,
     store: Store,
     targets: VecDeque<FillTarget>,
+    /// Per stock symbol, what its bars go through on the way out (absent: served raw).
+    adjusters: HashMap<Symbol, Arc<Adjuster>>,
     current: Option<(FillTarget, SeriesScan)>,
 }
 
@@ -214,17 +217,25 @@ impl Iterator for FetchedBars {
     type Item = Result<FetchedSeries, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(ready) = self.ready.pop_front() {
-            return Some(Ok(ready));
-        }
         loop {
             if let Some((target, scan)) = &mut self.current {
                 match scan.next() {
                     Some(Ok(bars)) => {
+                        let bars = match self.adjusters.get(&target.key.symbol) {
+                            None => ChunkBars::Columns(bars),
+                            Some(adjuster) => match adjuster.apply(&bars.to_bars()) {
+                                Ok(rows) => ChunkBars::Rows(rows),
+                                Err(source) => {
+                                    let symbol = target.key.symbol.clone();
+                                    self.stop();
+                                    return Some(Err(Error::Adjustment { symbol, source }));
+                                }
+                            },
+                        };
                         return Some(Ok(FetchedSeries {
                             key: target.key.clone(),
                             range: target.range,
-                            bars: ChunkBars::Columns(bars),
+                            bars,
                         }));
                     }
                     Some(Err(e)) => {
@@ -249,16 +260,6 @@ impl Iterator for FetchedBars {
 }
 
 impl FetchedBars {
-    /// Bars held in memory (adjusted on the way out), in order.
-    fn in_memory(store: &Store, series: Vec<FetchedSeries>) -> Self {
-        Self {
-            ready: series.into(),
-            store: store.clone(),
-            targets: VecDeque::new(),
-            current: None,
-        }
-    }
-
     /// Everything still to come, in memory.
     fn collect_all(self) -> Result<Vec<FetchedSeries>, Error> {
         self.collect()
@@ -279,8 +280,8 @@ fn series_error(key: SeriesKey, e: impl Into<Error>) -> Error {
 }
 
 /// Fills gaps (unless `client` is `None`: offline), then returns the requested bars, adjusted
-/// as asked: raw bars stream from the cache, adjusted ones are adjusted in memory. Crypto
-/// targets must come with [`Adjustments::RAW`].
+/// as asked, streamed from the cache (adjusted chunk by chunk). Crypto targets must come
+/// with [`Adjustments::RAW`].
 pub async fn fetch(
     store: &Store,
     client: Option<&Client>,
@@ -392,53 +393,70 @@ pub async fn fetch(
     }
     let (mut reach, _) = ensure_cached(store, client, fill, now, observer, interrupt).await?;
     reach.retain(|r| targets.iter().any(|t| t.key == r.key));
-    let (series, ended) = read(store, targets).await?;
-    let mut series = series.collect_all()?;
-    let mut close_series: BTreeMap<Symbol, Vec<Bar>> = BTreeMap::new();
+    let (mut series, ended) = read(store, targets.clone()).await?;
+    let mut close_series: BTreeMap<Symbol, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
     for chunk in read(store, closes.into_values().collect())
         .await?
         .0
         .collect_all()?
     {
-        close_series
-            .entry(chunk.key.symbol)
-            .or_default()
-            .extend(chunk.bars.into_rows());
+        let closes = close_series.entry(chunk.key.symbol).or_default();
+        for b in chunk.bars.into_rows() {
+            closes.insert(b.timestamp.with_timezone(&NEW_YORK).date_naive(), b.close);
+        }
     }
-    for s in &mut series {
-        let Some(actions) = actions.get(&s.key.symbol) else {
-            continue;
-        };
-        let closes: BTreeMap<NaiveDate, f64> = close_series
-            .get(&s.key.symbol)
-            .into_iter()
-            .flatten()
-            .map(|b| (b.timestamp.with_timezone(&NEW_YORK).date_naive(), b.close))
-            .collect();
+    for (symbol, actions) in &actions {
+        let closes = close_series.remove(symbol).unwrap_or_default();
         let close_before = |ex: NaiveDate| {
             let window = ex - Days::new(CLOSE_WINDOW_DAYS)..ex;
             closes.range(window).next_back().map(|(_, close)| *close)
         };
-        let adjuster = Adjuster::new(
-            actions,
-            s.key.symbol.as_str(),
-            adjustment,
-            today,
-            close_before,
-        );
-        s.bars = ChunkBars::Rows(adjuster.apply(&s.bars.rows()).map_err(|source| {
-            Error::Adjustment {
-                symbol: s.key.symbol.clone(),
-                source,
-            }
-        })?);
+        let adjuster = Adjuster::new(actions, symbol.as_str(), adjustment, today, close_before);
+        if !adjuster.is_identity() {
+            series.adjusters.insert(symbol.clone(), Arc::new(adjuster));
+        }
     }
+    check_adjustable(store, &targets, &series.adjusters)?;
     Ok(Fetched {
-        series: FetchedBars::in_memory(store, series),
+        series,
         ledgers: uses,
         reach,
         ended,
     })
+}
+
+/// Fails, before any bar is served, when a target holds a bar its adjuster cannot move: a
+/// bar stamped before the last action that cannot be applied (see
+/// [`Adjuster::fails_before`]). Reads only the first chunk of that stretch of each series.
+fn check_adjustable(
+    store: &Store,
+    targets: &[FillTarget],
+    adjusters: &HashMap<Symbol, Arc<Adjuster>>,
+) -> Result<(), Error> {
+    for target in targets {
+        let Some(adjuster) = adjusters.get(&target.key.symbol) else {
+            continue;
+        };
+        let Some((boundary, source)) = adjuster.fails_before() else {
+            continue;
+        };
+        let Some(stretch) = Interval::new(target.range.start, target.range.end.min(boundary))
+        else {
+            continue;
+        };
+        let scan = (store.scan_bars(&target.key, Some(stretch)))
+            .map_err(|e| series_error(target.key.clone(), e))?;
+        for chunk in scan.into_iter().flatten() {
+            let chunk = chunk.map_err(|e| series_error(target.key.clone(), e))?;
+            if !chunk.is_empty() {
+                return Err(Error::Adjustment {
+                    symbol: target.key.symbol.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Per stock symbol, the SIP daily series and the range of it that holds the raw closes the
@@ -610,9 +628,9 @@ impl FetchedBars {
     /// Streams `targets` whose footers the caller has already read and checked.
     fn unchecked(store: &Store, targets: Vec<FillTarget>) -> Self {
         FetchedBars {
-            ready: VecDeque::new(),
             store: store.clone(),
             targets: targets.into(),
+            adjusters: HashMap::new(),
             current: None,
         }
     }

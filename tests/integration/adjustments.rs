@@ -351,6 +351,22 @@ fn spin_offs_are_refused_where_they_would_move_a_bar() {
         .assert_stderr_contains("--adjustment split,dividend")
         .assert_stdout_empty();
 
+    // Bars stream out adjusted, but a refusal still comes before the first one: ACME's bars
+    // come first and print nothing; a derived fetch is refused the same way.
+    for fetch in [
+        "fetch ACME SPIN --start 2023-01-01 --end 2023-06-30 --adjustment all",
+        "fetch ACME SPIN -t 1Hour --from 1Min --start 2023-03-30 --end 2023-04-04 --adjustment all",
+    ] {
+        env.run(fetch)
+            .failure(1)
+            .assert_stderr_contains("SPIN spun off SPUN on 2023-04-03")
+            .assert_stdout_empty();
+    }
+    // The stretch before the spin-off holds no bar of the range: nothing to refuse.
+    env.fetch_csv(
+        "ACME SPIN -t 1Hour --from 1Min --start 2023-04-03 --end 2023-04-04 --adjustment all",
+    );
+
     let raw = env.fetch_csv("SPIN --start 2023-01-01 --end 2023-06-30");
     let split_dividend =
         env.fetch_csv("SPIN --start 2023-01-01 --end 2023-06-30 --adjustment split,dividend");
