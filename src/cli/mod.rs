@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use clap::Parser;
 
 use crate::api::{self, Client, ClientConfig, RetryPolicy};
 use crate::cache::{self, Store};
@@ -96,7 +95,7 @@ pub fn main() -> ExitCode {
     if let Some(version) = version_alone() {
         return version;
     }
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_from_args(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(e) => return clap_error(&e),
     };
@@ -313,20 +312,20 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     result
 }
 
-/// Whether a run needs the multi-thread runtime's worker threads: when it may send requests
-/// (their answers are decoded on the workers, several at once) or reach a bucket (whose
-/// reads block a worker, `block_in_place`, and keep its connections on the runtime). Every
-/// other run (`fetch --offline`, `inspect` and `prune` of a directory cache) does its work on
-/// blocking threads and awaits it on the main thread: a current-thread runtime, which
-/// starts and stops no worker threads (issue 24: a shell loop pays them on every call).
+/// Whether a run needs the multi-thread runtime's worker threads: when it reaches a bucket
+/// (whose reads block a worker, `block_in_place`, and keep its connections on the runtime),
+/// and for `update`, which decodes the answers of many requests at once (10,000 series a
+/// night). Every other run does its file work on blocking threads and its few requests on
+/// the main thread: a current-thread runtime, which starts and stops no worker threads
+/// (issue 24: a shell loop pays them on every call). A `fetch`'s requests are paced by the
+/// rate limit (200 a minute on the free plan), far below what one thread decodes.
 fn needs_workers(command: &Command, location: &cache::location::Location) -> bool {
     if matches!(location, cache::location::Location::Bucket(_)) {
         return true;
     }
     match command {
-        Command::Fetch(args) => !args.offline,
         Command::Update(_) | Command::Generate(_) => true,
-        Command::Inspect(_) | Command::Prune(_) => false,
+        Command::Fetch(_) | Command::Inspect(_) | Command::Prune(_) => false,
     }
 }
 
@@ -525,7 +524,7 @@ fn cache_hint(error: &cache::Error) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     #[test]
     fn the_version_answered_before_clap_is_clap_s_own() {

@@ -29,7 +29,11 @@ impl Progress {
             ProgressStyle::with_template("{spinner} {msg}, {elapsed}").expect("valid template"),
         );
         bar.set_message("fetching");
-        bar.enable_steady_tick(Duration::from_millis(120));
+        // The ticker is a thread: started only where the spinner is drawn (a shell loop on
+        // a pipe pays for no thread it cannot see, issue 24).
+        if !bar.is_hidden() {
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
         Self {
             printer,
             bar,

@@ -9,7 +9,8 @@
 //! buffer with one `write_all`, in order, checking between chunks whether to stop (a signal).
 //! At most [`BUFFERS`] chunks are in flight, so memory stays bounded whatever the length of
 //! the output. Chunks decoded from the cache are formatted straight from their columns; bars
-//! built in memory (adjusted, derived) row by row, to the same bytes.
+//! built in memory (adjusted, derived) row by row, to the same bytes. An output of a single
+//! chunk starts no thread at all: it is decoded and formatted on the writing thread.
 //!
 //! The binary formats (issue 24) stream too: an Arrow IPC stream writes each chunk's columns
 //! as one record batch on the writing thread while the next chunk is decoded ([`arrow`]); a
@@ -149,9 +150,31 @@ fn format_chunk(format: BarFormat, chunk: &FetchedSeries, out: &mut Vec<u8>) -> 
     Ok(())
 }
 
+/// The start of a stream of chunks: all of it when it holds at most one chunk, else its first
+/// two chunks and the rest. An output of one chunk (a series of up to 65,536 bars) is handled
+/// on the calling thread: starting threads would cost more than its work (issue 24: a shell
+/// loop pays them on every call).
+enum Stream<I: Iterator> {
+    Single(Option<I::Item>),
+    Several(Vec<I::Item>, I),
+}
+
+impl<I: Iterator> Stream<I> {
+    fn of(mut chunks: I) -> Self {
+        let Some(first) = chunks.next() else {
+            return Stream::Single(None);
+        };
+        match chunks.next() {
+            None => Stream::Single(Some(first)),
+            Some(second) => Stream::Several(vec![first, second], chunks),
+        }
+    }
+}
+
 /// Decodes (on one thread) and formats (on [`FORMATTERS`]) the chunks, and hands their text
-/// to `write` in order on the calling thread. Stops at the first error, from a chunk or from
-/// `write`; the threads then wind down on their own (a closed channel ends each).
+/// to `write` in order on the calling thread; a single chunk is decoded and formatted on the
+/// calling thread. Stops at the first error, from a chunk or from `write`; the threads then
+/// wind down on their own (a closed channel ends each).
 fn format_in_parallel<I, E>(
     format: BarFormat,
     chunks: I,
@@ -161,6 +184,15 @@ where
     I: Iterator<Item = Result<FetchedSeries, E>> + Send,
     E: std::error::Error + Send + Sync + 'static,
 {
+    let chunks = match Stream::of(chunks) {
+        Stream::Single(None) => return Ok(()),
+        Stream::Single(Some(chunk)) => {
+            let mut text = Vec::new();
+            format_chunk(format, &chunk?, &mut text)?;
+            return write(&text);
+        }
+        Stream::Several(head, rest) => head.into_iter().chain(rest),
+    };
     let (pool_tx, pool_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
     for _ in 0..BUFFERS {
         pool_tx
@@ -211,8 +243,8 @@ where
 const AHEAD: usize = 2;
 
 /// Runs `chunks` (the decoding) on a thread of its own, at most [`AHEAD`] chunks ahead of
-/// `consume`, which takes them in order on the calling thread. Returning early stops the
-/// decoding (its channel closes).
+/// `consume`, which takes them in order on the calling thread; a single chunk is decoded on
+/// the calling thread. Returning early stops the decoding (its channel closes).
 fn read_ahead<I, E, R>(
     chunks: I,
     consume: impl FnOnce(&mut dyn Iterator<Item = Result<FetchedSeries, E>>) -> R,
@@ -221,6 +253,10 @@ where
     I: Iterator<Item = Result<FetchedSeries, E>> + Send,
     E: Send,
 {
+    let chunks = match Stream::of(chunks) {
+        Stream::Single(chunk) => return consume(&mut chunk.into_iter()),
+        Stream::Several(head, rest) => head.into_iter().chain(rest),
+    };
     let (tx, rx) = mpsc::sync_channel(AHEAD);
     std::thread::scope(|scope| {
         scope.spawn(move || {
