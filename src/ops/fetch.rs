@@ -209,7 +209,7 @@ pub struct FetchedBars {
     store: Store,
     targets: VecDeque<FillTarget>,
     /// Per stock symbol, what its bars go through on the way out (absent: served raw).
-    adjusters: HashMap<Symbol, Arc<Adjuster>>,
+    adjusters: HashMap<Symbol, Adjuster>,
     current: Option<(FillTarget, SeriesScan)>,
 }
 
@@ -413,7 +413,7 @@ pub async fn fetch(
         };
         let adjuster = Adjuster::new(actions, symbol.as_str(), adjustment, today, close_before);
         if !adjuster.is_identity() {
-            series.adjusters.insert(symbol.clone(), Arc::new(adjuster));
+            series.adjusters.insert(symbol.clone(), adjuster);
         }
     }
     check_adjustable(store, &targets, &series.adjusters)?;
@@ -431,7 +431,7 @@ pub async fn fetch(
 fn check_adjustable(
     store: &Store,
     targets: &[FillTarget],
-    adjusters: &HashMap<Symbol, Arc<Adjuster>>,
+    adjusters: &HashMap<Symbol, Adjuster>,
 ) -> Result<(), Error> {
     for target in targets {
         let Some(adjuster) = adjusters.get(&target.key.symbol) else {

@@ -1,5 +1,6 @@
-//! Links the `barkeep` executable as position-dependent (non-PIE) on Linux, where the
-//! toolchain's default is a position-independent executable (issue 24).
+//! The package's build script (`build` in Cargo.toml), not a module of the library: links
+//! the `barkeep` executable as position-dependent (non-PIE) on Linux, where the toolchain's
+//! default is a position-independent executable (issue 24).
 //!
 //! A PIE must be relocated by the dynamic loader at every start: the release binary carries
 //! 58,966 relative relocations, which touch (and copy) every page of `.data.rel.ro`, about
@@ -16,7 +17,7 @@
 #![allow(clippy::print_stdout)]
 
 fn main() {
-    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/build.rs");
     println!("cargo:rerun-if-env-changed=BARKEEP_BUILD_PIE");
     let linux = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
     let keep_pie = std::env::var("BARKEEP_BUILD_PIE").is_ok_and(|v| v == "1");
