@@ -27,8 +27,10 @@
 //! - [`events`]: what the core reports while it works.
 //! - [`error_chain`]: an error and its causes as text, flattened once for every caller.
 //! - [`interrupt`]: Ctrl-C and SIGTERM as a value the core watches, to commit before it stops.
+//! - [`blocking_tasks`]: blocking work on tokio's blocking threads, counted while it runs.
 
 pub mod api;
+pub mod blocking_tasks;
 pub mod cache;
 pub mod cli;
 pub mod error_chain;

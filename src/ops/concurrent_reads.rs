@@ -27,7 +27,7 @@ where
         .map(|item| {
             let read = read.clone();
             async move {
-                tokio::task::spawn_blocking(move || read(item))
+                crate::blocking_tasks::spawn(move || read(item))
                     .await
                     .map_err(Error::from)
                     .and_then(|r| r)

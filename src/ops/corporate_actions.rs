@@ -111,7 +111,7 @@ pub async fn refresh_each(
         // An index that cannot be read only costs requests.
         let (index, etags) = {
             let store = store.clone();
-            tokio::task::spawn_blocking(move || {
+            crate::blocking_tasks::spawn(move || {
                 let index = ledger_index::read(&store).unwrap_or_default();
                 // A listing that fails leaves every ledger to be read.
                 (index, ledger::etags(&store).ok().flatten())
@@ -215,7 +215,7 @@ pub async fn refresh_each(
                 .iter()
                 .map(|s| stored_ledgers.remove(s))
                 .collect();
-            let written = tokio::task::spawn_blocking(move || {
+            let written = crate::blocking_tasks::spawn(move || {
                 let asked = (request.start, request.end);
                 let mut added = 0;
                 let mut checks: Vec<Recorded> = Vec::with_capacity(request.symbols.len());
@@ -300,7 +300,7 @@ pub async fn refresh_each(
         let symbols: Vec<Symbol> = checks.iter().map(|(s, _, _)| s.clone()).collect();
         let store = store.clone();
         let recorded =
-            tokio::task::spawn_blocking(move || ledger_index::record(&store, checks)).await?;
+            crate::blocking_tasks::spawn(move || ledger_index::record(&store, checks)).await?;
         if let Err(e) = recorded {
             failures.push(RefreshFailure {
                 symbols,
@@ -332,7 +332,9 @@ pub async fn load(
 ) -> Result<Vec<(Symbol, Option<Ledger>)>, Error> {
     let index = {
         let store = store.clone();
-        std::sync::Arc::new(tokio::task::spawn_blocking(move || ledger_index::read(&store)).await??)
+        std::sync::Arc::new(
+            crate::blocking_tasks::spawn(move || ledger_index::read(&store)).await??,
+        )
     };
     let store = store.clone();
     map_blocking(symbols.to_vec(), move |symbol| {

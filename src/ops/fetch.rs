@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use super::Error;
-use super::concurrent_reads::read_summaries;
+use super::concurrent_reads::{map_blocking, read_summaries};
 use super::corporate_actions::{self, MAX_AGE};
 use super::gap_fill::{self, FillOptions, FillTarget, SeriesStatus};
 use crate::api::Client;
@@ -30,7 +30,7 @@ use crate::market::{
     Adjustments, AssetClass, Bar, Closing, CorporateAction, Feed, Interval, NEW_YORK, Symbol,
     Timeframe, When,
 };
-use crate::parquet_files::metadata::format_instant;
+use crate::parquet_files::metadata::{SeriesMetadata, format_instant};
 use crate::parquet_files::read::FileSummary;
 use crate::parquet_files::record_batch::BarColumns;
 
@@ -184,9 +184,19 @@ pub struct Fetched {
 }
 
 /// Whether `target` asks past the end of its series' ticker; the closing when it does.
-fn ended(target: &FillTarget, summary: Option<&FileSummary>) -> Option<(SeriesKey, Closing)> {
-    let closing = summary?.metadata.closed.as_ref()?;
+fn ended(target: &FillTarget, stored: Option<&SeriesMetadata>) -> Option<(SeriesKey, Closing)> {
+    let closing = stored?.closed.as_ref()?;
     (target.range.end > closing.end).then(|| (target.key.clone(), closing.clone()))
+}
+
+/// [`ended`] for every target, in order.
+fn ended_all(
+    targets: &[FillTarget],
+    stored: &[Option<SeriesMetadata>],
+) -> Vec<(SeriesKey, Closing)> {
+    (targets.iter().zip(stored))
+        .filter_map(|(t, m)| ended(t, m.as_ref()))
+        .collect()
 }
 
 /// A series served `--offline` up to its last answer from Alpaca, short of the requested end.
@@ -292,18 +302,20 @@ pub async fn fetch(
     interrupt: &Interrupt,
 ) -> Result<Fetched, Error> {
     if adjustment.is_raw() {
-        let (reach, ended) =
+        if client.is_some() {
             ensure_cached(store, client, targets.clone(), now, observer, interrupt).await?;
-        // Offline, `ensure_cached` has just read every footer: nothing wrote since.
-        let (series, ended) = match client {
-            None => (FetchedBars::unchecked(store, targets), ended),
-            Some(_) => read(store, targets).await?,
+        }
+        // Offline, the footers read for the stream are the ones checked for holes.
+        let (series, stored) = read(store, targets.clone()).await?;
+        let reach = match client {
+            None => offline_reach(&targets, &stored, now)?,
+            Some(_) => Vec::new(),
         };
         return Ok(Fetched {
             series,
             ledgers: Vec::new(),
             reach,
-            ended,
+            ended: ended_all(&targets, &stored),
         });
     }
     let mut stocks: Vec<Symbol> = targets
@@ -391,9 +403,10 @@ pub async fn fetch(
             None => fill.push(close.clone()),
         }
     }
-    let (mut reach, _) = ensure_cached(store, client, fill, now, observer, interrupt).await?;
+    let mut reach = ensure_cached(store, client, fill, now, observer, interrupt).await?;
     reach.retain(|r| targets.iter().any(|t| t.key == r.key));
-    let (mut series, ended) = read(store, targets.clone()).await?;
+    let (mut series, stored) = read(store, targets.clone()).await?;
+    let ended = ended_all(&targets, &stored);
     let mut close_series: BTreeMap<Symbol, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
     for chunk in read(store, closes.into_values().collect())
         .await?
@@ -509,9 +522,15 @@ async fn ensure_cached(
     now: DateTime<Utc>,
     observer: Arc<dyn Observer>,
     interrupt: &Interrupt,
-) -> Result<(Vec<CachedThrough>, Vec<(SeriesKey, Closing)>), Error> {
+) -> Result<Vec<CachedThrough>, Error> {
     let Some(client) = client else {
-        return check_offline(store, targets, now).await;
+        let keys = targets.iter().map(|t| t.key.clone()).collect();
+        let mut stored = Vec::with_capacity(targets.len());
+        for (target, summary) in targets.iter().zip(read_summaries(store, keys).await) {
+            let summary = summary.map_err(|e| series_error(target.key.clone(), e))?;
+            stored.push(summary.map(|s| s.metadata));
+        }
+        return offline_reach(&targets, &stored, now);
     };
     let options = FillOptions {
         now,
@@ -534,39 +553,33 @@ async fn ensure_cached(
             source: Box::new(source),
         });
     }
-    Ok((Vec::new(), Vec::new()))
+    Ok(Vec::new())
 }
 
-/// The `--offline` check of [`ensure_cached`].
-async fn check_offline(
-    store: &Store,
-    targets: Vec<FillTarget>,
+/// The `--offline` check: every target is served up to its series' last answer from Alpaca
+/// (`stored`: each target's series metadata, `None` when not cached). Fails naming every
+/// series that is absent or holds unanswered ranges before that point; returns those that
+/// reach past it.
+fn offline_reach(
+    targets: &[FillTarget],
+    stored: &[Option<SeriesMetadata>],
     now: DateTime<Utc>,
-) -> Result<(Vec<CachedThrough>, Vec<(SeriesKey, Closing)>), Error> {
-    let keys = targets.iter().map(|t| t.key.clone()).collect();
-    let summaries: Vec<_> = targets
-        .into_iter()
-        .zip(read_summaries(store, keys).await)
-        .collect();
+) -> Result<Vec<CachedThrough>, Error> {
     let mut missing = Vec::new();
     let mut reach = Vec::new();
     let mut noted = std::collections::HashSet::new();
-    let mut ends = Vec::new();
-    for (target, summary) in summaries {
-        let summary = summary.map_err(|e| series_error(target.key.clone(), e))?;
-        let end = ended(&target, summary.as_ref());
+    for (target, stored) in targets.iter().zip(stored) {
         // Past the end of its ticker, a series is served up to it: no note of its reach.
-        let ticker_end = end.as_ref().map(|(_, c)| c.end);
-        ends.extend(end);
-        let key = target.key;
-        let mut known = summary
+        let ticker_end = ended(target, stored.as_ref()).map(|(_, c)| c.end);
+        let key = target.key.clone();
+        let mut known = stored
             .as_ref()
-            .map(|s| s.metadata.coverage.clone())
+            .map(|s| s.coverage.clone())
             .unwrap_or_default();
-        if let Some(s) = &summary {
-            known.insert_all(&s.metadata.provisional);
+        if let Some(s) = stored {
+            known.insert_all(&s.provisional);
         }
-        let (Some(summary), Some(through)) = (summary, known.intervals().last().map(|i| i.end))
+        let (Some(stored), Some(through)) = (stored, known.intervals().last().map(|i| i.end))
         else {
             missing.push(format!("{} {} (not cached)", key.symbol, key.timeframe));
             continue;
@@ -598,30 +611,63 @@ async fn check_offline(
             reach.push(CachedThrough {
                 key,
                 through,
-                updated_at: summary.metadata.updated_at,
+                updated_at: stored.updated_at,
             });
         }
     }
     if !missing.is_empty() {
         return Err(Error::Offline(missing.join("; ")));
     }
-    Ok((reach, ends))
+    Ok(reach)
 }
 
-/// The stored bars of each target's range, streamed from the cache after every footer was
-/// checked.
+/// The stored bars of each target's range, streamed from the cache, and each target's series
+/// metadata (`None`: not cached). Every footer is checked before this returns, so a damaged
+/// or foreign file fails before the first bar. The first target's file is opened for its
+/// stream at once, so its footer is read and decoded once, for the check and the stream (a
+/// loop fetching one series per call reads its file once: issue 24); the other footers are
+/// read concurrently, and their files opened when the stream reaches them.
 async fn read(
     store: &Store,
     targets: Vec<FillTarget>,
-) -> Result<(FetchedBars, Vec<(SeriesKey, Closing)>), Error> {
-    // Every footer is checked (concurrently) before the first bar is served.
-    let keys = targets.iter().map(|t| t.key.clone()).collect();
-    let mut ends = Vec::new();
-    for (t, summary) in targets.iter().zip(read_summaries(store, keys).await) {
-        let summary = summary.map_err(|e| series_error(t.key.clone(), e))?;
-        ends.extend(ended(t, summary.as_ref()));
+) -> Result<(FetchedBars, Vec<Option<SeriesMetadata>>), Error> {
+    enum Opened {
+        Stream(Option<SeriesScan>),
+        Footer(Option<FileSummary>),
     }
-    Ok((FetchedBars::unchecked(store, targets), ends))
+    let jobs: Vec<(usize, FillTarget)> = targets.iter().cloned().enumerate().collect();
+    let reader = store.clone();
+    let opened = map_blocking(jobs, move |(i, target)| {
+        Ok(if i == 0 {
+            Opened::Stream(reader.scan_bars(&target.key, Some(target.range))?)
+        } else {
+            Opened::Footer(reader.read_summary(&target.key)?)
+        })
+    })
+    .await;
+    let mut stored = Vec::with_capacity(targets.len());
+    let mut first = None;
+    for (target, opened) in targets.iter().zip(opened) {
+        match opened.map_err(|e| series_error(target.key.clone(), e))? {
+            Opened::Stream(scan) => {
+                stored.push(scan.as_ref().map(|s| s.metadata.clone()));
+                first = scan;
+            }
+            Opened::Footer(summary) => stored.push(summary.map(|s| s.metadata)),
+        }
+    }
+    let mut series = FetchedBars::unchecked(store, targets);
+    if let Some(scan) = first {
+        let target = series
+            .targets
+            .pop_front()
+            .expect("the scan is the first target's");
+        series.current = Some((target, scan));
+    } else {
+        // Not cached: nothing to stream for it.
+        series.targets.pop_front();
+    }
+    Ok((series, stored))
 }
 
 impl FetchedBars {

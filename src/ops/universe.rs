@@ -57,7 +57,7 @@ pub async fn assets(
 ) -> Result<AssetsOutcome, Error> {
     let cached = {
         let store = store.clone();
-        tokio::task::spawn_blocking(move || assets_list::read(&store, universe)).await??
+        crate::blocking_tasks::spawn(move || assets_list::read(&store, universe)).await??
     };
     if let Some(list) = &cached
         && list.fetched_today(now)
@@ -75,7 +75,7 @@ pub async fn assets(
                 assets: answer.assets,
             };
             let (store, written) = (store.clone(), list.clone());
-            tokio::task::spawn_blocking(move || assets_list::write(&store, &written)).await??;
+            crate::blocking_tasks::spawn(move || assets_list::write(&store, &written)).await??;
             Ok(AssetsOutcome {
                 list,
                 source: ListSource::Asked {

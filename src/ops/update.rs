@@ -57,7 +57,7 @@ pub struct UpdatePlan {
 pub async fn plan(store: &Store, options: &UpdateOptions) -> Result<UpdatePlan, Error> {
     let cached = {
         let store = store.clone();
-        tokio::task::spawn_blocking(move || store.list()).await??
+        crate::blocking_tasks::spawn(move || store.list()).await??
     };
     let keys: Vec<SeriesKey> = if options.symbols.is_empty() {
         let filter = SeriesFilter {
@@ -186,7 +186,7 @@ pub async fn dry_run(
     now: DateTime<Utc>,
 ) -> Result<DryRun, Error> {
     let (store, targets) = (store.clone(), plan.targets.clone());
-    tokio::task::spawn_blocking(move || planned_requests(&store, &targets, now))
+    crate::blocking_tasks::spawn(move || planned_requests(&store, &targets, now))
         .await
         .map_err(|e| Error::Task(e.to_string()))
 }
@@ -362,7 +362,7 @@ pub async fn update(
     let (ledgers, endings) = match refreshed {
         Ok((report, ledgers)) if options.interrupt.signal().is_none() => {
             let (store, now, wait) = (store.clone(), options.now, options.wait_for_locks);
-            let endings = tokio::task::spawn_blocking(move || {
+            let endings = crate::blocking_tasks::spawn(move || {
                 symbol_endings::apply(&store, &ledgers, &stock_keys, now, wait)
             })
             .await?;

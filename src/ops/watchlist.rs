@@ -44,7 +44,7 @@ pub struct Watchlist {
 /// once (issue 20).
 pub async fn read(path: &Path) -> Result<Watchlist, WatchlistError> {
     let path: PathBuf = path.to_owned();
-    tokio::task::spawn_blocking(move || read_blocking(&path))
+    crate::blocking_tasks::spawn(move || read_blocking(&path))
         .await
         .map_err(|e| WatchlistError(format!("reading the watchlist failed: {e}")))?
 }

@@ -264,7 +264,7 @@ async fn write_output(
             None => Ok(()),
         }
     };
-    tokio::task::spawn_blocking(move || match &output {
+    crate::blocking_tasks::spawn(move || match &output {
         Some(path) => {
             let format = format.unwrap_or(BarFormat::Csv);
             output_file::write(path, force, &printer, |out| {

@@ -129,7 +129,7 @@ pub(super) async fn close_delisted(
     wait_for_locks: bool,
 ) -> anyhow::Result<usize> {
     let (store, now) = (ctx.store.clone(), ctx.now);
-    let closed = tokio::task::spawn_blocking(move || {
+    let closed = crate::blocking_tasks::spawn(move || {
         op::close_delisted(&store, &list, &keys, now, wait_for_locks)
     })
     .await??;

@@ -509,7 +509,7 @@ impl Engine<'_> {
             let task_key = key.clone();
             // The blocking task owns everything it needs, so a run stopped by a signal still
             // finishes this write under the lock before the process exits.
-            let result = tokio::task::spawn_blocking(move || {
+            let result = crate::blocking_tasks::spawn(move || {
                 let lock = store.lock(&task_key, wait)?;
                 store.commit(&task_key, &lock, update, now)
             })
