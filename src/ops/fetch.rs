@@ -302,11 +302,15 @@ pub async fn fetch(
     interrupt: &Interrupt,
 ) -> Result<Fetched, Error> {
     if adjustment.is_raw() {
-        if client.is_some() {
+        // The footers read for the stream say whether anything is missing: a fetch the cache
+        // answers whole reads each of its files once (issue 24). Offline, they are the ones
+        // checked for holes.
+        let (mut series, mut stored) = read(store, targets.clone()).await?;
+        if client.is_some() && !answered(&targets, &stored, now) {
+            drop(series);
             ensure_cached(store, client, targets.clone(), now, observer, interrupt).await?;
+            (series, stored) = read(store, targets.clone()).await?;
         }
-        // Offline, the footers read for the stream are the ones checked for holes.
-        let (series, stored) = read(store, targets.clone()).await?;
         let reach = match client {
             None => offline_reach(&targets, &stored, now)?,
             Some(_) => Vec::new(),
@@ -554,6 +558,16 @@ async fn ensure_cached(
         });
     }
     Ok(Vec::new())
+}
+
+/// Whether the cache answers every target whole as stored (`stored`: each target's series
+/// metadata, `None` when not cached): a fill would ask nothing, and would have nothing to
+/// report (no range beyond the market calendar's years).
+fn answered(targets: &[FillTarget], stored: &[Option<SeriesMetadata>], now: DateTime<Utc>) -> bool {
+    targets.iter().zip(stored).all(|(target, stored)| {
+        let plan = gap_fill::plan_stored(target, stored.as_ref(), now);
+        plan.asks.is_empty() && !plan.beyond_calendar
+    })
 }
 
 /// The `--offline` check: every target is served up to its series' last answer from Alpaca

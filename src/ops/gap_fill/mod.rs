@@ -28,7 +28,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 pub use engine::{COMMIT_EVERY_BARS, COMMITS_IN_FLIGHT};
-pub use plan::{Batch, batch, plan, plan_concurrently};
+pub use plan::{Batch, batch, plan, plan_concurrently, plan_stored};
 
 use super::Error;
 use crate::api::Client;

@@ -15,6 +15,7 @@ use crate::events::{Event, Observer};
 use crate::market::{Feed, Interval, Symbol, Timeframe};
 use crate::ops::Error;
 use crate::ops::concurrent_reads::map_blocking;
+use crate::parquet_files::metadata::SeriesMetadata;
 
 /// One request to send: symbols that miss exactly the same interval.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,22 +29,37 @@ pub struct Batch {
 /// The gaps of one target, from the coverage in the cache, shaped by the market calendar.
 fn plan_one(store: &Store, target: &FillTarget, now: DateTime<Utc>) -> Result<GapPlan, Error> {
     let summary = store.read_summary(&target.key)?;
+    Ok(plan_stored(
+        target,
+        summary.as_ref().map(|s| &s.metadata),
+        now,
+    ))
+}
+
+/// The gaps of one target given its series' metadata as stored (`None`: not cached): what a
+/// fill would ask for it. A caller that has read the footer already (a fetch about to stream
+/// the series) learns from this whether a fill is needed at all.
+pub fn plan_stored(
+    target: &FillTarget,
+    stored: Option<&SeriesMetadata>,
+    now: DateTime<Utc>,
+) -> GapPlan {
     // Nothing is asked at or after the end of a closed series' ticker (issue 23).
-    let end = summary
-        .as_ref()
-        .and_then(|s| s.metadata.closed.as_ref())
+    let end = stored
+        .and_then(|s| s.closed.as_ref())
         .map_or(target.range.end, |c| c.end.min(target.range.end));
     let Some(range) = Interval::new(target.range.start, end) else {
-        return Ok(GapPlan::default());
+        return GapPlan::default();
     };
-    let coverage = summary.map(|s| s.metadata.coverage).unwrap_or_default();
-    Ok(plan_asks(
+    let empty = crate::market::IntervalSet::default();
+    let coverage = stored.map_or(&empty, |s| &s.coverage);
+    plan_asks(
         range,
-        &coverage,
+        coverage,
         now,
         target.key.timeframe,
         target.key.asset_class(),
-    ))
+    )
 }
 
 /// The gaps of each target, from the coverage in the cache, shaped by the market calendar
