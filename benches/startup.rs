@@ -8,6 +8,13 @@
 //! The API URL points at a closed port: a fetch that sent a request would fail, so every
 //! successful run proves the cache answered alone.
 //!
+//! The targets are checked on the linker's own output (`target/release/barkeep`). One more
+//! contender, reported but not checked, runs the cached fetch from a copy of that binary,
+//! as `cargo install` places one: on this machine's kernel the page cache holds a file
+//! written by `cp` in larger folios than the linker's many small writes leave, so the copy
+//! maps its code in fewer page faults (about 0.6 ms less per run, measured; after
+//! `drop_caches` both read back alike).
+//!
 //! A plain `harness = false` binary, like the other benches.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -90,8 +97,10 @@ fn main() {
     let series = cache.join("stocks/sip/1Day/AAA.parquet");
     assert!(series.is_file(), "{} is the series", series.display());
 
-    let barkeep = |args: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_barkeep"));
+    let installed = dir.path().join("barkeep");
+    std::fs::copy(env!("CARGO_BIN_EXE_barkeep"), &installed).unwrap();
+    let run = |binary: &Path, args: &[&str]| {
+        let mut cmd = Command::new(binary);
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("BARKEEP_CACHE_DIR", &cache)
@@ -103,6 +112,7 @@ fn main() {
             .args(args);
         cmd
     };
+    let barkeep = |args: &[&str]| run(Path::new(env!("CARGO_BIN_EXE_barkeep")), args);
     let fetch = [
         "fetch",
         "AAA",
@@ -114,7 +124,7 @@ fn main() {
         "2025-06-30",
     ];
     let offline = [&fetch[..], &["--offline"]].concat();
-    let mut runs: [(&str, MakeCommand, Vec<Duration>); 4] = [
+    let mut runs: [(&str, MakeCommand, Vec<Duration>); 5] = [
         (
             "cat of the series file",
             Box::new(|| {
@@ -139,6 +149,11 @@ fn main() {
             Box::new(|| barkeep(&offline)),
             Vec::new(),
         ),
+        (
+            "fetch, installed copy",
+            Box::new(|| run(&installed, &fetch)),
+            Vec::new(),
+        ),
     ];
     // Warm the page cache and the binary, then take turns.
     for (_, make, _) in &runs {
@@ -153,7 +168,7 @@ fn main() {
         .iter()
         .map(|(name, _, samples)| (*name, median(samples.clone())))
         .collect();
-    println!("whole process, median of {ROUNDS} rounds (each round runs all four in turn):");
+    println!("whole process, median of {ROUNDS} rounds (each round runs all five in turn):");
     for (name, wall) in &medians {
         println!("  {name:<26} {}", ms(*wall));
     }
@@ -170,7 +185,8 @@ fn main() {
         version <= Duration::from_millis(2),
         format!("--version <= 2 ms: {}", ms(version)),
     );
-    for (name, wall) in &medians[2..] {
+    // The installed copy (last) is reported, not checked.
+    for (name, wall) in &medians[2..4] {
         check(
             *wall <= Duration::from_millis(3),
             format!("{name} <= 3 ms: {}", ms(*wall)),
