@@ -695,3 +695,240 @@ impl FetchedBars {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::api::{ClientConfig, RetryPolicy};
+    use crate::cache::backend::{CommitSummary, Compaction, LeftoverTemp, Recovered, SeriesUpdate};
+    use crate::cache::local_dir::LocalDir;
+    use crate::cache::lock::SeriesLock;
+    use crate::cache::{CacheBackend, Error as CacheError};
+    use crate::events::Silent;
+    use crate::market::Volume;
+
+    /// A directory cache that counts how often a series' footer is read: as a summary, or
+    /// to stream its bars.
+    #[derive(Debug)]
+    struct Counting {
+        dir: LocalDir,
+        summaries: Arc<AtomicUsize>,
+        scans: Arc<AtomicUsize>,
+    }
+
+    impl CacheBackend for Counting {
+        fn root(&self) -> &Path {
+            self.dir.root()
+        }
+        fn location(&self, key: &SeriesKey) -> PathBuf {
+            self.dir.location(key)
+        }
+        fn lock(&self, key: &SeriesKey, wait: bool) -> Result<SeriesLock, CacheError> {
+            self.dir.lock(key, wait)
+        }
+        fn recover(&self, key: &SeriesKey) -> Result<Recovered, CacheError> {
+            self.dir.recover(key)
+        }
+        fn read_summary(&self, key: &SeriesKey) -> Result<Option<FileSummary>, CacheError> {
+            self.summaries.fetch_add(1, Ordering::SeqCst);
+            self.dir.read_summary(key)
+        }
+        fn scan_bars(
+            &self,
+            key: &SeriesKey,
+            range: Option<Interval>,
+        ) -> Result<Option<SeriesScan>, CacheError> {
+            self.scans.fetch_add(1, Ordering::SeqCst);
+            self.dir.scan_bars(key, range)
+        }
+        fn commit(
+            &self,
+            key: &SeriesKey,
+            lock: &SeriesLock,
+            update: SeriesUpdate,
+            now: DateTime<Utc>,
+        ) -> Result<CommitSummary, CacheError> {
+            self.dir.commit(key, lock, update, now)
+        }
+        fn replace(
+            &self,
+            key: &SeriesKey,
+            metadata: &SeriesMetadata,
+            bars: &[Bar],
+        ) -> Result<(), CacheError> {
+            self.dir.replace(key, metadata, bars)
+        }
+        fn compact(
+            &self,
+            key: &SeriesKey,
+            lock: &SeriesLock,
+            force: bool,
+        ) -> Result<Compaction, CacheError> {
+            self.dir.compact(key, lock, force)
+        }
+        fn list_sized(&self) -> Result<Vec<(SeriesKey, u64)>, CacheError> {
+            self.dir.list_sized()
+        }
+        fn size(&self, key: &SeriesKey) -> Result<Option<u64>, CacheError> {
+            self.dir.size(key)
+        }
+        fn remove(&self, key: &SeriesKey, lock: SeriesLock) -> Result<u64, CacheError> {
+            self.dir.remove(key, lock)
+        }
+        fn remove_lock(&self, lock: SeriesLock) -> Result<(), CacheError> {
+            self.dir.remove_lock(lock)
+        }
+        fn leftovers(&self) -> Result<Vec<LeftoverTemp>, CacheError> {
+            self.dir.leftovers()
+        }
+        fn orphan_journals(&self) -> Result<Vec<LeftoverTemp>, CacheError> {
+            self.dir.orphan_journals()
+        }
+        fn remove_leftover(&self, temp: &LeftoverTemp) -> Result<bool, CacheError> {
+            self.dir.remove_leftover(temp)
+        }
+        fn tidy(&self) {
+            self.dir.tidy();
+        }
+        fn conflicts(&self) -> Option<u64> {
+            self.dir.conflicts()
+        }
+        fn document_location(&self, relative: &Path) -> PathBuf {
+            self.dir.document_location(relative)
+        }
+        fn lock_document(&self, relative: &Path, wait: bool) -> Result<SeriesLock, CacheError> {
+            self.dir.lock_document(relative, wait)
+        }
+        fn read_document(&self, relative: &Path) -> Result<Option<Vec<u8>>, CacheError> {
+            self.dir.read_document(relative)
+        }
+        fn write_document(
+            &self,
+            relative: &Path,
+            bytes: &[u8],
+            lock: &SeriesLock,
+        ) -> Result<(), CacheError> {
+            self.dir.write_document(relative, bytes, lock)
+        }
+        fn remove_document(&self, relative: &Path, lock: SeriesLock) -> Result<bool, CacheError> {
+            self.dir.remove_document(relative, lock)
+        }
+        fn list_documents(&self, dir: &Path) -> Result<Vec<String>, CacheError> {
+            self.dir.list_documents(dir)
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    /// A year of daily bars of `symbol` at midnight New York (winter time), answered from a
+    /// day before its first bar to a day after its last.
+    fn cache_a_year(store: &Store, symbol: &str) -> SeriesKey {
+        let key = SeriesKey::new(symbol.parse().unwrap(), Feed::Sip, Timeframe::ONE_DAY);
+        let first = utc("2025-01-01T05:00:00Z");
+        let bars: Vec<Bar> = (0..365)
+            .map(|i| Bar {
+                timestamp: first + TimeDelta::days(i),
+                open: 100.0,
+                high: 101.0,
+                low: 99.0,
+                close: 100.5,
+                volume: Volume::Shares(1_000),
+                trade_count: 10,
+                vwap: 100.25,
+            })
+            .collect();
+        let span = Interval::new(first - TimeDelta::days(1), first + TimeDelta::days(365));
+        let span = span.unwrap();
+        let lock = store.lock(&key, true).unwrap();
+        let update = SeriesUpdate {
+            bars,
+            answered: vec![span],
+            covered: vec![span],
+            closing: None,
+            withdrawn: Vec::new(),
+            renamed_from: None,
+        };
+        (store.commit(&key, &lock, update, utc("2026-01-02T00:00:00Z"))).unwrap();
+        key
+    }
+
+    /// A client whose requests would fail (nothing listens on port 9).
+    fn unreachable_client(now: DateTime<Utc>) -> Client {
+        let config = ClientConfig {
+            base_url: "http://127.0.0.1:9".to_owned(),
+            credentials: None,
+            retry: RetryPolicy::default(),
+            requests_per_minute: 200,
+            connect_timeout: std::time::Duration::from_secs(1),
+            read_timeout: std::time::Duration::from_secs(1),
+            now,
+            interrupt: Interrupt::never(),
+        };
+        Client::new(config, Arc::new(Silent)).unwrap()
+    }
+
+    /// What a shell loop relies on (issue 24): a fetch the cache answers whole reads each
+    /// series' footer once, online or offline, and never builds the HTTP client; with more
+    /// than one series, every footer is still read before the first bar.
+    #[tokio::test]
+    async fn a_fetch_the_cache_answers_reads_each_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (summaries, scans) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let store = Store::with_backend(Counting {
+            dir: LocalDir::new(dir.path().to_path_buf()),
+            summaries: summaries.clone(),
+            scans: scans.clone(),
+        });
+        let aaa = cache_a_year(&store, "AAA");
+        let bbb = cache_a_year(&store, "BBB");
+        let now = utc("2026-01-01T00:00:00Z");
+        let range = Interval::new(utc("2025-01-01T05:00:00Z"), utc("2025-07-01T04:00:00Z"));
+        let target = |key: &SeriesKey| FillTarget {
+            key: key.clone(),
+            range: range.unwrap(),
+        };
+        let client = unreachable_client(now);
+        for online in [false, true] {
+            for keys in [vec![&aaa], vec![&aaa, &bbb]] {
+                summaries.store(0, Ordering::SeqCst);
+                scans.store(0, Ordering::SeqCst);
+                let targets: Vec<FillTarget> = keys.iter().map(|k| target(k)).collect();
+                let fetched = fetch(
+                    &store,
+                    online.then_some(&client),
+                    targets,
+                    Adjustments::RAW,
+                    now,
+                    Arc::new(Silent),
+                    &Interrupt::never(),
+                )
+                .await
+                .unwrap();
+                let read_before_streaming =
+                    summaries.load(Ordering::SeqCst) + scans.load(Ordering::SeqCst);
+                assert_eq!(
+                    read_before_streaming,
+                    keys.len(),
+                    "online {online}, {} series: every footer read once before the first bar",
+                    keys.len()
+                );
+                let bars: usize = fetched.series.map(|c| c.unwrap().bars.len()).sum();
+                assert_eq!(bars, 181 * keys.len(), "half a year of daily bars each");
+                assert_eq!(
+                    summaries.load(Ordering::SeqCst) + scans.load(Ordering::SeqCst),
+                    2 * keys.len() - 1,
+                    "the first series is streamed from the read that checked it"
+                );
+                assert!(fetched.reach.is_empty() && fetched.ended.is_empty());
+            }
+        }
+        assert!(!client.http_built(), "nothing was asked of Alpaca");
+    }
+}
