@@ -433,7 +433,11 @@ pub async fn fetch(
             series.adjusters.insert(symbol.clone(), adjuster);
         }
     }
-    check_adjustable(store, &targets, &series.adjusters)?;
+    let refused = refused_stretches(&targets, &series.adjusters);
+    if !refused.is_empty() {
+        let store = store.clone();
+        crate::blocking_tasks::spawn(move || check_adjustable(&store, refused)).await??;
+    }
     Ok(Fetched {
         series,
         ledgers: uses,
@@ -442,32 +446,38 @@ pub async fn fetch(
     })
 }
 
-/// Fails, before any bar is served, when a target holds a bar its adjuster cannot move: a
-/// bar stamped before the last action that cannot be applied (see
-/// [`Adjuster::fails_before`]). Reads only the first chunk of that stretch of each series.
-fn check_adjustable(
-    store: &Store,
+/// Per target whose adjuster cannot move every bar it may hold, the stretch of its range
+/// before the last action that cannot be applied (see [`Adjuster::fails_before`]), and that
+/// action's error.
+fn refused_stretches(
     targets: &[FillTarget],
     adjusters: &HashMap<Symbol, Adjuster>,
+) -> Vec<(SeriesKey, Interval, adjustment::AdjustmentError)> {
+    targets
+        .iter()
+        .filter_map(|target| {
+            let (boundary, source) = adjusters.get(&target.key.symbol)?.fails_before()?;
+            let stretch = Interval::new(target.range.start, target.range.end.min(boundary))?;
+            Some((target.key.clone(), stretch, source))
+        })
+        .collect()
+}
+
+/// Fails, before any bar is served, when a series holds a bar in its refused stretch (see
+/// [`refused_stretches`]). Reads only the first chunk of each stretch; a blocking read, run
+/// off the async threads.
+fn check_adjustable(
+    store: &Store,
+    refused: Vec<(SeriesKey, Interval, adjustment::AdjustmentError)>,
 ) -> Result<(), Error> {
-    for target in targets {
-        let Some(adjuster) = adjusters.get(&target.key.symbol) else {
-            continue;
-        };
-        let Some((boundary, source)) = adjuster.fails_before() else {
-            continue;
-        };
-        let Some(stretch) = Interval::new(target.range.start, target.range.end.min(boundary))
-        else {
-            continue;
-        };
-        let scan = (store.scan_bars(&target.key, Some(stretch)))
-            .map_err(|e| series_error(target.key.clone(), e))?;
+    for (key, stretch, source) in refused {
+        let scan =
+            (store.scan_bars(&key, Some(stretch))).map_err(|e| series_error(key.clone(), e))?;
         for chunk in scan.into_iter().flatten() {
-            let chunk = chunk.map_err(|e| series_error(target.key.clone(), e))?;
+            let chunk = chunk.map_err(|e| series_error(key.clone(), e))?;
             if !chunk.is_empty() {
                 return Err(Error::Adjustment {
-                    symbol: target.key.symbol.clone(),
+                    symbol: key.symbol,
                     source,
                 });
             }
