@@ -10,10 +10,10 @@
 //!
 //! The targets are checked on the linker's own output (`target/release/barkeep`). One more
 //! contender, reported but not checked, runs the cached fetch from a copy of that binary,
-//! as `cargo install` places one: on this machine's kernel the page cache holds a file
-//! written by `cp` in larger folios than the linker's many small writes leave, so the copy
-//! maps its code in fewer page faults (about 0.6 ms less per run, measured; after
-//! `drop_caches` both read back alike).
+//! as `cargo install` places one. On this machine the copy ran about 0.6 ms faster per call
+//! than the linker's output, byte for byte the same (most likely the page cache holds a
+//! file written by `cp` in larger folios, so its code maps in fewer faults); after
+//! `drop_caches` both read back alike.
 //!
 //! A plain `harness = false` binary, like the other benches.
 
