@@ -671,14 +671,25 @@ async fn read(
     .await;
     let mut stored = Vec::with_capacity(targets.len());
     let mut first = None;
+    let mut failed: Vec<(SeriesKey, Error)> = Vec::new();
     for (target, opened) in targets.iter().zip(opened) {
-        match opened.map_err(|e| series_error(target.key.clone(), e))? {
-            Opened::Stream(scan) => {
+        match opened {
+            Ok(Opened::Stream(scan)) => {
                 stored.push(scan.as_ref().map(|s| s.metadata.clone()));
                 first = scan;
             }
-            Opened::Footer(summary) => stored.push(summary.map(|s| s.metadata)),
+            Ok(Opened::Footer(summary)) => stored.push(summary.map(|s| s.metadata)),
+            Err(e) => failed.push((target.key.clone(), e)),
         }
+    }
+    // Every series that failed is named, not only the first (issue 20).
+    let mut failed = failed.into_iter();
+    if let Some((key, source)) = failed.next() {
+        return Err(Error::Series {
+            key,
+            others: failed.map(|(key, _)| key).collect(),
+            source: Box::new(source),
+        });
     }
     let mut series = FetchedBars::unchecked(store, targets);
     if let Some(scan) = first {
@@ -937,6 +948,48 @@ mod tests {
                     "the first series is streamed from the read that checked it"
                 );
                 assert!(fetched.reach.is_empty() && fetched.ended.is_empty());
+            }
+        }
+        assert!(!client.http_built(), "nothing was asked of Alpaca");
+    }
+
+    /// Two damaged series: the fetch fails before any bar, naming both (issue 20), online
+    /// or offline, and asks Alpaca nothing.
+    #[tokio::test]
+    async fn every_damaged_series_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let keys = [cache_a_year(&store, "AAA"), cache_a_year(&store, "BBB")];
+        for key in &keys {
+            std::fs::write(store.path(key), b"PAR1 not a parquet file PAR1").unwrap();
+        }
+        let now = utc("2026-01-01T00:00:00Z");
+        let range = Interval::new(utc("2025-01-01T05:00:00Z"), utc("2025-07-01T04:00:00Z"));
+        let client = unreachable_client(now);
+        for online in [false, true] {
+            let targets = (keys.iter())
+                .map(|key| FillTarget {
+                    key: key.clone(),
+                    range: range.unwrap(),
+                })
+                .collect();
+            let failed = fetch(
+                &store,
+                online.then_some(&client),
+                targets,
+                Adjustments::RAW,
+                now,
+                Arc::new(Silent),
+                &Interrupt::never(),
+            )
+            .await;
+            match failed {
+                Err(Error::Series { key, others, .. }) => {
+                    assert_eq!(key, keys[0], "online {online}");
+                    assert_eq!(others, vec![keys[1].clone()], "online {online}");
+                }
+                Err(other) => panic!("online {online}: {other}"),
+                Ok(_) => panic!("online {online}: damaged files were served"),
             }
         }
         assert!(!client.http_built(), "nothing was asked of Alpaca");
