@@ -895,6 +895,26 @@ mod tests {
         Client::new(config, Arc::new(Silent)).unwrap()
     }
 
+    /// [`fetch`] of raw bars, nothing reported, never interrupted.
+    async fn fetch_raw(
+        store: &Store,
+        client: Option<&Client>,
+        targets: Vec<FillTarget>,
+        now: DateTime<Utc>,
+    ) -> Result<Fetched, Error> {
+        let observer = Arc::new(Silent);
+        fetch(
+            store,
+            client,
+            targets,
+            Adjustments::RAW,
+            now,
+            observer,
+            &Interrupt::never(),
+        )
+        .await
+    }
+
     /// What a shell loop relies on (issue 24): a fetch the cache answers whole reads each
     /// series' footer once, online or offline, and never builds the HTTP client; with more
     /// than one series, every footer is still read before the first bar.
@@ -921,17 +941,9 @@ mod tests {
                 summaries.store(0, Ordering::SeqCst);
                 scans.store(0, Ordering::SeqCst);
                 let targets: Vec<FillTarget> = keys.iter().map(|k| target(k)).collect();
-                let fetched = fetch(
-                    &store,
-                    online.then_some(&client),
-                    targets,
-                    Adjustments::RAW,
-                    now,
-                    Arc::new(Silent),
-                    &Interrupt::never(),
-                )
-                .await
-                .unwrap();
+                let fetched = fetch_raw(&store, online.then_some(&client), targets, now)
+                    .await
+                    .unwrap();
                 let read_before_streaming =
                     summaries.load(Ordering::SeqCst) + scans.load(Ordering::SeqCst);
                 assert_eq!(
@@ -973,16 +985,7 @@ mod tests {
                     range: range.unwrap(),
                 })
                 .collect();
-            let failed = fetch(
-                &store,
-                online.then_some(&client),
-                targets,
-                Adjustments::RAW,
-                now,
-                Arc::new(Silent),
-                &Interrupt::never(),
-            )
-            .await;
+            let failed = fetch_raw(&store, online.then_some(&client), targets, now).await;
             match failed {
                 Err(Error::Series { key, others, .. }) => {
                     assert_eq!(key, keys[0], "online {online}");
