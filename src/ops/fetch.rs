@@ -305,12 +305,19 @@ pub async fn fetch(
         // The footers read for the stream say whether anything is missing: a fetch the cache
         // answers whole reads each of its files once (issue 24). Offline, they are the ones
         // checked for holes.
-        let (mut series, mut stored) = read(store, targets.clone()).await?;
-        if client.is_some() && !answered(&targets, &stored, now) {
-            drop(series);
+        // A footer that fails to read goes through the fill too, which still fills the
+        // other series before it fails naming every series that failed.
+        let mut opened = read(store, targets.clone()).await;
+        let fill = match &opened {
+            Ok((_, stored)) => !answered(&targets, stored, now),
+            Err(_) => true,
+        };
+        if client.is_some() && fill {
+            drop(opened);
             ensure_cached(store, client, targets.clone(), now, observer, interrupt).await?;
-            (series, stored) = read(store, targets.clone()).await?;
+            opened = read(store, targets.clone()).await;
         }
+        let (series, stored) = opened?;
         let reach = match client {
             None => offline_reach(&targets, &stored, now)?,
             Some(_) => Vec::new(),

@@ -123,6 +123,14 @@ fn verify_finds_damaged_files_and_fetch_refuses_them() {
         .assert_stderr_contains(&path.display().to_string())
         .assert_stderr_contains(&format!("barkeep prune {symbol} -t 1Day"));
     }
+    // A damaged series fails the fetch, but the healthy one beside it is still filled.
+    env.run("fetch AAPL NVDA --start 2024-01-01 --end 2024-06-30")
+        .failure(1)
+        .assert_stdout_empty()
+        .assert_stderr_contains(&aapl.display().to_string());
+    env.run("fetch -q NVDA --start 2024-06-01 --end 2024-06-30 --offline")
+        .success()
+        .assert_stdout_contains("NVDA,2024-06-03T04:00:00Z");
     // The recovery the hint gives works.
     env.run("prune AAPL -t 1Day").success();
     env.run("fetch -q AAPL --start 2024-01-01 --end 2024-03-31")
