@@ -5,8 +5,8 @@
 //! Why count: when a run ends, its runtime either waits for its blocking threads to finish
 //! (`shutdown_timeout`), or leaves them to the process exit (`shutdown_background`). Waiting
 //! is what keeps a commit that a failure or a signal left running from being cut off. But
-//! when nothing runs, waiting only wakes idle threads to join them: about half a millisecond
-//! of every shell-loop call (issue 24). [`in_flight`] tells the two apart.
+//! when nothing runs, waiting only wakes idle threads to join them: 0.3-0.5 ms of every
+//! shell-loop call in a micro-benchmark (issue 24). [`in_flight`] tells the two apart.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

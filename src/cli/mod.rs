@@ -306,7 +306,7 @@ fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     } else if !workers && interrupt.signal().is_none() && crate::blocking_tasks::in_flight() == 0 {
         // Nothing left to finish: the blocking threads are idle, and on a current-thread
         // runtime no task runs after `block_on` to start another. Waking and joining them
-        // only delays the exit (about half a millisecond of a cached fetch, issue 24).
+        // only delays the exit (0.3-0.5 ms in a micro-benchmark, issue 24).
         runtime.shutdown_background();
     } else {
         // Give blocking tasks a moment, so a commit in progress when the signal arrived

@@ -289,6 +289,20 @@ fn series_error(key: SeriesKey, e: impl Into<Error>) -> Error {
     }
 }
 
+/// Fails with the first of `failed` when there is one, naming every other series that failed
+/// too, so none goes unnamed (issue 20).
+fn name_every_failure(failed: impl IntoIterator<Item = (SeriesKey, Error)>) -> Result<(), Error> {
+    let mut failed = failed.into_iter();
+    match failed.next() {
+        Some((key, source)) => Err(Error::Series {
+            key,
+            others: failed.map(|(key, _)| key).collect(),
+            source: Box::new(source),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Fills gaps (unless `client` is `None`: offline), then returns the requested bars, adjusted
 /// as asked, streamed from the cache (adjusted chunk by chunk). Crypto targets must come
 /// with [`Adjustments::RAW`].
@@ -303,10 +317,9 @@ pub async fn fetch(
 ) -> Result<Fetched, Error> {
     if adjustment.is_raw() {
         // The footers read for the stream say whether anything is missing: a fetch the cache
-        // answers whole reads each of its files once (issue 24). Offline, they are the ones
-        // checked for holes.
-        // A footer that fails to read goes through the fill too, which still fills the
-        // other series before it fails naming every series that failed.
+        // answers whole reads each of its files once (issue 24); offline, they are the ones
+        // checked for holes. Online, a footer that fails to read goes through the fill too,
+        // which still fills the other series before failing.
         let mut opened = read(store, targets.clone()).await;
         let fill = match &opened {
             Ok((_, stored)) => !answered(&targets, stored, now),
@@ -547,10 +560,14 @@ async fn ensure_cached(
     let Some(client) = client else {
         let keys = targets.iter().map(|t| t.key.clone()).collect();
         let mut stored = Vec::with_capacity(targets.len());
+        let mut failed = Vec::new();
         for (target, summary) in targets.iter().zip(read_summaries(store, keys).await) {
-            let summary = summary.map_err(|e| series_error(target.key.clone(), e))?;
-            stored.push(summary.map(|s| s.metadata));
+            match summary {
+                Ok(summary) => stored.push(summary.map(|s| s.metadata)),
+                Err(e) => failed.push((target.key.clone(), e)),
+            }
         }
+        name_every_failure(failed)?;
         return offline_reach(&targets, &stored, now);
     };
     let options = FillOptions {
@@ -563,17 +580,10 @@ async fn ensure_cached(
     if let Some(signal) = interrupt.signal() {
         return Err(Error::Interrupted(signal));
     }
-    let mut failed = outcomes.into_iter().filter_map(|o| match o.status {
+    name_every_failure(outcomes.into_iter().filter_map(|o| match o.status {
         SeriesStatus::Failed(source) => Some((o.key, source)),
         _ => None,
-    });
-    if let Some((key, source)) = failed.next() {
-        return Err(Error::Series {
-            key,
-            others: failed.map(|(key, _)| key).collect(),
-            source: Box::new(source),
-        });
-    }
+    }))?;
     Ok(Vec::new())
 }
 
@@ -689,15 +699,7 @@ async fn read(
             Err(e) => failed.push((target.key.clone(), e)),
         }
     }
-    // Every series that failed is named, not only the first (issue 20).
-    let mut failed = failed.into_iter();
-    if let Some((key, source)) = failed.next() {
-        return Err(Error::Series {
-            key,
-            others: failed.map(|(key, _)| key).collect(),
-            source: Box::new(source),
-        });
-    }
+    name_every_failure(failed)?;
     let mut series = FetchedBars::unchecked(store, targets);
     if let Some(scan) = first {
         let target = series
