@@ -3,6 +3,12 @@
 //! them (the shortest text that parses back to the same `f64`, never in exponent notation,
 //! `-0` for negative zero); timestamps as [`format_instant`] prints them. Nothing here
 //! allocates per bar.
+//!
+//! Nearly every row takes a fast path (issue 24): when its numbers are quotes (below 10^6,
+//! at most nine fraction digits, checked exactly) and its timestamp a whole second, the row
+//! is laid out by hand in a staging buffer, eight digits at a time in one register
+//! ([`eight_digits`]), with fixed-size copies and no call per field. Any other row goes
+//! through the general path, field by field, and comes out byte for byte the same.
 
 use chrono::{DateTime, Datelike, Utc};
 
@@ -28,6 +34,14 @@ pub(super) fn push_f64(out: &mut Vec<u8>, x: f64) {
     if push_short_decimal(out, x) {
         return;
     }
+    push_long_f64(out, x);
+}
+
+/// [`push_f64`] for what [`push_short_decimal`] does not cover: `ryu`'s digits, laid out as
+/// `Display` lays them out.
+#[cold]
+#[inline(never)]
+fn push_long_f64(out: &mut Vec<u8>, x: f64) {
     let mut buffer = ryu::Buffer::new();
     let text = buffer.format_finite(x).as_bytes();
     let (negative, unsigned) = match text.split_first() {
@@ -101,69 +115,243 @@ const POW10: [f64; 10] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 /// parse to the same `f64` (their spacing exceeds its precision), so the one found is the
 /// only, hence the closest, candidate.
 const SHORT_LIMIT: f64 = 1e15;
+/// Billionths in a unit: the fast path's nine fraction digits.
+const BILLION: u64 = 1_000_000_000;
+/// Added to a byte holding a digit's value (0-9), gives its ASCII code; ORed into `:` too,
+/// leaves it alone.
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
 
-/// The fast path for what markets quote (`187.15`, `0.0001`, `185.949847`): finds the fewest
-/// fraction digits `k <= 9` for which `m / 10^k` (`m` an integer below 10^15) is exactly `x`
-/// once rounded, and prints `m` with its point. That decimal parses back to `x` (the division
-/// and the parse both round the same rational to the nearest `f64`), and no decimal with fewer
-/// digits does, so it is the one `Display` prints. Returns false, writing nothing, otherwise.
-///
-/// Below 10^6, `x * 10^9` is within 0.2 of such an `m * 10^(9 - k)` when one exists, so
-/// rounding it and dropping its trailing zeros finds `m` and `k` with one multiplication and
-/// one division to check.
+/// The eight decimal digits of `n` (below 10^8, leading zeros kept) as the bytes of a
+/// little-endian `u64`, most significant digit first: each byte holds a digit's value (0-9),
+/// not yet its ASCII code. Computed in one register, four lanes at a time (issue 24: the
+/// export's hot loop; a table of digit pairs written byte by byte and read back cost a stall
+/// per number).
+fn eight_digits(n: u64) -> u64 {
+    debug_assert!(n < 100_000_000);
+    // Two 32-bit lanes of four digits; the high four in the low lane (first in memory).
+    let fours = (n / 10_000) | ((n % 10_000) << 32);
+    // Each lane split into two 16-bit lanes of two digits: below 10^4, x / 100 is
+    // (x * 10486) >> 20, and the products stay inside their lanes.
+    let hundreds = ((fours * 10_486) >> 20) & 0x0000_007F_0000_007F;
+    let pairs = hundreds | (fours - hundreds * 100) << 16;
+    // Each pair split into two 8-bit lanes of one digit: below 100, x / 10 is (x * 103) >> 10.
+    let tens = ((pairs * 103) >> 10) & 0x000F_000F_000F_000F;
+    tens | (pairs - tens * 10) << 8
+}
+
+/// How many leading zeros the digits of [`eight_digits`] have (8 for zero).
+fn leading_zero_digits(digits: u64) -> usize {
+    // A non-zero digit's byte has at most three trailing zero bits.
+    (digits.trailing_zeros() / 8) as usize
+}
+
+/// How many trailing zeros the digits of [`eight_digits`] have (8 for zero).
+fn trailing_zero_digits(digits: u64) -> usize {
+    // A digit's byte has at least four leading zero bits, a non-zero one at most seven.
+    (digits.leading_zeros() / 8) as usize
+}
+
+/// Appends `N` zero bytes to `out` and returns where they start and the bytes themselves, to
+/// be written in place and cut to length with `truncate`: the hot loop writes each number
+/// straight into the chunk's text, in whole words, with no copy through the stack and no call
+/// to `memcpy` (issue 24).
+fn room<const N: usize>(out: &mut Vec<u8>) -> (usize, &mut [u8; N]) {
+    let start = out.len();
+    out.extend_from_slice(&[0; N]);
+    let room = <&mut [u8; N]>::try_from(&mut out[start..]).expect("N bytes were appended");
+    (start, room)
+}
+
+/// The fast path for what markets quote (`187.15`, `0.0001`, `185.949847`, `-0`): appends
+/// the text of `x` when it has at most nine fraction digits and fewer than 16 significant
+/// ones, laid out by hand, and returns true; returns false, writing nothing, otherwise.
+#[inline]
 fn push_short_decimal(out: &mut Vec<u8>, x: f64) -> bool {
-    let magnitude = x.abs();
-    if magnitude == 0.0 {
-        out.extend_from_slice(if x.is_sign_negative() { b"-0" } else { b"0" });
-        return true;
+    if x.abs() >= 1e6 {
+        return push_large_short_decimal(out, x);
     }
-    let (m, k) = if magnitude < 1e6 {
-        // Below 10^15, so exact as u64; adding 0.5 is exact too (below 2^52), so this
-        // rounds half up like `f64::round`, without a call into libm.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let mut m = (magnitude * 1e9 + 0.5) as u64;
-        let mut k = 9;
-        // Drop up to 9 trailing zeros in steps of 8, 4, 2 and 1 (fewer dependent divisions
-        // than one at a time: a price like 200.25 has seven).
-        for (step, unit) in [(8, 100_000_000), (4, 10_000), (2, 100), (1, 10)] {
-            if k >= step && m.is_multiple_of(unit) {
-                m /= unit;
-                k -= step;
-            }
+    let Some(decimal) = Decimal::of(x) else {
+        return false;
+    };
+    let (start, text) = room::<{ Decimal::ROOM }>(out);
+    let len = decimal.write(text);
+    out.truncate(start + len);
+    true
+}
+
+/// A number below 10^6 in magnitude with at most nine fraction digits, as billionths: what
+/// [`push_short_decimal`] writes.
+#[derive(Clone, Copy)]
+struct Decimal {
+    negative: bool,
+    nanos: u64,
+}
+
+impl Decimal {
+    /// Bytes [`Decimal::write`] may write (at most 17 of them are kept).
+    const ROOM: usize = 24;
+
+    /// `x` when it is such a number (not when it is not finite).
+    #[inline]
+    fn of(x: f64) -> Option<Self> {
+        let magnitude = x.abs();
+        if magnitude.is_nan() || magnitude >= 1e6 {
+            return None;
         }
-        #[allow(clippy::cast_precision_loss)]
-        if m as f64 / POW10[k] != magnitude {
-            return false;
-        }
-        (m, k)
-    } else {
-        let Some(found) = POW10.iter().enumerate().find_map(|(k, &scale)| {
-            let m = (magnitude * scale).round();
-            (m < SHORT_LIMIT && m / scale == magnitude).then_some((m, k))
-        }) else {
-            return false;
+        let nanos = if magnitude == 0.0 {
+            0
+        } else {
+            nanos_exactly(magnitude)?
         };
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        (found.0 as u64, found.1)
+        Some(Self {
+            negative: x.is_sign_negative(),
+            nanos,
+        })
+    }
+
+    /// Writes the text at the start of `text` (at least [`Decimal::ROOM`] bytes; what follows
+    /// its length is scratch); returns its length.
+    #[inline]
+    fn write(self, text: &mut [u8]) -> usize {
+        let text = &mut text[..Self::ROOM];
+        // Overwritten by the first digit when the number is positive.
+        text[0] = b'-';
+        let mut len = usize::from(self.negative);
+        if self.nanos.is_multiple_of(100_000) && self.nanos < 10_000 * BILLION {
+            // Most quotes: below 10^4 with at most four fraction digits, so one call to
+            // `eight_digits` finds them all, four before the point and four after it.
+            let digits = eight_digits(self.nanos / 100_000);
+            let (whole, fraction) = (digits & 0xFFFF_FFFF, (digits >> 32) as u32);
+            let leading = leading_zero_digits(whole).min(3);
+            text[len..len + 8]
+                .copy_from_slice(&((whole >> (8 * leading)) | ASCII_ZEROS).to_le_bytes());
+            len += 4 - leading;
+            if fraction != 0 {
+                text[len] = b'.';
+                text[len + 1..len + 5].copy_from_slice(&(fraction | 0x3030_3030).to_le_bytes());
+                len += 5 - (fraction.leading_zeros() / 8) as usize;
+            }
+            return len;
+        }
+        // Below 10^15: the high eight digits are the whole part (below 10^6, so its first
+        // digit is a zero) and the first fraction digit, the low eight the other fraction
+        // digits.
+        let (high, low) = (
+            eight_digits(self.nanos / 100_000_000),
+            eight_digits(self.nanos % 100_000_000),
+        );
+        let whole = high & 0x00FF_FFFF_FFFF_FFFF;
+        let first_fraction_digit = high >> 56;
+        // At least one digit (`0`) before the point.
+        let leading = leading_zero_digits(whole).min(6);
+        text[len..len + 8].copy_from_slice(&((whole >> (8 * leading)) | ASCII_ZEROS).to_le_bytes());
+        len += 7 - leading;
+        if first_fraction_digit != 0 || low != 0 {
+            text[len] = b'.';
+            text[len + 1..len + 9]
+                .copy_from_slice(&(low << 8 | first_fraction_digit | ASCII_ZEROS).to_le_bytes());
+            text[len + 9] = b'0' + (low >> 56) as u8;
+            // When `low` is zero, the first fraction digit is not: the fraction is that digit.
+            len += 2 + 8 - trailing_zero_digits(low);
+        }
+        len
+    }
+}
+
+/// Below this, [`write_integer`] writes an integer (any share count or number of trades).
+const INTEGER_LIMIT: u64 = 10_000_000_000_000_000;
+/// Bytes [`write_integer`] may write.
+const INTEGER_ROOM: usize = 16;
+
+/// Writes `n`, below [`INTEGER_LIMIT`], at the start of `text` (at least [`INTEGER_ROOM`]
+/// bytes; what follows its length is scratch), eight digits at a time as [`eight_digits`]
+/// finds them; returns its length.
+#[inline]
+fn write_integer(text: &mut [u8], n: u64) -> usize {
+    debug_assert!(n < INTEGER_LIMIT);
+    let text = &mut text[..INTEGER_ROOM];
+    let (high, low) = (n / 100_000_000, n % 100_000_000);
+    if high == 0 {
+        let digits = eight_digits(low);
+        let leading = leading_zero_digits(digits).min(7);
+        text[..8].copy_from_slice(&((digits >> (8 * leading)) | ASCII_ZEROS).to_le_bytes());
+        8 - leading
+    } else {
+        let digits = eight_digits(high);
+        let leading = leading_zero_digits(digits);
+        text[..8].copy_from_slice(&((digits >> (8 * leading)) | ASCII_ZEROS).to_le_bytes());
+        let rest = 8 - leading;
+        text[rest..rest + 8].copy_from_slice(&(eight_digits(low) | ASCII_ZEROS).to_le_bytes());
+        rest + 8
+    }
+}
+
+/// `magnitude * 10^9`, for a `magnitude` above zero and below 10^6, when that is an integer
+/// `n` whose decimal `n / 10^9` parses back to `magnitude`. Then that decimal, its trailing
+/// zeros dropped, is the one `Display` prints: no decimal with fewer digits parses back to
+/// it (it would be a multiple of 10^-9 too, and the range that parses to `magnitude` is
+/// narrower than 10^-9 below 10^6, so it holds one multiple at most).
+///
+/// `magnitude * 10^9`, rounded, is `n` when one exists: the product's rounding adds at most
+/// 1/16 to it, and `n / 10^9` is within 0.06 units of `magnitude * 10^9`. The check is exact,
+/// in integers: with `magnitude = s / 2^shift` (`s` its 53-bit significand), the decimal
+/// parses back to it when `|n / 10^9 - s / 2^shift|` is below half a unit of its last place,
+/// `2^-(shift + 1)`. Scaled by `2 * 10^9 * 2^shift` that is `|n * 2^(shift + 1) - 2 * 10^9 *
+/// s|` below `10^9`, both terms below 2^85 in `u128`. It is never equal (no tie to break):
+/// both terms are multiples of 2^10, and 10^9 is not. A power of two (the gap below it is
+/// half the gap above) or a subnormal takes the division instead, which rounds as the parse
+/// does.
+#[inline]
+fn nanos_exactly(magnitude: f64) -> Option<u64> {
+    debug_assert!(magnitude > 0.0 && magnitude < 1e6);
+    // Below 10^15, so exact as u64; adding 0.5 is exact too (below 2^52), so this rounds
+    // half up like `f64::round`, without a call into libm.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    // Through i64, one instruction on x86-64 (u64 takes several), exact below 2^63.
+    let n = (magnitude * 1e9 + 0.5) as i64 as u64;
+    if n == 0 {
+        return None;
+    }
+    let bits = magnitude.to_bits();
+    let (exponent, fraction) = ((bits >> 52) as i32, bits & ((1 << 52) - 1));
+    if exponent == 0 || fraction == 0 {
+        #[allow(clippy::cast_precision_loss)]
+        return (n as f64 / 1e9 == magnitude).then_some(n);
+    }
+    let significand = u128::from(fraction | 1 << 52);
+    // magnitude = significand / 2^shift; n >= 1 puts it above 2^-31, so shift <= 83.
+    let shift = 1075 - exponent;
+    debug_assert!((33..=83).contains(&shift));
+    let billion = u128::from(BILLION);
+    let distance = (u128::from(n) << (shift + 1)).abs_diff(significand * 2 * billion);
+    (distance < billion).then_some(n)
+}
+
+/// [`push_short_decimal`] from 10^6 up: the fewest fraction digits `k <= 9` for which
+/// `m / 10^k` (`m` an integer below 10^15) is exactly `x` once rounded. That decimal parses
+/// back to it (the division and the parse both round the same rational to the nearest
+/// `f64`), and none with fewer digits does.
+#[inline(never)]
+fn push_large_short_decimal(out: &mut Vec<u8>, x: f64) -> bool {
+    let magnitude = x.abs();
+    let Some((m, k)) = POW10.iter().enumerate().find_map(|(k, &scale)| {
+        let m = (magnitude * scale).round();
+        (m < SHORT_LIMIT && m / scale == magnitude).then_some((m, k))
+    }) else {
+        return false;
     };
     if x < 0.0 {
         out.push(b'-');
     }
-    // The digits of `m`, the point placed `k` digits from their end.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let mut buffer = itoa::Buffer::new();
-    let digits = buffer.format(m).as_bytes();
-    match digits.len().checked_sub(k) {
-        Some(0) | None => {
-            out.extend_from_slice(b"0.");
-            out.resize(out.len() + (k - digits.len()), b'0');
-            out.extend_from_slice(digits);
-        }
-        Some(whole) if k == 0 => out.extend_from_slice(&digits[..whole]),
-        Some(whole) => {
-            out.extend_from_slice(&digits[..whole]);
-            out.push(b'.');
-            out.extend_from_slice(&digits[whole..]);
-        }
+    // At least seven digits before the point: `m` is at least 10^6 * 10^k.
+    let digits = buffer.format(m as u64).as_bytes();
+    let (whole, fraction) = digits.split_at(digits.len() - k);
+    out.extend_from_slice(whole);
+    if k > 0 {
+        out.push(b'.');
+        out.extend_from_slice(fraction);
     }
     true
 }
@@ -222,8 +410,15 @@ impl<'a> Slices<'a> {
     }
 }
 
+/// Appends the digits of `n`.
 pub(super) fn push_u64(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    if n >= INTEGER_LIMIT {
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        return;
+    }
+    let (start, text) = room::<INTEGER_ROOM>(out);
+    let len = write_integer(text, n);
+    out.truncate(start + len);
 }
 
 /// Writes bars of one series; remembers the text of the last day it wrote, since a minute
@@ -250,7 +445,8 @@ impl BarText {
             out.extend_from_slice(format_instant(t).as_bytes());
             return;
         }
-        self.push_whole_second(out, t, seconds);
+        let second = self.second_of_day(seconds);
+        self.push_time(out, second);
     }
 
     /// Appends the instant `nanos` nanoseconds after the epoch as [`push_timestamp`]
@@ -258,56 +454,83 @@ impl BarText {
     ///
     /// [`push_timestamp`]: Self::push_timestamp
     pub(super) fn push_timestamp_nanos(&mut self, out: &mut Vec<u8>, nanos: i64) {
-        let (seconds, fraction) = (nanos.div_euclid(NANOS), nanos.rem_euclid(NANOS));
-        let t = || DateTime::from_timestamp_nanos(nanos);
-        if fraction != 0 || !(0..=LAST_FAST_SECOND).contains(&seconds) {
-            out.extend_from_slice(format_instant(t()).as_bytes());
-            return;
-        }
-        if seconds / DAY == self.day {
-            self.push_time_of_day(out, seconds);
-        } else {
-            self.push_whole_second(out, t(), seconds);
+        match self.whole_second_of_day(nanos) {
+            Some(second) => self.push_time(out, second),
+            None => out.extend_from_slice(
+                format_instant(DateTime::from_timestamp_nanos(nanos)).as_bytes(),
+            ),
         }
     }
 
-    /// `t`, on a whole second `seconds` after the epoch and before year 10000.
-    fn push_whole_second(&mut self, out: &mut Vec<u8>, t: DateTime<Utc>, seconds: i64) {
+    /// The second of its day of the instant `nanos` nanoseconds after the epoch, its day's
+    /// text cached, when it is a whole second between 1970 and 9999 (else `None`).
+    #[inline]
+    fn whole_second_of_day(&mut self, nanos: i64) -> Option<u64> {
+        let (seconds, fraction) = (nanos.div_euclid(NANOS), nanos.rem_euclid(NANOS));
+        (fraction == 0 && (0..=LAST_FAST_SECOND).contains(&seconds))
+            .then(|| self.second_of_day(seconds))
+    }
+
+    /// The second of its day of `seconds` after the epoch (before year 10000), its day's text
+    /// cached.
+    #[inline]
+    fn second_of_day(&mut self, seconds: i64) -> u64 {
         let day = seconds / DAY;
         if day != self.day {
-            let date = t.date_naive();
-            let (year, month, mday) = (date.year() as u32, date.month(), date.day());
-            let digit = |n: u32| b'0' + (n % 10) as u8;
-            self.date = [
-                digit(year / 1000),
-                digit(year / 100),
-                digit(year / 10),
-                digit(year),
-                b'-',
-                digit(month / 10),
-                digit(month),
-                b'-',
-                digit(mday / 10),
-                digit(mday),
-                b'T',
-            ];
-            self.day = day;
+            self.cache_day(day);
         }
-        self.push_time_of_day(out, seconds);
+        (seconds % DAY) as u64
     }
 
-    /// The cached date, then the time of day of `seconds` (a whole second on that date).
-    fn push_time_of_day(&self, out: &mut Vec<u8>, seconds: i64) {
-        let second = seconds % DAY;
-        out.extend_from_slice(&self.date);
-        let (h, m, s) = (second / 3600, second / 60 % 60, second % 60);
-        let two = |n: i64| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
-        out.extend_from_slice(&two(h));
-        out.push(b':');
-        out.extend_from_slice(&two(m));
-        out.push(b':');
-        out.extend_from_slice(&two(s));
-        out.push(b'Z');
+    #[cold]
+    fn cache_day(&mut self, day: i64) {
+        let date = DateTime::from_timestamp(day * DAY, 0)
+            .expect("a day before year 10000")
+            .date_naive();
+        let (year, month, mday) = (date.year() as u32, date.month(), date.day());
+        let digit = |n: u32| b'0' + (n % 10) as u8;
+        self.date = [
+            digit(year / 1000),
+            digit(year / 100),
+            digit(year / 10),
+            digit(year),
+            b'-',
+            digit(month / 10),
+            digit(month),
+            b'-',
+            digit(mday / 10),
+            digit(mday),
+            b'T',
+        ];
+        self.day = day;
+    }
+
+    /// Appends the cached date and the time of day `second` (a second on that date).
+    fn push_time(&self, out: &mut Vec<u8>, second: u64) {
+        let (_, text) = room::<{ Self::TIME }>(out);
+        self.write_time(text, second);
+    }
+
+    /// Bytes [`BarText::write_time`] writes: `2024-01-02T14:30:00Z`.
+    const TIME: usize = 20;
+
+    /// Writes the cached date and the time of day `second` (a second on that date) at the
+    /// start of `text`.
+    #[inline]
+    fn write_time(&self, text: &mut [u8], second: u64) {
+        let text = &mut text[..Self::TIME];
+        // `00hhmmss` as digits, then `hh:mm:ss`: each pair moved to its place, the colons
+        // put between them.
+        let digits =
+            eight_digits(second / 3600 * 10_000 + second / 60 % 60 * 100 + second % 60) >> 16;
+        let time = (digits & 0xFFFF)
+            | (digits & 0xFFFF_0000) << 8
+            | (digits & 0xFFFF_0000_0000) << 16
+            | u64::from(b':') << 16
+            | u64::from(b':') << 40;
+        text[..11].copy_from_slice(&self.date);
+        text[11..19].copy_from_slice(&(time | ASCII_ZEROS).to_le_bytes());
+        text[19] = b'Z';
     }
 
     /// What [`Self::push_csv`] writes for each row of `columns`, read from the columns.
@@ -317,31 +540,27 @@ impl BarText {
         symbol: &[u8],
         columns: &BarColumns,
     ) {
-        let c = Slices::of(columns);
-        for (i, &t) in c.ts.iter().enumerate() {
-            out.extend_from_slice(symbol);
-            out.push(b',');
-            self.push_timestamp_nanos(out, t);
-            push_fields(out, &c.fields(i), &CSV);
-        }
+        self.push_rows::<Csv>(out, &RowStart::new([symbol, b","].concat()), columns);
     }
 
-    /// What [`Self::push_json`] writes for each row of `columns`, read from the columns, each
-    /// object preceded by `before` and followed by `after`.
+    /// What [`Self::push_json`] writes for each row of `columns`, read from the columns: as
+    /// NDJSON lines (each object followed by a newline) when `lines`, else as elements of a
+    /// JSON array (each preceded by `,\n`).
     pub(super) fn push_json_columns(
         &mut self,
         out: &mut Vec<u8>,
         symbol_json: &[u8],
         columns: &BarColumns,
-        (before, after): (&[u8], &[u8]),
+        lines: bool,
     ) {
-        let c = Slices::of(columns);
-        for (i, &t) in c.ts.iter().enumerate() {
-            out.extend_from_slice(before);
-            push_json_symbol(out, symbol_json);
-            self.push_timestamp_nanos(out, t);
-            push_fields(out, &c.fields(i), &JSON);
-            out.extend_from_slice(after);
+        let before: &[u8] = if lines { b"" } else { b",\n" };
+        let mut start = before.to_vec();
+        push_json_symbol(&mut start, symbol_json);
+        let start = RowStart::new(start);
+        if lines {
+            self.push_rows::<JsonLine>(out, &start, columns);
+        } else {
+            self.push_rows::<JsonObject>(out, &start, columns);
         }
     }
 
@@ -350,7 +569,7 @@ impl BarText {
         out.extend_from_slice(symbol);
         out.push(b',');
         self.push_timestamp(out, bar.timestamp);
-        push_fields(out, &Fields::of(bar), &CSV);
+        push_fields::<Csv>(out, &Fields::of(bar));
     }
 
     /// One JSON object, without separator or newline; `symbol_json` is the symbol already
@@ -358,7 +577,151 @@ impl BarText {
     pub(super) fn push_json(&mut self, out: &mut Vec<u8>, symbol_json: &[u8], bar: &Bar) {
         push_json_symbol(out, symbol_json);
         self.push_timestamp(out, bar.timestamp);
-        push_fields(out, &Fields::of(bar), &JSON);
+        push_fields::<JsonObject>(out, &Fields::of(bar));
+    }
+
+    /// Each row of `columns`: `start`, the timestamp, the fields laid out as `L`.
+    fn push_rows<L: Layout>(&mut self, out: &mut Vec<u8>, start: &RowStart, columns: &BarColumns) {
+        let c = Slices::of(columns);
+        let mut staged = Staged::new();
+        for (i, &t) in c.ts.iter().enumerate() {
+            let fields = c.fields(i);
+            if !self.stage_short_row::<L>(&mut staged, out, start, t, &fields) {
+                staged.flush(out);
+                start.push_to(out);
+                self.push_timestamp_nanos(out, t);
+                push_fields::<L>(out, &fields);
+            }
+        }
+        staged.flush(out);
+    }
+
+    /// The fast path of a row, taken by nearly every bar: when the row's start fits its
+    /// padding, the timestamp is a whole second and every number is a [`Decimal`] or an
+    /// integer below [`INTEGER_LIMIT`], writes the whole row into `staged` (which may first
+    /// hand what it holds to `out`) and returns true; else returns false, writing nothing.
+    #[inline]
+    fn stage_short_row<L: Layout>(
+        &mut self,
+        staged: &mut Staged,
+        out: &mut Vec<u8>,
+        start: &RowStart,
+        nanos: i64,
+        fields: &Fields,
+    ) -> bool {
+        let Some(row_start) = start.padded() else {
+            return false;
+        };
+        let Some(numbers) = ShortNumbers::of(fields) else {
+            return false;
+        };
+        let Some(second) = self.whole_second_of_day(nanos) else {
+            return false;
+        };
+        let text = staged.room(out);
+        text[..RowStart::PADDED].copy_from_slice(row_start);
+        let mut len = start.len();
+        self.write_time(&mut text[len..], second);
+        len += Self::TIME;
+        for (before, price) in L::BEFORE.iter().zip(numbers.prices) {
+            len += put(&mut text[len..], before);
+            len += price.write(&mut text[len..]);
+        }
+        len += put(&mut text[len..], L::BEFORE[4]);
+        len += match numbers.volume {
+            ShortVolume::Shares(n) => write_integer(&mut text[len..], n),
+            ShortVolume::Units(units) => units.write(&mut text[len..]),
+        };
+        len += put(&mut text[len..], L::BEFORE[5]);
+        len += write_integer(&mut text[len..], numbers.trades);
+        len += put(&mut text[len..], L::BEFORE[6]);
+        len += numbers.vwap.write(&mut text[len..]);
+        len += put(&mut text[len..], L::END);
+        staged.len += len;
+        true
+    }
+}
+
+/// Room [`BarText::stage_short_row`] takes for a row: its start ([`RowStart::PADDED`]), the
+/// timestamp, the longest layout's text (JSON: 68 bytes), five [`Decimal`]s of at most 17
+/// bytes and two integers of at most 16, with the room the last number writes beyond its
+/// text: under 280 bytes.
+const SHORT_ROW: usize = 320;
+
+/// Rows of the fast path gathered on the stack, and appended to the chunk's text a few
+/// kilobytes at a time: room for a row in a `Vec` must be zeroed first (a call to `memset`
+/// per row), room here was zeroed once.
+struct Staged {
+    bytes: [u8; Self::SIZE],
+    len: usize,
+}
+
+impl Staged {
+    const SIZE: usize = 8192;
+
+    fn new() -> Self {
+        Self {
+            bytes: [0; Self::SIZE],
+            len: 0,
+        }
+    }
+
+    /// Room for a row after what is staged, once what is staged is appended to `out` when
+    /// there is too little left.
+    #[inline]
+    fn room(&mut self, out: &mut Vec<u8>) -> &mut [u8; SHORT_ROW] {
+        if self.len > Self::SIZE - SHORT_ROW {
+            self.flush(out);
+        }
+        <&mut [u8; SHORT_ROW]>::try_from(&mut self.bytes[self.len..self.len + SHORT_ROW])
+            .expect("a row's room")
+    }
+
+    /// Appends what is staged to `out`.
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.bytes[..self.len]);
+        self.len = 0;
+    }
+}
+
+/// Writes `piece` at the start of `text`; returns its length.
+#[inline(always)]
+fn put(text: &mut [u8], piece: &[u8]) -> usize {
+    text[..piece.len()].copy_from_slice(piece);
+    piece.len()
+}
+
+/// The numbers of a row when [`BarText::stage_short_row`] can write them all.
+struct ShortNumbers {
+    prices: [Decimal; 4],
+    volume: ShortVolume,
+    trades: u64,
+    vwap: Decimal,
+}
+
+enum ShortVolume {
+    Shares(u64),
+    Units(Decimal),
+}
+
+impl ShortNumbers {
+    #[inline]
+    fn of(f: &Fields) -> Option<Self> {
+        let [open, high, low, close] = f.prices;
+        Some(Self {
+            prices: [
+                Decimal::of(open)?,
+                Decimal::of(high)?,
+                Decimal::of(low)?,
+                Decimal::of(close)?,
+            ],
+            volume: match f.volume {
+                Volume::Shares(n) => ShortVolume::Shares((n < INTEGER_LIMIT).then_some(n)?),
+                Volume::Units(x) => ShortVolume::Units(Decimal::of(x)?),
+            },
+            trades: (f.trades < INTEGER_LIMIT).then_some(f.trades)?,
+            vwap: Decimal::of(f.vwap)?,
+        })
     }
 }
 
@@ -383,59 +746,121 @@ impl Fields {
 
 /// How the fields after the timestamp are laid out: the text before each of them (open,
 /// high, low, close, volume, trade_count, vwap), after the last, and for a missing
-/// (non-finite) number.
-struct Layout {
-    before: [&'static [u8]; 7],
-    end: &'static [u8],
-    missing: &'static [u8],
+/// (non-finite) number. Constants of a type, not values, so that each piece is appended with
+/// a copy of a size known at compile time.
+trait Layout {
+    const BEFORE: [&'static [u8]; 7];
+    const END: &'static [u8];
+    const MISSING: &'static [u8];
 }
 
 /// `,open,high,low,close,volume,trade_count,vwap` and the newline; a missing number is an
 /// empty field.
-const CSV: Layout = Layout {
-    before: [b","; 7],
-    end: b"\n",
-    missing: b"",
-};
+struct Csv;
+
+impl Layout for Csv {
+    const BEFORE: [&'static [u8]; 7] = [b","; 7];
+    const END: &'static [u8] = b"\n";
+    const MISSING: &'static [u8] = b"";
+}
 
 /// The rest of a JSON object after its timestamp's text, to its closing brace; a missing
 /// number is `null`.
-const JSON: Layout = Layout {
-    before: [
-        b"\",\"open\":",
-        b",\"high\":",
-        b",\"low\":",
-        b",\"close\":",
-        b",\"volume\":",
-        b",\"trade_count\":",
-        b",\"vwap\":",
-    ],
-    end: b"}",
-    missing: b"null",
-};
+struct JsonObject;
 
-fn push_fields(out: &mut Vec<u8>, f: &Fields, layout: &Layout) {
-    let number = |out: &mut Vec<u8>, x: f64| {
+/// The keys of a JSON object's fields after its timestamp, with what separates them.
+const JSON_BEFORE: [&[u8]; 7] = [
+    b"\",\"open\":",
+    b",\"high\":",
+    b",\"low\":",
+    b",\"close\":",
+    b",\"volume\":",
+    b",\"trade_count\":",
+    b",\"vwap\":",
+];
+
+impl Layout for JsonObject {
+    const BEFORE: [&'static [u8]; 7] = JSON_BEFORE;
+    const END: &'static [u8] = b"}";
+    const MISSING: &'static [u8] = b"null";
+}
+
+/// [`JsonObject`] and the newline that ends an NDJSON line.
+struct JsonLine;
+
+impl Layout for JsonLine {
+    const BEFORE: [&'static [u8]; 7] = JSON_BEFORE;
+    const END: &'static [u8] = b"}\n";
+    const MISSING: &'static [u8] = b"null";
+}
+
+#[inline]
+fn push_fields<L: Layout>(out: &mut Vec<u8>, f: &Fields) {
+    let number = |out: &mut Vec<u8>, before: &[u8], x: f64| {
+        out.extend_from_slice(before);
         if x.is_finite() {
             push_f64(out, x);
         } else {
-            out.extend_from_slice(layout.missing);
+            out.extend_from_slice(L::MISSING);
         }
     };
-    for (before, x) in layout.before.iter().zip(f.prices) {
-        out.extend_from_slice(before);
-        number(out, x);
-    }
-    out.extend_from_slice(layout.before[4]);
+    number(out, L::BEFORE[0], f.prices[0]);
+    number(out, L::BEFORE[1], f.prices[1]);
+    number(out, L::BEFORE[2], f.prices[2]);
+    number(out, L::BEFORE[3], f.prices[3]);
+    out.extend_from_slice(L::BEFORE[4]);
     match f.volume {
         Volume::Shares(n) => push_u64(out, n),
-        Volume::Units(x) => number(out, x),
+        Volume::Units(x) => {
+            if x.is_finite() {
+                push_f64(out, x);
+            } else {
+                out.extend_from_slice(L::MISSING);
+            }
+        }
     }
-    out.extend_from_slice(layout.before[5]);
+    out.extend_from_slice(L::BEFORE[5]);
     push_u64(out, f.trades);
-    out.extend_from_slice(layout.before[6]);
-    number(out, f.vwap);
-    out.extend_from_slice(layout.end);
+    number(out, L::BEFORE[6], f.vwap);
+    out.extend_from_slice(L::END);
+}
+
+/// The text every row of a chunk starts with (its symbol, and for JSON what comes before
+/// it). When it fits in [`RowStart::PADDED`] bytes, it is appended as all of them (a copy of
+/// a size known at compile time, no call to `memcpy`), then cut to its length.
+struct RowStart {
+    padded: [u8; Self::PADDED],
+    text: Vec<u8>,
+}
+
+impl RowStart {
+    const PADDED: usize = 64;
+
+    fn new(text: Vec<u8>) -> Self {
+        let mut padded = [0; Self::PADDED];
+        if let Some(start) = padded.get_mut(..text.len()) {
+            start.copy_from_slice(&text);
+        }
+        Self { padded, text }
+    }
+
+    /// The padded text, when it fits.
+    fn padded(&self) -> Option<&[u8; Self::PADDED]> {
+        (self.text.len() <= Self::PADDED).then_some(&self.padded)
+    }
+
+    fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    fn push_to(&self, out: &mut Vec<u8>) {
+        if self.text.len() <= Self::PADDED {
+            out.extend_from_slice(&self.padded);
+            out.truncate(out.len() - (Self::PADDED - self.text.len()));
+        } else {
+            out.extend_from_slice(&self.text);
+        }
+    }
 }
 
 /// A JSON object up to its timestamp's text.
@@ -490,6 +915,26 @@ mod tests {
         assert_eq!(text(1e-7), "0.0000001");
     }
 
+    #[test]
+    fn eight_digits_are_the_decimal_digits() {
+        let text = |n: u64| (eight_digits(n) | ASCII_ZEROS).to_le_bytes();
+        for n in (0..100_000)
+            .chain((0..100_000_000).step_by(9_973))
+            .chain([99_999_999])
+        {
+            assert_eq!(text(n), *format!("{n:08}").as_bytes(), "{n}");
+            let digits = eight_digits(n);
+            let shown = n.to_string();
+            if n != 0 {
+                assert_eq!(leading_zero_digits(digits), 8 - shown.len(), "{n}");
+                let trailing = shown.len() - shown.trim_end_matches('0').len();
+                assert_eq!(trailing_zero_digits(digits), trailing, "{n}");
+            }
+        }
+        assert_eq!(leading_zero_digits(eight_digits(0)), 8);
+        assert_eq!(trailing_zero_digits(eight_digits(0)), 8);
+    }
+
     proptest! {
         #[test]
         fn any_finite_number_prints_as_display_does(bits in any::<u64>()) {
@@ -502,6 +947,58 @@ mod tests {
         fn prices_print_as_display_does(cents in 0u64..10_000_000_000, scale in 0i32..12) {
             let x = cents as f64 / 10f64.powi(scale);
             prop_assert_eq!(text(x), x.to_string());
+        }
+
+        /// The values the fast path's exact check decides on: a decimal with nine fraction
+        /// digits, and the `f64`s on either side of the one it parses to (each of which the
+        /// decimal may or may not parse back to).
+        #[test]
+        fn neighbours_of_short_decimals_print_as_display_does(
+            nanos in 0u64..1_000_000_000_000_000,
+            negative in any::<bool>(),
+        ) {
+            let x = nanos as f64 / 1e9;
+            for y in [x, x.next_up(), x.next_down()] {
+                let y = if negative { -y } else { y };
+                prop_assert_eq!(text(y), y.to_string());
+            }
+        }
+
+        /// Quotes as markets write them: up to six digits before the point and nine after
+        /// it, the fast path's whole range.
+        #[test]
+        fn quotes_print_as_display_does(
+            whole in prop_oneof![0u64..10_000, 0u64..1_000_000],
+            digits in 0usize..=9,
+            fraction in any::<u64>(),
+            negative in any::<bool>(),
+        ) {
+            let fraction = fraction % 10u64.pow(digits as u32);
+            let sign = if negative { "-" } else { "" };
+            let x: f64 = format!("{sign}{whole}.{fraction:0>digits$}e0").parse().unwrap();
+            prop_assert_eq!(text(x), x.to_string());
+        }
+
+        #[test]
+        fn powers_of_two_and_their_neighbours_print_as_display_does(
+            power in -40i32..24,
+            offset in -3i64..=3,
+        ) {
+            let x = 2f64.powi(power);
+            let nanos = (x * 1e9).round() as i64 + offset;
+            let near = nanos.max(0) as f64 / 1e9;
+            for y in [x, x.next_up(), x.next_down(), near, near.next_up(), near.next_down()] {
+                prop_assert_eq!(text(y), y.to_string());
+            }
+        }
+
+        #[test]
+        fn integers_print_as_display_does(n in any::<u64>(), digits in 0u32..20) {
+            for n in [n, n % 10u64.pow(digits)] {
+                let mut out = b"x".to_vec();
+                push_u64(&mut out, n);
+                prop_assert_eq!(String::from_utf8(out).unwrap(), format!("x{n}"));
+            }
         }
 
         #[test]

@@ -122,12 +122,7 @@ fn format_chunk(format: BarFormat, chunk: &FetchedSeries, out: &mut Vec<u8>) -> 
         }
         (BarFormat::Ndjson | BarFormat::Json, ChunkBars::Columns(columns)) => {
             let symbol = serde_json::to_vec(symbol).expect("strings serialise");
-            let around: (&[u8], &[u8]) = if format == BarFormat::Ndjson {
-                (b"", b"\n")
-            } else {
-                (b",\n", b"")
-            };
-            text.push_json_columns(out, &symbol, columns, around);
+            text.push_json_columns(out, &symbol, columns, format == BarFormat::Ndjson);
         }
         (BarFormat::Ndjson, ChunkBars::Rows(bars)) => {
             let symbol = serde_json::to_vec(symbol).expect("strings serialise");
@@ -672,6 +667,45 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Rows of quotes, as nearly all are: they take the formatter's fast path, except
+        /// the few with a number or a timestamp it does not cover, and every row must come
+        /// out as the old writer printed it.
+        #[test]
+        fn quotes_print_as_the_old_writer(
+            bars in proptest::collection::vec(
+                (
+                    proptest::collection::vec((-100_000_000i64..100_000_000, 0i32..11), 5),
+                    proptest::prop_oneof![8 => 0u64..100_000_000, 1 => proptest::prelude::any::<u64>()],
+                    proptest::prop_oneof![8 => proptest::strategy::Just(0i64), 1 => 1i64..1_000_000_000],
+                ),
+                1..80,
+            ),
+            crypto in proptest::prelude::any::<bool>(),
+            seconds in 0i64..4_000_000_000,
+        ) {
+            let bars = bars
+                .iter()
+                .enumerate()
+                .map(|(i, (numbers, count, nanos))| {
+                    let n = |k: usize| numbers[k].0 as f64 / 10f64.powi(numbers[k].1);
+                    Bar {
+                        timestamp: DateTime::from_timestamp(seconds + i as i64 * 60, *nanos as u32).unwrap(),
+                        open: n(0),
+                        high: n(1),
+                        low: n(2),
+                        close: n(3),
+                        volume: if crypto { Volume::Units(n(4)) } else { Volume::Shares(*count) },
+                        trade_count: *count / 3,
+                        vwap: n(4) / 7.0,
+                    }
+                })
+                .collect();
+            let chunks = vec![series(if crypto { "ETH/USD" } else { "BRK.B" }, "1Min", bars)];
+            proptest::prop_assert_eq!(render_chunks(BarFormat::Csv, &chunks), reference::csv(&chunks));
+            proptest::prop_assert_eq!(render_chunks(BarFormat::Ndjson, &chunks), reference::ndjson(&chunks));
+            proptest::prop_assert_eq!(render_chunks(BarFormat::Json, &chunks), reference::json(&chunks));
+        }
+
         /// Many chunks, some empty, with random numbers: the parallel writer keeps their order
         /// and prints every bar as the old one did.
         #[test]
