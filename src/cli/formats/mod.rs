@@ -1,7 +1,8 @@
 //! One printer per output format, shared by every command that prints data on stdout, in
 //! the manner of ripgrep's `printer` crate: [`table`] (the one column aligner, for people),
 //! [`csv`] (the one escaper) and [`json`] (documents and one-line records), used by the bars
-//! of `fetch` ([`bars`], whose hot loop formats numbers in [`bar_text`]; its binary formats
+//! of `fetch` ([`bars`], whose hot loop formats rows in [`bar_text`] and their numbers in
+//! [`number_text`]; its binary formats
 //! are an Arrow IPC stream, [`arrow`], and a Parquet file, [`parquet`]), the listings,
 //! calendar and gaps of `inspect`, and the plans and reports of `update` and `prune`.
 //!
@@ -19,6 +20,7 @@ pub(crate) mod bar_text;
 pub(crate) mod bars;
 pub(crate) mod csv;
 pub(crate) mod json;
+pub(crate) mod number_text;
 pub(crate) mod parquet;
 pub(crate) mod table;
 
