@@ -1,7 +1,8 @@
 //! Reading many series at once. Each read is a blocking call (a footer from a file, or an
 //! object GET in a bucket); they run on tokio's blocking threads, at most
 //! [`READS_IN_FLIGHT`] at a time, and come back in the order asked. A bucket's reads overlap
-//! their latency this way, and a directory's footers are read on both cores. Commands that
+//! their latency this way, and a directory's footers are read on both cores. A single read
+//! of a directory cache is done on the calling thread. Commands that
 //! run outside the async runtime (`inspect`) use [`map_scoped`], the same bound on scoped
 //! threads.
 
@@ -23,6 +24,14 @@ where
     T: Send + 'static,
     R: Send + 'static,
 {
+    // A single read on the current-thread runtime (a directory cache: runs that reach a
+    // bucket use the multi-thread one) is done right here: a local footer takes less than
+    // starting a blocking thread for it (issue 24: a shell loop fetching one series a call).
+    let current_thread = tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::CurrentThread;
+    if items.len() == 1 && current_thread {
+        return items.into_iter().map(read).collect();
+    }
     futures::stream::iter(items)
         .map(|item| {
             let read = read.clone();

@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::{Running, TestEnv, mkfifo, run, signal, spawn, wait_until};
@@ -213,4 +213,27 @@ fn a_full_stdout_is_named_in_the_error() {
         .failure(1)
         .assert_stderr_contains("stdout")
         .assert_stderr_contains("No space left on device");
+}
+
+/// Stdout redirected to a regular file or `/dev/null`, as a shell loop's `> file` does: one
+/// series (one chunk) is written on the main thread, several on the writing thread (the first
+/// two chunks decoded before it starts); either way the bytes are those a pipe gets.
+#[test]
+fn stdout_redirected_to_a_file_gets_what_a_pipe_gets() {
+    let (env, csv) = cached();
+    let redirected = |line: &str, name: &str| {
+        let path = env.dir.path().join(name);
+        let mut cmd = env.command(line);
+        cmd.stdout(std::fs::File::create(&path).unwrap());
+        run(&mut cmd).success().assert_stderr_empty();
+        std::fs::read_to_string(&path).unwrap()
+    };
+    assert_eq!(redirected(&fetch("--offline -q"), "all.csv"), csv);
+    let one = "fetch NVDA -t 1Day --start 2023-01-01 --end 2023-12-31 --format csv --offline -q";
+    let piped = env.run(one).success().stdout;
+    assert!(piped.lines().count() > 240, "{piped}");
+    assert_eq!(redirected(one, "one.csv"), piped);
+    let mut cmd = env.command(one);
+    cmd.stdout(Stdio::null());
+    run(&mut cmd).success().assert_stderr_empty();
 }

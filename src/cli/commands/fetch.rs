@@ -244,13 +244,21 @@ pub async fn run(ctx: &Context, args: FetchArgs) -> anyhow::Result<()> {
 
 /// Writes the bars to `-o` or stdout. Output runs on a thread of its own: the runtime stays
 /// free to see Ctrl-C or SIGTERM, which the output notices between two chunks.
+///
+/// Except for an output of one chunk (up to 65,536 bars) to a stdout that no reader can
+/// stall (a regular file, `/dev/null`), on the current-thread runtime (a directory cache):
+/// its few milliseconds of work are done here, without starting a thread. With its footer
+/// read on this thread too (`map_blocking` of one read), a cached fetch of one series starts
+/// none: 0.4 ms of 3.3 in a shell loop (issue 24). There is no "between two chunks" in it for
+/// a signal to stop at, and a signal that arrives meanwhile still sets the exit status (the
+/// runtime sees it when this yields once the output is written).
 async fn write_output(
     ctx: &Context,
     output: Option<std::path::PathBuf>,
     force: bool,
     format: Option<BarFormat>,
     classes: Vec<AssetClass>,
-    series: impl Iterator<Item = Result<op::FetchedSeries, crate::ops::Error>> + Send + 'static,
+    mut series: impl Iterator<Item = Result<op::FetchedSeries, crate::ops::Error>> + Send + 'static,
 ) -> anyhow::Result<()> {
     let printer = ctx.printer.clone();
     let pace = environment::test_write_delay();
@@ -264,11 +272,59 @@ async fn write_output(
             None => Ok(()),
         }
     };
-    crate::blocking_tasks::spawn(move || match &output {
+    let current_thread = tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::CurrentThread;
+    let inline = output.is_none() && current_thread && stdout_cannot_stall();
+    // The caller has decoded the first chunk already; this decodes the second, if any.
+    let head: Vec<_> = if inline {
+        series.by_ref().take(2).collect()
+    } else {
+        Vec::new()
+    };
+    if inline && head.len() < 2 {
+        let written = write_to(
+            None,
+            force,
+            format,
+            &printer,
+            &classes,
+            head.into_iter(),
+            &stop,
+        );
+        tokio::task::yield_now().await;
+        return written;
+    }
+    crate::blocking_tasks::spawn(move || {
+        let series = head.into_iter().chain(series);
+        write_to(
+            output.as_deref(),
+            force,
+            format,
+            &printer,
+            &classes,
+            series,
+            &stop,
+        )
+    })
+    .await?
+}
+
+/// Writes `series` to `-o` (`output`) or stdout, in `format` or the default for the
+/// destination (a table on a terminal, else CSV). Blocks.
+fn write_to(
+    output: Option<&Path>,
+    force: bool,
+    format: Option<BarFormat>,
+    printer: &crate::cli::printer::Printer,
+    classes: &[AssetClass],
+    series: impl Iterator<Item = Result<op::FetchedSeries, crate::ops::Error>> + Send,
+    stop: &dyn Fn() -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    match output {
         Some(path) => {
             let format = format.unwrap_or(BarFormat::Csv);
-            output_file::write(path, force, &printer, |out| {
-                write_bars(out, format, &classes, series, &stop)
+            output_file::write(path, force, printer, |out| {
+                write_bars(out, format, classes, series, stop)
             })
         }
         None => {
@@ -281,11 +337,27 @@ async fn write_output(
             // Unbuffered beyond std's line buffering: each chunk goes out in one write as
             // soon as it is formatted.
             let mut out = Stdout(stdout.lock());
-            write_bars(&mut out, format, &classes, series, &stop)?;
+            write_bars(&mut out, format, classes, series, stop)?;
             Ok(out.flush()?)
         }
-    })
-    .await?
+    }
+}
+
+/// Whether standard output is something no reader can stall a write to: a regular file, or
+/// `/dev/null`. A pipe, a terminal, a socket or another device can.
+fn stdout_cannot_stall() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let Ok(meta) = std::fs::File::from(fd).metadata() else {
+        return false;
+    };
+    let kind = meta.file_type();
+    kind.is_file()
+        || (kind.is_char_device()
+            && std::fs::metadata("/dev/null").is_ok_and(|null| null.rdev() == meta.rdev()))
 }
 
 /// Standard output, whose write errors say it was standard output (a full disk behind a
