@@ -1,8 +1,7 @@
 //! `cargo bench --bench startup`: what a shell loop pays per call (issue 24). The whole
 //! process of `barkeep fetch` of a settled, fully cached daily series (half a year of `AAA`),
 //! with and without `--offline`, against `cat` of the same series file and `barkeep
-//! --version`, each run in turn in the same rounds (in a new order each round, so that none
-//! is always measured after the same neighbour) so that they share the machine's state:
+//! --version`, each run in turn in the same rounds so that they share the machine's state:
 //! the median of [`ROUNDS`], and whether the targets hold (fetch <= 3 ms and <= 3 x `cat`,
 //! `--version` <= 2 ms). Exits 1 when one is missed.
 //!
@@ -87,18 +86,6 @@ fn time(cmd: &mut Command) -> Duration {
     wall
 }
 
-/// Shuffles `items` (Fisher-Yates) with a xorshift generator seeded by `seed`, which it
-/// advances: the same orders on every run of the bench.
-fn shuffle(items: &mut [usize], seed: &mut u64) {
-    for i in (1..items.len()).rev() {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        let j = (*seed % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -172,15 +159,8 @@ fn main() {
     for (_, make, _) in &runs {
         time(&mut make());
     }
-    // Each round takes its turns in a new order: in a fixed one, each contender always runs
-    // after the same neighbour, whose traces in the CPU caches and the page cache could
-    // favour or penalise it every round.
-    let mut order: Vec<usize> = (0..runs.len()).collect();
-    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
     for _ in 0..ROUNDS {
-        shuffle(&mut order, &mut seed);
-        for &i in &order {
-            let (_, make, samples) = &mut runs[i];
+        for (_, make, samples) in &mut runs {
             samples.push(time(&mut make()));
         }
     }
@@ -188,9 +168,7 @@ fn main() {
         .iter()
         .map(|(name, _, samples)| (*name, median(samples.clone())))
         .collect();
-    println!(
-        "whole process, median of {ROUNDS} rounds (each round runs all five, in a shuffled order):"
-    );
+    println!("whole process, median of {ROUNDS} rounds (each round runs all five in turn):");
     for (name, wall) in &medians {
         println!("  {name:<26} {}", ms(*wall));
     }
