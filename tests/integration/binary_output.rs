@@ -12,7 +12,7 @@ use arrow::datatypes::DataType;
 use arrow::ipc::reader::StreamReader;
 use serde_json::Value;
 
-use crate::support::{CsvBar, TestEnv, parse_csv, test_python};
+use crate::support::{CsvBar, TestEnv, parse_csv, python_script, test_python};
 
 /// The fetches every format is checked with: several stocks, a crypto pair, adjusted prices.
 const FETCHES: [&str; 3] = [
@@ -76,7 +76,7 @@ fn pipe_into_python(env: &TestEnv, python: &std::ffi::OsStr, args: &str, script:
         .unwrap();
     let stdout = barkeep.stdout.take().unwrap();
     let reader = Command::new(python)
-        .args(["-c", script])
+        .args(["-c", &python_script(script)])
         .stdin(stdout)
         .output()
         .unwrap();
