@@ -1,6 +1,7 @@
 //! Blocking work (file reads, commits, the output writer) handed to tokio's blocking
 //! threads, and counted while it runs, so the CLI knows at exit whether any of it is still
-//! running. Every blocking task of barkeep starts through [`spawn`] (a unit test keeps it so).
+//! running. Every blocking task of barkeep starts through [`spawn`] (a unit test keeps it so),
+//! and [`may_block_here`] says when a short one may run in place instead.
 //!
 //! Why count: when a run ends, its runtime either waits for its blocking threads to finish
 //! (`shutdown_timeout`), or leaves them to the process exit (`shutdown_background`). Waiting
@@ -63,6 +64,17 @@ where
     TASKS.spawn(work)
 }
 
+/// Whether the caller may do a short piece of blocking work right where it is, rather than
+/// hand it to a blocking thread: true on the current-thread runtime, the one of runs on a
+/// directory cache, where nothing else waits on this thread and starting a blocking thread
+/// costs more than a footer read or one chunk of output (issue 24: a shell loop fetching one
+/// series a call). The multi-thread runtime (runs that reach a bucket) keeps its workers free.
+pub fn may_block_here() -> bool {
+    tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+        runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
+    })
+}
+
 /// Blocking tasks started by [`spawn`] whose work has not returned yet.
 pub fn in_flight() -> usize {
     TASKS.in_flight()
@@ -71,6 +83,20 @@ pub fn in_flight() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_current_thread_runtime_may_block_in_place() {
+        assert!(!may_block_here(), "outside any runtime");
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert!(current.block_on(async { may_block_here() }));
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        assert!(!multi.block_on(async { may_block_here() }));
+    }
 
     #[tokio::test]
     async fn a_task_counts_until_its_work_returns() {

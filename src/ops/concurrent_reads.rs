@@ -24,12 +24,9 @@ where
     T: Send + 'static,
     R: Send + 'static,
 {
-    // A single read on the current-thread runtime (a directory cache: runs that reach a
-    // bucket use the multi-thread one) is done right here: a local footer takes less than
-    // starting a blocking thread for it (issue 24: a shell loop fetching one series a call).
-    let current_thread = tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::CurrentThread;
-    if items.len() == 1 && current_thread {
+    // A single read is done right here where that is allowed: a local footer takes less
+    // than starting a blocking thread for it.
+    if items.len() == 1 && crate::blocking_tasks::may_block_here() {
         return items.into_iter().map(read).collect();
     }
     futures::stream::iter(items)

@@ -272,9 +272,8 @@ async fn write_output(
             None => Ok(()),
         }
     };
-    let current_thread = tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::CurrentThread;
-    let inline = output.is_none() && current_thread && stdout_cannot_stall();
+    let inline =
+        output.is_none() && crate::blocking_tasks::may_block_here() && stdout_cannot_stall();
     // The caller has decoded the first chunk already; this decodes the second, if any.
     let head: Vec<_> = if inline {
         series.by_ref().take(2).collect()
