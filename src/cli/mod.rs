@@ -14,6 +14,7 @@ mod output_file;
 mod printer;
 mod progress;
 mod trading_api;
+mod write_behind;
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -16,19 +16,17 @@
 //!
 //! [`check`] makes every refusal before any work is done; they are usage errors (exit 2).
 //!
-//! The temp file is synced behind the writer, every [`SYNC_EVERY`] bytes on a thread of its
-//! own, so the disk works while the bars are formatted and the final sync has little left.
+//! The temp file is written behind the formatter ([`WriteBehind`]: past the page cache where
+//! the filesystem allows), so the disk works while the bars are formatted and the final sync
+//! has little left.
 
 use std::fs::Metadata;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 
 use super::UsageError;
 use super::printer::Printer;
-
-/// Bytes written between two background syncs of the temp file.
-const SYNC_EVERY: u64 = 16 << 20;
+use super::write_behind::WriteBehind;
 
 /// Checks that `path` can be written as [`write`] will write it, before any work is done:
 /// the temp file is created (with the mode and owner it would have) and removed again.
@@ -315,30 +313,9 @@ fn write_atomically(
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let result = (|| -> anyhow::Result<()> {
-        let behind = file.file().try_clone()?;
-        // One pending request at most: a sync flushes whatever is written by then.
-        let (tx, rx) = mpsc::sync_channel::<()>(1);
-        let syncer = std::thread::spawn(move || {
-            // Errors here are not lost: the final sync below meets them again.
-            while rx.recv().is_ok() {
-                let _ = behind.sync_data();
-            }
-        });
-        let mut out = BufWriter::with_capacity(
-            1 << 16,
-            SyncBehind {
-                file,
-                unsynced: 0,
-                tx,
-            },
-        );
-        let written = write(&mut out).and_then(|()| Ok(out.flush()?));
-        let SyncBehind { file, tx, .. } = out
-            .into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?;
-        drop(tx);
-        let _ = syncer.join();
-        written?;
+        let mut out = WriteBehind::new(file);
+        write(&mut out)?;
+        let file = out.finish()?;
         file.sync_all()?;
         Ok(fs_err::rename(temp, path)?)
     })();
@@ -406,29 +383,6 @@ fn is_dead(pid: u32) -> bool {
 #[cfg(not(unix))]
 fn is_dead(_pid: u32) -> bool {
     false
-}
-
-/// A file that asks for a background sync every [`SYNC_EVERY`] bytes.
-struct SyncBehind {
-    file: fs_err::File,
-    unsynced: u64,
-    tx: mpsc::SyncSender<()>,
-}
-
-impl Write for SyncBehind {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.unsynced += n as u64;
-        if self.unsynced >= SYNC_EVERY {
-            self.unsynced = 0;
-            let _ = self.tx.try_send(());
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
 }
 
 #[cfg(all(test, unix))]

@@ -62,6 +62,26 @@ fn output_to_a_regular_file_replaces_it_and_leaves_no_temp_file() {
     assert!(temp_files(env.dir.path()).is_empty());
 }
 
+/// An output of many megabytes (written behind the formatter, in several buffers, past the
+/// page cache where the filesystem allows) is byte for byte what stdout gets.
+#[test]
+fn a_large_output_to_a_file_is_what_stdout_gets() {
+    let env = TestEnv::new();
+    let fetch = "fetch AAPL MSFT SPY -t 1Min --start 2023-01-01 --end 2023-04-01 --format csv";
+    let csv = env.run(fetch).success().stdout;
+    assert!(csv.len() > 8 << 20, "only {} bytes", csv.len());
+    let out = env.dir.path().join("minutes.csv");
+    std::fs::write(&out, "old\n").unwrap();
+    env.run(&format!("{fetch} --offline -o '{}'", out.display()))
+        .success()
+        .assert_stdout_empty();
+    assert!(
+        std::fs::read_to_string(&out).unwrap() == csv,
+        "the file differs from stdout"
+    );
+    assert!(temp_files(env.dir.path()).is_empty());
+}
+
 #[test]
 fn output_to_a_fifo_writes_into_it_and_keeps_it() {
     let (env, csv) = cached();
