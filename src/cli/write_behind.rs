@@ -36,91 +36,95 @@ const SYNC_EVERY: u64 = 16 << 20;
 /// A writer into a new file (the temp file of an `--output`) that writes behind the caller;
 /// [`WriteBehind::finish`] hands the file back with every byte written (not yet synced).
 pub(super) struct WriteBehind {
-    /// The file, until the thread takes it.
-    file: Option<fs_err::File>,
     /// The buffer being filled, and how much of it is.
     buffer: Buffer,
     filled: usize,
-    /// The writing thread, once the first buffer is full.
-    thread: Option<Thread>,
-    /// Buffers allocated so far (the thread returns them when written).
-    allocated: usize,
+    state: State,
 }
 
-/// The writing thread and its two channels.
+/// Where the bytes go once the buffer is full.
+enum State {
+    /// Nothing has filled a buffer yet: the file is still here.
+    Buffering(fs_err::File),
+    /// The thread owns the file and writes the full buffers.
+    Writing(Thread),
+    /// A write failed (the error was returned then); nothing more is written.
+    Failed,
+}
+
+/// The writing thread and its two channels: full buffers to it, written ones back.
 struct Thread {
     full: mpsc::SyncSender<(Buffer, usize)>,
     empty: mpsc::Receiver<Buffer>,
     handle: JoinHandle<std::io::Result<fs_err::File>>,
 }
 
+impl Thread {
+    /// Waits for the thread to write what it was sent: the file, or why it stopped.
+    fn join(self) -> std::io::Result<fs_err::File> {
+        drop(self.full);
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the output writer panicked")))
+    }
+}
+
+/// The error of a write after one that failed.
+fn failed_before() -> std::io::Error {
+    std::io::Error::other("an earlier write to the output failed")
+}
+
 impl WriteBehind {
     pub(super) fn new(file: fs_err::File) -> Self {
         Self {
-            file: Some(file),
             buffer: Buffer::new(),
             filled: 0,
-            thread: None,
-            allocated: 1,
+            state: State::Buffering(file),
         }
     }
 
     /// Writes what is left and waits for the thread: the file, every byte in it.
     pub(super) fn finish(mut self) -> std::io::Result<fs_err::File> {
-        match self.thread.take() {
-            None => {
-                let mut file = self.file.take().expect("the file stays until the thread");
-                file.write_all(&self.buffer.bytes()[..self.filled])?;
+        let bytes = std::mem::replace(&mut self.buffer, Buffer::empty());
+        match std::mem::replace(&mut self.state, State::Failed) {
+            State::Buffering(mut file) => {
+                file.write_all(&bytes.bytes()[..self.filled])?;
                 Ok(file)
             }
-            Some(thread) => {
-                let buffer = std::mem::replace(&mut self.buffer, Buffer::empty());
+            State::Writing(thread) => {
                 // A closed channel means the thread stopped on an error, which join returns.
-                let _ = thread.full.send((buffer, self.filled));
-                drop(thread.full);
-                join(thread.handle)
+                let _ = thread.full.send((bytes, self.filled));
+                thread.join()
             }
+            State::Failed => Err(failed_before()),
         }
     }
 
     /// Hands the full buffer to the thread (starting it the first time) and takes an empty
-    /// one.
+    /// one back.
     fn hand_over(&mut self) -> std::io::Result<()> {
-        if self.thread.is_none() {
-            let file = self.file.take().expect("the file stays until the thread");
-            self.thread = Some(start(file)?);
-        }
-        let thread = self.thread.as_ref().expect("started above");
-        let next = match thread.empty.try_recv() {
-            Ok(buffer) => Some(buffer),
-            Err(_) if self.allocated < BUFFERS => {
-                self.allocated += 1;
-                Some(Buffer::new())
-            }
-            Err(_) => None,
+        let thread = match std::mem::replace(&mut self.state, State::Failed) {
+            State::Buffering(file) => start(file)?,
+            State::Writing(thread) => thread,
+            State::Failed => return Err(failed_before()),
         };
         let full = std::mem::replace(&mut self.buffer, Buffer::empty());
-        let sent = thread.full.send((full, self.filled)).is_ok();
-        let next = match next {
-            Some(buffer) if sent => Some(buffer),
-            None if sent => thread.empty.recv().ok(),
-            _ => None,
+        let next = match thread.full.send((full, self.filled)) {
+            Ok(()) => thread.empty.recv().ok(),
+            Err(_) => None,
         };
         match next {
             Some(buffer) => {
                 self.buffer = buffer;
                 self.filled = 0;
+                self.state = State::Writing(thread);
                 Ok(())
             }
             // The thread stopped: its error says why.
-            None => {
-                let thread = self.thread.take().expect("started above");
-                drop(thread.full);
-                match join(thread.handle) {
-                    Err(e) => Err(e),
-                    Ok(_) => Err(std::io::Error::other("the output writer stopped early")),
-                }
-            }
+            None => match thread.join() {
+                Err(e) => Err(e),
+                Ok(_) => Err(std::io::Error::other("the output writer stopped early")),
+            },
         }
     }
 }
@@ -154,30 +158,27 @@ impl Drop for WriteBehind {
     /// Dropped without [`WriteBehind::finish`] (the run failed): the thread writes what it
     /// has and ends, so the caller may remove the file.
     fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            drop(thread.full);
-            let _ = join(thread.handle);
+        if let State::Writing(thread) = std::mem::replace(&mut self.state, State::Failed) {
+            let _ = thread.join();
         }
     }
 }
 
-fn join(handle: JoinHandle<std::io::Result<fs_err::File>>) -> std::io::Result<fs_err::File> {
-    handle
-        .join()
-        .unwrap_or_else(|_| Err(std::io::Error::other("the output writer panicked")))
-}
-
-/// Starts the thread that writes the buffers it is sent, in order, into `file`.
+/// Starts the thread that writes the buffers it is sent, in order, into `file`, with the
+/// spare buffers it hands back (allocated untouched: they cost memory once filled).
 fn start(file: fs_err::File) -> std::io::Result<Thread> {
     let (full, full_rx) = mpsc::sync_channel::<(Buffer, usize)>(BUFFERS);
     let (empty_tx, empty) = mpsc::sync_channel::<Buffer>(BUFFERS);
+    for _ in 1..BUFFERS {
+        empty_tx.send(Buffer::new()).expect("room for every buffer");
+    }
     let handle = std::thread::Builder::new()
         .name("output writer".to_owned())
         .spawn(move || {
             let mut sink = Sink::new(file);
             for (mut buffer, filled) in full_rx {
                 sink.write(&mut buffer, filled)?;
-                let _ = empty_tx.try_send(buffer);
+                let _ = empty_tx.send(buffer);
             }
             sink.finish()
         })?;
@@ -276,7 +277,8 @@ struct Buffer {
 
 impl Buffer {
     fn new() -> Self {
-        // Zeroed: a fresh mapping is zero already, so this costs no writes.
+        // Zeroed: a fresh mapping is zero already, so this costs no writes, and no memory
+        // until it is filled.
         let memory = vec![0; BUFFER + ALIGN];
         let start = memory.as_ptr().align_offset(ALIGN);
         assert!(start <= ALIGN, "an allocation that cannot be aligned");
@@ -439,7 +441,7 @@ mod tests {
         let path = dir.path().join("out");
         let mut out = WriteBehind::new(fs_err::File::create(&path).unwrap());
         out.write_all(&pattern(2 * BUFFER + 1)).unwrap();
-        assert!(out.thread.is_some());
+        assert!(matches!(out.state, State::Writing(_)));
         drop(out);
         std::fs::remove_file(&path).unwrap();
     }

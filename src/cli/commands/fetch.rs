@@ -344,19 +344,25 @@ fn write_to(
 
 /// Whether standard output is something no reader can stall a write to: a regular file, or
 /// `/dev/null`. A pipe, a terminal, a socket or another device can.
+#[cfg(unix)]
 fn stdout_cannot_stall() -> bool {
-    use std::os::fd::AsFd;
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() else {
+    use rustix::fs::FileType;
+    let Ok(stdout) = rustix::fs::fstat(std::io::stdout()) else {
         return false;
     };
-    let Ok(meta) = std::fs::File::from(fd).metadata() else {
-        return false;
-    };
-    let kind = meta.file_type();
-    kind.is_file()
-        || (kind.is_char_device()
-            && std::fs::metadata("/dev/null").is_ok_and(|null| null.rdev() == meta.rdev()))
+    match FileType::from_raw_mode(stdout.st_mode) {
+        FileType::RegularFile => true,
+        FileType::CharacterDevice => {
+            rustix::fs::stat("/dev/null").is_ok_and(|null| null.st_rdev == stdout.st_rdev)
+        }
+        _ => false,
+    }
+}
+
+/// Without a way to ask, any standard output may stall.
+#[cfg(not(unix))]
+fn stdout_cannot_stall() -> bool {
+    false
 }
 
 /// Standard output, whose write errors say it was standard output (a full disk behind a
